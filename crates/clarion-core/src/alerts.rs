@@ -1,0 +1,232 @@
+//! The working set of alerts, keyed by fingerprint, and what each alert's status is.
+//!
+//! The table is the in-memory image of the alert log: every entry remembers the `version` (log position) of
+//! the row it came from, so the store can drop rows no entry points to. Applying the same rows in log order
+//! always rebuilds the same table.
+
+use std::collections::HashMap;
+
+use crate::alert::Alert;
+use crate::inhibit::InhibitRule;
+use crate::labels::{Fingerprint, LabelSet};
+use crate::silence::Silence;
+use crate::Timestamp;
+
+/// One known alert and the log position of its current row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    pub alert: Alert,
+    pub version: i64,
+}
+
+/// Current alerts by fingerprint.
+#[derive(Clone, Debug, Default)]
+pub struct AlertTable {
+    entries: HashMap<Fingerprint, Entry>,
+}
+
+impl AlertTable {
+    pub fn new() -> AlertTable {
+        AlertTable::default()
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn get(&self, fp: Fingerprint) -> Option<&Entry> {
+        self.entries.get(&fp)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&Fingerprint, &Entry)> {
+        self.entries.iter()
+    }
+
+    /// The rows to write for a batch of accepted alerts: each merged with the version known before it
+    /// (in the table, or earlier in the same batch).
+    pub fn resolve_batch(&self, incoming: Vec<Alert>) -> Vec<Alert> {
+        let mut in_batch: HashMap<Fingerprint, usize> = HashMap::new();
+        let mut out: Vec<Alert> = Vec::with_capacity(incoming.len());
+        for alert in incoming {
+            let fp = alert.fingerprint();
+            let merged = match in_batch.get(&fp) {
+                Some(&i) => Alert::supersede(&out[i], alert),
+                None => match self.entries.get(&fp) {
+                    Some(e) => Alert::supersede(&e.alert, alert),
+                    None => alert,
+                },
+            };
+            in_batch.insert(fp, out.len());
+            out.push(merged);
+        }
+        out
+    }
+
+    /// Installs a row already merged by [`AlertTable::resolve_batch`] (or read back from the log).
+    /// Returns the version of the row it replaces, which is now garbage.
+    pub fn install(&mut self, alert: Alert, version: i64) -> Option<i64> {
+        let fp = alert.fingerprint();
+        self.entries
+            .insert(fp, Entry { alert, version })
+            .map(|old| old.version)
+    }
+
+    /// Forgets alerts resolved before `cutoff`; returns the versions of their rows.
+    pub fn collect_garbage(&mut self, cutoff: Timestamp) -> Vec<i64> {
+        let mut dropped = Vec::new();
+        self.entries.retain(|_, e| {
+            let keep = !e.alert.is_resolved_at(cutoff);
+            if !keep {
+                dropped.push(e.version);
+            }
+            keep
+        });
+        dropped
+    }
+
+    /// Alerts that are firing at `now`.
+    pub fn firing(&self, now: Timestamp) -> impl Iterator<Item = (&Fingerprint, &Alert)> {
+        self.entries
+            .iter()
+            .filter(move |(_, e)| !e.alert.is_resolved_at(now))
+            .map(|(fp, e)| (fp, &e.alert))
+    }
+}
+
+/// Alertmanager's alert state: `active`, or `suppressed` by silences or inhibition.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AlertStatus {
+    pub silenced_by: Vec<String>,
+    pub inhibited_by: Vec<Fingerprint>,
+}
+
+impl AlertStatus {
+    pub fn is_suppressed(&self) -> bool {
+        !self.silenced_by.is_empty() || !self.inhibited_by.is_empty()
+    }
+
+    pub fn state_name(&self) -> &'static str {
+        if self.is_suppressed() {
+            "suppressed"
+        } else {
+            "active"
+        }
+    }
+}
+
+/// Computes silencing and inhibition for alerts at one instant. Built once per query.
+#[derive(Debug)]
+pub struct StatusOracle<'a> {
+    active_silences: Vec<&'a Silence>,
+    rules: &'a [InhibitRule],
+    /// Per rule, the firing alerts matching its source side.
+    sources: Vec<Vec<(Fingerprint, &'a LabelSet)>>,
+}
+
+impl<'a> StatusOracle<'a> {
+    pub fn new(
+        table: &'a AlertTable,
+        silences: impl IntoIterator<Item = &'a Silence>,
+        rules: &'a [InhibitRule],
+        now: Timestamp,
+    ) -> StatusOracle<'a> {
+        let active_silences = silences
+            .into_iter()
+            .filter(|s| s.is_active_at(now))
+            .collect();
+        let sources = rules
+            .iter()
+            .map(|r| {
+                table
+                    .firing(now)
+                    .filter(|(_, a)| r.source_matchers.matches(&a.labels))
+                    .map(|(fp, a)| (*fp, &a.labels))
+                    .collect()
+            })
+            .collect();
+        StatusOracle {
+            active_silences,
+            rules,
+            sources,
+        }
+    }
+
+    pub fn status(&self, labels: &LabelSet) -> AlertStatus {
+        let mut silenced_by: Vec<String> = self
+            .active_silences
+            .iter()
+            .filter(|s| s.matchers.matches(labels))
+            .map(|s| s.id.clone())
+            .collect();
+        silenced_by.sort();
+        let inhibited_by = self
+            .rules
+            .iter()
+            .zip(&self.sources)
+            .find_map(|(rule, sources)| {
+                rule.inhibiting_source(labels, sources.iter().map(|(fp, l)| (*fp, *l)))
+            })
+            .into_iter()
+            .collect();
+        AlertStatus {
+            silenced_by,
+            inhibited_by,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> Timestamp {
+        chrono::Utc
+            .timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn alert(name: &str, starts: i64, ends: i64, updated: i64) -> Alert {
+        Alert {
+            labels: [("alertname".to_string(), name.to_string())].into(),
+            annotations: LabelSet::new(),
+            starts_at: t(starts),
+            ends_at: t(ends),
+            updated_at: t(updated),
+            generator_url: String::new(),
+            timeout: false,
+        }
+    }
+
+    #[test]
+    fn a_batch_with_two_versions_of_one_alert_merges_them_in_order() {
+        let mut table = AlertTable::new();
+        table.install(alert("A", 0, 600, 0), 1);
+        let rows = table.resolve_batch(vec![alert("A", 100, 500, 10), alert("A", 200, 400, 20)]);
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].starts_at, rows[0].ends_at), (t(0), t(600)));
+        assert_eq!((rows[1].starts_at, rows[1].ends_at), (t(0), t(600)));
+    }
+
+    #[test]
+    fn installing_a_new_version_reports_the_replaced_row() {
+        let mut table = AlertTable::new();
+        assert_eq!(table.install(alert("A", 0, 600, 0), 1), None);
+        assert_eq!(table.install(alert("A", 0, 700, 5), 2), Some(1));
+        assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn garbage_collection_drops_only_alerts_resolved_before_the_cutoff() {
+        let mut table = AlertTable::new();
+        table.install(alert("Old", 0, 10, 0), 1);
+        table.install(alert("Firing", 0, 1000, 0), 2);
+        assert_eq!(table.collect_garbage(t(100)), vec![1]);
+        assert_eq!(table.len(), 1);
+    }
+}

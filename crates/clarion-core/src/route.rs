@@ -1,0 +1,248 @@
+//! The routing tree: which receivers (teams) an alert goes to, and which labels group it.
+//!
+//! Semantics are Alertmanager's: a node matches when its matchers do; children are tried in order and the
+//! first matching child stops the search unless it has `continue`; a node none of whose children matched is
+//! itself the match. Options not set on a child are inherited from its parent when the tree is built (by the
+//! config crate), so every node here carries complete options.
+
+use std::time::Duration;
+
+use crate::labels::LabelSet;
+use crate::matcher::Matchers;
+
+/// Which labels form a group.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    /// `group_by: ['...']`: every label, so each distinct label set is its own group.
+    All,
+    /// The listed label names (sorted, deduplicated).
+    Labels(Vec<String>),
+}
+
+/// The complete options of one route node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteOpts {
+    pub receiver: String,
+    pub group_by: GroupBy,
+    pub group_wait: Duration,
+    pub group_interval: Duration,
+    pub repeat_interval: Duration,
+}
+
+/// One node of the routing tree.
+#[derive(Clone, Debug)]
+pub struct Route {
+    pub matchers: Matchers,
+    pub continue_matching: bool,
+    pub opts: RouteOpts,
+    pub routes: Vec<Route>,
+    key: String,
+}
+
+impl Route {
+    /// Builds the root of a tree; children are added with [`Route::child`].
+    pub fn root(opts: RouteOpts, routes: Vec<Route>) -> Route {
+        Route::node(Matchers::default(), false, opts, routes, None)
+    }
+
+    /// Builds a child node; its key is fixed when it is attached to a parent by [`Route::root`] or
+    /// [`Route::child`].
+    pub fn child(
+        matchers: Matchers,
+        continue_matching: bool,
+        opts: RouteOpts,
+        routes: Vec<Route>,
+    ) -> Route {
+        Route::node(matchers, continue_matching, opts, routes, None)
+    }
+
+    fn node(
+        mut matchers: Matchers,
+        continue_matching: bool,
+        opts: RouteOpts,
+        routes: Vec<Route>,
+        parent_key: Option<&str>,
+    ) -> Route {
+        matchers.0.sort_by(|a, b| {
+            (a.name(), a.value(), a.op() as u8).cmp(&(b.name(), b.value(), b.op() as u8))
+        });
+        let key = match parent_key {
+            Some(p) => format!("{p}/{matchers}"),
+            None => matchers.to_string(),
+        };
+        let routes = routes
+            .into_iter()
+            .map(|r| {
+                Route::node(
+                    r.matchers,
+                    r.continue_matching,
+                    r.opts,
+                    r.routes,
+                    Some(&key),
+                )
+            })
+            .collect();
+        Route {
+            matchers,
+            continue_matching,
+            opts,
+            routes,
+            key,
+        }
+    }
+
+    /// Alertmanager's route key: the path of matcher sets from the root, such as `{}/{team="payments"}`.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The nodes an alert with these labels is routed to, in tree order.
+    pub fn matching(&self, labels: &LabelSet) -> Vec<&Route> {
+        let mut out = Vec::new();
+        self.collect_matches(labels, &mut out);
+        out
+    }
+
+    fn collect_matches<'a>(&'a self, labels: &LabelSet, out: &mut Vec<&'a Route>) -> bool {
+        if !self.matchers.matches(labels) {
+            return false;
+        }
+        let before = out.len();
+        for child in &self.routes {
+            if child.collect_matches(labels, out) && !child.continue_matching {
+                break;
+            }
+        }
+        if out.len() == before {
+            out.push(self);
+        }
+        true
+    }
+
+    /// The labels of `labels` that form its group on this route.
+    pub fn group_labels(&self, labels: &LabelSet) -> LabelSet {
+        match &self.opts.group_by {
+            GroupBy::All => labels.clone(),
+            GroupBy::Labels(names) => names
+                .iter()
+                .filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone())))
+                .collect(),
+        }
+    }
+
+    /// Every node of the tree, depth first.
+    pub fn walk(&self) -> Vec<&Route> {
+        let mut out = vec![self];
+        for c in &self.routes {
+            out.extend(c.walk());
+        }
+        out
+    }
+}
+
+/// Alertmanager's `model.LabelSet.String()`: `{a="1", b="2"}`, sorted by name.
+pub fn label_set_string(labels: &LabelSet) -> String {
+    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
+    format!("{{{}}}", inner.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(receiver: &str) -> RouteOpts {
+        RouteOpts {
+            receiver: receiver.into(),
+            group_by: GroupBy::Labels(vec!["alertname".into()]),
+            group_wait: Duration::from_secs(30),
+            group_interval: Duration::from_secs(300),
+            repeat_interval: Duration::from_secs(14400),
+        }
+    }
+
+    fn m(text: &str) -> Matchers {
+        Matchers::parse(text).unwrap_or_default()
+    }
+
+    fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn tree() -> Route {
+        Route::root(
+            opts("ops"),
+            vec![
+                Route::child(
+                    m("team=payments"),
+                    true,
+                    opts("payments"),
+                    vec![Route::child(
+                        m("severity=page"),
+                        false,
+                        opts("payments-oncall"),
+                        vec![],
+                    )],
+                ),
+                Route::child(m("team=~pay.*"), false, opts("finance"), vec![]),
+                Route::child(m("team=payments"), false, opts("never"), vec![]),
+            ],
+        )
+    }
+
+    fn receivers(r: &Route, l: &LabelSet) -> Vec<String> {
+        r.matching(l)
+            .iter()
+            .map(|n| n.opts.receiver.clone())
+            .collect()
+    }
+
+    #[test]
+    fn routes_follow_alertmanager_semantics() {
+        let t = tree();
+        assert_eq!(
+            receivers(&t, &labels(&[("team", "payments"), ("severity", "page")])),
+            ["payments-oncall", "finance"]
+        );
+        assert_eq!(
+            receivers(&t, &labels(&[("team", "payments")])),
+            ["payments", "finance"]
+        );
+        assert_eq!(receivers(&t, &labels(&[("team", "payroll")])), ["finance"]);
+        assert_eq!(receivers(&t, &labels(&[("team", "web")])), ["ops"]);
+    }
+
+    #[test]
+    fn route_keys_are_the_path_of_sorted_matchers() {
+        let t = Route::root(
+            opts("ops"),
+            vec![Route::child(
+                m("b=2,a=1"),
+                false,
+                opts("x"),
+                vec![Route::child(m("c=~3"), false, opts("y"), vec![])],
+            )],
+        );
+        assert_eq!(t.key(), "{}");
+        assert_eq!(t.routes[0].key(), r#"{}/{a="1",b="2"}"#);
+        assert_eq!(t.routes[0].routes[0].key(), r#"{}/{a="1",b="2"}/{c=~"3"}"#);
+    }
+
+    #[test]
+    fn group_labels_take_the_listed_names_or_everything() {
+        let l = labels(&[("alertname", "A"), ("instance", "i")]);
+        let t = tree();
+        assert_eq!(t.group_labels(&l), labels(&[("alertname", "A")]));
+        let all = Route::root(
+            RouteOpts {
+                group_by: GroupBy::All,
+                ..opts("ops")
+            },
+            vec![],
+        );
+        assert_eq!(all.group_labels(&l), l);
+        assert_eq!(label_set_string(&l), r#"{alertname="A", instance="i"}"#);
+    }
+}

@@ -1,0 +1,392 @@
+//! Silences: matchers that mute alerts for a time window, and the rules for creating, updating and expiring
+//! them.
+//!
+//! The rules are Alertmanager 0.25's (`silence/silence.go` and the v2 API handlers): a silence is pending
+//! before `starts_at`, active until `ends_at` inclusive, then expired. An update that keeps the matchers and
+//! only moves times the state allows is applied in place; any other update expires the old silence and
+//! creates a new one with a new id.
+
+use crate::matcher::Matchers;
+use crate::Timestamp;
+
+/// A silence as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Silence {
+    pub id: String,
+    pub matchers: Matchers,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub created_by: String,
+    pub comment: String,
+}
+
+/// A silence as a user posts it: `id` set means "update this one".
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SilenceDraft {
+    pub id: Option<String>,
+    pub matchers: Matchers,
+    pub starts_at: Timestamp,
+    pub ends_at: Timestamp,
+    pub created_by: String,
+    pub comment: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SilenceState {
+    Expired,
+    Pending,
+    Active,
+}
+
+impl SilenceState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SilenceState::Expired => "expired",
+            SilenceState::Pending => "pending",
+            SilenceState::Active => "active",
+        }
+    }
+}
+
+/// Why a silence operation was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SilenceError {
+    /// No silence has this id.
+    #[error("silence {0} not found")]
+    NotFound(String),
+    /// The silence is already expired and cannot be expired again.
+    #[error("silence {0} already expired")]
+    AlreadyExpired(String),
+    #[error("start time must be before end time")]
+    StartNotBeforeEnd,
+    #[error("end time can't be in the past")]
+    EndInPast,
+    #[error("silence invalid: at least one matcher required")]
+    NoMatchers,
+    #[error("silence invalid: at least one matcher must not match the empty string")]
+    AllMatchEmpty,
+}
+
+impl Silence {
+    pub fn state_at(&self, now: Timestamp) -> SilenceState {
+        if now < self.starts_at {
+            SilenceState::Pending
+        } else if now > self.ends_at {
+            SilenceState::Expired
+        } else {
+            SilenceState::Active
+        }
+    }
+
+    pub fn is_active_at(&self, now: Timestamp) -> bool {
+        self.state_at(now) == SilenceState::Active
+    }
+
+    /// The silence ended at `now`: a pending one never starts, an active one stops.
+    pub fn expire(&self, now: Timestamp) -> Result<Silence, SilenceError> {
+        let mut s = self.clone();
+        match self.state_at(now) {
+            SilenceState::Expired => return Err(SilenceError::AlreadyExpired(self.id.clone())),
+            SilenceState::Active => s.ends_at = now,
+            SilenceState::Pending => {
+                s.starts_at = now;
+                s.ends_at = now;
+            }
+        }
+        s.updated_at = now;
+        Ok(s)
+    }
+
+    /// May `draft` be applied to this silence in place (same id)?
+    fn can_update_in_place(&self, draft: &SilenceDraft, now: Timestamp) -> bool {
+        if self.matchers != draft.matchers {
+            return false;
+        }
+        match self.state_at(now) {
+            SilenceState::Active => draft.starts_at == self.starts_at && draft.ends_at >= now,
+            SilenceState::Pending => draft.starts_at >= now,
+            SilenceState::Expired => false,
+        }
+    }
+}
+
+/// The rows a create or update writes, and the id the caller gets back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SilenceChange {
+    /// Rows to store: the old silence expired (when replaced) and the new or updated one, in that order.
+    pub rows: Vec<Silence>,
+    pub id: String,
+}
+
+/// Validates `draft` and works out what creating or updating it means.
+///
+/// `existing` is the silence named by `draft.id` when there is one; `new_id` mints an id for a new silence.
+pub fn plan_upsert(
+    draft: SilenceDraft,
+    existing: Option<&Silence>,
+    now: Timestamp,
+    new_id: impl FnOnce() -> String,
+) -> Result<SilenceChange, SilenceError> {
+    if draft.starts_at >= draft.ends_at {
+        return Err(SilenceError::StartNotBeforeEnd);
+    }
+    if draft.ends_at < now {
+        return Err(SilenceError::EndInPast);
+    }
+    let prev = match &draft.id {
+        Some(id) => Some(
+            existing
+                .filter(|s| &s.id == id)
+                .ok_or_else(|| SilenceError::NotFound(id.clone()))?,
+        ),
+        None => None,
+    };
+    if draft.matchers.is_empty() {
+        return Err(SilenceError::NoMatchers);
+    }
+    if draft.matchers.0.iter().all(|m| m.matches_value("")) {
+        return Err(SilenceError::AllMatchEmpty);
+    }
+    let mut rows = Vec::new();
+    if let Some(prev) = prev {
+        if prev.can_update_in_place(&draft, now) {
+            let updated = Silence {
+                id: prev.id.clone(),
+                matchers: draft.matchers,
+                starts_at: draft.starts_at,
+                ends_at: draft.ends_at,
+                updated_at: now,
+                created_by: draft.created_by,
+                comment: draft.comment,
+            };
+            return Ok(SilenceChange {
+                id: updated.id.clone(),
+                rows: vec![updated],
+            });
+        }
+        if prev.state_at(now) != SilenceState::Expired {
+            rows.push(prev.expire(now)?);
+        }
+    }
+    let created = Silence {
+        id: new_id(),
+        matchers: draft.matchers,
+        starts_at: draft.starts_at.max(now),
+        ends_at: draft.ends_at,
+        updated_at: now,
+        created_by: draft.created_by,
+        comment: draft.comment,
+    };
+    let id = created.id.clone();
+    rows.push(created);
+    Ok(SilenceChange { rows, id })
+}
+
+/// Alertmanager's listing order: active (soonest end first), then pending (soonest start first), then expired
+/// (most recently ended first).
+pub fn sort_for_listing(silences: &mut [(Silence, SilenceState)]) {
+    silences.sort_by(|(a, sa), (b, sb)| {
+        sb.cmp(sa).then_with(|| match sa {
+            SilenceState::Active => a.ends_at.cmp(&b.ends_at),
+            SilenceState::Pending => a.starts_at.cmp(&b.starts_at),
+            SilenceState::Expired => b.ends_at.cmp(&a.ends_at),
+        })
+    });
+}
+
+/// Alertmanager's `filter` on silences: every filter matcher must match the value of a silence matcher with
+/// the same label name.
+pub fn matches_filter(silence: &Silence, filter: &Matchers) -> bool {
+    filter.0.iter().all(|f| {
+        silence
+            .matchers
+            .0
+            .iter()
+            .rev()
+            .find(|m| m.name() == f.name())
+            .is_some_and(|m| f.matches_value(m.value()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> Timestamp {
+        chrono::Utc
+            .timestamp_opt(1_700_000_000 + secs, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn draft(matchers: &str, starts: i64, ends: i64) -> SilenceDraft {
+        SilenceDraft {
+            id: None,
+            matchers: Matchers::parse(matchers).unwrap_or_default(),
+            starts_at: t(starts),
+            ends_at: t(ends),
+            created_by: "me".into(),
+            comment: "c".into(),
+        }
+    }
+
+    fn ids() -> impl FnMut() -> String {
+        let mut n = 0;
+        move || {
+            n += 1;
+            format!("id-{n}")
+        }
+    }
+
+    #[test]
+    fn state_boundaries_are_inclusive_of_start_and_end() -> Result<(), SilenceError> {
+        let s = plan_upsert(draft("a=b", 10, 20), None, t(0), ids())?
+            .rows
+            .remove(0);
+        assert_eq!(s.state_at(t(9)), SilenceState::Pending);
+        assert_eq!(s.state_at(t(10)), SilenceState::Active);
+        assert_eq!(s.state_at(t(20)), SilenceState::Active);
+        assert_eq!(s.state_at(t(21)), SilenceState::Expired);
+        Ok(())
+    }
+
+    #[test]
+    fn creating_a_silence_that_started_in_the_past_starts_it_now() -> Result<(), SilenceError> {
+        let change = plan_upsert(draft("a=b", -100, 100), None, t(0), ids())?;
+        assert_eq!(change.rows.len(), 1);
+        assert_eq!(change.rows[0].starts_at, t(0));
+        Ok(())
+    }
+
+    #[test]
+    fn invalid_drafts_are_refused_with_alertmanagers_reason() {
+        let cases = [
+            (draft("a=b", 10, 10), SilenceError::StartNotBeforeEnd),
+            (draft("a=b", 10, 5), SilenceError::StartNotBeforeEnd),
+            (draft("a=b", -20, -10), SilenceError::EndInPast),
+            (draft("", 0, 10), SilenceError::NoMatchers),
+            (
+                draft("a=~\".*\",b=\"\"", 0, 10),
+                SilenceError::AllMatchEmpty,
+            ),
+            (
+                SilenceDraft {
+                    id: Some("nope".into()),
+                    ..draft("a=b", 0, 10)
+                },
+                SilenceError::NotFound("nope".into()),
+            ),
+        ];
+        for (d, want) in cases {
+            assert_eq!(
+                plan_upsert(d.clone(), None, t(0), ids()),
+                Err(want),
+                "{d:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn extending_an_active_silence_keeps_its_id() -> Result<(), SilenceError> {
+        let mut next = ids();
+        let s = plan_upsert(draft("a=b", 0, 100), None, t(0), &mut next)?
+            .rows
+            .remove(0);
+        let update = SilenceDraft {
+            id: Some(s.id.clone()),
+            ..draft("a=b", 0, 500)
+        };
+        let change = plan_upsert(update, Some(&s), t(50), &mut next)?;
+        assert_eq!(change.id, s.id);
+        assert_eq!(change.rows.len(), 1);
+        assert_eq!(change.rows[0].ends_at, t(500));
+        Ok(())
+    }
+
+    #[test]
+    fn changing_the_matchers_expires_the_old_silence_and_creates_a_new_one(
+    ) -> Result<(), SilenceError> {
+        let mut next = ids();
+        let s = plan_upsert(draft("a=b", 0, 100), None, t(0), &mut next)?
+            .rows
+            .remove(0);
+        let update = SilenceDraft {
+            id: Some(s.id.clone()),
+            ..draft("a=c", 0, 100)
+        };
+        let change = plan_upsert(update, Some(&s), t(50), &mut next)?;
+        assert_ne!(change.id, s.id);
+        assert_eq!(change.rows.len(), 2);
+        assert_eq!(
+            (change.rows[0].id.as_str(), change.rows[0].ends_at),
+            (s.id.as_str(), t(50))
+        );
+        assert_eq!(change.rows[1].starts_at, t(50));
+        Ok(())
+    }
+
+    #[test]
+    fn expiring_twice_is_refused() -> Result<(), SilenceError> {
+        let s = plan_upsert(draft("a=b", 10, 100), None, t(0), ids())?
+            .rows
+            .remove(0);
+        let expired = s.expire(t(5))?;
+        assert_eq!((expired.starts_at, expired.ends_at), (t(5), t(5)));
+        assert_eq!(
+            expired.expire(t(6)),
+            Err(SilenceError::AlreadyExpired(s.id.clone()))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn listing_orders_active_then_pending_then_expired() -> Result<(), SilenceError> {
+        let mut next = ids();
+        let mut rows = Vec::new();
+        for (m, s, e) in [
+            ("a=1", 0, 50),
+            ("a=2", 0, 30),
+            ("a=3", 40, 90),
+            ("a=4", 20, 90),
+        ] {
+            rows.push(
+                plan_upsert(draft(m, s, e), None, t(0), &mut next)?
+                    .rows
+                    .remove(0),
+            );
+        }
+        let expired = rows[0].expire(t(1))?;
+        let mut listed: Vec<_> = [expired, rows[1].clone(), rows[2].clone(), rows[3].clone()]
+            .into_iter()
+            .map(|s| {
+                let st = s.state_at(t(2));
+                (s, st)
+            })
+            .collect();
+        sort_for_listing(&mut listed);
+        let order: Vec<_> = listed.iter().map(|(s, _)| s.id.as_str()).collect();
+        assert_eq!(order, ["id-2", "id-4", "id-3", "id-1"]);
+        Ok(())
+    }
+
+    #[test]
+    fn filters_match_against_the_silence_matchers_values() {
+        let s = Silence {
+            id: "x".into(),
+            matchers: Matchers::parse("alertname=Foo,env=~\"prod.*\"").unwrap_or_default(),
+            starts_at: t(0),
+            ends_at: t(1),
+            updated_at: t(0),
+            created_by: String::new(),
+            comment: String::new(),
+        };
+        let f = |text: &str| matches_filter(&s, &Matchers::parse(text).unwrap_or_default());
+        assert!(f("alertname=Foo"));
+        assert!(f("env=\"prod.*\""));
+        assert!(!f("alertname=Bar"));
+        assert!(!f("team=x"));
+        assert!(f(""));
+    }
+}
