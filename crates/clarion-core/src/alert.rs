@@ -48,25 +48,12 @@ pub enum AlertError {
 impl Alert {
     /// Accepts a posted alert received at `now`: drops empty label values, defaults the times
     /// (`startsAt` = now, or `endsAt` when only that is set; `endsAt` = now + `resolve_timeout`), validates.
-    pub fn accept(
-        posted: PostedAlert,
-        now: Timestamp,
-        resolve_timeout: Duration,
-    ) -> Result<Alert, AlertError> {
-        let PostedAlert {
-            mut labels,
-            annotations,
-            starts_at,
-            ends_at,
-            generator_url,
-        } = posted;
+    pub fn accept(posted: PostedAlert, now: Timestamp, resolve_timeout: Duration) -> Result<Alert, AlertError> {
+        let PostedAlert { mut labels, annotations, starts_at, ends_at, generator_url } = posted;
         let starts_at = starts_at.or(ends_at).unwrap_or(now);
         let (ends_at, timeout) = match ends_at {
             Some(t) => (t, false),
-            None => (
-                now + chrono::Duration::from_std(resolve_timeout).unwrap_or(chrono::Duration::MAX),
-                true,
-            ),
+            None => (now + chrono::Duration::from_std(resolve_timeout).unwrap_or(chrono::Duration::MAX), true),
         };
         remove_empty_labels(&mut labels);
         if ends_at < starts_at {
@@ -77,15 +64,7 @@ impl Alert {
             return Err(AlertError::NoLabels);
         }
         validate_label_set(&annotations).map_err(AlertError::InvalidAnnotations)?;
-        Ok(Alert {
-            labels,
-            annotations,
-            starts_at,
-            ends_at,
-            updated_at: now,
-            generator_url,
-            timeout,
-        })
+        Ok(Alert { labels, annotations, starts_at, ends_at, updated_at: now, generator_url, timeout })
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
@@ -115,11 +94,7 @@ impl Alert {
 /// `types.Alert.Merge`, with "now" taken as the receipt time of the younger alert so replays are exact.
 fn merge(a: Alert, o: Alert) -> Alert {
     // Let `o` always be the younger alert.
-    let (a, o) = if o.updated_at < a.updated_at {
-        (o, a)
-    } else {
-        (a, o)
-    };
+    let (a, o) = if o.updated_at < a.updated_at { (o, a) } else { (a, o) };
     let now = o.updated_at;
     let mut res = o;
     if a.starts_at < res.starts_at {
@@ -143,18 +118,12 @@ mod tests {
     use chrono::TimeZone;
 
     fn t(secs: i64) -> Timestamp {
-        chrono::Utc
-            .timestamp_opt(1_700_000_000 + secs, 0)
-            .single()
-            .unwrap_or_default()
+        chrono::Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap_or_default()
     }
 
     fn posted(labels: &[(&str, &str)]) -> PostedAlert {
         PostedAlert {
-            labels: labels
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
+            labels: labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
             ..PostedAlert::default()
         }
     }
@@ -166,10 +135,7 @@ mod tests {
         let a = Alert::accept(posted(&[("alertname", "A")]), t(0), FIVE_MIN)?;
         assert_eq!((a.starts_at, a.ends_at, a.timeout), (t(0), t(300), true));
 
-        let only_end = PostedAlert {
-            ends_at: Some(t(-10)),
-            ..posted(&[("alertname", "A")])
-        };
+        let only_end = PostedAlert { ends_at: Some(t(-10)), ..posted(&[("alertname", "A")]) };
         let a = Alert::accept(only_end, t(0), FIVE_MIN)?;
         assert_eq!((a.starts_at, a.ends_at, a.timeout), (t(-10), t(-10), false));
         assert!(a.is_resolved_at(t(0)));
@@ -180,24 +146,14 @@ mod tests {
     fn invalid_alerts_are_refused_with_alertmanagers_message() {
         let cases = [
             (
-                PostedAlert {
-                    starts_at: Some(t(10)),
-                    ends_at: Some(t(5)),
-                    ..posted(&[("a", "b")])
-                },
+                PostedAlert { starts_at: Some(t(10)), ends_at: Some(t(5)), ..posted(&[("a", "b")]) },
                 "start time must be before end time",
             ),
-            (
-                posted(&[("a-b", "x")]),
-                "invalid label set: invalid name \"a-b\"",
-            ),
+            (posted(&[("a-b", "x")]), "invalid label set: invalid name \"a-b\""),
             (posted(&[]), "at least one label pair required"),
             (posted(&[("a", "")]), "at least one label pair required"),
             (
-                PostedAlert {
-                    annotations: [("bad key".to_string(), "x".to_string())].into(),
-                    ..posted(&[("a", "b")])
-                },
+                PostedAlert { annotations: [("bad key".to_string(), "x".to_string())].into(), ..posted(&[("a", "b")]) },
                 "invalid annotations: invalid name \"bad key\"",
             ),
         ];

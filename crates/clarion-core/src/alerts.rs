@@ -70,9 +70,7 @@ impl AlertTable {
     /// Returns the version of the row it replaces, which is now garbage.
     pub fn install(&mut self, alert: Alert, version: i64) -> Option<i64> {
         let fp = alert.fingerprint();
-        self.entries
-            .insert(fp, Entry { alert, version })
-            .map(|old| old.version)
+        self.entries.insert(fp, Entry { alert, version }).map(|old| old.version)
     }
 
     /// Forgets alerts resolved before `cutoff`; returns the versions of their rows.
@@ -90,10 +88,7 @@ impl AlertTable {
 
     /// Alerts that are firing at `now`.
     pub fn firing(&self, now: Timestamp) -> impl Iterator<Item = (&Fingerprint, &Alert)> {
-        self.entries
-            .iter()
-            .filter(move |(_, e)| !e.alert.is_resolved_at(now))
-            .map(|(fp, e)| (fp, &e.alert))
+        self.entries.iter().filter(move |(_, e)| !e.alert.is_resolved_at(now)).map(|(fp, e)| (fp, &e.alert))
     }
 }
 
@@ -134,10 +129,7 @@ impl<'a> StatusOracle<'a> {
         rules: &'a [InhibitRule],
         now: Timestamp,
     ) -> StatusOracle<'a> {
-        let active_silences = silences
-            .into_iter()
-            .filter(|s| s.is_active_at(now))
-            .collect();
+        let active_silences = silences.into_iter().filter(|s| s.is_active_at(now)).collect();
         let sources = rules
             .iter()
             .map(|r| {
@@ -148,35 +140,32 @@ impl<'a> StatusOracle<'a> {
                     .collect()
             })
             .collect();
-        StatusOracle {
-            active_silences,
-            rules,
-            sources,
-        }
+        StatusOracle { active_silences, rules, sources }
     }
 
     pub fn status(&self, labels: &LabelSet) -> AlertStatus {
-        let mut silenced_by: Vec<String> = self
-            .active_silences
-            .iter()
-            .filter(|s| s.matchers.matches(labels))
-            .map(|s| s.id.clone())
-            .collect();
+        let mut silenced_by: Vec<String> =
+            self.active_silences.iter().filter(|s| s.matchers.matches(labels)).map(|s| s.id.clone()).collect();
         silenced_by.sort();
         let inhibited_by = self
             .rules
             .iter()
             .zip(&self.sources)
-            .find_map(|(rule, sources)| {
-                rule.inhibiting_source(labels, sources.iter().map(|(fp, l)| (*fp, *l)))
-            })
+            .find_map(|(rule, sources)| rule.inhibiting_source(labels, sources.iter().map(|(fp, l)| (*fp, *l))))
             .into_iter()
             .collect();
-        AlertStatus {
-            silenced_by,
-            inhibited_by,
-        }
+        AlertStatus { silenced_by, inhibited_by }
     }
+}
+
+/// Alertmanager's `filter` on alerts: every matcher must match, except that an empty-valued `=`/`=~` matcher
+/// also accepts an absent label and an empty-valued `!=`/`!~` matcher also accepts a present one.
+pub fn matches_alert_filter(filter: &crate::Matchers, labels: &LabelSet) -> bool {
+    filter.0.iter().all(|m| {
+        let present = labels.get(m.name());
+        let lenient = m.value().is_empty() && (present.is_some() != m.op().is_equal());
+        lenient || m.matches_value(present.map_or("", String::as_str))
+    })
 }
 
 #[cfg(test)]
@@ -185,10 +174,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn t(secs: i64) -> Timestamp {
-        chrono::Utc
-            .timestamp_opt(1_700_000_000 + secs, 0)
-            .single()
-            .unwrap_or_default()
+        chrono::Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap_or_default()
     }
 
     fn alert(name: &str, starts: i64, ends: i64, updated: i64) -> Alert {
@@ -219,6 +205,19 @@ mod tests {
         assert_eq!(table.install(alert("A", 0, 600, 0), 1), None);
         assert_eq!(table.install(alert("A", 0, 700, 5), 2), Some(1));
         assert_eq!(table.len(), 1);
+    }
+
+    #[test]
+    fn alert_filters_treat_empty_values_like_alertmanager() {
+        let l: LabelSet = [("alertname".to_string(), "A".to_string())].into();
+        let f = |text: &str| matches_alert_filter(&crate::Matchers::parse(text).unwrap_or_default(), &l);
+        assert!(f("alertname=A"));
+        assert!(!f("alertname=B"));
+        assert!(f("missing=\"\""));
+        assert!(f("alertname!=\"\""));
+        assert!(f("alertname!~\"\""));
+        assert!(f("alertname=~A|B"));
+        assert!(!f("missing=x"));
     }
 
     #[test]

@@ -28,10 +28,7 @@ impl InhibitRule {
         let two_sided = self.source_matchers.matches(target);
         let value = |l: &LabelSet, n: &str| l.get(n).map_or("", String::as_str).to_string();
         sources.into_iter().find_map(|(fp, source)| {
-            let equal = self
-                .equal
-                .iter()
-                .all(|n| value(source, n) == value(target, n));
+            let equal = self.equal.iter().all(|n| value(source, n) == value(target, n));
             let excluded = two_sided && self.target_matchers.matches(source);
             (equal && !excluded).then_some(fp)
         })
@@ -43,10 +40,7 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn rule() -> InhibitRule {
@@ -63,26 +57,11 @@ mod tests {
         let fp = Fingerprint::of(&source);
         let r = rule();
         assert_eq!(
-            r.inhibiting_source(
-                &labels(&[("severity", "warning"), ("instance", "a")]),
-                [(fp, &source)]
-            ),
+            r.inhibiting_source(&labels(&[("severity", "warning"), ("instance", "a")]), [(fp, &source)]),
             Some(fp)
         );
-        assert_eq!(
-            r.inhibiting_source(
-                &labels(&[("severity", "warning"), ("instance", "b")]),
-                [(fp, &source)]
-            ),
-            None
-        );
-        assert_eq!(
-            r.inhibiting_source(
-                &labels(&[("severity", "info"), ("instance", "a")]),
-                [(fp, &source)]
-            ),
-            None
-        );
+        assert_eq!(r.inhibiting_source(&labels(&[("severity", "warning"), ("instance", "b")]), [(fp, &source)]), None);
+        assert_eq!(r.inhibiting_source(&labels(&[("severity", "info"), ("instance", "a")]), [(fp, &source)]), None);
     }
 
     #[test]

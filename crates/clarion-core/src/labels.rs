@@ -83,25 +83,15 @@ mod tests {
     use super::*;
 
     fn set(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn fingerprints_match_prometheus_common() {
         // Values from prometheus/common model/signature_test.go (TestLabelsToSignature).
+        assert_eq!(Fingerprint::of(&LabelSet::new()).0, 14_695_981_039_346_656_037);
         assert_eq!(
-            Fingerprint::of(&LabelSet::new()).0,
-            14_695_981_039_346_656_037
-        );
-        assert_eq!(
-            Fingerprint::of(&set(&[
-                ("name", "garland, briggs"),
-                ("fear", "love is not enough")
-            ]))
-            .0,
+            Fingerprint::of(&set(&[("name", "garland, briggs"), ("fear", "love is not enough")])).0,
             5_799_056_148_416_392_346
         );
     }

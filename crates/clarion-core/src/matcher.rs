@@ -63,11 +63,7 @@ pub enum MatcherError {
     InvalidName(String),
     /// The value of a regex matcher does not compile.
     #[error("invalid regular expression {value:?} for label {name:?}: {reason}")]
-    InvalidRegex {
-        name: String,
-        value: String,
-        reason: String,
-    },
+    InvalidRegex { name: String, value: String, reason: String },
 }
 
 /// One condition on one label. A missing label has the value `""`.
@@ -104,12 +100,7 @@ impl Matcher {
         } else {
             None
         };
-        Ok(Matcher {
-            name: name.to_string(),
-            op,
-            value: value.to_string(),
-            regex,
-        })
+        Ok(Matcher { name: name.to_string(), op, value: value.to_string(), regex })
     }
 
     pub fn name(&self) -> &str {
@@ -143,8 +134,7 @@ impl Matcher {
 
     /// Parses one matcher such as `severity=~"critical|page"`.
     pub fn parse(text: &str) -> Result<Matcher, MatcherError> {
-        let (name, op, raw) =
-            split_matcher(text).ok_or_else(|| MatcherError::BadFormat(text.to_string()))?;
+        let (name, op, raw) = split_matcher(text).ok_or_else(|| MatcherError::BadFormat(text.to_string()))?;
         let value = unescape_value(raw)?;
         Matcher::new(name, op, &value)
     }
@@ -198,11 +188,7 @@ impl Matchers {
         if !token.trim().is_empty() {
             tokens.push(token);
         }
-        tokens
-            .iter()
-            .map(|t| Matcher::parse(t))
-            .collect::<Result<_, _>>()
-            .map(Matchers)
+        tokens.iter().map(|t| Matcher::parse(t)).collect::<Result<_, _>>().map(Matchers)
     }
 
     /// True when every matcher matches (and so for an empty list).
@@ -243,9 +229,7 @@ fn split_matcher(text: &str) -> Option<(&str, MatchType, &str)> {
     let s = text.trim_start();
     let name_len = s
         .char_indices()
-        .find(|&(i, c)| {
-            !(c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit()))
-        })
+        .find(|&(i, c)| !(c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())))
         .map_or(s.len(), |(i, _)| i);
     if name_len == 0 {
         return None;
@@ -307,11 +291,7 @@ fn unescape_value(raw: &str) -> Result<String, MatcherError> {
 }
 
 fn first_line(s: &str) -> String {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .collect::<Vec<_>>()
-        .join(" ")
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
 }
 
 #[cfg(test)]
@@ -319,10 +299,7 @@ mod tests {
     use super::*;
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
@@ -332,22 +309,10 @@ mod tests {
             ("foo=~bar.*", &[("foo", MatchType::Regexp, "bar.*")]),
             ("foo!=bar", &[("foo", MatchType::NotEqual, "bar")]),
             ("foo!~bar", &[("foo", MatchType::NotRegexp, "bar")]),
-            (
-                r#"{foo="bar", baz!~"qu,x"}"#,
-                &[
-                    ("foo", MatchType::Equal, "bar"),
-                    ("baz", MatchType::NotRegexp, "qu,x"),
-                ],
-            ),
-            (
-                r#"foo="bar\"baz""#,
-                &[("foo", MatchType::Equal, "bar\"baz")],
-            ),
+            (r#"{foo="bar", baz!~"qu,x"}"#, &[("foo", MatchType::Equal, "bar"), ("baz", MatchType::NotRegexp, "qu,x")]),
+            (r#"foo="bar\"baz""#, &[("foo", MatchType::Equal, "bar\"baz")]),
             (r#"foo="a\\b""#, &[("foo", MatchType::Equal, "a\\b")]),
-            (
-                r#"foo="line\nbreak""#,
-                &[("foo", MatchType::Equal, "line\nbreak")],
-            ),
+            (r#"foo="line\nbreak""#, &[("foo", MatchType::Equal, "line\nbreak")]),
             (r#"foo=bar\q"#, &[("foo", MatchType::Equal, "bar\\q")]),
             ("  foo  =  bar  ", &[("foo", MatchType::Equal, "bar")]),
             ("foo=", &[("foo", MatchType::Equal, "")]),
@@ -358,11 +323,7 @@ mod tests {
         ];
         for (text, want) in cases {
             let got = Matchers::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
-            let got: Vec<_> = got
-                .0
-                .iter()
-                .map(|m| (m.name(), m.op(), m.value()))
-                .collect();
+            let got: Vec<_> = got.0.iter().map(|m| (m.name(), m.op(), m.value())).collect();
             assert_eq!(&got, want, "{text}");
         }
     }
@@ -387,34 +348,17 @@ mod tests {
     #[test]
     fn regexes_are_anchored_and_missing_labels_match_as_empty() {
         let l = labels(&[("job", "node-exporter")]);
-        assert!(Matcher::parse("job=~node.*")
-            .map(|m| m.matches(&l))
-            .unwrap_or(false));
-        assert!(!Matcher::parse("job=~node")
-            .map(|m| m.matches(&l))
-            .unwrap_or(true));
-        assert!(Matcher::parse("job!~node")
-            .map(|m| m.matches(&l))
-            .unwrap_or(false));
-        assert!(Matcher::parse("missing=\"\"")
-            .map(|m| m.matches(&l))
-            .unwrap_or(false));
-        assert!(Matcher::parse("missing!=x")
-            .map(|m| m.matches(&l))
-            .unwrap_or(false));
-        assert!(Matcher::parse("missing=~\".*\"")
-            .map(|m| m.matches(&l))
-            .unwrap_or(false));
+        assert!(Matcher::parse("job=~node.*").map(|m| m.matches(&l)).unwrap_or(false));
+        assert!(!Matcher::parse("job=~node").map(|m| m.matches(&l)).unwrap_or(true));
+        assert!(Matcher::parse("job!~node").map(|m| m.matches(&l)).unwrap_or(false));
+        assert!(Matcher::parse("missing=\"\"").map(|m| m.matches(&l)).unwrap_or(false));
+        assert!(Matcher::parse("missing!=x").map(|m| m.matches(&l)).unwrap_or(false));
+        assert!(Matcher::parse("missing=~\".*\"").map(|m| m.matches(&l)).unwrap_or(false));
     }
 
     #[test]
     fn printing_quotes_the_value_and_parses_back() {
-        for text in [
-            r#"a="b""#,
-            r#"a=~"x|y\"z""#,
-            r#"a!="back\\slash""#,
-            r#"a!~"new\nline""#,
-        ] {
+        for text in [r#"a="b""#, r#"a=~"x|y\"z""#, r#"a!="back\\slash""#, r#"a!~"new\nline""#] {
             let m = Matcher::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(m.to_string(), text);
             assert_eq!(Matcher::parse(&m.to_string()).ok(), Some(m));
@@ -423,12 +367,7 @@ mod tests {
 
     #[test]
     fn flags_round_trip_with_match_types() {
-        for op in [
-            MatchType::Equal,
-            MatchType::NotEqual,
-            MatchType::Regexp,
-            MatchType::NotRegexp,
-        ] {
+        for op in [MatchType::Equal, MatchType::NotEqual, MatchType::Regexp, MatchType::NotRegexp] {
             assert_eq!(MatchType::from_flags(op.is_equal(), op.is_regex()), op);
         }
     }

@@ -47,12 +47,7 @@ impl Route {
 
     /// Builds a child node; its key is fixed when it is attached to a parent by [`Route::root`] or
     /// [`Route::child`].
-    pub fn child(
-        matchers: Matchers,
-        continue_matching: bool,
-        opts: RouteOpts,
-        routes: Vec<Route>,
-    ) -> Route {
+    pub fn child(matchers: Matchers, continue_matching: bool, opts: RouteOpts, routes: Vec<Route>) -> Route {
         Route::node(matchers, continue_matching, opts, routes, None)
     }
 
@@ -63,32 +58,16 @@ impl Route {
         routes: Vec<Route>,
         parent_key: Option<&str>,
     ) -> Route {
-        matchers.0.sort_by(|a, b| {
-            (a.name(), a.value(), a.op() as u8).cmp(&(b.name(), b.value(), b.op() as u8))
-        });
+        matchers.0.sort_by(|a, b| (a.name(), a.value(), a.op() as u8).cmp(&(b.name(), b.value(), b.op() as u8)));
         let key = match parent_key {
             Some(p) => format!("{p}/{matchers}"),
             None => matchers.to_string(),
         };
         let routes = routes
             .into_iter()
-            .map(|r| {
-                Route::node(
-                    r.matchers,
-                    r.continue_matching,
-                    r.opts,
-                    r.routes,
-                    Some(&key),
-                )
-            })
+            .map(|r| Route::node(r.matchers, r.continue_matching, r.opts, r.routes, Some(&key)))
             .collect();
-        Route {
-            matchers,
-            continue_matching,
-            opts,
-            routes,
-            key,
-        }
+        Route { matchers, continue_matching, opts, routes, key }
     }
 
     /// Alertmanager's route key: the path of matcher sets from the root, such as `{}/{team="payments"}`.
@@ -123,10 +102,9 @@ impl Route {
     pub fn group_labels(&self, labels: &LabelSet) -> LabelSet {
         match &self.opts.group_by {
             GroupBy::All => labels.clone(),
-            GroupBy::Labels(names) => names
-                .iter()
-                .filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone())))
-                .collect(),
+            GroupBy::Labels(names) => {
+                names.iter().filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone()))).collect()
+            }
         }
     }
 
@@ -165,10 +143,7 @@ mod tests {
     }
 
     fn labels(pairs: &[(&str, &str)]) -> LabelSet {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn tree() -> Route {
@@ -179,12 +154,7 @@ mod tests {
                     m("team=payments"),
                     true,
                     opts("payments"),
-                    vec![Route::child(
-                        m("severity=page"),
-                        false,
-                        opts("payments-oncall"),
-                        vec![],
-                    )],
+                    vec![Route::child(m("severity=page"), false, opts("payments-oncall"), vec![])],
                 ),
                 Route::child(m("team=~pay.*"), false, opts("finance"), vec![]),
                 Route::child(m("team=payments"), false, opts("never"), vec![]),
@@ -193,10 +163,7 @@ mod tests {
     }
 
     fn receivers(r: &Route, l: &LabelSet) -> Vec<String> {
-        r.matching(l)
-            .iter()
-            .map(|n| n.opts.receiver.clone())
-            .collect()
+        r.matching(l).iter().map(|n| n.opts.receiver.clone()).collect()
     }
 
     #[test]
@@ -206,10 +173,7 @@ mod tests {
             receivers(&t, &labels(&[("team", "payments"), ("severity", "page")])),
             ["payments-oncall", "finance"]
         );
-        assert_eq!(
-            receivers(&t, &labels(&[("team", "payments")])),
-            ["payments", "finance"]
-        );
+        assert_eq!(receivers(&t, &labels(&[("team", "payments")])), ["payments", "finance"]);
         assert_eq!(receivers(&t, &labels(&[("team", "payroll")])), ["finance"]);
         assert_eq!(receivers(&t, &labels(&[("team", "web")])), ["ops"]);
     }
@@ -218,12 +182,7 @@ mod tests {
     fn route_keys_are_the_path_of_sorted_matchers() {
         let t = Route::root(
             opts("ops"),
-            vec![Route::child(
-                m("b=2,a=1"),
-                false,
-                opts("x"),
-                vec![Route::child(m("c=~3"), false, opts("y"), vec![])],
-            )],
+            vec![Route::child(m("b=2,a=1"), false, opts("x"), vec![Route::child(m("c=~3"), false, opts("y"), vec![])])],
         );
         assert_eq!(t.key(), "{}");
         assert_eq!(t.routes[0].key(), r#"{}/{a="1",b="2"}"#);
@@ -235,13 +194,7 @@ mod tests {
         let l = labels(&[("alertname", "A"), ("instance", "i")]);
         let t = tree();
         assert_eq!(t.group_labels(&l), labels(&[("alertname", "A")]));
-        let all = Route::root(
-            RouteOpts {
-                group_by: GroupBy::All,
-                ..opts("ops")
-            },
-            vec![],
-        );
+        let all = Route::root(RouteOpts { group_by: GroupBy::All, ..opts("ops") }, vec![]);
         assert_eq!(all.group_labels(&l), l);
         assert_eq!(label_set_string(&l), r#"{alertname="A", instance="i"}"#);
     }

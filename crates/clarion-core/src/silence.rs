@@ -2,9 +2,10 @@
 //! them.
 //!
 //! The rules are Alertmanager 0.25's (`silence/silence.go` and the v2 API handlers): a silence is pending
-//! before `starts_at`, active until `ends_at` inclusive, then expired. An update that keeps the matchers and
-//! only moves times the state allows is applied in place; any other update expires the old silence and
-//! creates a new one with a new id.
+//! before `starts_at`; it mutes alerts until `ends_at` inclusive, while the state it reports turns `expired`
+//! at `ends_at` (Alertmanager uses these two slightly different boundaries too). An update that keeps the
+//! matchers and only moves times the state allows is applied in place; any other update expires the old
+//! silence and creates a new one with a new id.
 
 use crate::matcher::Matchers;
 use crate::Timestamp;
@@ -53,15 +54,15 @@ impl SilenceState {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SilenceError {
     /// No silence has this id.
-    #[error("silence {0} not found")]
+    #[error("silence not found")]
     NotFound(String),
-    /// The silence is already expired and cannot be expired again.
-    #[error("silence {0} already expired")]
-    AlreadyExpired(String),
-    #[error("start time must be before end time")]
+    #[error("Failed to create silence: start time must be before end time")]
     StartNotBeforeEnd,
-    #[error("end time can't be in the past")]
+    #[error("Failed to create silence: end time can't be in the past")]
     EndInPast,
+    /// A matcher's name is not a label name.
+    #[error("silence invalid: invalid label matcher {index}: invalid label name {name:?}")]
+    InvalidMatcherName { index: usize, name: String },
     #[error("silence invalid: at least one matcher required")]
     NoMatchers,
     #[error("silence invalid: at least one matcher must not match the empty string")]
@@ -69,7 +70,19 @@ pub enum SilenceError {
 }
 
 impl Silence {
+    /// The state reported to users: active on `[starts_at, ends_at)`.
     pub fn state_at(&self, now: Timestamp) -> SilenceState {
+        if now < self.starts_at {
+            SilenceState::Pending
+        } else if now < self.ends_at {
+            SilenceState::Active
+        } else {
+            SilenceState::Expired
+        }
+    }
+
+    /// The state that decides muting, updates and expiry: active on `[starts_at, ends_at]`.
+    fn effective_state_at(&self, now: Timestamp) -> SilenceState {
         if now < self.starts_at {
             SilenceState::Pending
         } else if now > self.ends_at {
@@ -79,15 +92,17 @@ impl Silence {
         }
     }
 
+    /// Does this silence mute matching alerts at `now`?
     pub fn is_active_at(&self, now: Timestamp) -> bool {
-        self.state_at(now) == SilenceState::Active
+        self.effective_state_at(now) == SilenceState::Active
     }
 
-    /// The silence ended at `now`: a pending one never starts, an active one stops.
-    pub fn expire(&self, now: Timestamp) -> Result<Silence, SilenceError> {
+    /// The silence ended at `now` (a pending one never starts), or `None` when it has already expired:
+    /// expiring twice is not an error.
+    pub fn expire(&self, now: Timestamp) -> Option<Silence> {
         let mut s = self.clone();
-        match self.state_at(now) {
-            SilenceState::Expired => return Err(SilenceError::AlreadyExpired(self.id.clone())),
+        match self.effective_state_at(now) {
+            SilenceState::Expired => return None,
             SilenceState::Active => s.ends_at = now,
             SilenceState::Pending => {
                 s.starts_at = now;
@@ -95,7 +110,7 @@ impl Silence {
             }
         }
         s.updated_at = now;
-        Ok(s)
+        Some(s)
     }
 
     /// May `draft` be applied to this silence in place (same id)?
@@ -103,7 +118,7 @@ impl Silence {
         if self.matchers != draft.matchers {
             return false;
         }
-        match self.state_at(now) {
+        match self.effective_state_at(now) {
             SilenceState::Active => draft.starts_at == self.starts_at && draft.ends_at >= now,
             SilenceState::Pending => draft.starts_at >= now,
             SilenceState::Expired => false,
@@ -135,17 +150,19 @@ pub fn plan_upsert(
         return Err(SilenceError::EndInPast);
     }
     let prev = match &draft.id {
-        Some(id) => Some(
-            existing
-                .filter(|s| &s.id == id)
-                .ok_or_else(|| SilenceError::NotFound(id.clone()))?,
-        ),
+        Some(id) => Some(existing.filter(|s| &s.id == id).ok_or_else(|| SilenceError::NotFound(id.clone()))?),
         None => None,
     };
     if draft.matchers.is_empty() {
         return Err(SilenceError::NoMatchers);
     }
-    if draft.matchers.0.iter().all(|m| m.matches_value("")) {
+    for (index, m) in draft.matchers.0.iter().enumerate() {
+        if !crate::labels::is_valid_label_name(m.name()) {
+            return Err(SilenceError::InvalidMatcherName { index, name: m.name().to_string() });
+        }
+    }
+    // Only `=` and `=~` count: a silence of negative matchers alone is allowed, as in Alertmanager.
+    if draft.matchers.0.iter().all(|m| m.op().is_equal() && m.matches_value("")) {
         return Err(SilenceError::AllMatchEmpty);
     }
     let mut rows = Vec::new();
@@ -160,14 +177,9 @@ pub fn plan_upsert(
                 created_by: draft.created_by,
                 comment: draft.comment,
             };
-            return Ok(SilenceChange {
-                id: updated.id.clone(),
-                rows: vec![updated],
-            });
+            return Ok(SilenceChange { id: updated.id.clone(), rows: vec![updated] });
         }
-        if prev.state_at(now) != SilenceState::Expired {
-            rows.push(prev.expire(now)?);
-        }
+        rows.extend(prev.expire(now));
     }
     let created = Silence {
         id: new_id(),
@@ -195,18 +207,10 @@ pub fn sort_for_listing(silences: &mut [(Silence, SilenceState)]) {
     });
 }
 
-/// Alertmanager's `filter` on silences: every filter matcher must match the value of a silence matcher with
-/// the same label name.
+/// Alertmanager's `filter` on silences: every filter matcher must equal (name, operator and value) one of the
+/// silence's matchers. It compares matchers, it does not evaluate them.
 pub fn matches_filter(silence: &Silence, filter: &Matchers) -> bool {
-    filter.0.iter().all(|f| {
-        silence
-            .matchers
-            .0
-            .iter()
-            .rev()
-            .find(|m| m.name() == f.name())
-            .is_some_and(|m| f.matches_value(m.value()))
-    })
+    filter.0.iter().all(|f| silence.matchers.0.contains(f))
 }
 
 #[cfg(test)]
@@ -215,10 +219,7 @@ mod tests {
     use chrono::TimeZone;
 
     fn t(secs: i64) -> Timestamp {
-        chrono::Utc
-            .timestamp_opt(1_700_000_000 + secs, 0)
-            .single()
-            .unwrap_or_default()
+        chrono::Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap_or_default()
     }
 
     fn draft(matchers: &str, starts: i64, ends: i64) -> SilenceDraft {
@@ -241,14 +242,14 @@ mod tests {
     }
 
     #[test]
-    fn state_boundaries_are_inclusive_of_start_and_end() -> Result<(), SilenceError> {
-        let s = plan_upsert(draft("a=b", 10, 20), None, t(0), ids())?
-            .rows
-            .remove(0);
+    fn silences_mute_through_their_end_but_report_expired_at_it() -> Result<(), SilenceError> {
+        let s = plan_upsert(draft("a=b", 10, 20), None, t(0), ids())?.rows.remove(0);
         assert_eq!(s.state_at(t(9)), SilenceState::Pending);
         assert_eq!(s.state_at(t(10)), SilenceState::Active);
-        assert_eq!(s.state_at(t(20)), SilenceState::Active);
-        assert_eq!(s.state_at(t(21)), SilenceState::Expired);
+        assert_eq!(s.state_at(t(20)), SilenceState::Expired);
+        assert!(!s.is_active_at(t(9)));
+        assert!(s.is_active_at(t(20)));
+        assert!(!s.is_active_at(t(21)));
         Ok(())
     }
 
@@ -267,37 +268,20 @@ mod tests {
             (draft("a=b", 10, 5), SilenceError::StartNotBeforeEnd),
             (draft("a=b", -20, -10), SilenceError::EndInPast),
             (draft("", 0, 10), SilenceError::NoMatchers),
-            (
-                draft("a=~\".*\",b=\"\"", 0, 10),
-                SilenceError::AllMatchEmpty,
-            ),
-            (
-                SilenceDraft {
-                    id: Some("nope".into()),
-                    ..draft("a=b", 0, 10)
-                },
-                SilenceError::NotFound("nope".into()),
-            ),
+            (draft("a=~\".*\",b=\"\"", 0, 10), SilenceError::AllMatchEmpty),
+            (draft("a:b=c", 0, 10), SilenceError::InvalidMatcherName { index: 0, name: "a:b".into() }),
+            (SilenceDraft { id: Some("nope".into()), ..draft("a=b", 0, 10) }, SilenceError::NotFound("nope".into())),
         ];
         for (d, want) in cases {
-            assert_eq!(
-                plan_upsert(d.clone(), None, t(0), ids()),
-                Err(want),
-                "{d:?}"
-            );
+            assert_eq!(plan_upsert(d.clone(), None, t(0), ids()), Err(want), "{d:?}");
         }
     }
 
     #[test]
     fn extending_an_active_silence_keeps_its_id() -> Result<(), SilenceError> {
         let mut next = ids();
-        let s = plan_upsert(draft("a=b", 0, 100), None, t(0), &mut next)?
-            .rows
-            .remove(0);
-        let update = SilenceDraft {
-            id: Some(s.id.clone()),
-            ..draft("a=b", 0, 500)
-        };
+        let s = plan_upsert(draft("a=b", 0, 100), None, t(0), &mut next)?.rows.remove(0);
+        let update = SilenceDraft { id: Some(s.id.clone()), ..draft("a=b", 0, 500) };
         let change = plan_upsert(update, Some(&s), t(50), &mut next)?;
         assert_eq!(change.id, s.id);
         assert_eq!(change.rows.len(), 1);
@@ -306,58 +290,40 @@ mod tests {
     }
 
     #[test]
-    fn changing_the_matchers_expires_the_old_silence_and_creates_a_new_one(
-    ) -> Result<(), SilenceError> {
+    fn changing_the_matchers_expires_the_old_silence_and_creates_a_new_one() -> Result<(), SilenceError> {
         let mut next = ids();
-        let s = plan_upsert(draft("a=b", 0, 100), None, t(0), &mut next)?
-            .rows
-            .remove(0);
-        let update = SilenceDraft {
-            id: Some(s.id.clone()),
-            ..draft("a=c", 0, 100)
-        };
+        let s = plan_upsert(draft("a=b", 0, 100), None, t(0), &mut next)?.rows.remove(0);
+        let update = SilenceDraft { id: Some(s.id.clone()), ..draft("a=c", 0, 100) };
         let change = plan_upsert(update, Some(&s), t(50), &mut next)?;
         assert_ne!(change.id, s.id);
         assert_eq!(change.rows.len(), 2);
-        assert_eq!(
-            (change.rows[0].id.as_str(), change.rows[0].ends_at),
-            (s.id.as_str(), t(50))
-        );
+        assert_eq!((change.rows[0].id.as_str(), change.rows[0].ends_at), (s.id.as_str(), t(50)));
         assert_eq!(change.rows[1].starts_at, t(50));
         Ok(())
     }
 
     #[test]
-    fn expiring_twice_is_refused() -> Result<(), SilenceError> {
-        let s = plan_upsert(draft("a=b", 10, 100), None, t(0), ids())?
-            .rows
-            .remove(0);
-        let expired = s.expire(t(5))?;
+    fn expiring_a_pending_silence_ends_it_and_expiring_again_changes_nothing() -> Result<(), SilenceError> {
+        let s = plan_upsert(draft("a=b", 10, 100), None, t(0), ids())?.rows.remove(0);
+        let expired = s.expire(t(5)).ok_or(SilenceError::NotFound("expire".into()))?;
         assert_eq!((expired.starts_at, expired.ends_at), (t(5), t(5)));
-        assert_eq!(
-            expired.expire(t(6)),
-            Err(SilenceError::AlreadyExpired(s.id.clone()))
-        );
+        assert_eq!(expired.expire(t(6)), None);
         Ok(())
+    }
+
+    #[test]
+    fn negative_matchers_alone_make_a_valid_silence() {
+        assert!(plan_upsert(draft("a!=\"\"", 0, 10), None, t(0), ids()).is_ok());
     }
 
     #[test]
     fn listing_orders_active_then_pending_then_expired() -> Result<(), SilenceError> {
         let mut next = ids();
         let mut rows = Vec::new();
-        for (m, s, e) in [
-            ("a=1", 0, 50),
-            ("a=2", 0, 30),
-            ("a=3", 40, 90),
-            ("a=4", 20, 90),
-        ] {
-            rows.push(
-                plan_upsert(draft(m, s, e), None, t(0), &mut next)?
-                    .rows
-                    .remove(0),
-            );
+        for (m, s, e) in [("a=1", 0, 50), ("a=2", 0, 30), ("a=3", 40, 90), ("a=4", 20, 90)] {
+            rows.push(plan_upsert(draft(m, s, e), None, t(0), &mut next)?.rows.remove(0));
         }
-        let expired = rows[0].expire(t(1))?;
+        let expired = rows[0].expire(t(1)).ok_or(SilenceError::NotFound("expire".into()))?;
         let mut listed: Vec<_> = [expired, rows[1].clone(), rows[2].clone(), rows[3].clone()]
             .into_iter()
             .map(|s| {
@@ -384,7 +350,9 @@ mod tests {
         };
         let f = |text: &str| matches_filter(&s, &Matchers::parse(text).unwrap_or_default());
         assert!(f("alertname=Foo"));
-        assert!(f("env=\"prod.*\""));
+        assert!(f("env=~\"prod.*\""));
+        assert!(!f("env=\"prod.*\""));
+        assert!(!f("alertname=~Foo"));
         assert!(!f("alertname=Bar"));
         assert!(!f("team=x"));
         assert!(f(""));

@@ -1,0 +1,278 @@
+//! Clarion's configuration file, `clarion.yml`.
+//!
+//! [`ConfigFile`] is the file's schema: every field documented, unknown keys rejected, defaults explicit.
+//! [`Config::parse`] turns text into a validated [`Config`] whose route tree and inhibit rules are domain
+//! types; every error names the file, the line and the field. Nothing here reads the environment or the clock.
+#![forbid(unsafe_code)]
+
+mod duration;
+mod schema;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use duration::{parse_duration, ConfigDuration};
+pub use schema::*;
+
+use clarion_core::inhibit::InhibitRule;
+use clarion_core::route::{GroupBy, Route, RouteOpts};
+use clarion_core::Matchers;
+
+/// The built-in example configuration `clarion serve` uses when no file is given.
+pub const EXAMPLE_CONFIG: &str = include_str!("../../../clarion.example.yml");
+
+/// A configuration error, located in its file.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    /// Dotted path of the offending field, such as `route.routes[0].receiver`.
+    pub field: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file)?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+            if let Some(col) = self.column {
+                write!(f, ":{col}")?;
+            }
+        }
+        if !self.field.is_empty() && self.field != "." {
+            write!(f, ": {}", self.field)?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A parsed and validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub file: ConfigFile,
+    /// The routing tree with inherited options filled in.
+    pub route: Route,
+    pub inhibit_rules: Vec<InhibitRule>,
+    /// The text the configuration was parsed from (served as `config.original` by `/api/v2/status`).
+    pub original: String,
+    /// Where it came from: a path, or `<built-in example>`.
+    pub source: String,
+}
+
+impl Config {
+    /// The built-in example configuration.
+    pub fn example() -> Config {
+        Config::parse(EXAMPLE_CONFIG, "<built-in example>")
+            .expect("the built-in example configuration is valid (tested)")
+    }
+
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: name.clone(),
+            line: None,
+            column: None,
+            field: String::new(),
+            message: format!("cannot read the file: {e}"),
+        })?;
+        Config::parse(&text, &name)
+    }
+
+    /// Parses and validates configuration text; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
+        let file: ConfigFile = if text.trim().is_empty() {
+            ConfigFile::default()
+        } else {
+            let de = serde_yaml::Deserializer::from_str(text);
+            serde_path_to_error::deserialize(de).map_err(|e| {
+                let field = e.path().to_string();
+                let inner = e.into_inner();
+                let loc = inner.location();
+                let line = loc.as_ref().map(|l| refine_line(text, l.line(), &field));
+                ConfigError {
+                    file: source.to_string(),
+                    column: loc.as_ref().filter(|l| Some(l.line()) == line).map(|l| l.column()),
+                    line,
+                    message: strip_location(&inner.to_string(), &field),
+                    field,
+                }
+            })?
+        };
+        let located = |field: String, needle: &str, message: String| ConfigError {
+            file: source.to_string(),
+            line: find_line(text, needle),
+            column: None,
+            field,
+            message,
+        };
+        let team_names: Vec<&str> = file.teams.iter().map(|t| t.name.as_str()).collect();
+        for (i, team) in file.teams.iter().enumerate() {
+            if team_names[..i].contains(&team.name.as_str()) {
+                return Err(located(
+                    format!("teams[{i}].name"),
+                    &team.name,
+                    format!("team {:?} is defined twice", team.name),
+                ));
+            }
+        }
+        for (i, token) in file.auth.tokens.iter().enumerate() {
+            if file.auth.tokens[..i].iter().any(|t| t.name == token.name) {
+                return Err(located(
+                    format!("auth.tokens[{i}].name"),
+                    &token.name,
+                    format!("token {:?} is defined twice", token.name),
+                ));
+            }
+        }
+        let route = build_route(&file.route, None, "route", &team_names)
+            .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
+        let inhibit_rules = file
+            .inhibit_rules
+            .iter()
+            .map(|r| InhibitRule {
+                source_matchers: r.source_matchers.merged_with(&r.source_match, &r.source_match_re),
+                target_matchers: r.target_matchers.merged_with(&r.target_match, &r.target_match_re),
+                equal: r.equal.clone(),
+            })
+            .collect();
+        Ok(Config { file, route, inhibit_rules, original: text.to_string(), source: source.to_string() })
+    }
+
+    /// Where SQLite keeps its file when no storage URL is configured.
+    pub fn data_dir(&self) -> PathBuf {
+        self.file.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
+    }
+}
+
+type RouteError = (String, String, String);
+
+fn build_route(
+    cfg: &RouteConfig,
+    parent: Option<&RouteOpts>,
+    field: &str,
+    teams: &[&str],
+) -> Result<Route, RouteError> {
+    let receiver = match (&cfg.receiver, parent) {
+        (Some(r), _) => r.clone(),
+        (None, Some(p)) => p.receiver.clone(),
+        (None, None) => {
+            return Err((
+                format!("{field}.receiver"),
+                "route:".into(),
+                "the root route needs a receiver (a team name)".into(),
+            ))
+        }
+    };
+    if !teams.contains(&receiver.as_str()) {
+        let known = if teams.is_empty() {
+            "no teams are defined".to_string()
+        } else {
+            format!("known teams: {}", teams.join(", "))
+        };
+        return Err((
+            format!("{field}.receiver"),
+            receiver.clone(),
+            format!("unknown team {receiver:?} ({known}); add it under `teams:`"),
+        ));
+    }
+    let matchers = cfg.matchers.merged_with(&cfg.match_, &cfg.match_re);
+    if parent.is_none() && !matchers.is_empty() {
+        return Err((
+            format!("{field}.matchers"),
+            "route:".into(),
+            "the root route must not have matchers: it receives every alert".into(),
+        ));
+    }
+    let inherit =
+        |own: Option<ConfigDuration>, from: fn(&RouteOpts) -> std::time::Duration, default: ConfigDuration| {
+            own.map(|d| d.0).or(parent.map(from)).unwrap_or(default.0)
+        };
+    let opts = RouteOpts {
+        receiver,
+        group_by: match (&cfg.group_by, parent) {
+            (Some(g), _) => g.to_domain(),
+            (None, Some(p)) => p.group_by.clone(),
+            (None, None) => GroupBy::Labels(Vec::new()),
+        },
+        group_wait: inherit(cfg.group_wait, |p| p.group_wait, DEFAULT_GROUP_WAIT),
+        group_interval: inherit(cfg.group_interval, |p| p.group_interval, DEFAULT_GROUP_INTERVAL),
+        repeat_interval: inherit(cfg.repeat_interval, |p| p.repeat_interval, DEFAULT_REPEAT_INTERVAL),
+    };
+    if opts.group_interval.is_zero() {
+        return Err((
+            format!("{field}.group_interval"),
+            "group_interval".into(),
+            "group_interval cannot be zero".into(),
+        ));
+    }
+    if opts.repeat_interval.is_zero() {
+        return Err((
+            format!("{field}.repeat_interval"),
+            "repeat_interval".into(),
+            "repeat_interval cannot be zero".into(),
+        ));
+    }
+    let children = cfg
+        .routes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| build_route(c, Some(&opts), &format!("{field}.routes[{i}]"), teams))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(match parent {
+        None => Route::root(opts, children),
+        Some(_) => Route::child(matchers, cfg.continue_, opts, children),
+    })
+}
+
+impl MatchersConfig {
+    /// These matchers plus the legacy `match` (equality) and `match_re` (regex) maps.
+    fn merged_with<const A: bool, const B: bool>(&self, eq: &MatchMap<A>, re: &MatchMap<B>) -> Matchers {
+        let mut all = self.0.clone();
+        all.0.extend(eq.0.iter().cloned());
+        all.0.extend(re.0.iter().cloned());
+        all
+    }
+}
+
+/// serde_yaml prefixes its own path (`route: …`) and appends " at line L column C"; both are printed
+/// separately.
+fn strip_location(msg: &str, field: &str) -> String {
+    let msg = match msg.rfind(" at line ") {
+        Some(i) => &msg[..i],
+        None => msg,
+    };
+    match msg.split_once(": ") {
+        Some((prefix, rest)) if !prefix.contains(' ') && field.starts_with(prefix) => rest.to_string(),
+        _ => msg.to_string(),
+    }
+}
+
+/// serde_yaml locates errors raised while converting a value at the start of the enclosing mapping; the
+/// field's own line is the first line from there that starts with the field's key.
+fn refine_line(text: &str, line: usize, field: &str) -> usize {
+    let key = field.rsplit('.').next().unwrap_or("");
+    let key = key.split('[').next().unwrap_or("");
+    if key.is_empty() {
+        return line;
+    }
+    let wanted = format!("{key}:");
+    text.lines()
+        .enumerate()
+        .skip(line.saturating_sub(1))
+        .find(|(_, l)| {
+            let t = l.trim_start().trim_start_matches("- ").trim_start_matches('{').trim_start();
+            t.starts_with(&wanted)
+        })
+        .map_or(line, |(i, _)| i + 1)
+}
+
+/// 1-based line of the first occurrence of `needle`, for errors found after parsing.
+fn find_line(text: &str, needle: &str) -> Option<usize> {
+    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests;

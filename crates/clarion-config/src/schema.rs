@@ -1,0 +1,284 @@
+//! The schema of `clarion.yml`: what each key means and its default. Unknown keys are errors.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clarion_core::route::GroupBy;
+use clarion_core::{MatchType, Matcher, Matchers};
+use serde::de::{self, Deserialize, Deserializer};
+
+use crate::duration::ConfigDuration;
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9797";
+pub const DEFAULT_DATA_DIR: &str = "./clarion-data";
+pub const DEFAULT_GROUP_WAIT: ConfigDuration = ConfigDuration(Duration::from_secs(30));
+pub const DEFAULT_GROUP_INTERVAL: ConfigDuration = ConfigDuration(Duration::from_secs(300));
+pub const DEFAULT_REPEAT_INTERVAL: ConfigDuration = ConfigDuration(Duration::from_secs(4 * 3600));
+pub const DEFAULT_RESOLVE_TIMEOUT: ConfigDuration = ConfigDuration(Duration::from_secs(300));
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// The whole file.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    /// Address to listen on; default `127.0.0.1:9797`. Overridden by `--listen`.
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database when `storage.url` is not set; default `./clarion-data`.
+    pub data_dir: Option<PathBuf>,
+    #[serde(default)]
+    pub storage: StorageConfig,
+    #[serde(default)]
+    pub global: GlobalConfig,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    #[serde(default)]
+    pub auth: AuthConfig,
+    /// Audiences that receive messages; route receivers name teams.
+    #[serde(default)]
+    pub teams: Vec<TeamConfig>,
+    /// The routing tree (Alertmanager semantics; receivers are teams).
+    #[serde(default)]
+    pub route: RouteConfig,
+    #[serde(default)]
+    pub inhibit_rules: Vec<InhibitRuleConfig>,
+}
+
+/// Where signals are stored.
+#[derive(Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    /// `sqlite://PATH` or `postgres://user@host/db`; default `sqlite://<data_dir>/clarion.db`.
+    /// Overridden by `--database-url`.
+    pub url: Option<String>,
+}
+
+impl fmt::Debug for StorageConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A URL may carry a password.
+        f.debug_struct("StorageConfig").field("url", &self.url.as_ref().map(|_| "<redacted>")).finish()
+    }
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GlobalConfig {
+    /// How long an alert posted without `endsAt` stays firing without a re-send; default 5m (Alertmanager's).
+    #[serde(default = "default_resolve_timeout")]
+    pub resolve_timeout: ConfigDuration,
+    /// The URL people reach Clarion at, used in links; default `http://<listen>`.
+    pub external_url: Option<String>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        GlobalConfig { resolve_timeout: DEFAULT_RESOLVE_TIMEOUT, external_url: None }
+    }
+}
+
+fn default_resolve_timeout() -> ConfigDuration {
+    DEFAULT_RESOLVE_TIMEOUT
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Largest request body accepted, in bytes; larger bodies get 413. Default 8 MiB.
+    #[serde(default = "default_max_body_bytes")]
+    pub max_body_bytes: usize,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES }
+    }
+}
+
+fn default_max_body_bytes() -> usize {
+    DEFAULT_MAX_BODY_BYTES
+}
+
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Bearer tokens. With none, Clarion only starts on a loopback address.
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+}
+
+/// One bearer token, stored as the SHA-256 of the token (`clarion token new` prints both).
+#[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Who holds it (shown in logs, never the token).
+    pub name: String,
+    /// Hex SHA-256 of the token.
+    pub sha256: TokenHash,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+}
+
+impl fmt::Debug for TokenConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenConfig")
+            .field("name", &self.name)
+            .field("sha256", &"<redacted>")
+            .field("scopes", &self.scopes)
+            .finish()
+    }
+}
+
+/// A SHA-256 digest, written as 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenHash(<redacted>)")
+    }
+}
+
+impl<'de> Deserialize<'de> for TokenHash {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let mut out = [0u8; 32];
+        hex::decode_to_slice(s.trim(), &mut out).map_err(|_| {
+            de::Error::custom("expected the 64 hex digits of a SHA-256 hash (generate one with `clarion token new`)")
+        })?;
+        Ok(TokenHash(out))
+    }
+}
+
+/// What a token allows. `admin` implies the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Post alerts and other signals.
+    Ingest,
+    /// Read alerts, silences, status.
+    Read,
+    /// Everything, including silences and reloads.
+    Admin,
+}
+
+/// A team: an audience for messages.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeamConfig {
+    pub name: String,
+    /// What the team is, for people reading notifications and `/api/v2/receivers`.
+    #[serde(default)]
+    pub description: String,
+}
+
+/// A node of the routing tree, as written. Missing options inherit from the parent.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// The team alerts matching this node go to.
+    pub receiver: Option<String>,
+    /// Matchers in Alertmanager's syntax, such as `severity=~"page|critical"`.
+    #[serde(default)]
+    pub matchers: MatchersConfig,
+    /// Legacy equality matchers (`label: value`).
+    #[serde(default, rename = "match")]
+    pub match_: MatchMap<false>,
+    /// Legacy regex matchers (`label: regex`).
+    #[serde(default)]
+    pub match_re: MatchMap<true>,
+    /// Keep looking at later siblings after this node matched.
+    #[serde(default, rename = "continue")]
+    pub continue_: bool,
+    /// Labels that group alerts into one notification; `['...']` groups by every label.
+    pub group_by: Option<GroupByConfig>,
+    pub group_wait: Option<ConfigDuration>,
+    pub group_interval: Option<ConfigDuration>,
+    pub repeat_interval: Option<ConfigDuration>,
+    #[serde(default)]
+    pub routes: Vec<RouteConfig>,
+}
+
+/// Alertmanager's inhibit rule.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InhibitRuleConfig {
+    #[serde(default)]
+    pub source_matchers: MatchersConfig,
+    #[serde(default)]
+    pub source_match: MatchMap<false>,
+    #[serde(default)]
+    pub source_match_re: MatchMap<true>,
+    #[serde(default)]
+    pub target_matchers: MatchersConfig,
+    #[serde(default)]
+    pub target_match: MatchMap<false>,
+    #[serde(default)]
+    pub target_match_re: MatchMap<true>,
+    /// Labels that must have equal values in source and target.
+    #[serde(default)]
+    pub equal: Vec<String>,
+}
+
+/// A list of matcher strings; each string may hold several comma-separated matchers.
+#[derive(Debug, Clone, Default)]
+pub struct MatchersConfig(pub Matchers);
+
+impl<'de> Deserialize<'de> for MatchersConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let lines = Vec::<String>::deserialize(d)?;
+        let mut all = Vec::new();
+        for line in lines {
+            let parsed = Matchers::parse(&line).map_err(|e| de::Error::custom(format!("{e} (in {line:?})")))?;
+            all.extend(parsed.0);
+        }
+        Ok(MatchersConfig(Matchers(all)))
+    }
+}
+
+/// `match` / `match_re` maps: label name to value (or regex when `REGEX`).
+#[derive(Debug, Clone, Default)]
+pub struct MatchMap<const REGEX: bool>(pub Vec<Matcher>);
+
+impl<'de, const REGEX: bool> Deserialize<'de> for MatchMap<REGEX> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(d)?;
+        let op = if REGEX { MatchType::Regexp } else { MatchType::Equal };
+        map.iter()
+            .map(|(k, v)| Matcher::new(k, op, v).map_err(de::Error::custom))
+            .collect::<Result<_, _>>()
+            .map(MatchMap)
+    }
+}
+
+/// `group_by` as written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GroupByConfig(pub GroupBy);
+
+impl GroupByConfig {
+    pub fn to_domain(&self) -> GroupBy {
+        self.0.clone()
+    }
+}
+
+impl<'de> Deserialize<'de> for GroupByConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let names = Vec::<String>::deserialize(d)?;
+        if names.iter().any(|n| n == "...") {
+            if names.len() > 1 {
+                return Err(de::Error::custom("`...` groups by every label and cannot be combined with label names"));
+            }
+            return Ok(GroupByConfig(GroupBy::All));
+        }
+        for n in &names {
+            if !clarion_core::labels::is_valid_label_name(n) {
+                return Err(de::Error::custom(format!("{n:?} is not a valid label name")));
+            }
+        }
+        let mut names = names;
+        names.sort();
+        names.dedup();
+        Ok(GroupByConfig(GroupBy::Labels(names)))
+    }
+}

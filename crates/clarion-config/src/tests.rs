@@ -1,0 +1,127 @@
+//! Tests of configuration parsing: the example, inheritance, and every kind of error with its location.
+
+use super::*;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, "test.yml")
+}
+
+fn error(text: &str) -> ConfigError {
+    match parse(text) {
+        Ok(_) => panic!("expected an error for:\n{text}"),
+        Err(e) => e,
+    }
+}
+
+const MINIMAL: &str = "teams: [{name: ops}]\nroute: {receiver: ops}\n";
+
+#[test]
+fn the_built_in_example_is_valid() {
+    let c = Config::example();
+    assert_eq!(c.route.opts.receiver, "ops");
+    assert_eq!(c.route.routes.len(), 2);
+    assert_eq!(c.inhibit_rules.len(), 1);
+    assert_eq!(c.file.listen.map(|l| l.to_string()).as_deref(), Some(DEFAULT_LISTEN));
+}
+
+#[test]
+fn children_inherit_options_from_their_parent() -> Result<(), ConfigError> {
+    let c = parse(
+        "teams: [{name: ops}, {name: db}]
+route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 10s
+  routes:
+    - matchers: ['service=\"db\"']
+      receiver: db
+      repeat_interval: 1h
+      routes:
+        - match: {severity: page}
+",
+    )?;
+    let db = &c.route.routes[0];
+    assert_eq!(db.opts.group_wait, std::time::Duration::from_secs(10));
+    assert_eq!(db.opts.group_interval, DEFAULT_GROUP_INTERVAL.0);
+    assert_eq!(db.opts.repeat_interval, std::time::Duration::from_secs(3600));
+    let page = &db.routes[0];
+    assert_eq!(page.opts.receiver, "db");
+    assert_eq!(page.opts.repeat_interval, std::time::Duration::from_secs(3600));
+    assert_eq!(page.key(), r#"{}/{service="db"}/{severity="page"}"#);
+    Ok(())
+}
+
+#[test]
+fn an_empty_file_is_a_valid_empty_configuration_except_for_the_root_receiver() {
+    let e = error("");
+    assert!(e.message.contains("root route needs a receiver"), "{e}");
+}
+
+#[test]
+fn errors_name_the_file_line_and_field() {
+    let cases: &[(&str, usize, &str, &str)] = &[
+        // unknown key
+        ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  recevier: x\n", 4, "route.recevier", "unknown field `recevier`"),
+        // bad duration
+        ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  group_wait: soon\n", 4, "route.group_wait", "invalid duration"),
+        // bad matcher
+        ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  routes:\n    - matchers: ['a=~\"(\"']\n", 5, "route.routes[0].matchers", "invalid regular expression"),
+        // unknown team
+        ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  routes:\n    - receiver: nobody\n", 5, "route.routes[0].receiver", "unknown team \"nobody\""),
+        // wrong type
+        ("listen: [1]\n", 1, "listen", "invalid type"),
+        // bad token hash
+        (
+            "auth:\n  tokens:\n    - name: ci\n      sha256: nothex\n      scopes: [ingest]\n",
+            4,
+            "auth.tokens[0].sha256",
+            "64 hex digits",
+        ),
+        // bad scope
+        (
+            "auth:\n  tokens:\n    - name: ci\n      sha256: 0000000000000000000000000000000000000000000000000000000000000000\n      scopes: [root]\n",
+            5,
+            "auth.tokens[0].scopes[0]",
+            "unknown variant `root`",
+        ),
+        // group_by with an invalid name
+        ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  group_by: [a-b]\n", 4, "route.group_by", "not a valid label name"),
+        // duplicate team
+        ("teams: [{name: ops}, {name: ops}]\nroute: {receiver: ops}\n", 1, "teams[1].name", "defined twice"),
+        // root with matchers
+        ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  matchers: [a=b]\n", 2, "route.matchers", "must not have matchers"),
+        // broken YAML
+        ("teams: [{name: ops}\nroute: {receiver: ops}\n", 2, "teams", "did not find expected"),
+    ];
+    let mut failures = Vec::new();
+    for (text, line, field, msg) in cases {
+        let e = error(text);
+        let ok = e.file == "test.yml"
+            && e.line == Some(*line)
+            && e.field == *field
+            && e.message.contains(msg)
+            && e.to_string().starts_with(&format!("test.yml:{line}"));
+        if !ok {
+            failures.push(format!("got {e:?}\n  want line {line}, field {field:?}, message containing {msg:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn secrets_are_redacted_in_debug_output() -> Result<(), ConfigError> {
+    let c = parse(&format!(
+        "{MINIMAL}storage: {{url: 'postgres://u:hunter2@db/x'}}\nauth:\n  tokens:\n    - name: ci\n      sha256: {}\n      scopes: [admin]\n",
+        "ab".repeat(32)
+    ))?;
+    let debug = format!("{:?}", c.file);
+    assert!(!debug.contains("hunter2"), "{debug}");
+    assert!(!debug.contains("abababab"), "{debug}");
+    Ok(())
+}
+
+#[test]
+fn loading_a_missing_file_says_so() {
+    let e = Config::load(Path::new("/nonexistent/clarion.yml")).expect_err("missing file");
+    assert!(e.to_string().starts_with("/nonexistent/clarion.yml: cannot read the file"), "{e}");
+}
