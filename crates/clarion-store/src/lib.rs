@@ -1,1 +1,119 @@
-//! placeholder
+//! Clarion's durable storage.
+//!
+//! [`Store`] is what the server needs from storage; [`sqlite::SqliteStore`] (the embedded default) and
+//! [`postgres::PgStore`] (the scale-out store) implement it with the same semantics, checked by one test
+//! suite run against both. A call that returns `Ok` has committed durably: that is what lets the server
+//! answer 2xx. Alerts are an append-only log (rows never updated, garbage deleted by version) because
+//! appending sequential keys is what makes durable ingest fast; silences are few and upserted by id.
+//! This crate knows SQL and its own row encoding, never HTTP.
+#![forbid(unsafe_code)]
+
+mod codec;
+pub mod postgres;
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use clarion_core::alert::Alert;
+use clarion_core::silence::Silence;
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The storage URL is not one Clarion understands.
+    #[error("unsupported storage URL {0:?}: use sqlite://PATH or postgres://USER@HOST/DB")]
+    InvalidUrl(String),
+    /// SQLite reported an error.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error.
+    #[error("postgres: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// No PostgreSQL connection could be had from the pool.
+    #[error("postgres connection pool: {0}")]
+    Pool(String),
+    /// A row could not be decoded: the database was changed by something other than Clarion.
+    #[error("corrupt row in {table}: {reason}")]
+    Corrupt { table: &'static str, reason: String },
+    /// A timestamp does not fit the storage encoding (nanoseconds since 1970 in 64 bits).
+    #[error("timestamp {0} is outside the storable range (years 1678 to 2262)")]
+    TimestampOutOfRange(String),
+    /// The database file or directory could not be prepared.
+    #[error("{0}")]
+    Io(String),
+    /// The store was shut down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// One alert row read back from the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    /// Position in the log; increases with every append.
+    pub version: i64,
+    pub alert: Alert,
+}
+
+/// Durable storage for signals. Every method commits before it returns `Ok`.
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// `sqlite` or `postgres`, for logs and `/api/v2/status`.
+    fn kind(&self) -> &'static str;
+
+    /// Appends alert rows in one transaction; returns their versions in the order given.
+    async fn append_alerts(&self, alerts: &[Alert]) -> Result<Vec<i64>, StoreError>;
+
+    /// Every alert row, in version order.
+    async fn load_alerts(&self) -> Result<Vec<AlertRow>, StoreError>;
+
+    /// Deletes alert rows by version (rows superseded by a later version, or of forgotten alerts).
+    /// Returns how many rows were deleted; unknown versions are ignored.
+    async fn delete_alert_rows(&self, versions: &[i64]) -> Result<u64, StoreError>;
+
+    /// Inserts or replaces silences by id, in one transaction.
+    async fn save_silences(&self, silences: &[Silence]) -> Result<(), StoreError>;
+
+    /// Every stored silence.
+    async fn load_silences(&self) -> Result<Vec<Silence>, StoreError>;
+
+    /// Deletes silences by id; returns how many were deleted.
+    async fn delete_silences(&self, ids: &[String]) -> Result<u64, StoreError>;
+}
+
+/// Opens the store a URL names (`sqlite://PATH`, `postgres://…`), creating and migrating it as needed.
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+        if path.is_empty() {
+            return Err(StoreError::InvalidUrl(url.to_string()));
+        }
+        Ok(Arc::new(sqlite::SqliteStore::open(std::path::Path::new(path)).await?))
+    } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::InvalidUrl(url.to_string()))
+    }
+}
+
+/// The URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let creds = &url[scheme_end + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(super::redact_url("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact_url("sqlite://./x.db"), "sqlite://./x.db");
+    }
+}

@@ -1,0 +1,128 @@
+//! Encoding of domain values into row columns, shared by both backends: label sets and matchers as JSON
+//! text, timestamps as nanoseconds since the Unix epoch.
+
+use clarion_core::alert::Alert;
+use clarion_core::labels::LabelSet;
+use clarion_core::silence::Silence;
+use clarion_core::{MatchType, Matcher, Matchers, Timestamp};
+
+use crate::StoreError;
+
+pub fn nanos(t: Timestamp) -> Result<i64, StoreError> {
+    t.timestamp_nanos_opt().ok_or_else(|| StoreError::TimestampOutOfRange(t.to_rfc3339()))
+}
+
+pub fn from_nanos(n: i64) -> Timestamp {
+    chrono::DateTime::from_timestamp_nanos(n)
+}
+
+pub fn labels_json(labels: &LabelSet) -> String {
+    serde_json::to_string(labels).unwrap_or_else(|_| "{}".to_string())
+}
+
+pub fn labels_from_json(table: &'static str, text: &str) -> Result<LabelSet, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { table, reason: format!("labels: {e}") })
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MatcherRow {
+    name: String,
+    op: String,
+    value: String,
+}
+
+pub fn matchers_json(matchers: &Matchers) -> String {
+    let rows: Vec<MatcherRow> = matchers
+        .0
+        .iter()
+        .map(|m| MatcherRow {
+            name: m.name().to_string(),
+            op: m.op().as_str().to_string(),
+            value: m.value().to_string(),
+        })
+        .collect();
+    serde_json::to_string(&rows).unwrap_or_else(|_| "[]".to_string())
+}
+
+pub fn matchers_from_json(text: &str) -> Result<Matchers, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { table: "silences", reason };
+    let rows: Vec<MatcherRow> = serde_json::from_str(text).map_err(|e| corrupt(format!("matchers: {e}")))?;
+    rows.into_iter()
+        .map(|r| {
+            let op = match r.op.as_str() {
+                "=" => MatchType::Equal,
+                "!=" => MatchType::NotEqual,
+                "=~" => MatchType::Regexp,
+                "!~" => MatchType::NotRegexp,
+                other => return Err(corrupt(format!("unknown matcher operator {other:?}"))),
+            };
+            Matcher::new(&r.name, op, &r.value).map_err(|e| corrupt(e.to_string()))
+        })
+        .collect::<Result<_, _>>()
+        .map(Matchers)
+}
+
+/// An alert encoded as columns.
+pub struct AlertColumns {
+    pub fingerprint: i64,
+    pub labels: String,
+    pub annotations: String,
+    pub generator_url: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub updated_at: i64,
+    pub timeout: bool,
+}
+
+impl AlertColumns {
+    pub fn new(a: &Alert) -> Result<AlertColumns, StoreError> {
+        Ok(AlertColumns {
+            // The fingerprint's bits, stored as a signed 64-bit integer.
+            fingerprint: a.fingerprint().0 as i64,
+            labels: labels_json(&a.labels),
+            annotations: labels_json(&a.annotations),
+            generator_url: a.generator_url.clone(),
+            starts_at: nanos(a.starts_at)?,
+            ends_at: nanos(a.ends_at)?,
+            updated_at: nanos(a.updated_at)?,
+            timeout: a.timeout,
+        })
+    }
+}
+
+/// A silence encoded as columns.
+pub struct SilenceColumns {
+    pub id: String,
+    pub matchers: String,
+    pub starts_at: i64,
+    pub ends_at: i64,
+    pub updated_at: i64,
+    pub created_by: String,
+    pub comment: String,
+}
+
+impl SilenceColumns {
+    pub fn new(s: &Silence) -> Result<SilenceColumns, StoreError> {
+        Ok(SilenceColumns {
+            id: s.id.clone(),
+            matchers: matchers_json(&s.matchers),
+            starts_at: nanos(s.starts_at)?,
+            ends_at: nanos(s.ends_at)?,
+            updated_at: nanos(s.updated_at)?,
+            created_by: s.created_by.clone(),
+            comment: s.comment.clone(),
+        })
+    }
+
+    pub fn into_silence(self) -> Result<Silence, StoreError> {
+        Ok(Silence {
+            id: self.id,
+            matchers: matchers_from_json(&self.matchers)?,
+            starts_at: from_nanos(self.starts_at),
+            ends_at: from_nanos(self.ends_at),
+            updated_at: from_nanos(self.updated_at),
+            created_by: self.created_by,
+            comment: self.comment,
+        })
+    }
+}
