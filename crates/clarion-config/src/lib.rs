@@ -141,6 +141,12 @@ impl Config {
         Ok(Config { file, route, inhibit_rules, original: text.to_string(), source: source.to_string() })
     }
 
+    /// The configuration text with secrets replaced by `<secret>`: values of secret-bearing keys and the
+    /// passwords of URLs. This is what `/api/v2/status` shows as `config.original`.
+    pub fn redacted_text(&self) -> String {
+        redact(&self.original)
+    }
+
     /// Where SQLite keeps its file when no storage URL is configured.
     pub fn data_dir(&self) -> PathBuf {
         self.file.data_dir.clone().unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR))
@@ -234,6 +240,40 @@ impl MatchersConfig {
         all.0.extend(eq.0.iter().cloned());
         all.0.extend(re.0.iter().cloned());
         all
+    }
+}
+
+/// Keys whose values are secrets, wherever they appear.
+const SECRET_KEYS: &[&str] = &["sha256", "password", "secret", "token", "hmac_secret", "api_key"];
+
+fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let body = line.trim_start().trim_start_matches("- ");
+        let secret_key = body.split_once(':').map(|(k, _)| k.trim()).filter(|k| SECRET_KEYS.contains(k));
+        match (secret_key, line.find(':')) {
+            (Some(_), Some(colon)) if !line[colon + 1..].trim().is_empty() => {
+                out.push_str(&line[..colon + 1]);
+                out.push_str(" <secret>");
+            }
+            _ => out.push_str(&redact_url_password(line)),
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `scheme://user:password@host` becomes `scheme://user:<secret>@host`.
+fn redact_url_password(line: &str) -> String {
+    let Some(scheme) = line.find("://") else { return line.to_string() };
+    let rest = &line[scheme + 3..];
+    let authority_end = rest.find(['/', ' ', '"', '\'']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    match (authority.rfind('@'), authority.find(':')) {
+        (Some(at), Some(colon)) if colon < at => {
+            format!("{}{}:<secret>{}", &line[..scheme + 3], &authority[..colon], &line[scheme + 3 + at..])
+        }
+        _ => line.to_string(),
     }
 }
 

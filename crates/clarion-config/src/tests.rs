@@ -125,3 +125,18 @@ fn loading_a_missing_file_says_so() {
     let e = Config::load(Path::new("/nonexistent/clarion.yml")).expect_err("missing file");
     assert!(e.to_string().starts_with("/nonexistent/clarion.yml: cannot read the file"), "{e}");
 }
+
+#[test]
+fn the_redacted_text_hides_token_hashes_and_url_passwords() -> Result<(), ConfigError> {
+    let c = parse(&format!(
+        "{MINIMAL}storage: {{url: 'postgres://u:hunter2@db/x'}}\nauth:\n  tokens:\n    - name: ci\n      sha256: {}\n      scopes: [admin]\n",
+        "ab".repeat(32)
+    ))?;
+    let text = c.redacted_text();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!text.contains("abab"), "{text}");
+    assert!(text.contains("postgres://u:<secret>@db/x"), "{text}");
+    assert!(text.contains("sha256: <secret>"), "{text}");
+    assert!(text.contains("name: ci"), "{text}");
+    Ok(())
+}

@@ -304,7 +304,8 @@ mod tests {
 
     #[test]
     fn parses_the_alertmanager_matcher_syntax() {
-        let cases: &[(&str, &[(&str, MatchType, &str)])] = &[
+        type Expected<'a> = &'a [(&'a str, MatchType, &'a str)];
+        let cases: &[(&str, Expected)] = &[
             ("foo=bar", &[("foo", MatchType::Equal, "bar")]),
             ("foo=~bar.*", &[("foo", MatchType::Regexp, "bar.*")]),
             ("foo!=bar", &[("foo", MatchType::NotEqual, "bar")]),

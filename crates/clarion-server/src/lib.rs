@@ -1,1 +1,54 @@
-//! placeholder
+//! Clarion's HTTP server and background workers.
+//!
+//! [`app`] builds the router (Alertmanager API v2, health, reload, metrics) over an [`AppState`];
+//! [`serve`] runs it on an already-bound listener until a shutdown signal. Handlers translate between wire
+//! types and domain types and hold no domain rules of their own: those live in `clarion-core`.
+#![forbid(unsafe_code)]
+
+mod api;
+mod auth;
+mod clock;
+mod error;
+mod intake;
+mod maintenance;
+mod metrics;
+mod state;
+
+use std::future::Future;
+
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::net::TcpListener;
+
+pub use auth::hash_token;
+pub use clock::Clock;
+pub use state::{check_exposure, AppState, StartError};
+
+/// The HTTP application.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/api/v2/alerts", get(api::alerts::list).post(api::alerts::post))
+        .route("/api/v2/alerts/groups", get(api::alerts::groups))
+        .route("/api/v2/silences", get(api::silences::list).post(api::silences::post))
+        .route("/api/v2/silence/{id}", get(api::silences::get_one).delete(api::silences::delete))
+        .route("/api/v2/status", get(api::status::status))
+        .route("/api/v2/receivers", get(api::status::receivers))
+        .route("/-/healthy", get(api::status::healthy).head(api::status::healthy))
+        .route("/-/ready", get(api::status::ready).head(api::status::ready))
+        .route("/-/reload", post(api::status::reload).put(api::status::reload))
+        .route("/metrics", get(metrics::handler))
+        .fallback(api::not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` completes, then stops the background workers.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let result = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    state.shutdown().await;
+    result
+}

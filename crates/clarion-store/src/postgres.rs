@@ -39,7 +39,7 @@ const MIGRATIONS: &[&str] = &[
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.
-const MIGRATION_LOCK: i64 = 0x436c_6172_696f_6e;
+const MIGRATION_LOCK: i64 = 0x0043_6c61_7269_6f6e;
 
 /// PostgreSQL-backed [`Store`].
 #[derive(Debug, Clone)]

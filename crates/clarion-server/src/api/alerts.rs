@@ -1,0 +1,293 @@
+//! `POST /api/v2/alerts`, `GET /api/v2/alerts`, `GET /api/v2/alerts/groups`.
+
+use std::collections::{BTreeMap, HashMap};
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use clarion_core::alert::{Alert, PostedAlert};
+use clarion_core::alerts::{matches_alert_filter, AlertStatus, StatusOracle};
+use clarion_core::labels::LabelSet;
+use clarion_core::route::Route;
+use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use super::{check_storable, format_time, parse_bool, parse_time, query_pairs, read_body};
+use crate::auth::{Authorized, Ingest, Read};
+use crate::error::AppError;
+use crate::metrics::StatusLabel;
+use crate::state::AppState;
+
+/// One element of the posted array. Unknown fields are ignored, as Alertmanager does.
+#[derive(Deserialize)]
+struct PostableAlert {
+    labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    annotations: Option<BTreeMap<String, String>>,
+    #[serde(default, rename = "startsAt")]
+    starts_at: Option<String>,
+    #[serde(default, rename = "endsAt")]
+    ends_at: Option<String>,
+    #[serde(default, rename = "generatorURL")]
+    generator_url: Option<String>,
+}
+
+/// Decodes one posted element into the domain's posted alert, or says what is wrong with it.
+fn decode(item: serde_json::Value) -> Result<PostedAlert, String> {
+    let wire: PostableAlert = serde_path_to_error::deserialize(item).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        if path == "." {
+            inner
+        } else {
+            format!("{path}: {inner}")
+        }
+    })?;
+    let labels = wire.labels.ok_or("labels is required")?;
+    let starts_at = wire.starts_at.as_deref().map(|t| parse_time("startsAt", t)).transpose()?.flatten();
+    let ends_at = wire.ends_at.as_deref().map(|t| parse_time("endsAt", t)).transpose()?.flatten();
+    Ok(PostedAlert {
+        labels,
+        annotations: wire.annotations.unwrap_or_default(),
+        starts_at,
+        ends_at,
+        generator_url: wire.generator_url.unwrap_or_default(),
+    })
+}
+
+/// `POST /api/v2/alerts`: accepts every valid alert of the batch (committed before the answer) and answers
+/// 400 naming each invalid one, or 200 when all were valid.
+pub async fn post(
+    _: Authorized<Ingest>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, AppError> {
+    let bytes = read_body(&state, &headers, body).await?;
+    let items: Vec<serde_json::Value> = match serde_json::from_slice(&bytes) {
+        Ok(serde_json::Value::Array(items)) => items,
+        Ok(_) => return Err(AppError::BadRequest("the body must be a JSON array of alerts".into())),
+        Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
+            return Err(AppError::BadRequest(format!("the body is empty: expected a JSON array of alerts ({e})")))
+        }
+        Err(e) => return Err(AppError::BadRequest(format!("the body is not valid JSON: {e}"))),
+    };
+    let config = state.config();
+    let resolve_timeout = config.file.global.resolve_timeout.0;
+    let now = state.clock.now();
+    let mut valid = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let name =
+            item.pointer("/labels/alertname").and_then(|v| v.as_str()).map(|n| format!(" ({n})")).unwrap_or_default();
+        let accepted = decode(item)
+            .and_then(|p| Alert::accept(p, now, resolve_timeout).map_err(|e| e.to_string()))
+            .and_then(|a| check_storable("endsAt", a.ends_at).map(|()| a));
+        match accepted {
+            Ok(alert) => {
+                let status = if alert.is_resolved_at(now) { "resolved" } else { "firing" };
+                state.metrics.alerts_received.get_or_create(&StatusLabel { status }).inc();
+                valid.push(alert);
+            }
+            Err(msg) => {
+                state.metrics.alerts_invalid.inc();
+                errors.push(format!("alert {index}{name}: {msg}"));
+            }
+        }
+    }
+    state.intake.submit(valid).await?;
+    if errors.is_empty() {
+        Ok(StatusCode::OK)
+    } else {
+        tracing::info!(invalid = errors.len(), first = %errors[0], "refused invalid alerts");
+        Err(AppError::BadRequest(errors.join("; ")))
+    }
+}
+
+/// The query of `GET /api/v2/alerts` and `/alerts/groups`.
+struct AlertQuery {
+    active: bool,
+    silenced: bool,
+    inhibited: bool,
+    filter: Matchers,
+    receiver: Option<Regex>,
+}
+
+impl AlertQuery {
+    fn parse(uri: &Uri) -> Result<AlertQuery, AppError> {
+        let mut q =
+            AlertQuery { active: true, silenced: true, inhibited: true, filter: Matchers::default(), receiver: None };
+        for (key, value) in query_pairs(uri)? {
+            match key.as_str() {
+                "active" => q.active = parse_bool(&value, true),
+                "silenced" => q.silenced = parse_bool(&value, true),
+                "inhibited" => q.inhibited = parse_bool(&value, true),
+                "filter" => q.filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?),
+                "receiver" if !value.is_empty() => {
+                    let re = Regex::new(&format!("^(?:{value})$"))
+                        .map_err(|e| AppError::BadRequest(format!("failed to parse receiver param: {e}")))?;
+                    q.receiver = Some(re);
+                }
+                // `unprocessed` is accepted and ignored, as Alertmanager does: Clarion processes alerts
+                // before answering the POST, so no alert is ever unprocessed.
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// Does an alert with this status pass the state flags?
+    fn admits(&self, status: &AlertStatus) -> bool {
+        (self.active || status.is_suppressed())
+            && (self.silenced || status.silenced_by.is_empty())
+            && (self.inhibited || status.inhibited_by.is_empty())
+    }
+}
+
+#[derive(Serialize)]
+struct ReceiverRef<'a> {
+    name: &'a str,
+}
+
+#[derive(Serialize)]
+struct StatusWire {
+    #[serde(rename = "inhibitedBy")]
+    inhibited_by: Vec<String>,
+    #[serde(rename = "silencedBy")]
+    silenced_by: Vec<String>,
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+struct GettableAlert<'a> {
+    annotations: &'a LabelSet,
+    #[serde(rename = "endsAt")]
+    ends_at: String,
+    fingerprint: String,
+    receivers: Vec<ReceiverRef<'a>>,
+    #[serde(rename = "startsAt")]
+    starts_at: String,
+    status: StatusWire,
+    #[serde(rename = "updatedAt")]
+    updated_at: String,
+    #[serde(rename = "generatorURL", skip_serializing_if = "str::is_empty")]
+    generator_url: &'a str,
+    labels: &'a LabelSet,
+}
+
+fn gettable<'a>(fp: Fingerprint, alert: &'a Alert, status: &AlertStatus, receivers: Vec<&'a str>) -> GettableAlert<'a> {
+    GettableAlert {
+        annotations: &alert.annotations,
+        ends_at: format_time(alert.ends_at),
+        fingerprint: fp.to_string(),
+        receivers: receivers.into_iter().map(|name| ReceiverRef { name }).collect(),
+        starts_at: format_time(alert.starts_at),
+        status: StatusWire {
+            inhibited_by: status.inhibited_by.iter().map(Fingerprint::to_string).collect(),
+            silenced_by: status.silenced_by.clone(),
+            state: status.state_name(),
+        },
+        updated_at: format_time(alert.updated_at),
+        generator_url: &alert.generator_url,
+        labels: &alert.labels,
+    }
+}
+
+fn json(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+}
+
+/// Is the alert still shown? Alertmanager hides alerts whose end is before now.
+fn shown(alert: &Alert, now: Timestamp) -> bool {
+    alert.ends_at >= now
+}
+
+/// `GET /api/v2/alerts`: firing alerts passing the filters, sorted by fingerprint.
+pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) -> Result<Response, AppError> {
+    let q = AlertQuery::parse(&uri)?;
+    let config = state.config();
+    let now = state.clock.now();
+    let table = state.alerts.read().unwrap_or_else(|e| e.into_inner());
+    let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
+    let oracle = StatusOracle::new(&table, silences.values(), &config.inhibit_rules, now);
+    let mut out = Vec::new();
+    for (fp, entry) in table.iter() {
+        let alert = &entry.alert;
+        if !shown(alert, now) || !matches_alert_filter(&q.filter, &alert.labels) {
+            continue;
+        }
+        let receivers: Vec<&str> =
+            config.route.matching(&alert.labels).iter().map(|r| r.opts.receiver.as_str()).collect();
+        if q.receiver.as_ref().is_some_and(|re| !receivers.iter().any(|r| re.is_match(r))) {
+            continue;
+        }
+        let status = oracle.status(&alert.labels);
+        if q.admits(&status) {
+            out.push(gettable(*fp, alert, &status, receivers));
+        }
+    }
+    out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+    let bytes = serde_json::to_vec(&out).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(json(bytes))
+}
+
+#[derive(Serialize)]
+struct AlertGroup<'a> {
+    alerts: Vec<GettableAlert<'a>>,
+    labels: LabelSet,
+    receiver: ReceiverRef<'a>,
+}
+
+/// An alert in a group, with its status.
+type Member<'a> = (Fingerprint, &'a Alert, AlertStatus);
+
+/// `GET /api/v2/alerts/groups`: alerts grouped as the route tree groups them (route, group labels).
+pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) -> Result<Response, AppError> {
+    let q = AlertQuery::parse(&uri)?;
+    let config = state.config();
+    let now = state.clock.now();
+    let table = state.alerts.read().unwrap_or_else(|e| e.into_inner());
+    let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
+    let oracle = StatusOracle::new(&table, silences.values(), &config.inhibit_rules, now);
+    // Group key: (route key, group labels). The receivers of an alert are those of all its groups.
+    let mut groups: HashMap<(String, LabelSet), (&Route, Vec<Member>)> = HashMap::new();
+    let mut receivers_of: HashMap<Fingerprint, Vec<&str>> = HashMap::new();
+    for (fp, entry) in table.iter() {
+        let alert = &entry.alert;
+        if !shown(alert, now) || !matches_alert_filter(&q.filter, &alert.labels) {
+            continue;
+        }
+        let status = oracle.status(&alert.labels);
+        if !q.admits(&status) {
+            continue;
+        }
+        for route in config.route.matching(&alert.labels) {
+            if q.receiver.as_ref().is_some_and(|re| !re.is_match(&route.opts.receiver)) {
+                continue;
+            }
+            receivers_of.entry(*fp).or_default().push(&route.opts.receiver);
+            let key = (route.key().to_string(), route.group_labels(&alert.labels));
+            groups.entry(key).or_insert_with(|| (route, Vec::new())).1.push((*fp, alert, status.clone()));
+        }
+    }
+    let mut out: Vec<AlertGroup> = groups
+        .into_iter()
+        .map(|((_, labels), (route, mut alerts))| {
+            alerts.sort_by(|a, b| a.1.labels.cmp(&b.1.labels));
+            let alerts = alerts
+                .into_iter()
+                .map(|(fp, alert, status)| {
+                    let mut receivers = receivers_of.get(&fp).cloned().unwrap_or_default();
+                    receivers.sort_unstable();
+                    gettable(fp, alert, &status, receivers)
+                })
+                .collect();
+            AlertGroup { alerts, labels, receiver: ReceiverRef { name: &route.opts.receiver } }
+        })
+        .collect();
+    out.sort_by(|a, b| (a.labels.len(), &a.labels, a.receiver.name).cmp(&(b.labels.len(), &b.labels, b.receiver.name)));
+    let bytes = serde_json::to_vec(&out).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(json(bytes))
+}

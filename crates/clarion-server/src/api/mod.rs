@@ -1,0 +1,111 @@
+//! HTTP handlers and their wire types. Alertmanager API v2 lives in `alerts`, `silences` and `status`.
+//!
+//! Wire conventions shared by the handlers: timestamps are RFC 3339 with milliseconds in UTC (what
+//! Alertmanager prints), Go's zero time means "unset", booleans in query strings are read as
+//! Alertmanager reads them, and bodies are read up to the configured size limit.
+
+pub mod alerts;
+pub mod silences;
+pub mod status;
+
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderMap, Uri};
+use clarion_core::Timestamp;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Alertmanager's timestamp format: `2006-01-02T15:04:05.000Z`.
+pub fn format_time(t: Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
+}
+
+/// Parses an RFC 3339 timestamp; Go's zero time (`0001-01-01T00:00:00Z`), which amtool sends for "unset",
+/// is `None`. Times outside the storable range (years 1678 to 2262) are refused.
+pub fn parse_time(field: &str, text: &str) -> Result<Option<Timestamp>, String> {
+    let t = chrono::DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("{field}: {text:?} is not an RFC 3339 timestamp ({e})"))?
+        .with_timezone(&chrono::Utc);
+    // 0001-01-01T00:00:00Z, Go's `time.Time{}`.
+    if t.timestamp() == -62_135_596_800 && t.timestamp_subsec_nanos() == 0 {
+        return Ok(None);
+    }
+    check_storable(field, t)?;
+    Ok(Some(t))
+}
+
+/// Refuses times the store cannot hold (nanoseconds since 1970 in 64 bits).
+pub fn check_storable(field: &str, t: Timestamp) -> Result<(), String> {
+    match t.timestamp_nanos_opt() {
+        Some(_) => Ok(()),
+        None => Err(format!("{field}: {} is out of range (years 1678 to 2262)", format_time(t))),
+    }
+}
+
+/// Query-string booleans as Alertmanager's go-openapi reads them: a few words mean true, anything else
+/// false, an empty value means the default.
+pub fn parse_bool(value: &str, default: bool) -> bool {
+    if value.is_empty() {
+        return default;
+    }
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "true" | "1" | "yes" | "ok" | "y" | "on" | "selected" | "checked" | "t" | "enabled"
+    )
+}
+
+/// Query parameters in order, repeated keys kept (`filter=a&filter=b`).
+pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, AppError> {
+    let raw = uri.query().unwrap_or("");
+    serde_urlencoded::from_str(raw).map_err(|e| AppError::BadRequest(format!("malformed query string: {e}")))
+}
+
+/// Reads a request body, refusing more than the configured `limits.max_body_bytes`.
+pub async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> {
+    let limit = state.config().file.limits.max_body_bytes;
+    let too_large = || {
+        AppError::PayloadTooLarge(format!(
+            "request body exceeds the limit of {limit} bytes (limits.max_body_bytes); send smaller batches"
+        ))
+    };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
+}
+
+/// Any path Clarion does not serve.
+pub async fn not_found(uri: Uri) -> AppError {
+    AppError::NotFound(format!("no such endpoint: {}", uri.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_zero_time_means_unset_and_other_times_parse() {
+        assert_eq!(parse_time("startsAt", "0001-01-01T00:00:00Z"), Ok(None));
+        let t = parse_time("startsAt", "2026-11-27T10:00:00.123456789+02:00").ok().flatten();
+        assert_eq!(t.map(format_time).as_deref(), Some("2026-11-27T08:00:00.123Z"));
+    }
+
+    #[test]
+    fn bad_and_unstorable_times_are_refused_with_the_field_name() {
+        let err = parse_time("endsAt", "yesterday").expect_err("not a time");
+        assert!(err.starts_with("endsAt: \"yesterday\" is not an RFC 3339 timestamp"), "{err}");
+        let err = parse_time("endsAt", "9999-01-01T00:00:00Z").expect_err("out of range");
+        assert!(err.contains("out of range"), "{err}");
+    }
+
+    #[test]
+    fn booleans_read_like_alertmanager() {
+        assert!(parse_bool("true", false));
+        assert!(parse_bool("On", false));
+        assert!(!parse_bool("false", true));
+        assert!(!parse_bool("foo", true));
+        assert!(parse_bool("", true));
+    }
+}

@@ -1,0 +1,222 @@
+//! `GET|POST /api/v2/silences`, `GET|DELETE /api/v2/silence/{id}`.
+//!
+//! Changes are serialised by `silence_ops`: the plan is made from the silences in memory, committed to the
+//! store, and only then installed in memory.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::Json;
+use clarion_core::silence::{matches_filter, plan_upsert, sort_for_listing, Silence, SilenceDraft, SilenceError};
+use clarion_core::{MatchType, Matcher, Matchers, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use super::{format_time, parse_time, query_pairs, read_body};
+use crate::auth::{Admin, Authorized, Read};
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WireMatcher {
+    name: String,
+    value: String,
+    is_regex: bool,
+    #[serde(default = "default_true")]
+    is_equal: bool,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PostableSilence {
+    #[serde(default)]
+    id: Option<String>,
+    matchers: Vec<WireMatcher>,
+    starts_at: String,
+    ends_at: String,
+    created_by: String,
+    comment: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct MatcherOut<'a> {
+    is_equal: bool,
+    is_regex: bool,
+    name: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+struct SilenceStatusOut {
+    state: &'static str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GettableSilence<'a> {
+    id: &'a str,
+    status: SilenceStatusOut,
+    updated_at: String,
+    comment: &'a str,
+    created_by: &'a str,
+    ends_at: String,
+    matchers: Vec<MatcherOut<'a>>,
+    starts_at: String,
+}
+
+fn gettable(s: &Silence, now: Timestamp) -> GettableSilence<'_> {
+    GettableSilence {
+        id: &s.id,
+        status: SilenceStatusOut { state: s.state_at(now).as_str() },
+        updated_at: format_time(s.updated_at),
+        comment: &s.comment,
+        created_by: &s.created_by,
+        ends_at: format_time(s.ends_at),
+        matchers: s
+            .matchers
+            .0
+            .iter()
+            .map(|m| MatcherOut {
+                is_equal: m.op().is_equal(),
+                is_regex: m.op().is_regex(),
+                name: m.name(),
+                value: m.value(),
+            })
+            .collect(),
+        starts_at: format_time(s.starts_at),
+    }
+}
+
+fn silence_error(e: SilenceError) -> AppError {
+    match e {
+        SilenceError::NotFound(_) => AppError::NotFound(e.to_string()),
+        other => AppError::BadRequest(other.to_string()),
+    }
+}
+
+fn decode(bytes: &[u8]) -> Result<SilenceDraft, AppError> {
+    let bad = |m: String| AppError::BadRequest(format!("invalid silence: {m}"));
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let wire: PostableSilence = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            bad(inner.to_string())
+        } else {
+            bad(format!("{path}: {inner}"))
+        }
+    })?;
+    let matchers = wire
+        .matchers
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            Matcher::new(&m.name, MatchType::from_flags(m.is_equal, m.is_regex), &m.value)
+                .map_err(|e| AppError::BadRequest(format!("silence invalid: invalid label matcher {i}: {e}")))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let required_time = |field: &str, text: &str| -> Result<Timestamp, AppError> {
+        parse_time(field, text).map_err(bad)?.ok_or_else(|| bad(format!("{field} is required")))
+    };
+    Ok(SilenceDraft {
+        id: wire.id.filter(|id| !id.is_empty()),
+        matchers: Matchers(matchers),
+        starts_at: required_time("startsAt", &wire.starts_at)?,
+        ends_at: required_time("endsAt", &wire.ends_at)?,
+        created_by: wire.created_by,
+        comment: wire.comment,
+    })
+}
+
+#[derive(Serialize)]
+pub struct SilenceCreated {
+    #[serde(rename = "silenceID")]
+    silence_id: String,
+}
+
+/// `POST /api/v2/silences`: create, or update the silence named by `id`.
+pub async fn post(
+    _: Authorized<Admin>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<SilenceCreated>, AppError> {
+    let bytes = read_body(&state, &headers, body).await?;
+    let draft = decode(&bytes)?;
+    let _serialised = state.silence_ops.lock().await;
+    let now = state.clock.now();
+    let existing =
+        draft.id.as_ref().and_then(|id| state.silences.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned());
+    let change =
+        plan_upsert(draft, existing.as_ref(), now, || uuid::Uuid::new_v4().to_string()).map_err(silence_error)?;
+    state.store.save_silences(&change.rows).await?;
+    install(&state, change.rows);
+    Ok(Json(SilenceCreated { silence_id: change.id }))
+}
+
+fn install(state: &AppState, rows: Vec<Silence>) {
+    let mut silences = state.silences.write().unwrap_or_else(|e| e.into_inner());
+    for s in rows {
+        silences.insert(s.id.clone(), s);
+    }
+}
+
+/// `GET /api/v2/silences`: every silence whose matchers include each `filter`, active first.
+pub async fn list(
+    _: Authorized<Read>,
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let mut filter = Matchers::default();
+    for (key, value) in query_pairs(&uri)? {
+        if key == "filter" {
+            filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?);
+        }
+    }
+    let now = state.clock.now();
+    let mut selected: Vec<_> = state
+        .silences
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .values()
+        .filter(|s| matches_filter(s, &filter))
+        .map(|s| (s.clone(), s.state_at(now)))
+        .collect();
+    sort_for_listing(&mut selected);
+    let out: Vec<_> = selected.iter().map(|(s, _)| gettable(s, now)).collect();
+    serde_json::to_value(out).map(Json).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// `GET /api/v2/silence/{id}`.
+pub async fn get_one(
+    _: Authorized<Read>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let now = state.clock.now();
+    let silence = state.silences.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
+    let silence = silence.ok_or_else(|| AppError::NotFound("silence not found".into()))?;
+    serde_json::to_value(gettable(&silence, now)).map(Json).map_err(|e| AppError::Internal(e.to_string()))
+}
+
+/// `DELETE /api/v2/silence/{id}`: expires the silence now. Expiring an expired silence is a no-op.
+pub async fn delete(
+    _: Authorized<Admin>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, AppError> {
+    let _serialised = state.silence_ops.lock().await;
+    let now = state.clock.now();
+    let silence = state.silences.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
+    let silence = silence.ok_or_else(|| AppError::NotFound("silence not found".into()))?;
+    if let Some(expired) = silence.expire(now) {
+        state.store.save_silences(std::slice::from_ref(&expired)).await?;
+        install(&state, vec![expired]);
+    }
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,119 @@
+//! Durable alert intake with group commit.
+//!
+//! Handlers submit validated alerts and wait. One worker takes every submission queued at that moment,
+//! merges each alert with the version already known (in log order), appends the merged rows to the store
+//! in ONE transaction, and only after the commit installs them in the alert table and answers everyone.
+//! Concurrent requests therefore share one fsync, the log order equals the table order, and a 2xx is never
+//! sent for an alert that is not on disk.
+
+use std::sync::Mutex;
+use std::time::Instant;
+
+use clarion_core::alert::Alert;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Most alerts committed in one transaction; more waiting submissions go into the next one.
+const MAX_BATCH_ALERTS: usize = 10_000;
+
+struct Submission {
+    alerts: Vec<Alert>,
+    done: oneshot::Sender<Result<(), String>>,
+}
+
+/// The handlers' side of the intake.
+#[derive(Debug)]
+pub struct Intake {
+    tx: Mutex<Option<mpsc::Sender<Submission>>>,
+}
+
+impl std::fmt::Debug for Submission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Submission").field("alerts", &self.alerts.len()).finish()
+    }
+}
+
+#[derive(Debug)]
+pub struct IntakeReceiver(mpsc::Receiver<Submission>);
+
+impl Intake {
+    pub fn channel() -> (Intake, IntakeReceiver) {
+        let (tx, rx) = mpsc::channel(4096);
+        (Intake { tx: Mutex::new(Some(tx)) }, IntakeReceiver(rx))
+    }
+
+    /// Commits `alerts` durably; returns once they are stored and visible.
+    pub async fn submit(&self, alerts: Vec<Alert>) -> Result<(), AppError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let tx = tx.ok_or_else(|| AppError::Internal("the server is shutting down".into()))?;
+        let (done, wait) = oneshot::channel();
+        tx.send(Submission { alerts, done }).await.map_err(|_| AppError::Internal("the intake has stopped".into()))?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(AppError::Internal(format!("storing alerts failed: {e}"))),
+            Err(_) => Err(AppError::Internal("the intake stopped before committing".into())),
+        }
+    }
+
+    /// Refuses new submissions; those already queued are still committed.
+    pub fn close(&self) {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+    }
+}
+
+/// The intake worker: runs until the intake is closed and drained.
+pub async fn run(state: AppState, IntakeReceiver(mut rx): IntakeReceiver) {
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        let mut count = batch[0].alerts.len();
+        while count < MAX_BATCH_ALERTS {
+            match rx.try_recv() {
+                Ok(s) => {
+                    count += s.alerts.len();
+                    batch.push(s);
+                }
+                Err(_) => break,
+            }
+        }
+        commit(&state, batch, count).await;
+    }
+}
+
+async fn commit(state: &AppState, batch: Vec<Submission>, count: usize) {
+    let mut incoming = Vec::with_capacity(count);
+    let mut waiters = Vec::with_capacity(batch.len());
+    for s in batch {
+        incoming.extend(s.alerts);
+        waiters.push(s.done);
+    }
+    let rows = state.alerts.read().unwrap_or_else(|e| e.into_inner()).resolve_batch(incoming);
+    let started = Instant::now();
+    let result = state.store.append_alerts(&rows).await;
+    state.metrics.store_commit_seconds.observe(started.elapsed().as_secs_f64());
+    state.metrics.intake_batch_alerts.observe(rows.len() as f64);
+    let reply = match result {
+        Ok(versions) => {
+            let mut replaced = Vec::new();
+            {
+                let mut table = state.alerts.write().unwrap_or_else(|e| e.into_inner());
+                for (row, version) in rows.into_iter().zip(versions) {
+                    replaced.extend(table.install(row, version));
+                }
+            }
+            state.garbage.lock().unwrap_or_else(|e| e.into_inner()).extend(replaced);
+            Ok(())
+        }
+        Err(e) => {
+            tracing::error!(error = %e, alerts = rows.len(), "committing alerts failed");
+            Err(e.to_string())
+        }
+    };
+    for w in waiters {
+        let _ = w.send(reply.clone());
+    }
+}

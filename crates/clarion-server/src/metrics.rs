@@ -1,0 +1,145 @@
+//! `/metrics` in the Prometheus text format, and the request-timing middleware.
+
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use clarion_core::silence::SilenceState;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+use crate::state::AppState;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StateLabel {
+    pub state: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub handler: String,
+    pub method: String,
+    pub code: u16,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.1 ms to ~1.6 s.
+    Histogram::new(exponential_buckets(0.0001, 2.0, 15))
+}
+
+/// Every metric Clarion exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    pub alerts_received: Family<StatusLabel, Counter>,
+    pub alerts_invalid: Counter,
+    pub alerts_active: Gauge,
+    pub silences: Family<StateLabel, Gauge>,
+    pub requests: HistogramFamily<RequestLabels>,
+    pub store_commit_seconds: Histogram,
+    pub intake_batch_alerts: Histogram,
+    pub config_reloads: Family<OutcomeLabel, Counter>,
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("clarion");
+        let alerts_received = Family::<StatusLabel, Counter>::default();
+        registry.register("alerts_received", "Alerts received, by status at receipt", alerts_received.clone());
+        let alerts_invalid = Counter::default();
+        registry.register("alerts_invalid", "Alerts refused as invalid", alerts_invalid.clone());
+        let alerts_active = Gauge::default();
+        registry.register("alerts_active", "Alerts currently firing", alerts_active.clone());
+        let silences = Family::<StateLabel, Gauge>::default();
+        registry.register("silences", "Silences by state", silences.clone());
+        let requests = HistogramFamily::<RequestLabels>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register("http_request_duration_seconds", "HTTP request latency", requests.clone());
+        let store_commit_seconds = latency_histogram();
+        registry.register(
+            "store_commit_duration_seconds",
+            "Time to durably commit one intake batch",
+            store_commit_seconds.clone(),
+        );
+        let intake_batch_alerts = Histogram::new(exponential_buckets(1.0, 4.0, 8));
+        registry.register(
+            "intake_batch_alerts",
+            "Alerts committed per intake transaction",
+            intake_batch_alerts.clone(),
+        );
+        let config_reloads = Family::<OutcomeLabel, Counter>::default();
+        registry.register("config_reloads", "Configuration reloads by outcome", config_reloads.clone());
+        Metrics {
+            registry,
+            alerts_received,
+            alerts_invalid,
+            alerts_active,
+            silences,
+            requests,
+            store_commit_seconds,
+            intake_batch_alerts,
+            config_reloads,
+        }
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+/// `GET /metrics`.
+pub async fn handler(State(state): State<AppState>) -> Response {
+    let now = state.clock.now();
+    let firing = state.alerts.read().unwrap_or_else(|e| e.into_inner()).firing(now).count();
+    state.metrics.alerts_active.set(firing as i64);
+    {
+        let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
+        for st in [SilenceState::Active, SilenceState::Pending, SilenceState::Expired] {
+            let n = silences.values().filter(|s| s.state_at(now) == st).count();
+            state.metrics.silences.get_or_create(&StateLabel { state: st.as_str() }).set(n as i64);
+        }
+    }
+    let mut body = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry) {
+        return crate::error::AppError::Internal(format!("encoding metrics: {e}")).into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Middleware recording every request's latency by route pattern, method and status.
+pub async fn track_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let handler =
+        req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let method = req.method().to_string();
+    let started = Instant::now();
+    let resp = next.run(req).await;
+    let labels = RequestLabels { handler, method, code: resp.status().as_u16() };
+    state.metrics.requests.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    resp
+}

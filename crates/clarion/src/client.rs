@@ -1,0 +1,54 @@
+//! A small HTTP client for subcommands that talk to a running server (`--server`, `--token`).
+
+use anyhow::{bail, Context};
+use reqwest::{Method, StatusCode};
+
+use crate::ServerArgs;
+
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Client {
+    pub fn new(args: &ServerArgs) -> anyhow::Result<Client> {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .build()
+            .context("cannot build the HTTP client")?;
+        Ok(Client { http, base: args.server.trim_end_matches('/').to_string(), token: args.token.clone() })
+    }
+
+    /// Sends a request and returns the body of a 2xx answer; any other answer is an error quoting the server.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method.clone(), &url).query(query);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.with_context(|| {
+            format!("cannot reach Clarion at {} (is `clarion serve` running? see --server)", self.base)
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(text);
+        }
+        // Error bodies are JSON strings; show the message itself.
+        let message = serde_json::from_str::<String>(&text).unwrap_or(text);
+        match status {
+            StatusCode::UNAUTHORIZED => bail!("{method} {path}: {message} (pass --token or set CLARION_TOKEN)"),
+            _ => bail!("{method} {path}: {status}: {message}"),
+        }
+    }
+}

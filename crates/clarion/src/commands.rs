@@ -1,0 +1,211 @@
+//! One function per subcommand: parse arguments into requests or library calls, print results.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context};
+use clarion_config::{Config, DEFAULT_LISTEN};
+use clarion_server::{AppState, Clock};
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::client::Client;
+use crate::{AlertsArgs, Output, SendArgs, ServeArgs};
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CLARION_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    init_tracing();
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::example(),
+    };
+    let listen = match args.listen.or(config.file.listen) {
+        Some(addr) => addr,
+        None => DEFAULT_LISTEN.parse().context("the default listen address is valid")?,
+    };
+    clarion_server::check_exposure(listen, &config).map_err(anyhow::Error::msg)?;
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| config.data_dir());
+    let url = args
+        .database_url
+        .clone()
+        .or_else(|| config.file.storage.url.clone())
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("clarion.db").display()));
+    let store = clarion_store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store at {}", clarion_store::redact_url(&url)))?;
+    tracing::info!(config = %config.source, store = %clarion_store::redact_url(&url), "starting");
+    let state = AppState::start(config, args.config.clone(), listen, store, Clock::system()).await?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen} (is another server using it? see --listen)"))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+    let reloader = state.clone();
+    tokio::spawn(async move {
+        while hangup.recv().await.is_some() {
+            // The outcome is logged by reload itself.
+            let _ = reloader.reload();
+        }
+    });
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+        tracing::info!("shutting down");
+    };
+    clarion_server::serve(listener, state, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
+    match Config::load(file) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} teams, {} routes, {} inhibit rules, {} tokens)",
+                file.display(),
+                c.file.teams.len(),
+                c.route.walk().len(),
+                c.inhibit_rules.len(),
+                c.file.auth.tokens.len()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+pub async fn alerts(args: AlertsArgs) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.server)?;
+    let mut query = vec![
+        ("active", "true".to_string()),
+        ("silenced", args.silenced.to_string()),
+        ("inhibited", args.inhibited.to_string()),
+    ];
+    for m in &args.matchers {
+        // Validate locally for a clear message before asking the server.
+        let parsed = clarion_core::Matchers::parse(m).with_context(|| format!("invalid matcher {m:?}"))?;
+        query.extend(parsed.0.iter().map(|p| ("filter", p.to_string())));
+    }
+    if let Some(r) = &args.receiver {
+        query.push(("receiver", r.clone()));
+    }
+    let body = client.call(Method::GET, "/api/v2/alerts", &query, None).await?;
+    let alerts: Vec<Value> =
+        serde_json::from_str(&body).context("the server answered something that is not a list of alerts")?;
+    match args.output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&alerts)?),
+        Output::Table => print_alert_table(&alerts),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_alert_table(alerts: &[Value]) {
+    let s = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_str).unwrap_or("").to_string();
+    let rows: Vec<[String; 5]> = alerts
+        .iter()
+        .map(|a| {
+            let labels: Vec<String> = a
+                .get("labels")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter(|(k, _)| *k != "alertname")
+                        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or("")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            [
+                s(a, "/labels/alertname"),
+                s(a, "/startsAt"),
+                s(a, "/status/state"),
+                labels.join(" "),
+                s(a, "/annotations/summary"),
+            ]
+        })
+        .collect();
+    let header = ["ALERTNAME", "STARTS AT", "STATE", "LABELS", "SUMMARY"];
+    let widths: Vec<usize> =
+        (0..5).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: [&str; 5]| {
+        let out: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", out.join("  ").trim_end());
+    };
+    line(header);
+    for r in &rows {
+        line([&r[0], &r[1], &r[2], &r[3], &r[4]]);
+    }
+}
+
+fn pairs(flag: &str, items: &[String]) -> anyhow::Result<serde_json::Map<String, Value>> {
+    let mut out = serde_json::Map::new();
+    for item in items {
+        let Some((k, v)) = item.split_once('=') else {
+            bail!("--{flag} {item:?} is not NAME=VALUE");
+        };
+        out.insert(k.trim().to_string(), Value::String(v.to_string()));
+    }
+    Ok(out)
+}
+
+pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
+    let labels = pairs("label", &args.labels)?;
+    if !labels.contains_key("alertname") {
+        bail!("an alert needs an `alertname` label: add --label alertname=NAME");
+    }
+    let mut alert = json!({ "labels": labels, "annotations": pairs("annotation", &args.annotations)? });
+    if let Some(t) = args.starts_at {
+        alert["startsAt"] = Value::String(t);
+    }
+    if let Some(t) = args.ends_at {
+        alert["endsAt"] = Value::String(t);
+    }
+    if args.resolve {
+        alert["endsAt"] = Value::String(chrono::Utc::now().to_rfc3339());
+    }
+    if let Some(u) = args.generator_url {
+        alert["generatorURL"] = Value::String(u);
+    }
+    let client = Client::new(&args.server)?;
+    client.call(Method::POST, "/api/v2/alerts", &[], Some(json!([alert]))).await?;
+    let fp = clarion_core::Fingerprint::of(
+        &labels
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+            .filter(|(_, v)| !v.is_empty())
+            .collect(),
+    );
+    println!("sent alert {fp}");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn token_new(name: &str, scopes: &[String]) -> anyhow::Result<ExitCode> {
+    for s in scopes {
+        if !matches!(s.as_str(), "ingest" | "read" | "admin") {
+            bail!("unknown scope {s:?}: use ingest, read or admin");
+        }
+    }
+    let token = format!("clarion_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
+    let hash = clarion_server::hash_token(&token);
+    println!("token (shown once; give it to {name}):\n  {token}\n");
+    println!("add to clarion.yml under auth.tokens:");
+    println!("    - name: {name}\n      sha256: {hash}\n      scopes: [{}]", scopes.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn token_hash() -> anyhow::Result<ExitCode> {
+    let mut token = String::new();
+    std::io::stdin().read_line(&mut token).context("cannot read the token from standard input")?;
+    println!("{}", clarion_server::hash_token(token.trim()));
+    Ok(ExitCode::SUCCESS)
+}

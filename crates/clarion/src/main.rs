@@ -1,0 +1,157 @@
+//! The `clarion` binary: parses the command line and hands over to the libraries. No logic of its own
+//! beyond glue: serving is `clarion-server`, configuration is `clarion-config`, talking to a running server
+//! is the small HTTP client in `client`.
+#![forbid(unsafe_code)]
+
+mod client;
+mod commands;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Clarion: timely, clear and actionable operational communications.
+#[derive(Debug, Parser)]
+#[command(name = "clarion", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the server (Alertmanager-compatible API on 127.0.0.1:9797 by default).
+    Serve(ServeArgs),
+    /// Validate a configuration file; errors name the file, line and field.
+    CheckConfig {
+        /// The configuration file (clarion.yml).
+        file: PathBuf,
+    },
+    /// List the alerts of a running server, optionally filtered by matchers such as `severity=~"page|critical"`.
+    Alerts(AlertsArgs),
+    /// Post one alert to a running server.
+    Send(SendArgs),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Configuration file; without one, the built-in example configuration is used.
+    #[arg(long, env = "CLARION_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Address to listen on (overrides `listen` in the configuration).
+    #[arg(long, env = "CLARION_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// Directory for the SQLite database (overrides `data_dir`).
+    #[arg(long, env = "CLARION_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Storage URL, `sqlite://PATH` or `postgres://USER@HOST/DB` (overrides `storage.url`).
+    #[arg(long, env = "CLARION_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+}
+
+/// How to reach a running server; shared by every subcommand that talks to one.
+#[derive(Debug, Args, Clone)]
+pub struct ServerArgs {
+    /// Base URL of the Clarion server.
+    #[arg(long, env = "CLARION_SERVER", default_value = "http://127.0.0.1:9797")]
+    pub server: String,
+    /// Bearer token, when the server has tokens configured.
+    #[arg(long, env = "CLARION_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Matchers, e.g. `alertname=HighLatency` `severity=~"page|critical"`.
+    pub matchers: Vec<String>,
+    /// Include silenced alerts.
+    #[arg(long)]
+    pub silenced: bool,
+    /// Include inhibited alerts.
+    #[arg(long)]
+    pub inhibited: bool,
+    /// Only alerts routed to receivers (teams) matching this regex.
+    #[arg(long)]
+    pub receiver: Option<String>,
+    /// Output format.
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum Output {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Labels as NAME=VALUE; `alertname` is required. Repeat for several.
+    #[arg(long = "label", short = 'l', required = true, value_name = "NAME=VALUE")]
+    pub labels: Vec<String>,
+    /// Annotations as NAME=VALUE, e.g. summary=…, runbook_url=…. Repeat for several.
+    #[arg(long = "annotation", short = 'a', value_name = "NAME=VALUE")]
+    pub annotations: Vec<String>,
+    /// Start time (RFC 3339); default now.
+    #[arg(long)]
+    pub starts_at: Option<String>,
+    /// End time (RFC 3339); default now + the server's resolve timeout.
+    #[arg(long)]
+    pub ends_at: Option<String>,
+    /// Mark the alert resolved now (sets endsAt to now).
+    #[arg(long, conflicts_with = "ends_at")]
+    pub resolve: bool,
+    /// Link back to the source of the alert.
+    #[arg(long)]
+    pub generator_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Generate a new random token; prints the token once and the entry for `auth.tokens`.
+    New {
+        /// Who will hold the token (shown in logs).
+        name: String,
+        /// Scopes, comma-separated: ingest, read, admin.
+        #[arg(long, value_delimiter = ',', default_value = "read")]
+        scopes: Vec<String>,
+    },
+    /// Print the SHA-256 of an existing token (read from standard input).
+    Hash,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => commands::serve(args).await,
+            Command::CheckConfig { file } => commands::check_config(&file),
+            Command::Alerts(args) => commands::alerts(args).await,
+            Command::Send(args) => commands::send(args).await,
+            Command::Token(TokenCommand::New { name, scopes }) => commands::token_new(&name, &scopes),
+            Command::Token(TokenCommand::Hash) => commands::token_hash(),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::from(1)
+        }
+    }
+}
