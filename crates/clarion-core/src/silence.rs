@@ -119,7 +119,11 @@ impl Silence {
             return false;
         }
         match self.effective_state_at(now) {
-            SilenceState::Active => draft.starts_at == self.starts_at && draft.ends_at >= now,
+            // Compared at millisecond precision: the API prints milliseconds, and a client updating a
+            // silence (amtool silence update) re-posts the start it read.
+            SilenceState::Active => {
+                draft.starts_at.timestamp_millis() == self.starts_at.timestamp_millis() && draft.ends_at >= now
+            }
             SilenceState::Pending => draft.starts_at >= now,
             SilenceState::Expired => false,
         }
