@@ -15,7 +15,8 @@ use crate::{AlertsArgs, Output, SendArgs, ServeArgs};
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLARION_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
