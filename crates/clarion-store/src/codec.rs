@@ -126,3 +126,74 @@ impl SilenceColumns {
         })
     }
 }
+
+/// Fingerprints as a JSON array of 16-hex-digit strings (exact, unlike JSON numbers above 2^53).
+pub fn fingerprints_json(fps: &[u64]) -> String {
+    let hex: Vec<String> = fps.iter().map(|f| format!("{f:016x}")).collect();
+    serde_json::to_string(&hex).unwrap_or_else(|_| "[]".to_string())
+}
+
+pub fn fingerprints_from_json(text: &str) -> Result<Vec<u64>, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt { table: "notification_log", reason };
+    let hex: Vec<String> = serde_json::from_str(text).map_err(|e| corrupt(format!("fingerprints: {e}")))?;
+    hex.iter().map(|h| u64::from_str_radix(h, 16).map_err(|e| corrupt(format!("fingerprint {h:?}: {e}")))).collect()
+}
+
+/// The columns of a `deliveries` row, in the order every query selects them.
+pub const DELIVERY_COLUMNS: &str = "id, idempotency_key, channel, team, group_key, payload, state, attempts, \
+     next_attempt_at, lease_owner, last_error, created_at, updated_at, delivered_at";
+
+/// A `deliveries` row before decoding.
+pub struct DeliveryColumns {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub channel: String,
+    pub team: String,
+    pub group_key: String,
+    pub payload: String,
+    pub state: String,
+    pub attempts: i64,
+    pub next_attempt_at: i64,
+    pub lease_owner: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub delivered_at: Option<i64>,
+}
+
+impl DeliveryColumns {
+    pub fn into_delivery(self) -> Result<crate::Delivery, StoreError> {
+        let state = crate::DeliveryState::parse(&self.state).ok_or_else(|| StoreError::Corrupt {
+            table: "deliveries",
+            reason: format!("unknown state {:?}", self.state),
+        })?;
+        Ok(crate::Delivery {
+            id: self.id,
+            idempotency_key: self.idempotency_key,
+            channel: self.channel,
+            team: self.team,
+            group_key: self.group_key,
+            payload: self.payload,
+            state,
+            attempts: u32::try_from(self.attempts).unwrap_or(u32::MAX),
+            next_attempt_at: from_nanos(self.next_attempt_at),
+            lease_owner: self.lease_owner,
+            last_error: self.last_error,
+            created_at: from_nanos(self.created_at),
+            updated_at: from_nanos(self.updated_at),
+            delivered_at: self.delivered_at.map(from_nanos),
+        })
+    }
+}
+
+/// How a completion changes a row: (state, next attempt, last error, delivered).
+pub fn completion_columns(
+    completion: &crate::Completion,
+    now: i64,
+) -> Result<(&'static str, i64, Option<String>, Option<i64>), StoreError> {
+    Ok(match completion {
+        crate::Completion::Delivered => ("delivered", now, None, Some(now)),
+        crate::Completion::Retry { at, error } => ("pending", nanos(*at)?, Some(error.clone()), None),
+        crate::Completion::Dead { error } => ("dead", now, Some(error.clone()), None),
+    })
+}

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use clarion_core::alert::Alert;
 use clarion_core::silence::Silence;
+use clarion_core::Timestamp;
 
 /// Why a storage operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +55,101 @@ pub struct AlertRow {
     pub alert: Alert,
 }
 
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Waiting for its next attempt.
+    Pending,
+    /// Claimed by a worker whose lease has not expired.
+    Sending,
+    /// The channel accepted it.
+    Delivered,
+    /// Given up on after too many attempts or too long; kept for people to see and retry.
+    Dead,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Sending => "sending",
+            DeliveryState::Delivered => "delivered",
+            DeliveryState::Dead => "dead",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<DeliveryState> {
+        match s {
+            "pending" => Some(DeliveryState::Pending),
+            "sending" => Some(DeliveryState::Sending),
+            "delivered" => Some(DeliveryState::Delivered),
+            "dead" => Some(DeliveryState::Dead),
+            _ => None,
+        }
+    }
+}
+
+/// A message for one channel, to be committed to the outbox before any attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewDelivery {
+    /// Unique: enqueueing a key that exists already does nothing (so two instances producing the same
+    /// notification store it once).
+    pub idempotency_key: String,
+    pub channel: String,
+    pub team: String,
+    /// Deliveries of one (channel, group) are attempted in creation order.
+    pub group_key: String,
+    /// What to send, opaque to the store (the server's JSON notification document).
+    pub payload: String,
+    pub created_at: Timestamp,
+}
+
+/// A delivery as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    pub id: i64,
+    pub idempotency_key: String,
+    pub channel: String,
+    pub team: String,
+    pub group_key: String,
+    pub payload: String,
+    pub state: DeliveryState,
+    /// Attempts made so far.
+    pub attempts: u32,
+    pub next_attempt_at: Timestamp,
+    pub lease_owner: Option<String>,
+    pub last_error: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub delivered_at: Option<Timestamp>,
+}
+
+/// The outcome of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    Delivered,
+    /// Failed; try again at `at`.
+    Retry {
+        at: Timestamp,
+        error: String,
+    },
+    /// Failed for good.
+    Dead {
+        error: String,
+    },
+}
+
+/// The last notification of one group to one channel (the durable notification log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotificationLogRow {
+    pub group_key: String,
+    pub channel: String,
+    pub firing: Vec<u64>,
+    pub resolved: Vec<u64>,
+    pub notified_at: Timestamp,
+    pub sequence: i64,
+}
+
 /// Durable storage for signals. Every method commits before it returns `Ok`.
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
@@ -78,6 +174,53 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Deletes silences by id; returns how many were deleted.
     async fn delete_silences(&self, ids: &[String]) -> Result<u64, StoreError>;
+
+    /// Commits new deliveries and the notification-log entries that record them, in one transaction.
+    /// Deliveries whose idempotency key exists already are skipped. Returns how many were inserted.
+    async fn enqueue_deliveries(
+        &self,
+        deliveries: &[NewDelivery],
+        log: &[NotificationLogRow],
+    ) -> Result<u64, StoreError>;
+
+    /// The whole notification log.
+    async fn load_notification_log(&self) -> Result<Vec<NotificationLogRow>, StoreError>;
+
+    /// Forgets notification-log entries last written before `cutoff`.
+    async fn delete_notification_log_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
+
+    /// Claims up to `limit` deliveries that are due at `now` and not leased, for `owner` until
+    /// `lease_until`. Of the unfinished deliveries of one (channel, group), only the oldest is eligible, so
+    /// a group's notifications reach a channel in order. Safe to call from several instances at once.
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
+    /// Records the outcome of an attempt by `owner`. Returns false (and changes nothing) if the delivery is
+    /// no longer leased by `owner`.
+    async fn complete_delivery(
+        &self,
+        id: i64,
+        owner: &str,
+        now: Timestamp,
+        completion: Completion,
+    ) -> Result<bool, StoreError>;
+
+    /// Deliveries, newest first, optionally only those in `state`.
+    async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
+
+    async fn get_delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError>;
+
+    /// Makes a dead delivery pending again, due at `now`, with its attempts reset. Returns false if the
+    /// delivery does not exist or is not dead.
+    async fn retry_delivery(&self, id: i64, now: Timestamp) -> Result<bool, StoreError>;
+
+    /// Deletes delivered deliveries delivered before `cutoff`.
+    async fn delete_delivered_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
 }
 
 /// Opens the store a URL names (`sqlite://PATH`, `postgres://…`), creating and migrating it as needed.

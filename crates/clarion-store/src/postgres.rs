@@ -9,8 +9,13 @@ use clarion_core::silence::Silence;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
 
-use crate::codec::{from_nanos, labels_from_json, AlertColumns, SilenceColumns};
-use crate::{AlertRow, Store, StoreError};
+use clarion_core::Timestamp;
+
+use crate::codec::{
+    completion_columns, fingerprints_from_json, fingerprints_json, from_nanos, labels_from_json, nanos, AlertColumns,
+    DeliveryColumns, SilenceColumns, DELIVERY_COLUMNS,
+};
+use crate::{AlertRow, Completion, Delivery, DeliveryState, NewDelivery, NotificationLogRow, Store, StoreError};
 
 /// Schema versions, applied in order, each once.
 const MIGRATIONS: &[&str] = &[
@@ -35,6 +40,36 @@ const MIGRATIONS: &[&str] = &[
         updated_at BIGINT NOT NULL,
         created_by TEXT   NOT NULL,
         comment    TEXT   NOT NULL
+    );",
+    // 2: the delivery outbox and the notification log.
+    "CREATE TABLE deliveries (
+        id              BIGSERIAL PRIMARY KEY,
+        idempotency_key TEXT    NOT NULL UNIQUE,
+        channel         TEXT    NOT NULL,
+        team            TEXT    NOT NULL,
+        group_key       TEXT    NOT NULL,
+        payload         TEXT    NOT NULL,
+        state           TEXT    NOT NULL,
+        attempts        BIGINT  NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT  NOT NULL,
+        lease_owner     TEXT,
+        lease_until     BIGINT,
+        last_error      TEXT,
+        created_at      BIGINT  NOT NULL,
+        updated_at      BIGINT  NOT NULL,
+        delivered_at    BIGINT
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('pending', 'sending');
+    CREATE INDEX deliveries_order ON deliveries (channel, group_key, id) WHERE state IN ('pending', 'sending');
+    CREATE INDEX deliveries_state ON deliveries (state, id);
+    CREATE TABLE notification_log (
+        group_key   TEXT   NOT NULL,
+        channel     TEXT   NOT NULL,
+        firing      TEXT   NOT NULL,
+        resolved    TEXT   NOT NULL,
+        notified_at BIGINT NOT NULL,
+        sequence    BIGINT NOT NULL,
+        PRIMARY KEY (group_key, channel)
     );",
 ];
 
@@ -215,5 +250,196 @@ impl Store for PgStore {
     async fn delete_silences(&self, ids: &[String]) -> Result<u64, StoreError> {
         let client = self.client().await?;
         Ok(client.execute("DELETE FROM silences WHERE id = ANY($1)", &[&ids]).await?)
+    }
+
+    async fn enqueue_deliveries(
+        &self,
+        deliveries: &[NewDelivery],
+        log: &[NotificationLogRow],
+    ) -> Result<u64, StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        let insert = tx
+            .prepare(
+                "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
+                                         created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)
+                 ON CONFLICT (idempotency_key) DO NOTHING",
+            )
+            .await?;
+        let mut inserted = 0;
+        for d in deliveries {
+            let created = nanos(d.created_at)?;
+            inserted += tx
+                .execute(&insert, &[&d.idempotency_key, &d.channel, &d.team, &d.group_key, &d.payload, &created])
+                .await?;
+        }
+        let upsert = tx
+            .prepare(
+                "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (group_key, channel) DO UPDATE SET firing = excluded.firing,
+                   resolved = excluded.resolved, notified_at = excluded.notified_at, sequence = excluded.sequence",
+            )
+            .await?;
+        for l in log {
+            let at = nanos(l.notified_at)?;
+            tx.execute(
+                &upsert,
+                &[
+                    &l.group_key,
+                    &l.channel,
+                    &fingerprints_json(&l.firing),
+                    &fingerprints_json(&l.resolved),
+                    &at,
+                    &l.sequence,
+                ],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(inserted)
+    }
+
+    async fn load_notification_log(&self) -> Result<Vec<NotificationLogRow>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT group_key, channel, firing, resolved, notified_at, sequence FROM notification_log ORDER BY group_key, channel",
+                &[],
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NotificationLogRow {
+                    group_key: r.get(0),
+                    channel: r.get(1),
+                    firing: fingerprints_from_json(r.get(2))?,
+                    resolved: fingerprints_from_json(r.get(3))?,
+                    notified_at: from_nanos(r.get(4)),
+                    sequence: r.get(5),
+                })
+            })
+            .collect()
+    }
+
+    async fn delete_notification_log_before(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        Ok(client.execute("DELETE FROM notification_log WHERE notified_at < $1", &[&nanos(cutoff)?]).await?)
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (now, lease_until) = (nanos(now)?, nanos(lease_until)?);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        // SKIP LOCKED: instances claiming at the same time take different rows instead of waiting; the lease
+        // keeps a claimed row away from others until it expires (its owner died).
+        let rows = client
+            .query(
+                &format!(
+                    "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $3, updated_at = $2
+                     WHERE id IN (
+                       SELECT d.id FROM deliveries d
+                       WHERE d.state IN ('pending', 'sending') AND d.next_attempt_at <= $2
+                         AND (d.lease_until IS NULL OR d.lease_until <= $2)
+                         AND NOT EXISTS (SELECT 1 FROM deliveries e
+                                         WHERE e.channel = d.channel AND e.group_key = d.group_key AND e.id < d.id
+                                           AND e.state IN ('pending', 'sending'))
+                       ORDER BY d.next_attempt_at, d.id LIMIT $4
+                       FOR UPDATE SKIP LOCKED)
+                     RETURNING {DELIVERY_COLUMNS}"
+                ),
+                &[&owner, &now, &lease_until, &limit],
+            )
+            .await?;
+        let mut claimed = rows.iter().map(|r| pg_delivery(r).into_delivery()).collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
+    }
+
+    async fn complete_delivery(
+        &self,
+        id: i64,
+        owner: &str,
+        now: Timestamp,
+        completion: Completion,
+    ) -> Result<bool, StoreError> {
+        let now = nanos(now)?;
+        let (state, next, error, delivered) = completion_columns(&completion, now)?;
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE deliveries SET state = $3, attempts = attempts + 1, next_attempt_at = $4, last_error = $5,
+                   delivered_at = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7
+                 WHERE id = $1 AND lease_owner = $2 AND state = 'sending'",
+                &[&id, &owner, &state, &next, &error, &delivered, &now],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let state = state.map(DeliveryState::as_str);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE ($1::text IS NULL OR state = $1) ORDER BY id DESC LIMIT $2"
+                ),
+                &[&state, &limit],
+            )
+            .await?;
+        rows.iter().map(|r| pg_delivery(r).into_delivery()).collect()
+    }
+
+    async fn get_delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
+        let client = self.client().await?;
+        let row = client.query_opt(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1"), &[&id]).await?;
+        row.map(|r| pg_delivery(&r).into_delivery()).transpose()
+    }
+
+    async fn retry_delivery(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let client = self.client().await?;
+        let changed = client
+            .execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2
+                 WHERE id = $1 AND state = 'dead'",
+                &[&id, &nanos(now)?],
+            )
+            .await?;
+        Ok(changed == 1)
+    }
+
+    async fn delete_delivered_before(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .execute("DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < $1", &[&nanos(cutoff)?])
+            .await?)
+    }
+}
+
+fn pg_delivery(r: &tokio_postgres::Row) -> DeliveryColumns {
+    DeliveryColumns {
+        id: r.get(0),
+        idempotency_key: r.get(1),
+        channel: r.get(2),
+        team: r.get(3),
+        group_key: r.get(4),
+        payload: r.get(5),
+        state: r.get(6),
+        attempts: r.get(7),
+        next_attempt_at: r.get(8),
+        lease_owner: r.get(9),
+        last_error: r.get(10),
+        created_at: r.get(11),
+        updated_at: r.get(12),
+        delivered_at: r.get(13),
     }
 }

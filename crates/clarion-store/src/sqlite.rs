@@ -10,10 +10,14 @@ use std::sync::mpsc;
 
 use clarion_core::alert::Alert;
 use clarion_core::silence::Silence;
+use clarion_core::Timestamp;
 use rusqlite::{params, Connection};
 
-use crate::codec::{from_nanos, labels_from_json, AlertColumns, SilenceColumns};
-use crate::{AlertRow, Store, StoreError};
+use crate::codec::{
+    completion_columns, fingerprints_from_json, fingerprints_json, from_nanos, labels_from_json, nanos, AlertColumns,
+    DeliveryColumns, SilenceColumns, DELIVERY_COLUMNS,
+};
+use crate::{AlertRow, Completion, Delivery, DeliveryState, NewDelivery, NotificationLogRow, Store, StoreError};
 
 /// Schema versions, applied in order, each once.
 const MIGRATIONS: &[&str] = &[
@@ -37,6 +41,36 @@ const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL,
         created_by TEXT    NOT NULL,
         comment    TEXT    NOT NULL
+    );",
+    // 2: the delivery outbox and the notification log.
+    "CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT    NOT NULL UNIQUE,
+        channel         TEXT    NOT NULL,
+        team            TEXT    NOT NULL,
+        group_key       TEXT    NOT NULL,
+        payload         TEXT    NOT NULL,
+        state           TEXT    NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_owner     TEXT,
+        lease_until     INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        delivered_at    INTEGER
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('pending', 'sending');
+    CREATE INDEX deliveries_order ON deliveries (channel, group_key, id) WHERE state IN ('pending', 'sending');
+    CREATE INDEX deliveries_state ON deliveries (state, id);
+    CREATE TABLE notification_log (
+        group_key   TEXT    NOT NULL,
+        channel     TEXT    NOT NULL,
+        firing      TEXT    NOT NULL,
+        resolved    TEXT    NOT NULL,
+        notified_at INTEGER NOT NULL,
+        sequence    INTEGER NOT NULL,
+        PRIMARY KEY (group_key, channel)
     );",
 ];
 
@@ -300,4 +334,210 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    async fn enqueue_deliveries(
+        &self,
+        deliveries: &[NewDelivery],
+        log: &[NotificationLogRow],
+    ) -> Result<u64, StoreError> {
+        let deliveries =
+            deliveries.iter().map(|d| Ok((d.clone(), nanos(d.created_at)?))).collect::<Result<Vec<_>, StoreError>>()?;
+        let log = log.iter().map(|l| Ok((l.clone(), nanos(l.notified_at)?))).collect::<Result<Vec<_>, StoreError>>()?;
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let mut inserted = 0;
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
+                                             created_at, updated_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)
+                     ON CONFLICT (idempotency_key) DO NOTHING",
+                )?;
+                for (d, created) in &deliveries {
+                    inserted += insert.execute(params![
+                        d.idempotency_key,
+                        d.channel,
+                        d.team,
+                        d.group_key,
+                        d.payload,
+                        created
+                    ])? as u64;
+                }
+                let mut upsert = tx.prepare_cached(
+                    "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (group_key, channel) DO UPDATE SET firing = excluded.firing,
+                       resolved = excluded.resolved, notified_at = excluded.notified_at, sequence = excluded.sequence",
+                )?;
+                for (l, at) in &log {
+                    upsert.execute(params![
+                        l.group_key,
+                        l.channel,
+                        fingerprints_json(&l.firing),
+                        fingerprints_json(&l.resolved),
+                        at,
+                        l.sequence
+                    ])?;
+                }
+            }
+            tx.commit()?;
+            Ok(inserted)
+        })
+        .await
+    }
+
+    async fn load_notification_log(&self) -> Result<Vec<NotificationLogRow>, StoreError> {
+        self.call(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT group_key, channel, firing, resolved, notified_at, sequence FROM notification_log ORDER BY group_key, channel",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, String>(3)?, r.get::<_, i64>(4)?, r.get::<_, i64>(5)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (group_key, channel, firing, resolved, notified_at, sequence) = row?;
+                out.push(NotificationLogRow {
+                    group_key,
+                    channel,
+                    firing: fingerprints_from_json(&firing)?,
+                    resolved: fingerprints_from_json(&resolved)?,
+                    notified_at: from_nanos(notified_at),
+                    sequence,
+                });
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_notification_log_before(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let cutoff = nanos(cutoff)?;
+        self.call(move |conn| {
+            Ok(conn.execute("DELETE FROM notification_log WHERE notified_at < ?1", params![cutoff])? as u64)
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (owner, now, lease_until) = (owner.to_string(), nanos(now)?, nanos(lease_until)?);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let claimed = {
+                let mut stmt = tx.prepare_cached(&format!(
+                    "UPDATE deliveries SET state = 'sending', lease_owner = ?1, lease_until = ?3, updated_at = ?2
+                     WHERE id IN (
+                       SELECT d.id FROM deliveries d
+                       WHERE d.state IN ('pending', 'sending') AND d.next_attempt_at <= ?2
+                         AND (d.lease_until IS NULL OR d.lease_until <= ?2)
+                         AND NOT EXISTS (SELECT 1 FROM deliveries e
+                                         WHERE e.channel = d.channel AND e.group_key = d.group_key AND e.id < d.id
+                                           AND e.state IN ('pending', 'sending'))
+                       ORDER BY d.next_attempt_at, d.id LIMIT ?4)
+                     RETURNING {DELIVERY_COLUMNS}"
+                ))?;
+                let rows = stmt.query_map(params![owner, now, lease_until, limit], delivery_columns)?;
+                rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            tx.commit()?;
+            let mut claimed = claimed;
+            claimed.sort_by_key(|d| d.id);
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn complete_delivery(
+        &self,
+        id: i64,
+        owner: &str,
+        now: Timestamp,
+        completion: Completion,
+    ) -> Result<bool, StoreError> {
+        let now = nanos(now)?;
+        let (state, next, error, delivered) = completion_columns(&completion, now)?;
+        let owner = owner.to_string();
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4, last_error = ?5,
+                   delivered_at = ?6, lease_owner = NULL, lease_until = NULL, updated_at = ?7
+                 WHERE id = ?1 AND lease_owner = ?2 AND state = 'sending'",
+                params![id, owner, state, next, error, delivered, now],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let state = state.map(DeliveryState::as_str);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![state, limit], delivery_columns)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery)).collect()
+        })
+        .await
+    }
+
+    async fn get_delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1"))?;
+            let mut rows = stmt.query_map(params![id], delivery_columns)?;
+            rows.next().map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery)).transpose()
+        })
+        .await
+    }
+
+    async fn retry_delivery(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let now = nanos(now)?;
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?2, updated_at = ?2
+                 WHERE id = ?1 AND state = 'dead'",
+                params![id, now],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_delivered_before(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let cutoff = nanos(cutoff)?;
+        self.call(move |conn| {
+            Ok(conn
+                .execute("DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < ?1", params![cutoff])?
+                as u64)
+        })
+        .await
+    }
+}
+
+fn delivery_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryColumns> {
+    Ok(DeliveryColumns {
+        id: r.get(0)?,
+        idempotency_key: r.get(1)?,
+        channel: r.get(2)?,
+        team: r.get(3)?,
+        group_key: r.get(4)?,
+        payload: r.get(5)?,
+        state: r.get(6)?,
+        attempts: r.get(7)?,
+        next_attempt_at: r.get(8)?,
+        lease_owner: r.get(9)?,
+        last_error: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+        delivered_at: r.get(13)?,
+    })
 }

@@ -9,7 +9,7 @@ use chrono::TimeZone;
 use clarion_core::alert::Alert;
 use clarion_core::silence::Silence;
 use clarion_core::{Matchers, Timestamp};
-use clarion_store::{Store, StoreError};
+use clarion_store::{Completion, Delivery, DeliveryState, NewDelivery, NotificationLogRow, Store, StoreError};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -103,6 +103,13 @@ suite!(
     timestamps_outside_the_storable_range_are_refused,
     opening_twice_migrates_once,
     an_empty_append_is_a_no_op,
+    enqueued_deliveries_are_claimed_sent_and_listed,
+    an_idempotency_key_is_enqueued_once,
+    a_groups_deliveries_to_a_channel_go_in_order_and_others_do_not_wait,
+    a_lease_keeps_a_delivery_from_other_workers_until_it_expires,
+    failed_attempts_wait_for_their_retry_time_and_dead_ones_can_be_retried,
+    concurrent_claims_never_hand_out_a_delivery_twice,
+    the_notification_log_is_upserted_loaded_and_aged_out,
 );
 
 async fn appended_alerts_load_back_identically_in_version_order<B: Backend>() -> TestResult {
@@ -223,6 +230,184 @@ async fn an_empty_append_is_a_no_op<B: Backend>() -> TestResult {
     let store = b.open().await?;
     assert!(store.append_alerts(&[]).await?.is_empty());
     assert!(store.load_alerts().await?.is_empty());
+    Ok(())
+}
+
+fn delivery(key: &str, channel: &str, group: &str, created: i64) -> NewDelivery {
+    NewDelivery {
+        idempotency_key: key.into(),
+        channel: channel.into(),
+        team: "ops".into(),
+        group_key: group.into(),
+        payload: format!("{{\"key\":\"{key}\"}}"),
+        created_at: t(created),
+    }
+}
+
+fn keys(ds: &[Delivery]) -> Vec<&str> {
+    ds.iter().map(|d| d.idempotency_key.as_str()).collect()
+}
+
+const LEASE: i64 = 60;
+
+async fn claim(store: &Arc<dyn Store>, owner: &str, now: i64) -> Result<Vec<Delivery>, StoreError> {
+    store.claim_deliveries(owner, t(now), t(now + LEASE), 100).await
+}
+
+async fn enqueued_deliveries_are_claimed_sent_and_listed<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    assert_eq!(
+        store.enqueue_deliveries(&[delivery("k1", "slack", "g1", 0), delivery("k2", "mail", "g1", 0)], &[]).await?,
+        2
+    );
+    let claimed = claim(&store, "me", 1).await?;
+    assert_eq!(keys(&claimed), ["k1", "k2"]);
+    assert!(claimed
+        .iter()
+        .all(|d| d.state == DeliveryState::Sending && d.lease_owner.as_deref() == Some("me") && d.attempts == 0));
+    assert_eq!(claimed[0].payload, "{\"key\":\"k1\"}");
+    assert!(claim(&store, "me", 2).await?.is_empty(), "leased deliveries are not claimed twice");
+
+    assert!(store.complete_delivery(claimed[0].id, "me", t(3), Completion::Delivered).await?);
+    let done = store.get_delivery(claimed[0].id).await?.ok_or("missing")?;
+    assert_eq!((done.state, done.attempts, done.delivered_at), (DeliveryState::Delivered, 1, Some(t(3))));
+    assert_eq!(keys(&store.list_deliveries(Some(DeliveryState::Delivered), 10).await?), ["k1"]);
+    assert_eq!(keys(&store.list_deliveries(None, 10).await?), ["k2", "k1"]);
+    assert_eq!(store.delete_delivered_before(t(4)).await?, 1);
+    assert_eq!(keys(&store.list_deliveries(None, 10).await?), ["k2"]);
+    Ok(())
+}
+
+async fn an_idempotency_key_is_enqueued_once<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    assert_eq!(store.enqueue_deliveries(&[delivery("same", "slack", "g", 0)], &[]).await?, 1);
+    assert_eq!(
+        store.enqueue_deliveries(&[delivery("same", "slack", "g", 5), delivery("other", "slack", "h", 5)], &[]).await?,
+        1
+    );
+    assert_eq!(store.list_deliveries(None, 10).await?.len(), 2);
+    Ok(())
+}
+
+async fn a_groups_deliveries_to_a_channel_go_in_order_and_others_do_not_wait<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    store
+        .enqueue_deliveries(
+            &[
+                delivery("g1-first", "slack", "g1", 0),
+                delivery("g1-second", "slack", "g1", 1),
+                delivery("g2", "slack", "g2", 2),
+                delivery("g1-mail", "mail", "g1", 3),
+            ],
+            &[],
+        )
+        .await?;
+    let first = claim(&store, "w", 10).await?;
+    assert_eq!(keys(&first), ["g1-first", "g2", "g1-mail"]);
+    for other in &first[1..] {
+        store.complete_delivery(other.id, "w", t(11), Completion::Delivered).await?;
+    }
+    // The first fails and will be retried later: the second of its group still waits behind it.
+    store.complete_delivery(first[0].id, "w", t(11), Completion::Retry { at: t(100), error: "boom".into() }).await?;
+    assert!(claim(&store, "w", 12).await?.is_empty());
+    let retried = claim(&store, "w", 100).await?;
+    assert_eq!(keys(&retried), ["g1-first"]);
+    store.complete_delivery(retried[0].id, "w", t(101), Completion::Delivered).await?;
+    assert_eq!(keys(&claim(&store, "w", 102).await?), ["g1-second"]);
+    Ok(())
+}
+
+async fn a_lease_keeps_a_delivery_from_other_workers_until_it_expires<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    store.enqueue_deliveries(&[delivery("k", "hook", "g", 0)], &[]).await?;
+    let mine = claim(&store, "instance-a", 1).await?;
+    assert_eq!(mine.len(), 1);
+    assert!(claim(&store, "instance-b", 1 + LEASE - 1).await?.is_empty());
+    // Instance A died: its lease runs out and B takes over; A's late answer is refused.
+    let theirs = claim(&store, "instance-b", 1 + LEASE).await?;
+    assert_eq!(keys(&theirs), ["k"]);
+    assert!(!store.complete_delivery(mine[0].id, "instance-a", t(70), Completion::Delivered).await?);
+    assert!(store.complete_delivery(theirs[0].id, "instance-b", t(70), Completion::Delivered).await?);
+    Ok(())
+}
+
+async fn failed_attempts_wait_for_their_retry_time_and_dead_ones_can_be_retried<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    store.enqueue_deliveries(&[delivery("k", "hook", "g", 0)], &[]).await?;
+    let d = claim(&store, "w", 0).await?.remove(0);
+    store.complete_delivery(d.id, "w", t(1), Completion::Retry { at: t(30), error: "HTTP 500".into() }).await?;
+    let stored = store.get_delivery(d.id).await?.ok_or("missing")?;
+    assert_eq!((stored.state, stored.attempts, stored.next_attempt_at), (DeliveryState::Pending, 1, t(30)));
+    assert_eq!(stored.last_error.as_deref(), Some("HTTP 500"));
+    assert!(claim(&store, "w", 29).await?.is_empty());
+    let d = claim(&store, "w", 30).await?.remove(0);
+    store.complete_delivery(d.id, "w", t(31), Completion::Dead { error: "gave up after 2 attempts".into() }).await?;
+    assert!(claim(&store, "w", 10_000).await?.is_empty(), "dead deliveries are not attempted");
+    let dead = store.list_deliveries(Some(DeliveryState::Dead), 10).await?;
+    assert_eq!((dead.len(), dead[0].attempts), (1, 2));
+    assert!(store.retry_delivery(d.id, t(40)).await?);
+    assert!(!store.retry_delivery(d.id, t(40)).await?, "only dead deliveries are retried");
+    assert!(!store.retry_delivery(987_654, t(40)).await?);
+    let again = claim(&store, "w", 40).await?;
+    assert_eq!((again.len(), again[0].attempts), (1, 0));
+    Ok(())
+}
+
+async fn concurrent_claims_never_hand_out_a_delivery_twice<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let all: Vec<NewDelivery> = (0..200).map(|i| delivery(&format!("k{i}"), "hook", &format!("g{i}"), 0)).collect();
+    store.enqueue_deliveries(&all, &[]).await?;
+    let mut tasks = Vec::new();
+    for w in 0..6 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let owner = format!("worker-{w}");
+            let mut mine = Vec::new();
+            loop {
+                let batch = store.claim_deliveries(&owner, t(1), t(1000), 7).await?;
+                if batch.is_empty() {
+                    return Ok::<_, StoreError>(mine);
+                }
+                for d in batch {
+                    store.complete_delivery(d.id, &owner, t(2), Completion::Delivered).await?;
+                    mine.push(d.idempotency_key);
+                }
+            }
+        }));
+    }
+    let mut claimed = Vec::new();
+    for task in tasks {
+        claimed.extend(task.await??);
+    }
+    let total = claimed.len();
+    claimed.sort();
+    claimed.dedup();
+    assert_eq!((total, claimed.len()), (200, 200), "every delivery claimed exactly once");
+    Ok(())
+}
+
+async fn the_notification_log_is_upserted_loaded_and_aged_out<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let entry = |group: &str, firing: Vec<u64>, at: i64, seq: i64| NotificationLogRow {
+        group_key: group.into(),
+        channel: "slack".into(),
+        firing,
+        resolved: vec![u64::MAX],
+        notified_at: t(at),
+        sequence: seq,
+    };
+    store.enqueue_deliveries(&[], &[entry("g1", vec![1, 2], 0, 1), entry("g2", vec![3], 0, 1)]).await?;
+    store.enqueue_deliveries(&[delivery("k", "slack", "g1", 10)], &[entry("g1", vec![1], 10, 2)]).await?;
+    assert_eq!(store.load_notification_log().await?, vec![entry("g1", vec![1], 10, 2), entry("g2", vec![3], 0, 1)]);
+    assert_eq!(store.delete_notification_log_before(t(5)).await?, 1);
+    assert_eq!(store.load_notification_log().await?, vec![entry("g1", vec![1], 10, 2)]);
     Ok(())
 }
 

@@ -1,0 +1,375 @@
+//! Grouping alerts into notifications: Alertmanager's dispatcher, aggregation groups and notification
+//! log, as pure state.
+//!
+//! An alert joins one aggregation group per route it matches; the group is identified by Alertmanager's
+//! group key (`{route key}:{group labels}`), so notifications carry the same `groupKey`. A new group first
+//! flushes after `group_wait` (at once if its alert started longer ago than that), then every
+//! `group_interval`. At a flush, silenced and inhibited alerts are left out, and each channel is notified
+//! only when [`needs_update`] says so: new firing alerts, resolved ones (with `send_resolved`), or
+//! `repeat_interval` since the last notification. After a flush, resolved alerts that did not change
+//! meanwhile leave the group; an empty group is dropped.
+
+use std::collections::{BTreeSet, HashMap};
+use std::time::Duration;
+
+use crate::alert::Alert;
+use crate::alerts::{AlertTable, StatusOracle};
+use crate::labels::{Fingerprint, LabelSet};
+use crate::route::{label_set_string, Route, RouteOpts};
+use crate::Timestamp;
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// One aggregation group.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub key: String,
+    pub opts: RouteOpts,
+    pub labels: LabelSet,
+    /// Members and the `updated_at` of the version the group last saw.
+    members: HashMap<Fingerprint, Timestamp>,
+    pub next_flush: Timestamp,
+    pub has_flushed: bool,
+}
+
+/// What a flush of one group found: the alerts to tell its receiver about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Flush {
+    pub group_key: String,
+    pub receiver: String,
+    pub group_labels: LabelSet,
+    pub repeat_interval: Duration,
+    /// Firing alerts, not silenced or inhibited, ordered by labels.
+    pub firing: Vec<(Fingerprint, Alert)>,
+    /// Resolved alerts, not silenced or inhibited, ordered by labels.
+    pub resolved: Vec<(Fingerprint, Alert)>,
+    /// Resolved members as seen by this flush (to drop them afterwards if unchanged).
+    resolved_seen: Vec<(Fingerprint, Timestamp)>,
+}
+
+/// All aggregation groups.
+#[derive(Clone, Debug, Default)]
+pub struct Dispatcher {
+    groups: HashMap<String, Group>,
+}
+
+impl Dispatcher {
+    pub fn new() -> Dispatcher {
+        Dispatcher::default()
+    }
+
+    /// Groups built from every alert of the table, as after a start or a configuration reload.
+    pub fn rebuild(route: &Route, table: &AlertTable, now: Timestamp) -> Dispatcher {
+        let mut d = Dispatcher::new();
+        for (_, entry) in table.iter() {
+            d.insert(route, &entry.alert, now);
+        }
+        d
+    }
+
+    pub fn len(&self) -> usize {
+        self.groups.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    pub fn group(&self, key: &str) -> Option<&Group> {
+        self.groups.get(key)
+    }
+
+    /// Adds (or refreshes) an alert in the groups of every route it matches. A resolved alert that no
+    /// group holds is ignored: nobody was told it fired.
+    pub fn insert(&mut self, route: &Route, alert: &Alert, now: Timestamp) {
+        let fp = alert.fingerprint();
+        for node in route.matching(&alert.labels) {
+            let labels = node.group_labels(&alert.labels);
+            let key = group_key(node, &labels);
+            if alert.is_resolved_at(now) && !self.groups.get(&key).is_some_and(|g| g.members.contains_key(&fp)) {
+                continue;
+            }
+            let group = self.groups.entry(key.clone()).or_insert_with(|| Group {
+                key,
+                opts: node.opts.clone(),
+                labels,
+                members: HashMap::new(),
+                next_flush: now + chrono(node.opts.group_wait),
+                has_flushed: false,
+            });
+            group.members.insert(fp, alert.updated_at);
+            // An alert that started longer than group_wait ago does not wait again.
+            if !group.has_flushed && alert.starts_at + chrono(group.opts.group_wait) < now {
+                group.next_flush = group.next_flush.min(now);
+            }
+        }
+    }
+
+    /// When the earliest group is due, if any.
+    pub fn next_due(&self) -> Option<Timestamp> {
+        self.groups.values().map(|g| g.next_flush).min()
+    }
+
+    /// Keys of the groups due at `now`, earliest first.
+    pub fn due(&self, now: Timestamp) -> Vec<String> {
+        let mut due: Vec<(&Timestamp, &String)> =
+            self.groups.values().filter(|g| g.next_flush <= now).map(|g| (&g.next_flush, &g.key)).collect();
+        due.sort();
+        due.into_iter().map(|(_, k)| k.clone()).collect()
+    }
+
+    /// What flushing group `key` at `now` would notify.
+    pub fn flush(&self, key: &str, table: &AlertTable, oracle: &StatusOracle, now: Timestamp) -> Option<Flush> {
+        let group = self.groups.get(key)?;
+        let mut firing = Vec::new();
+        let mut resolved = Vec::new();
+        let mut resolved_seen = Vec::new();
+        for (fp, seen) in &group.members {
+            let Some(entry) = table.get(*fp) else { continue };
+            let alert = &entry.alert;
+            let is_resolved = alert.is_resolved_at(now);
+            if is_resolved {
+                resolved_seen.push((*fp, *seen));
+            }
+            if oracle.status(&alert.labels).is_suppressed() {
+                continue;
+            }
+            if is_resolved {
+                resolved.push((*fp, alert.clone()));
+            } else {
+                firing.push((*fp, alert.clone()));
+            }
+        }
+        firing.sort_by(|a, b| a.1.labels.cmp(&b.1.labels));
+        resolved.sort_by(|a, b| a.1.labels.cmp(&b.1.labels));
+        Some(Flush {
+            group_key: group.key.clone(),
+            receiver: group.opts.receiver.clone(),
+            group_labels: group.labels.clone(),
+            repeat_interval: group.opts.repeat_interval,
+            firing,
+            resolved,
+            resolved_seen,
+        })
+    }
+
+    /// Records that `flush` was handled at `now`: resolved members that did not change since are dropped,
+    /// the next flush is a `group_interval` away, an empty group disappears. Members that vanished from
+    /// the alert table (forgotten) are dropped too.
+    pub fn flushed(&mut self, flush: &Flush, table: &AlertTable, now: Timestamp) {
+        let Some(group) = self.groups.get_mut(&flush.group_key) else { return };
+        for (fp, seen) in &flush.resolved_seen {
+            if group.members.get(fp) == Some(seen) {
+                group.members.remove(fp);
+            }
+        }
+        group.members.retain(|fp, _| table.get(*fp).is_some());
+        group.has_flushed = true;
+        group.next_flush = now + chrono(group.opts.group_interval);
+        if group.members.is_empty() {
+            self.groups.remove(&flush.group_key);
+        }
+    }
+}
+
+/// Alertmanager's group key: `{route key}:{group labels}`.
+pub fn group_key(route: &Route, group_labels: &LabelSet) -> String {
+    format!("{}:{}", route.key(), label_set_string(group_labels))
+}
+
+/// The last notification of one group to one channel (Alertmanager's notification log entry).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotificationLogEntry {
+    pub firing: BTreeSet<Fingerprint>,
+    pub resolved: BTreeSet<Fingerprint>,
+    pub notified_at: Timestamp,
+    /// How many notifications this group has sent this channel; part of the idempotency key.
+    pub sequence: i64,
+}
+
+/// Alertmanager's `DedupStage.needsUpdate`: must this channel be notified of `firing`/`resolved` now?
+pub fn needs_update(
+    last: Option<&NotificationLogEntry>,
+    firing: &BTreeSet<Fingerprint>,
+    resolved: &BTreeSet<Fingerprint>,
+    send_resolved: bool,
+    repeat_interval: Duration,
+    now: Timestamp,
+) -> bool {
+    let Some(last) = last else {
+        // Never notified: notify unless everything already resolved.
+        return !firing.is_empty();
+    };
+    if !firing.is_subset(&last.firing) {
+        return true;
+    }
+    if firing.is_empty() {
+        // Everything resolved: tell the channel only if it was told something fired.
+        return !last.firing.is_empty();
+    }
+    if send_resolved && !resolved.is_subset(&last.resolved) {
+        return true;
+    }
+    last.notified_at + chrono(repeat_interval) <= now
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::route::GroupBy;
+    use crate::Matchers;
+    use chrono::TimeZone;
+
+    fn t(secs: i64) -> Timestamp {
+        chrono::Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap_or_default()
+    }
+
+    fn opts(receiver: &str) -> RouteOpts {
+        RouteOpts {
+            receiver: receiver.into(),
+            group_by: GroupBy::Labels(vec!["alertname".into()]),
+            group_wait: Duration::from_secs(30),
+            group_interval: Duration::from_secs(300),
+            repeat_interval: Duration::from_secs(3600),
+        }
+    }
+
+    fn tree() -> Route {
+        Route::root(
+            opts("ops"),
+            vec![Route::child(Matchers::parse("team=db").unwrap_or_default(), false, opts("db"), vec![])],
+        )
+    }
+
+    fn alert(name: &str, extra: &[(&str, &str)], starts: i64, ends: i64, updated: i64) -> Alert {
+        let mut labels: LabelSet = [("alertname".to_string(), name.to_string())].into();
+        labels.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        Alert {
+            labels,
+            annotations: LabelSet::new(),
+            starts_at: t(starts),
+            ends_at: t(ends),
+            updated_at: t(updated),
+            generator_url: String::new(),
+            timeout: false,
+        }
+    }
+
+    struct World {
+        route: Route,
+        table: AlertTable,
+        dispatcher: Dispatcher,
+        version: i64,
+    }
+
+    impl World {
+        fn new() -> World {
+            World { route: tree(), table: AlertTable::new(), dispatcher: Dispatcher::new(), version: 0 }
+        }
+        fn receive(&mut self, a: Alert, now: Timestamp) {
+            self.version += 1;
+            let row = self.table.resolve_batch(vec![a]).remove(0);
+            self.dispatcher.insert(&self.route, &row, now);
+            self.table.install(row, self.version);
+        }
+        fn flush_due(&mut self, now: Timestamp) -> Vec<Flush> {
+            let oracle = StatusOracle::new(&self.table, [], &[], now);
+            let mut out = Vec::new();
+            for key in self.dispatcher.due(now) {
+                if let Some(f) = self.dispatcher.flush(&key, &self.table, &oracle, now) {
+                    self.dispatcher.flushed(&f, &self.table, now);
+                    out.push(f);
+                }
+            }
+            out
+        }
+    }
+
+    #[test]
+    fn group_keys_are_alertmanagers() {
+        let r = tree();
+        let labels: LabelSet = [("alertname".to_string(), "Disk".to_string())].into();
+        assert_eq!(group_key(&r, &labels), r#"{}:{alertname="Disk"}"#);
+        assert_eq!(group_key(&r.routes[0], &labels), r#"{}/{team="db"}:{alertname="Disk"}"#);
+    }
+
+    #[test]
+    fn a_new_group_waits_group_wait_then_flushes_every_group_interval() {
+        let mut w = World::new();
+        w.receive(alert("Disk", &[("i", "1")], 0, 1000, 0), t(0));
+        w.receive(alert("Disk", &[("i", "2")], 5, 1000, 5), t(5));
+        assert!(w.flush_due(t(29)).is_empty());
+        let flushes = w.flush_due(t(30));
+        assert_eq!(flushes.len(), 1);
+        assert_eq!(flushes[0].firing.len(), 2, "both alerts of the group in one notification");
+        assert!(w.flush_due(t(329)).is_empty());
+        assert_eq!(w.flush_due(t(330)).len(), 1);
+    }
+
+    #[test]
+    fn an_alert_that_started_long_ago_does_not_wait() {
+        let mut w = World::new();
+        w.receive(alert("Old", &[], -100, 1000, 0), t(0));
+        assert_eq!(w.flush_due(t(0)).len(), 1);
+    }
+
+    #[test]
+    fn routes_put_an_alert_in_the_matching_teams_group() {
+        let mut w = World::new();
+        w.receive(alert("Disk", &[("team", "db")], 0, 1000, 0), t(0));
+        let flushes = w.flush_due(t(30));
+        assert_eq!(flushes.len(), 1);
+        assert_eq!(flushes[0].receiver, "db");
+        assert_eq!(flushes[0].group_key, r#"{}/{team="db"}:{alertname="Disk"}"#);
+    }
+
+    #[test]
+    fn resolved_alerts_are_reported_once_then_leave_the_group() {
+        let mut w = World::new();
+        w.receive(alert("Disk", &[], 0, 1000, 0), t(0));
+        assert_eq!(w.flush_due(t(30))[0].firing.len(), 1);
+        w.receive(alert("Disk", &[], 0, 100, 100), t(100));
+        let f = w.flush_due(t(330));
+        assert_eq!((f[0].firing.len(), f[0].resolved.len()), (0, 1));
+        assert!(w.dispatcher.is_empty(), "the group is gone once its last alert resolved");
+    }
+
+    #[test]
+    fn a_resolved_alert_no_group_holds_starts_no_group() {
+        let mut w = World::new();
+        w.receive(alert("Gone", &[], 0, 10, 20), t(20));
+        assert!(w.dispatcher.is_empty());
+    }
+
+    fn set(fps: &[u64]) -> BTreeSet<Fingerprint> {
+        fps.iter().map(|&f| Fingerprint(f)).collect()
+    }
+
+    #[test]
+    fn dedup_follows_alertmanagers_needs_update() {
+        let hour = Duration::from_secs(3600);
+        let entry = |firing: &[u64], resolved: &[u64]| NotificationLogEntry {
+            firing: set(firing),
+            resolved: set(resolved),
+            notified_at: t(0),
+            sequence: 1,
+        };
+        let cases: &[(&str, Option<NotificationLogEntry>, &[u64], &[u64], bool, i64, bool)] = &[
+            ("first notification of firing alerts", None, &[1], &[], true, 10, true),
+            ("resolved inside group_wait: nothing to say", None, &[], &[1], true, 10, false),
+            ("a new firing alert", Some(entry(&[1], &[])), &[1, 2], &[], true, 10, true),
+            ("nothing changed", Some(entry(&[1, 2], &[])), &[1, 2], &[], true, 10, false),
+            ("nothing changed, repeat interval passed", Some(entry(&[1], &[])), &[1], &[], true, 3600, true),
+            ("one resolved, send_resolved", Some(entry(&[1, 2], &[])), &[1], &[2], true, 10, true),
+            ("one resolved, no send_resolved", Some(entry(&[1, 2], &[])), &[1], &[2], false, 10, false),
+            ("all resolved after firing", Some(entry(&[1], &[])), &[], &[1], false, 10, true),
+            ("all resolved, already told", Some(entry(&[], &[1])), &[], &[1], true, 10, false),
+        ];
+        for (what, last, firing, resolved, send_resolved, now, want) in cases {
+            let got = needs_update(last.as_ref(), &set(firing), &set(resolved), *send_resolved, hour, t(*now));
+            assert_eq!(got, *want, "{what}");
+        }
+    }
+}
