@@ -5,12 +5,14 @@
 //! types; every error names the file, the line and the field. Nothing here reads the environment or the clock.
 #![forbid(unsafe_code)]
 
+mod channels;
 mod duration;
 mod schema;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+pub use channels::*;
 pub use duration::{parse_duration, ConfigDuration};
 pub use schema::*;
 
@@ -116,6 +118,65 @@ impl Config {
                     &team.name,
                     format!("team {:?} is defined twice", team.name),
                 ));
+            }
+        }
+        for (i, channel) in file.channels.iter().enumerate() {
+            if file.channels[..i].iter().any(|c| c.name == channel.name) {
+                return Err(located(
+                    format!("channels[{i}].name"),
+                    &channel.name,
+                    format!("channel {:?} is defined twice", channel.name),
+                ));
+            }
+            if channel.kind().is_none() {
+                return Err(located(
+                    format!("channels[{i}]"),
+                    &channel.name,
+                    format!("channel {:?} needs exactly one of `webhook`, `slack` or `email`", channel.name),
+                ));
+            }
+            if let Some(w) = &channel.webhook {
+                if w.hmac_secret.is_some() && w.hmac_secret_file.is_some() {
+                    return Err(located(
+                        format!("channels[{i}].webhook"),
+                        "hmac_secret",
+                        "set `hmac_secret` or `hmac_secret_file`, not both".into(),
+                    ));
+                }
+            }
+            if let Some(e) = &channel.email {
+                if e.to.is_empty() {
+                    return Err(located(
+                        format!("channels[{i}].email.to"),
+                        &channel.name,
+                        "an e-mail channel needs at least one recipient in `to`".into(),
+                    ));
+                }
+                if !e.smtp.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+                    return Err(located(
+                        format!("channels[{i}].email.smtp"),
+                        &e.smtp,
+                        format!("{:?} is not host:port", e.smtp),
+                    ));
+                }
+                if e.password.is_some() && e.password_file.is_some() {
+                    return Err(located(
+                        format!("channels[{i}].email"),
+                        "password",
+                        "set `password` or `password_file`, not both".into(),
+                    ));
+                }
+            }
+        }
+        for (i, team) in file.teams.iter().enumerate() {
+            for (j, name) in team.channels.iter().enumerate() {
+                if !file.channels.iter().any(|c| &c.name == name) {
+                    return Err(located(
+                        format!("teams[{i}].channels[{j}]"),
+                        name,
+                        format!("unknown channel {name:?}; define it under `channels:`"),
+                    ));
+                }
             }
         }
         for (i, token) in file.auth.tokens.iter().enumerate() {
@@ -249,17 +310,35 @@ const SECRET_KEYS: &[&str] = &["sha256", "password", "secret", "token", "hmac_se
 fn redact(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for line in text.lines() {
-        let body = line.trim_start().trim_start_matches("- ");
-        let secret_key = body.split_once(':').map(|(k, _)| k.trim()).filter(|k| SECRET_KEYS.contains(k));
-        match (secret_key, line.find(':')) {
-            (Some(_), Some(colon)) if !line[colon + 1..].trim().is_empty() => {
-                out.push_str(&line[..colon + 1]);
-                out.push_str(" <secret>");
-            }
-            _ => out.push_str(&redact_url_password(line)),
-        }
+        out.push_str(&redact_url_password(&redact_secret_values(line)));
         out.push('\n');
     }
+    out
+}
+
+/// Replaces the value after every `key:` in [`SECRET_KEYS`] on the line, in block style (`key: value`) and
+/// in flow style (`{name: x, key: value, …}`), up to the next `,` or `}` or the end of the line.
+fn redact_secret_values(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < line.len() {
+        let at_word_start = line[..i].chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        let key = SECRET_KEYS.iter().find(|k| at_word_start && line[i..].starts_with(&format!("{k}:")));
+        if let Some(key) = key {
+            let value_start = i + key.len() + 1;
+            let value_len = line[value_start..].find([',', '}']).unwrap_or(line.len() - value_start);
+            if !line[value_start..value_start + value_len].trim().is_empty() {
+                out.push_str(&line[copied..value_start]);
+                out.push_str(" <secret>");
+                copied = value_start + value_len;
+                i = copied;
+                continue;
+            }
+        }
+        i += line[i..].chars().next().map_or(1, char::len_utf8);
+    }
+    out.push_str(&line[copied..]);
     out
 }
 

@@ -39,6 +39,12 @@ pub struct ConfigFile {
     /// Audiences that receive messages; route receivers name teams.
     #[serde(default)]
     pub teams: Vec<TeamConfig>,
+    /// Destinations teams use: webhooks, Slack, e-mail.
+    #[serde(default)]
+    pub channels: Vec<crate::channels::ChannelConfig>,
+    /// Retries and concurrency of deliveries.
+    #[serde(default)]
+    pub delivery: crate::channels::DeliveryConfig,
     /// The routing tree (Alertmanager semantics; receivers are teams).
     #[serde(default)]
     pub route: RouteConfig,
@@ -171,6 +177,42 @@ pub struct TeamConfig {
     /// What the team is, for people reading notifications and `/api/v2/receivers`.
     #[serde(default)]
     pub description: String,
+    /// Names of the channels the team's messages go to.
+    #[serde(default)]
+    pub channels: Vec<String>,
+    /// Who to reach for other matters.
+    #[serde(default)]
+    pub alternate_contacts: AlternateContacts,
+}
+
+/// Contacts of a team besides its channels (the AWS account's alternate contacts, by analogy).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlternateContacts {
+    pub billing: Option<Contact>,
+    pub security: Option<Contact>,
+    pub operations: Option<Contact>,
+}
+
+/// A person or a distribution list.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub email: String,
+    /// A name to address them by.
+    #[serde(default)]
+    pub name: String,
+    /// `person` or `list`; default `person`.
+    #[serde(default)]
+    pub kind: ContactKind,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ContactKind {
+    #[default]
+    Person,
+    List,
 }
 
 /// A node of the routing tree, as written. Missing options inherit from the parent.

@@ -140,3 +140,17 @@ fn the_redacted_text_hides_token_hashes_and_url_passwords() -> Result<(), Config
     assert!(text.contains("name: ci"), "{text}");
     Ok(())
 }
+
+#[test]
+fn secrets_written_in_flow_style_are_redacted_too() -> Result<(), ConfigError> {
+    let hash = "cd".repeat(32);
+    let c = parse(&format!("{MINIMAL}auth: {{tokens: [ {{name: flow, sha256: {hash}, scopes: [read]}} ]}}\n"))?;
+    let text = c.redacted_text();
+    assert!(!text.contains(&hash), "{text}");
+    assert!(text.contains("{name: flow, sha256: <secret>, scopes: [read]}"), "{text}");
+    assert_eq!(
+        redact("a: {x_secret: 1, secret: 2, password: \"p\"}"),
+        "a: {x_secret: 1, secret: <secret>, password: <secret>}\n"
+    );
+    Ok(())
+}

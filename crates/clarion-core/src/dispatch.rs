@@ -41,9 +41,9 @@ pub struct Flush {
     pub receiver: String,
     pub group_labels: LabelSet,
     pub repeat_interval: Duration,
-    /// Firing alerts, not silenced or inhibited, ordered by labels.
+    /// Firing alerts, not silenced or inhibited, in [`alert_order`].
     pub firing: Vec<(Fingerprint, Alert)>,
-    /// Resolved alerts, not silenced or inhibited, ordered by labels.
+    /// Resolved alerts, not silenced or inhibited, in [`alert_order`].
     pub resolved: Vec<(Fingerprint, Alert)>,
     /// Resolved members as seen by this flush (to drop them afterwards if unchanged).
     resolved_seen: Vec<(Fingerprint, Timestamp)>,
@@ -142,8 +142,8 @@ impl Dispatcher {
                 firing.push((*fp, alert.clone()));
             }
         }
-        firing.sort_by(|a, b| a.1.labels.cmp(&b.1.labels));
-        resolved.sort_by(|a, b| a.1.labels.cmp(&b.1.labels));
+        firing.sort_by(|a, b| alert_order(&a.1.labels, &b.1.labels));
+        resolved.sort_by(|a, b| alert_order(&a.1.labels, &b.1.labels));
         Some(Flush {
             group_key: group.key.clone(),
             receiver: group.opts.receiver.clone(),
@@ -172,6 +172,37 @@ impl Dispatcher {
             self.groups.remove(&flush.group_key);
         }
     }
+}
+
+/// Alertmanager's order of alerts in a notification (`types.AlertSlice`): by `job`, then `instance`
+/// (alerts having the label first), then by label set (fewer labels first, then by values).
+pub fn alert_order(a: &LabelSet, b: &LabelSet) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    for key in ["job", "instance"] {
+        match (a.get(key), b.get(key)) {
+            (None, None) => continue,
+            (None, Some(_)) => return Ordering::Greater,
+            (Some(_), None) => return Ordering::Less,
+            (Some(x), Some(y)) if x != y => return x.cmp(y),
+            _ => {}
+        }
+    }
+    if a.len() != b.len() {
+        return a.len().cmp(&b.len());
+    }
+    // Walk the union of names in order; the first difference decides, a missing name sorts first.
+    let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+    names.sort();
+    names.dedup();
+    for n in names {
+        match (a.get(n), b.get(n)) {
+            (None, _) => return Ordering::Less,
+            (_, None) => return Ordering::Greater,
+            (Some(x), Some(y)) if x != y => return x.cmp(y),
+            _ => {}
+        }
+    }
+    Ordering::Equal
 }
 
 /// Alertmanager's group key: `{route key}:{group labels}`.
@@ -345,6 +376,31 @@ mod tests {
 
     fn set(fps: &[u64]) -> BTreeSet<Fingerprint> {
         fps.iter().map(|&f| Fingerprint(f)).collect()
+    }
+
+    #[test]
+    fn alerts_are_ordered_by_job_then_instance_then_labels() {
+        let l = |pairs: &[(&str, &str)]| -> LabelSet {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        };
+        let mut v = vec![
+            l(&[("alertname", "B")]),
+            l(&[("alertname", "A"), ("x", "1")]),
+            l(&[("instance", "b")]),
+            l(&[("instance", "a"), ("z", "1")]),
+            l(&[("job", "node"), ("instance", "z")]),
+            l(&[("alertname", "A")]),
+        ];
+        v.sort_by(alert_order);
+        let want = vec![
+            l(&[("job", "node"), ("instance", "z")]),
+            l(&[("instance", "a"), ("z", "1")]),
+            l(&[("instance", "b")]),
+            l(&[("alertname", "A")]),
+            l(&[("alertname", "B")]),
+            l(&[("alertname", "A"), ("x", "1")]),
+        ];
+        assert_eq!(v, want);
     }
 
     #[test]

@@ -119,11 +119,9 @@ impl Silence {
             return false;
         }
         match self.effective_state_at(now) {
-            // Compared at millisecond precision: the API prints milliseconds, and a client updating a
-            // silence (amtool silence update) re-posts the start it read.
-            SilenceState::Active => {
-                draft.starts_at.timestamp_millis() == self.starts_at.timestamp_millis() && draft.ends_at >= now
-            }
+            // Compared to the second, as Alertmanager does: a client updating a silence re-posts the start
+            // it read, which amtool prints and parses at second precision.
+            SilenceState::Active => draft.starts_at.timestamp() == self.starts_at.timestamp() && draft.ends_at >= now,
             SilenceState::Pending => draft.starts_at >= now,
             SilenceState::Expired => false,
         }

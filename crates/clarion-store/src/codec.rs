@@ -186,14 +186,19 @@ impl DeliveryColumns {
     }
 }
 
-/// How a completion changes a row: (state, next attempt, last error, delivered).
-pub fn completion_columns(
-    completion: &crate::Completion,
-    now: i64,
-) -> Result<(&'static str, i64, Option<String>, Option<i64>), StoreError> {
-    Ok(match completion {
+/// How a completion changes a row.
+pub struct CompletionColumns {
+    pub state: &'static str,
+    pub next_attempt_at: i64,
+    pub last_error: Option<String>,
+    pub delivered_at: Option<i64>,
+}
+
+pub fn completion_columns(completion: &crate::Completion, now: i64) -> Result<CompletionColumns, StoreError> {
+    let (state, next_attempt_at, last_error, delivered_at) = match completion {
         crate::Completion::Delivered => ("delivered", now, None, Some(now)),
         crate::Completion::Retry { at, error } => ("pending", nanos(*at)?, Some(error.clone()), None),
         crate::Completion::Dead { error } => ("dead", now, Some(error.clone()), None),
-    })
+    };
+    Ok(CompletionColumns { state, next_attempt_at, last_error, delivered_at })
 }

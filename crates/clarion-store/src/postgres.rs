@@ -371,14 +371,14 @@ impl Store for PgStore {
         completion: Completion,
     ) -> Result<bool, StoreError> {
         let now = nanos(now)?;
-        let (state, next, error, delivered) = completion_columns(&completion, now)?;
+        let c = completion_columns(&completion, now)?;
         let client = self.client().await?;
         let changed = client
             .execute(
                 "UPDATE deliveries SET state = $3, attempts = attempts + 1, next_attempt_at = $4, last_error = $5,
                    delivered_at = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7
                  WHERE id = $1 AND lease_owner = $2 AND state = 'sending'",
-                &[&id, &owner, &state, &next, &error, &delivered, &now],
+                &[&id, &owner, &c.state, &c.next_attempt_at, &c.last_error, &c.delivered_at, &now],
             )
             .await?;
         Ok(changed == 1)

@@ -463,14 +463,14 @@ impl Store for SqliteStore {
         completion: Completion,
     ) -> Result<bool, StoreError> {
         let now = nanos(now)?;
-        let (state, next, error, delivered) = completion_columns(&completion, now)?;
+        let c = completion_columns(&completion, now)?;
         let owner = owner.to_string();
         self.call(move |conn| {
             let changed = conn.execute(
                 "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4, last_error = ?5,
                    delivered_at = ?6, lease_owner = NULL, lease_until = NULL, updated_at = ?7
                  WHERE id = ?1 AND lease_owner = ?2 AND state = 'sending'",
-                params![id, owner, state, next, error, delivered, now],
+                params![id, owner, c.state, c.next_attempt_at, c.last_error, c.delivered_at, now],
             )?;
             Ok(changed == 1)
         })

@@ -261,3 +261,68 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> T
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A real Alertmanager (Debian's `prometheus-alertmanager`) in a temporary directory, with gossip disabled,
+/// for side-by-side comparisons with Clarion. Killed when dropped.
+pub struct Alertmanager {
+    child: Child,
+    pub port: u16,
+    pub url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Alertmanager {
+    /// Writes `config` (Alertmanager's YAML) to `alertmanager.yml`, starts the server on a free port and waits
+    /// until `/-/ready` answers 200.
+    pub fn start(config: &str) -> TestResult<Alertmanager> {
+        let dir = tempfile::tempdir()?;
+        let config_path = dir.path().join("alertmanager.yml");
+        std::fs::write(&config_path, config)?;
+        let log = std::fs::File::create(dir.path().join("alertmanager.log"))?;
+        let port = free_port()?;
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", config_path.display()))
+            .arg(format!("--storage.path={}", dir.path().join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--cluster.listen-address=") // empty: no gossip, no cluster port
+            .current_dir(dir.path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .spawn()
+            .map_err(|e| {
+                format!("cannot run prometheus-alertmanager ({e}); install Debian's prometheus-alertmanager")
+            })?;
+        let mut am = Alertmanager { child, port, url: format!("http://127.0.0.1:{port}"), dir };
+        am.wait_ready()?;
+        Ok(am)
+    }
+
+    fn wait_ready(&mut self) -> TestResult {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Err(format!("alertmanager exited with {status} before becoming ready:\n{}", self.log()).into());
+            }
+            if blocking_get(&format!("{}/-/ready", self.url)).is_ok_and(|(status, _)| status == 200) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(format!("alertmanager did not become ready in 20 s:\n{}", self.log()).into());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Everything Alertmanager printed so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,68 @@
+//! The webhook channel: POSTs the notification as JSON (`alertmanager-v4` or `clarion` format), with the
+//! idempotency key in the `Idempotency-Key` header and, when a secret is configured, an HMAC signature.
+
+pub mod payload;
+pub mod sign;
+
+use std::time::Duration;
+
+use clarion_config::{WebhookConfig, WebhookFormat};
+use clarion_core::Timestamp;
+
+use crate::message::Notification;
+use crate::{http, Attempt, Outcome};
+
+/// A configured webhook.
+#[derive(Clone)]
+pub struct Webhook {
+    url: String,
+    format: WebhookFormat,
+    secret: Option<Vec<u8>>,
+    timeout: Duration,
+    max_alerts: usize,
+}
+
+impl std::fmt::Debug for Webhook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Webhook").field("format", &self.format).field("signed", &self.secret.is_some()).finish()
+    }
+}
+
+impl Webhook {
+    /// `secret` is the HMAC key already read from `hmac_secret` or `hmac_secret_file`.
+    pub fn new(config: &WebhookConfig, secret: Option<Vec<u8>>) -> Webhook {
+        Webhook {
+            url: config.url.0.clone(),
+            format: config.format,
+            secret,
+            timeout: config.timeout.0,
+            max_alerts: config.max_alerts,
+        }
+    }
+
+    /// The body this webhook sends for `n`.
+    pub fn render(&self, n: &Notification, idempotency_key: &str) -> Vec<u8> {
+        match self.format {
+            WebhookFormat::AlertmanagerV4 => payload::alertmanager_v4(n, self.max_alerts),
+            WebhookFormat::Clarion => payload::clarion(n, self.max_alerts, idempotency_key),
+        }
+    }
+
+    pub async fn send(
+        &self,
+        client: &reqwest::Client,
+        n: &Notification,
+        attempt: &Attempt<'_>,
+        now: Timestamp,
+    ) -> Outcome {
+        let body = self.render(n, attempt.idempotency_key);
+        let mut headers = vec![
+            ("idempotency-key", attempt.idempotency_key.to_string()),
+            ("x-clarion-attempt", attempt.number.to_string()),
+        ];
+        if let Some(secret) = &self.secret {
+            headers.push((sign::HEADER, sign::signature(secret, now.timestamp(), &body)));
+        }
+        http::post(client, &self.url, &headers, body, self.timeout, now).await
+    }
+}

@@ -1,0 +1,209 @@
+//! The `channels:` and `delivery:` sections: where notifications go and how hard Clarion tries.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{self, Deserialize, Deserializer};
+
+use crate::duration::ConfigDuration;
+
+/// One destination. Exactly one of `webhook`, `slack`, `email` is set.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChannelConfig {
+    pub name: String,
+    /// Also notify when alerts resolve; default true.
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+    pub webhook: Option<WebhookConfig>,
+    /// A Slack incoming webhook (the same payload works for Mattermost).
+    pub slack: Option<SlackConfig>,
+    pub email: Option<EmailConfig>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The kind of a channel, once validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelKind {
+    Webhook,
+    Slack,
+    Email,
+}
+
+impl ChannelConfig {
+    pub fn kind(&self) -> Option<ChannelKind> {
+        match (&self.webhook, &self.slack, &self.email) {
+            (Some(_), None, None) => Some(ChannelKind::Webhook),
+            (None, Some(_), None) => Some(ChannelKind::Slack),
+            (None, None, Some(_)) => Some(ChannelKind::Email),
+            _ => None,
+        }
+    }
+
+    /// The longest a single attempt on this channel may take.
+    pub fn timeout(&self) -> Duration {
+        let t = self.webhook.as_ref().map(|w| w.timeout).or(self.slack.as_ref().map(|s| s.timeout));
+        t.or(self.email.as_ref().map(|e| e.timeout)).unwrap_or(DEFAULT_TIMEOUT).0
+    }
+}
+
+const DEFAULT_TIMEOUT: ConfigDuration = ConfigDuration(Duration::from_secs(10));
+
+fn default_timeout() -> ConfigDuration {
+    DEFAULT_TIMEOUT
+}
+
+/// Payload formats of a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum WebhookFormat {
+    /// Alertmanager's webhook payload, version 4: existing consumers work unchanged.
+    #[default]
+    AlertmanagerV4,
+    /// Clarion's payload: the v4 fields plus the clarity fields of each alert and the idempotency key.
+    Clarion,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: HttpUrl,
+    #[serde(default)]
+    pub format: WebhookFormat,
+    /// Key for the `X-Clarion-Signature` HMAC-SHA256 header.
+    pub hmac_secret: Option<Secret>,
+    /// File holding the HMAC key (its content, trailing newline removed).
+    pub hmac_secret_file: Option<PathBuf>,
+    /// Longest time one attempt may take; default 10s.
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+    /// Most alerts listed in one payload (0 = all); the rest are counted in `truncatedAlerts`.
+    #[serde(default)]
+    pub max_alerts: usize,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackConfig {
+    /// The incoming-webhook URL.
+    pub url: HttpUrl,
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+}
+
+/// TLS on the SMTP connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain text (local relays only).
+    None,
+    /// Upgrade with STARTTLS; refuse servers that do not offer it.
+    #[default]
+    Starttls,
+    /// TLS from the first byte (SMTPS, usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `host:port` of the SMTP server.
+    pub smtp: String,
+    #[serde(default)]
+    pub tls: SmtpTls,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub password_file: Option<PathBuf>,
+    pub from: String,
+    /// Recipients: usually a distribution list.
+    pub to: Vec<String>,
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+}
+
+/// How deliveries are retried.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Attempts before a delivery is dead; default 10.
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// Age after which a failing delivery is dead; default 24h.
+    #[serde(default = "default_max_age")]
+    pub max_age: ConfigDuration,
+    /// Wait after the first failure, doubled after each (with jitter); default 1s.
+    #[serde(default = "default_initial_backoff")]
+    pub initial_backoff: ConfigDuration,
+    /// Longest wait between attempts; default 5m.
+    #[serde(default = "default_max_backoff")]
+    pub max_backoff: ConfigDuration,
+    /// Deliveries sent at the same time by one instance; default 16.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            max_attempts: default_max_attempts(),
+            max_age: default_max_age(),
+            initial_backoff: default_initial_backoff(),
+            max_backoff: default_max_backoff(),
+            concurrency: default_concurrency(),
+        }
+    }
+}
+
+fn default_max_attempts() -> u32 {
+    10
+}
+fn default_max_age() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(24 * 3600))
+}
+fn default_initial_backoff() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(1))
+}
+fn default_max_backoff() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(300))
+}
+fn default_concurrency() -> usize {
+    16
+}
+
+/// A secret string: never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<secret>")
+    }
+}
+
+/// An absolute `http://` or `https://` URL.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HttpUrl(pub String);
+
+impl fmt::Debug for HttpUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Slack and many webhook URLs carry their secret in the path: show scheme and host only.
+        let host_end = self.0.find("://").map(|i| i + 3).and_then(|s| self.0[s..].find('/').map(|e| s + e));
+        write!(f, "{}/…", &self.0[..host_end.unwrap_or(self.0.len())])
+    }
+}
+
+impl<'de> Deserialize<'de> for HttpUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
+        match rest {
+            Some(r) if !r.is_empty() && !r.starts_with('/') && !s.contains(char::is_whitespace) => Ok(HttpUrl(s)),
+            _ => Err(de::Error::custom(format!("{s:?} is not an absolute http:// or https:// URL"))),
+        }
+    }
+}
