@@ -6,6 +6,7 @@
 
 pub mod alert;
 pub mod alerts;
+pub mod delivery;
 pub mod dispatch;
 pub mod inhibit;
 pub mod labels;

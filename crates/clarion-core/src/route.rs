@@ -98,6 +98,37 @@ impl Route {
         true
     }
 
+    /// Like [`Route::matching`], with the path from the root to each matched node (root first).
+    pub fn matching_paths(&self, labels: &LabelSet) -> Vec<Vec<&Route>> {
+        let mut out = Vec::new();
+        let mut path = Vec::new();
+        self.collect_paths(labels, &mut path, &mut out);
+        out
+    }
+
+    fn collect_paths<'a>(
+        &'a self,
+        labels: &LabelSet,
+        path: &mut Vec<&'a Route>,
+        out: &mut Vec<Vec<&'a Route>>,
+    ) -> bool {
+        if !self.matchers.matches(labels) {
+            return false;
+        }
+        path.push(self);
+        let before = out.len();
+        for child in &self.routes {
+            if child.collect_paths(labels, path, out) && !child.continue_matching {
+                break;
+            }
+        }
+        if out.len() == before {
+            out.push(path.clone());
+        }
+        path.pop();
+        true
+    }
+
     /// The labels of `labels` that form its group on this route.
     pub fn group_labels(&self, labels: &LabelSet) -> LabelSet {
         match &self.opts.group_by {
@@ -176,6 +207,15 @@ mod tests {
         assert_eq!(receivers(&t, &labels(&[("team", "payments")])), ["payments", "finance"]);
         assert_eq!(receivers(&t, &labels(&[("team", "payroll")])), ["finance"]);
         assert_eq!(receivers(&t, &labels(&[("team", "web")])), ["ops"]);
+    }
+
+    #[test]
+    fn matching_paths_end_at_the_matching_nodes() {
+        let t = tree();
+        let paths = t.matching_paths(&labels(&[("team", "payments"), ("severity", "page")]));
+        let receivers: Vec<Vec<&str>> =
+            paths.iter().map(|p| p.iter().map(|r| r.opts.receiver.as_str()).collect()).collect();
+        assert_eq!(receivers, vec![vec!["ops", "payments", "payments-oncall"], vec!["ops", "finance"]]);
     }
 
     #[test]

@@ -100,12 +100,17 @@ async fn commit(state: &AppState, batch: Vec<Submission>, count: usize) {
         Ok(versions) => {
             let mut replaced = Vec::new();
             {
+                let config = state.config();
+                let now = state.clock.now();
                 let mut table = state.alerts.write().unwrap_or_else(|e| e.into_inner());
+                let mut dispatcher = state.dispatcher.lock().unwrap_or_else(|e| e.into_inner());
                 for (row, version) in rows.into_iter().zip(versions) {
+                    dispatcher.insert(&config.route, &row, now);
                     replaced.extend(table.install(row, version));
                 }
             }
             state.garbage.lock().unwrap_or_else(|e| e.into_inner()).extend(replaced);
+            state.dispatch_wake.notify_one();
             Ok(())
         }
         Err(e) => {

@@ -1,6 +1,7 @@
 //! Clarion's HTTP server and background workers.
 //!
-//! [`app`] builds the router (Alertmanager API v2, health, reload, metrics) over an [`AppState`];
+//! [`app`] builds the router (Alertmanager API v2, the native delivery API, health, reload, metrics) over
+//! an [`AppState`];
 //! [`serve`] runs it on an already-bound listener until a shutdown signal. Handlers translate between wire
 //! types and domain types and hold no domain rules of their own: those live in `clarion-core`.
 #![forbid(unsafe_code)]
@@ -12,6 +13,8 @@ mod error;
 mod intake;
 mod maintenance;
 mod metrics;
+mod notifier;
+mod sender;
 mod state;
 
 use std::future::Future;
@@ -33,6 +36,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v2/silence/{id}", get(api::silences::get_one).delete(api::silences::delete))
         .route("/api/v2/status", get(api::status::status))
         .route("/api/v2/receivers", get(api::status::receivers))
+        .route("/api/v1/deliveries", get(api::deliveries::list))
+        .route("/api/v1/deliveries/{id}", get(api::deliveries::get_one))
+        .route("/api/v1/deliveries/{id}/retry", post(api::deliveries::retry))
         .route("/-/healthy", get(api::status::healthy).head(api::status::healthy))
         .route("/-/ready", get(api::status::ready).head(api::status::ready))
         .route("/-/reload", post(api::status::reload).put(api::status::reload))

@@ -1,5 +1,6 @@
-//! Periodic housekeeping: forget long-resolved alerts and long-expired silences, and delete alert rows that
-//! nothing points to any more, so the log stays about as large as the set of live alerts.
+//! Periodic housekeeping: forget long-resolved alerts, long-expired silences, old delivered deliveries and
+//! old notification-log entries, and delete alert rows that nothing points to any more, so the log stays
+//! about as large as the set of live alerts.
 
 use std::time::Duration;
 
@@ -13,6 +14,11 @@ const INTERVAL: Duration = Duration::from_secs(30);
 pub const RESOLVED_RETENTION: Duration = Duration::from_secs(3600);
 /// Expired silences are kept this long (Alertmanager's default `--data.retention`).
 pub const SILENCE_RETENTION: Duration = Duration::from_secs(120 * 3600);
+/// Delivered deliveries are kept this long, for people to look at.
+pub const DELIVERED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Notification-log entries are kept this long (Alertmanager's default `--data.retention`); a group quiet
+/// for longer starts afresh.
+pub const NOTIFICATION_LOG_RETENTION: Duration = Duration::from_secs(120 * 3600);
 /// Rows deleted per transaction, so deletion never holds the store for long.
 const DELETE_CHUNK: usize = 10_000;
 
@@ -45,6 +51,14 @@ pub async fn housekeeping(state: &AppState) -> Result<(), clarion_store::StoreEr
             return Err(e);
         }
     }
+
+    state
+        .store
+        .delete_delivered_before(now - chrono::Duration::from_std(DELIVERED_RETENTION).unwrap_or_default())
+        .await?;
+    let nflog_cutoff = now - chrono::Duration::from_std(NOTIFICATION_LOG_RETENTION).unwrap_or_default();
+    state.store.delete_notification_log_before(nflog_cutoff).await?;
+    state.nflog.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, e| e.notified_at >= nflog_cutoff);
 
     let silence_cutoff = now - chrono::Duration::from_std(SILENCE_RETENTION).unwrap_or_default();
     let _guard = state.silence_ops.lock().await;

@@ -32,6 +32,18 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ChannelLabel {
+    pub channel: String,
+}
+
+/// `outcome` is `sent`, `failed`, `retried` or `dead`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DeliveryLabels {
+    pub channel: String,
+    pub outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub handler: String,
     pub method: String,
@@ -43,6 +55,11 @@ type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 fn latency_histogram() -> Histogram {
     // 0.1 ms to ~1.6 s.
     Histogram::new(exponential_buckets(0.0001, 2.0, 15))
+}
+
+fn delivery_histogram() -> Histogram {
+    // 1 ms to ~9 h: deliveries can wait for retries.
+    Histogram::new(exponential_buckets(0.001, 3.0, 16))
 }
 
 /// Every metric Clarion exports.
@@ -57,6 +74,9 @@ pub struct Metrics {
     pub store_commit_seconds: Histogram,
     pub intake_batch_alerts: Histogram,
     pub config_reloads: Family<OutcomeLabel, Counter>,
+    pub deliveries: Family<DeliveryLabels, Counter>,
+    pub delivery_attempt_seconds: HistogramFamily<ChannelLabel>,
+    pub delivery_latency_seconds: HistogramFamily<ChannelLabel>,
 }
 
 impl Metrics {
@@ -86,8 +106,31 @@ impl Metrics {
         );
         let config_reloads = Family::<OutcomeLabel, Counter>::default();
         registry.register("config_reloads", "Configuration reloads by outcome", config_reloads.clone());
+        let deliveries = Family::<DeliveryLabels, Counter>::default();
+        registry.register(
+            "deliveries",
+            "Delivery attempts by channel and outcome (sent, failed, retried, dead)",
+            deliveries.clone(),
+        );
+        let delivery_attempt_seconds =
+            HistogramFamily::<ChannelLabel>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register(
+            "delivery_attempt_duration_seconds",
+            "Time one delivery attempt took",
+            delivery_attempt_seconds.clone(),
+        );
+        let delivery_latency_seconds =
+            HistogramFamily::<ChannelLabel>::new_with_constructor(delivery_histogram as fn() -> Histogram);
+        registry.register(
+            "delivery_latency_seconds",
+            "Time from a notification entering the outbox to its delivery",
+            delivery_latency_seconds.clone(),
+        );
         Metrics {
             registry,
+            deliveries,
+            delivery_attempt_seconds,
+            delivery_latency_seconds,
             alerts_received,
             alerts_invalid,
             alerts_active,

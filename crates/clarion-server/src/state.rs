@@ -9,12 +9,14 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use clarion_channels::Channel;
 use clarion_config::Config;
 use clarion_core::alerts::AlertTable;
+use clarion_core::dispatch::{Dispatcher, NotificationLogEntry};
 use clarion_core::silence::Silence;
 use clarion_core::Timestamp;
 use clarion_store::{Store, StoreError};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
@@ -28,6 +30,8 @@ pub enum StartError {
     Store(#[from] StoreError),
     #[error("{0}")]
     Exposure(String),
+    #[error("channel {0}")]
+    Channel(String),
 }
 
 /// Handle to everything the server shares. Cheap to clone.
@@ -48,6 +52,18 @@ pub struct Inner {
     /// Serialises silence changes: read, commit, then install.
     pub silence_ops: tokio::sync::Mutex<()>,
     pub intake: Intake,
+    /// Aggregation groups; lock after `alerts` when both are needed.
+    pub dispatcher: Mutex<Dispatcher>,
+    /// The last notification of each (group key, channel), as committed to the store.
+    pub nflog: Mutex<HashMap<(String, String), NotificationLogEntry>>,
+    channels: RwLock<Arc<HashMap<String, Channel>>>,
+    /// Wakes the notifier: alerts arrived.
+    pub dispatch_wake: Notify,
+    /// Wakes the delivery workers: deliveries were enqueued or retried.
+    pub delivery_wake: Notify,
+    /// Names this process in delivery leases.
+    pub instance_id: String,
+    pub http: reqwest::Client,
     pub metrics: Metrics,
     pub clock: Clock,
     pub started_at: Timestamp,
@@ -75,6 +91,16 @@ pub fn check_exposure(listen: SocketAddr, config: &Config) -> Result<(), String>
     Ok(())
 }
 
+/// Builds every configured channel, reading the secret files they name.
+fn build_channels(config: &Config) -> Result<HashMap<String, Channel>, String> {
+    config
+        .file
+        .channels
+        .iter()
+        .map(|c| Channel::from_config(c).map(|ch| (c.name.clone(), ch)).map_err(|e| format!("{:?}: {e}", c.name)))
+        .collect()
+}
+
 impl AppState {
     /// Loads stored alerts and silences, then starts the background workers (intake, maintenance).
     pub async fn start(
@@ -94,13 +120,21 @@ impl AppState {
         }
         let silences: HashMap<String, Silence> =
             store.load_silences().await?.into_iter().map(|s| (s.id.clone(), s)).collect();
+        let nflog = crate::notifier::nflog_from_rows(store.load_notification_log().await?);
         tracing::info!(
             alerts = table.len(),
             rows = loaded,
             silences = silences.len(),
+            notification_log = nflog.len(),
             store = store.kind(),
             "loaded stored state"
         );
+        let channels = build_channels(&config).map_err(StartError::Channel)?;
+        let dispatcher = Dispatcher::rebuild(&config.route, &table, clock.now());
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("clarion/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| StartError::Channel(format!("cannot build the HTTP client: {e}")))?;
 
         let (intake, intake_rx) = Intake::channel();
         let (stop, _) = watch::channel(false);
@@ -114,6 +148,13 @@ impl AppState {
             silences: RwLock::new(silences),
             silence_ops: tokio::sync::Mutex::new(()),
             intake,
+            dispatcher: Mutex::new(dispatcher),
+            nflog: Mutex::new(nflog),
+            channels: RwLock::new(Arc::new(channels)),
+            dispatch_wake: Notify::new(),
+            delivery_wake: Notify::new(),
+            instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            http,
             metrics: Metrics::new(),
             started_at: clock.now(),
             clock,
@@ -124,6 +165,8 @@ impl AppState {
         let workers = vec![
             tokio::spawn(crate::intake::run(state.clone(), intake_rx)),
             tokio::spawn(crate::maintenance::run(state.clone(), state.stop.subscribe())),
+            tokio::spawn(crate::notifier::run(state.clone(), state.stop.subscribe())),
+            tokio::spawn(crate::sender::run(state.clone(), state.stop.subscribe())),
         ];
         *state.workers.lock().unwrap_or_else(|e| e.into_inner()) = workers;
         state.ready.store(true, Ordering::SeqCst);
@@ -133,6 +176,11 @@ impl AppState {
     /// The current configuration.
     pub fn config(&self) -> Arc<Config> {
         self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// The configured channel named `name`.
+    pub fn channel(&self, name: &str) -> Option<Channel> {
+        self.channels.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
     }
 
     pub fn is_ready(&self) -> bool {
@@ -147,11 +195,20 @@ impl AppState {
         };
         let result = Config::load(path).map_err(|e| e.to_string()).and_then(|new| {
             check_exposure(self.listen, &new)?;
+            let channels = build_channels(&new)?;
             let old = self.config();
             if new.file.listen != old.file.listen || new.file.storage.url != old.file.storage.url {
                 tracing::warn!("`listen` and `storage` changes take effect only after a restart");
             }
-            *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+            // Regroup every alert under the new route tree (as Alertmanager does on reload).
+            {
+                let table = self.alerts.read().unwrap_or_else(|e| e.into_inner());
+                let mut dispatcher = self.dispatcher.lock().unwrap_or_else(|e| e.into_inner());
+                *dispatcher = Dispatcher::rebuild(&new.route, &table, self.clock.now());
+                *self.channels.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(channels);
+                *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
+            }
+            self.dispatch_wake.notify_one();
             Ok(())
         });
         match &result {

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::Client;
-use crate::{AlertsArgs, Output, SendArgs, ServeArgs};
+use crate::{AlertsArgs, DeliveriesCommand, Output, SendArgs, ServeArgs};
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLARION_LOG")
@@ -208,5 +208,107 @@ pub fn token_hash() -> anyhow::Result<ExitCode> {
     let mut token = String::new();
     std::io::stdin().read_line(&mut token).context("cannot read the token from standard input")?;
     println!("{}", clarion_server::hash_token(token.trim()));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints rows as aligned columns under a header.
+fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    let widths: Vec<usize> =
+        (0..N).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
+    let line = |cells: Vec<&str>| {
+        let out: Vec<String> = cells.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
+        println!("{}", out.join("  ").trim_end());
+    };
+    line(header.to_vec());
+    for r in rows {
+        line(r.iter().map(String::as_str).collect());
+    }
+}
+
+pub async fn deliveries(command: DeliveriesCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        DeliveriesCommand::List { server, dead, state, limit, output } => {
+            let client = Client::new(&server)?;
+            let mut query = vec![("limit", limit.to_string())];
+            if let Some(s) = state.or(dead.then(|| "dead".to_string())) {
+                query.push(("state", s));
+            }
+            let body = client.call(Method::GET, "/api/v1/deliveries", &query, None).await?;
+            let list: Vec<Value> = serde_json::from_str(&body)
+                .context("the server answered something that is not a list of deliveries")?;
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+                Output::Table => {
+                    let s = |v: &Value, k: &str| match &v[k] {
+                        Value::String(s) => s.clone(),
+                        Value::Null => String::new(),
+                        other => other.to_string(),
+                    };
+                    let rows: Vec<[String; 7]> = list
+                        .iter()
+                        .map(|d| {
+                            [
+                                s(d, "id"),
+                                s(d, "state"),
+                                s(d, "channel"),
+                                s(d, "attempts"),
+                                s(d, "createdAt"),
+                                s(d, "groupKey"),
+                                s(d, "lastError"),
+                            ]
+                        })
+                        .collect();
+                    print_table(["ID", "STATE", "CHANNEL", "ATTEMPTS", "CREATED", "GROUP", "LAST ERROR"], &rows);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        DeliveriesCommand::Retry { server, id } => {
+            let client = Client::new(&server)?;
+            client.call(Method::POST, &format!("/api/v1/deliveries/{id}/retry"), &[], None).await?;
+            println!("delivery {id} will be attempted again");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+pub fn routes_test(config: Option<&Path>, labels: &str) -> anyhow::Result<ExitCode> {
+    let config = match config {
+        Some(p) => Config::load(p)?,
+        None => Config::example(),
+    };
+    let matchers = clarion_core::Matchers::parse(labels)
+        .with_context(|| format!("--labels {labels:?} is not a list of name=value"))?;
+    let mut set = clarion_core::LabelSet::new();
+    for m in &matchers.0 {
+        if m.op() != clarion_core::MatchType::Equal {
+            bail!("--labels takes name=value pairs; {m} is a matcher, not a label");
+        }
+        set.insert(m.name().to_string(), m.value().to_string());
+    }
+    for path in config.route.matching_paths(&set) {
+        let Some(node) = path.last() else { continue };
+        let team = &node.opts.receiver;
+        let channels =
+            config.file.teams.iter().find(|t| &t.name == team).map(|t| t.channels.join(", ")).unwrap_or_default();
+        println!("{team}");
+        let steps: Vec<String> = path
+            .iter()
+            .map(|r| if r.matchers.is_empty() { "root".to_string() } else { r.matchers.to_string() })
+            .collect();
+        println!("  path:     {}", steps.join(" -> "));
+        let group_by = match &node.opts.group_by {
+            clarion_core::route::GroupBy::All => "...".to_string(),
+            clarion_core::route::GroupBy::Labels(l) => l.join(", "),
+        };
+        println!(
+            "  grouping: by [{group_by}], wait {}, interval {}, repeat {}",
+            clarion_config::ConfigDuration(node.opts.group_wait),
+            clarion_config::ConfigDuration(node.opts.group_interval),
+            clarion_config::ConfigDuration(node.opts.repeat_interval)
+        );
+        println!("  group:    {}", clarion_core::dispatch::group_key(node, &node.group_labels(&set)));
+        println!("  channels: {}", if channels.is_empty() { "(none)".to_string() } else { channels });
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -35,6 +35,12 @@ enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Inspect and retry deliveries of a running server.
+    #[command(subcommand)]
+    Deliveries(DeliveriesCommand),
+    /// Show which teams a label set reaches, and through which routes.
+    #[command(subcommand)]
+    Routes(RoutesCommand),
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +121,46 @@ pub struct SendArgs {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum DeliveriesCommand {
+    /// List deliveries, newest first.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Only dead deliveries (given up on; retry them with `clarion deliveries retry ID`).
+        #[arg(long, conflicts_with = "state")]
+        dead: bool,
+        /// Only deliveries in this state: pending, sending, delivered, dead.
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// Attempt a dead delivery again.
+    Retry {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The delivery's id (first column of `clarion deliveries list`).
+        id: i64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RoutesCommand {
+    /// Route a label set through the configuration's tree, like `amtool config routes test`.
+    Test {
+        /// The configuration file; without one, the built-in example.
+        #[arg(long, env = "CLARION_CONFIG")]
+        config: Option<PathBuf>,
+        /// Labels, e.g. `alertname=DiskFull,team=payments,severity="page"`.
+        #[arg(long)]
+        labels: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Generate a new random token; prints the token once and the entry for `auth.tokens`.
     New {
@@ -145,6 +191,10 @@ fn main() -> std::process::ExitCode {
             Command::Send(args) => commands::send(args).await,
             Command::Token(TokenCommand::New { name, scopes }) => commands::token_new(&name, &scopes),
             Command::Token(TokenCommand::Hash) => commands::token_hash(),
+            Command::Deliveries(c) => commands::deliveries(c).await,
+            Command::Routes(RoutesCommand::Test { config, labels }) => {
+                commands::routes_test(config.as_deref(), &labels)
+            }
         }
     });
     match result {

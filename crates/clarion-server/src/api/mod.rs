@@ -5,6 +5,7 @@
 //! Alertmanager reads them, and bodies are read up to the configured size limit.
 
 pub mod alerts;
+pub mod deliveries;
 pub mod silences;
 pub mod status;
 

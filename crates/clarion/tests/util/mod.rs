@@ -2,6 +2,9 @@
 //! talk to it over HTTP, run external tools (amtool, Prometheus) against it.
 #![allow(dead_code)] // Each test file uses a different subset.
 
+pub mod sink;
+pub mod smtp;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
