@@ -259,7 +259,10 @@ fn a_delivery_that_keeps_failing_goes_dead_stays_visible_and_can_be_retried() ->
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     sink.wait_for("/hook", 4, WAIT)?;
     eventually(WAIT, "the retried delivery delivered", || {
-        Ok(deliveries(&server, "?state=delivered")?.iter().any(|d| d["id"].as_i64().map(|v| v.to_string()).as_deref() == Some(id.as_str())).then_some(()))
+        Ok(deliveries(&server, "?state=delivered")?
+            .iter()
+            .any(|d| d["id"].as_i64().map(|v| v.to_string()).as_deref() == Some(id.as_str()))
+            .then_some(()))
     })?;
     // Retrying something that is not dead is refused with the reason.
     let out = clarion(&server, &["deliveries", "retry", &id])?;
@@ -305,5 +308,59 @@ fn routes_test_prints_the_teams_and_paths_a_label_set_takes() -> TestResult {
     let out = Command::new(env!("CARGO_BIN_EXE_clarion")).args(["routes", "test", "--labels", "team=~pay"]).output()?;
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("is a matcher, not a label"));
+    Ok(())
+}
+
+#[test]
+fn an_unchanged_group_is_notified_again_after_repeat_interval() -> TestResult {
+    let (sink, smtp) = (Sink::start()?, SmtpServer::start()?);
+    let yaml = config(&sink, &smtp, "{}").replace("repeat_interval: 1h", "repeat_interval: 2s");
+    let server = Server::start(Some(&yaml))?;
+    post_alerts(&server, json!([{"labels": {"alertname": "Steady", "team": "payments"}}]))?;
+    let hook = sink.wait_for("/hook", 2, WAIT)?;
+    let gap = hook[1].at - hook[0].at;
+    assert!(gap >= Duration::from_millis(1900), "repeated after {gap:?}, before repeat_interval");
+    assert_eq!(hook[0].json()?["alerts"], hook[1].json()?["alerts"]);
+    assert_ne!(hook[0].header("idempotency-key"), hook[1].header("idempotency-key"), "a repeat is a new notification");
+    Ok(())
+}
+
+/// The Python verification function from docs/webhooks.md, run by a real Python interpreter on a
+/// request Clarion signed.
+#[test]
+fn the_clarion_format_carries_clarity_fields_and_the_documented_python_verifier_accepts_its_signature() -> TestResult {
+    let (sink, smtp) = (Sink::start()?, SmtpServer::start()?);
+    let yaml = config(&sink, &smtp, "{}").replace("hmac_secret: s3cret,", "hmac_secret: s3cret, format: clarion,");
+    let server = Server::start(Some(&yaml))?;
+    post_alerts(
+        &server,
+        json!([{"labels": {"alertname": "Latency", "team": "payments", "severity": "page"},
+                "annotations": {"summary": "p99 above 2s", "description": "Checkout is slow"}}]),
+    )?;
+    let hook = sink.wait_for("/hook", 1, WAIT)?;
+    let payload = hook[0].json()?;
+    assert_eq!(payload["version"], "clarion/1");
+    assert_eq!(payload["idempotencyKey"].as_str(), hook[0].header("idempotency-key"));
+    assert_eq!(
+        payload["alerts"][0]["clarity"],
+        json!({"summary": "p99 above 2s", "severity": "page", "impact": null, "action": null, "runbook": null,
+               "owner": "payments", "context": "Checkout is slow"})
+    );
+
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/webhooks.md"))?;
+    let code = doc
+        .split("```python\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .ok_or("no Python block in docs/webhooks.md")?;
+    let dir = tempfile::tempdir()?;
+    std::fs::write(dir.path().join("body"), &hook[0].body)?;
+    let header = hook[0].header("x-clarion-signature").ok_or("no signature")?;
+    let script = format!(
+        "{code}\nimport sys\nbody = open(sys.argv[1], 'rb').read()\nprint(verify(b's3cret', sys.argv[2], body), verify(b'wrong', sys.argv[2], body), verify(b's3cret', sys.argv[2], body + b' '))\n"
+    );
+    let out = Command::new("python3").arg("-c").arg(&script).arg(dir.path().join("body")).arg(header).output()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True False False");
     Ok(())
 }
