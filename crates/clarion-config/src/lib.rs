@@ -110,28 +110,34 @@ impl Config {
             field,
             message,
         };
+        // For something defined twice, point at the second definition.
+        let located_last = |field: String, needle: &str, message: String| ConfigError {
+            line: text.lines().enumerate().filter(|(_, l)| l.contains(needle)).last().map(|(i, _)| i + 1),
+            ..located(field, needle, message)
+        };
+        let named = |name: &str| format!("name: {name}");
         let team_names: Vec<&str> = file.teams.iter().map(|t| t.name.as_str()).collect();
         for (i, team) in file.teams.iter().enumerate() {
             if team_names[..i].contains(&team.name.as_str()) {
-                return Err(located(
+                return Err(located_last(
                     format!("teams[{i}].name"),
-                    &team.name,
+                    &named(&team.name),
                     format!("team {:?} is defined twice", team.name),
                 ));
             }
         }
         for (i, channel) in file.channels.iter().enumerate() {
             if file.channels[..i].iter().any(|c| c.name == channel.name) {
-                return Err(located(
+                return Err(located_last(
                     format!("channels[{i}].name"),
-                    &channel.name,
+                    &named(&channel.name),
                     format!("channel {:?} is defined twice", channel.name),
                 ));
             }
             if channel.kind().is_none() {
                 return Err(located(
                     format!("channels[{i}]"),
-                    &channel.name,
+                    &named(&channel.name),
                     format!("channel {:?} needs exactly one of `webhook`, `slack` or `email`", channel.name),
                 ));
             }
@@ -148,7 +154,7 @@ impl Config {
                 if e.to.is_empty() {
                     return Err(located(
                         format!("channels[{i}].email.to"),
-                        &channel.name,
+                        &named(&channel.name),
                         "an e-mail channel needs at least one recipient in `to`".into(),
                     ));
                 }
@@ -181,9 +187,9 @@ impl Config {
         }
         for (i, token) in file.auth.tokens.iter().enumerate() {
             if file.auth.tokens[..i].iter().any(|t| t.name == token.name) {
-                return Err(located(
+                return Err(located_last(
                     format!("auth.tokens[{i}].name"),
-                    &token.name,
+                    &named(&token.name),
                     format!("token {:?} is defined twice", token.name),
                 ));
             }

@@ -154,3 +154,44 @@ fn secrets_written_in_flow_style_are_redacted_too() -> Result<(), ConfigError> {
     );
     Ok(())
 }
+
+#[test]
+fn channel_mistakes_are_located_and_explained() {
+    let base = "route: {receiver: ops}\n";
+    let cases: &[(&str, usize, &str, &str)] = &[
+        ("teams: [{name: ops, channels: [nope]}]\n", 1, "teams[0].channels[0]", "unknown channel \"nope\""),
+        (
+            "teams: [{name: ops}]\nchannels:\n  - name: c\n    webhook: {url: 'http://x/'}\n    slack: {url: 'http://y/'}\n",
+            3,
+            "channels[0]",
+            "exactly one of `webhook`, `slack` or `email`",
+        ),
+        ("teams: [{name: ops}]\nchannels:\n  - name: c\n    webhook: {url: 'ftp://x/'}\n", 4, "channels[0].webhook.url", "not an absolute http:// or https:// URL"),
+        ("teams: [{name: ops}]\nchannels:\n  - name: c\n    webhook: {url: 'http://x/', format: v9}\n", 4, "channels[0].webhook.format", "unknown variant `v9`"),
+        (
+            "teams: [{name: ops}]\nchannels:\n  - name: c\n    email: {smtp: 'mail', from: a@b.c, to: [x@y.z]}\n",
+            4,
+            "channels[0].email.smtp",
+            "is not host:port",
+        ),
+        ("teams: [{name: ops}]\nchannels:\n  - name: c\n    email: {smtp: 'mail:25', from: a@b.c, to: []}\n", 3, "channels[0].email.to", "at least one recipient"),
+        ("teams: [{name: ops}]\nchannels:\n  - {name: c, slack: {url: 'http://x/'}}\n  - {name: c, slack: {url: 'http://y/'}}\n", 4, "channels[1].name", "defined twice"),
+        ("teams: [{name: ops}]\ndelivery: {max_attempts: -1}\n", 2, "delivery.max_attempts", "expected u32"),
+    ];
+    let mut failures = Vec::new();
+    for (text, line, field, msg) in cases {
+        let e = error(&format!("{text}{base}"));
+        if e.line != Some(*line) || e.field != *field || !e.message.contains(msg) {
+            failures.push(format!("got {e:?}\n  want line {line}, field {field:?}, message containing {msg:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn channel_urls_are_not_printed_by_debug() -> Result<(), ConfigError> {
+    let c = parse("teams: [{name: ops, channels: [s]}]\nchannels: [{name: s, slack: {url: 'https://hooks.slack.com/services/T0/B0/SECRET'}}]\nroute: {receiver: ops}\n")?;
+    let debug = format!("{:?}", c.file.channels);
+    assert!(!debug.contains("SECRET") && debug.contains("https://hooks.slack.com/…"), "{debug}");
+    Ok(())
+}
