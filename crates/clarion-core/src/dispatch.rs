@@ -368,6 +368,38 @@ mod tests {
     }
 
     #[test]
+    fn silenced_and_inhibited_alerts_are_left_out_of_notifications() {
+        use crate::inhibit::InhibitRule;
+        use crate::silence::Silence;
+        let mut w = World::new();
+        w.receive(alert("Disk", &[("i", "1"), ("severity", "critical")], 0, 1000, 0), t(0));
+        w.receive(alert("Disk", &[("i", "1"), ("severity", "warning")], 0, 1000, 0), t(0));
+        w.receive(alert("Disk", &[("i", "2")], 0, 1000, 0), t(0));
+        let silence = Silence {
+            id: "s".into(),
+            matchers: Matchers::parse("i=2").unwrap_or_default(),
+            starts_at: t(0),
+            ends_at: t(100),
+            updated_at: t(0),
+            created_by: String::new(),
+            comment: String::new(),
+        };
+        let rules = [InhibitRule {
+            source_matchers: Matchers::parse("severity=critical").unwrap_or_default(),
+            target_matchers: Matchers::parse("severity=warning").unwrap_or_default(),
+            equal: vec!["i".into()],
+        }];
+        let oracle = StatusOracle::new(&w.table, [&silence], &rules, t(30));
+        let key = w.dispatcher.due(t(30)).pop().unwrap_or_default();
+        let flush = w.dispatcher.flush(&key, &w.table, &oracle, t(30));
+        let firing: Vec<String> = flush
+            .iter()
+            .flat_map(|f| f.firing.iter().map(|(_, a)| a.labels.get("severity").cloned().unwrap_or_default()))
+            .collect();
+        assert_eq!(firing, ["critical"]);
+    }
+
+    #[test]
     fn a_resolved_alert_no_group_holds_starts_no_group() {
         let mut w = World::new();
         w.receive(alert("Gone", &[], 0, 10, 20), t(20));

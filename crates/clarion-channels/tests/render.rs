@@ -1,0 +1,120 @@
+//! Rendering tests for every channel kind: the fixed order of clarity fields, missing fields shown as
+//! missing, long groups bounded with "and N more", hostile text escaped, payload truncation.
+
+use chrono::TimeZone;
+use clarion_channels::message::{Notification, NotifiedAlert, Status};
+use clarion_channels::{email, slack, webhook};
+use clarion_core::labels::LabelSet;
+
+fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn alert(i: usize, annotations: &[(&str, &str)]) -> NotifiedAlert {
+    NotifiedAlert {
+        status: Status::Firing,
+        labels: labels(&[("alertname", "DiskFull"), ("instance", &format!("db{i:02}")), ("severity", "critical")]),
+        annotations: labels(annotations),
+        starts_at: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 6, 0, 0).single().unwrap_or_default(),
+        ends_at: None,
+        generator_url: "http://prometheus/graph".into(),
+        fingerprint: format!("{i:016x}"),
+    }
+}
+
+fn notification(alerts: Vec<NotifiedAlert>) -> Notification {
+    Notification::new(
+        "payments".into(),
+        "{}:{alertname=\"DiskFull\"}".into(),
+        labels(&[("alertname", "DiskFull")]),
+        alerts,
+        "http://clarion".into(),
+    )
+}
+
+#[test]
+fn slack_lists_at_most_ten_alerts_then_says_how_many_more() -> Result<(), Box<dyn std::error::Error>> {
+    let n = notification((0..12).map(|i| alert(i, &[("summary", "full")])).collect());
+    let v = slack::Slack::render(&n, "key");
+    let texts: Vec<String> = v["blocks"]
+        .as_array()
+        .ok_or("blocks")?
+        .iter()
+        .filter_map(|b| b["text"]["text"].as_str().map(String::from))
+        .collect();
+    assert_eq!(texts.iter().filter(|t| t.contains("*Summary:* full")).count(), 10);
+    assert!(texts.iter().any(|t| t == "_and 2 more_"), "{texts:?}");
+    assert_eq!(v["text"], "[FIRING:12] DiskFull (payments)");
+    Ok(())
+}
+
+#[test]
+fn slack_escapes_markup_in_alert_text() -> Result<(), Box<dyn std::error::Error>> {
+    let n = notification(vec![alert(1, &[("summary", "<!channel> & <https://evil|click>")])]);
+    let v = slack::Slack::render(&n, "key");
+    let body = v.to_string();
+    assert!(!body.contains("<!channel>"), "{body}");
+    assert!(body.contains("&lt;!channel&gt; &amp; &lt;https://evil|click&gt;"), "{body}");
+    Ok(())
+}
+
+#[test]
+fn email_shows_every_field_in_order_with_missing_ones_marked_and_escapes_html() {
+    let n = notification(vec![alert(1, &[("summary", "Disk <b>full</b>"), ("runbook_url", "https://rb/disk")])]);
+    let (subject, text, html) = email::render(&n, "abc123");
+    assert_eq!(subject, "[FIRING:1] DiskFull (payments)");
+    let labels = ["Summary:", "Severity:", "Affected:", "Action:", "Runbook:", "Owner:", "Since:"];
+    let positions: Vec<usize> = labels.iter().map(|l| text.find(l).unwrap_or(usize::MAX)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+    assert!(text.contains("Affected: — missing —") && text.contains("Action:   — missing —"), "{text}");
+    assert!(text.contains("Owner:    payments") && text.contains("Since:    2026-11-27 06:00:00 UTC"), "{text}");
+    assert!(html.contains("Disk &lt;b&gt;full&lt;/b&gt;") && !html.contains("<b>full</b>"), "{html}");
+    assert!(html.contains("<a href=\"https://rb/disk\">"), "{html}");
+    assert!(text.contains("Clarion delivery abc123"), "{text}");
+}
+
+#[test]
+fn email_bounds_long_groups() {
+    let n = notification((0..15).map(|i| alert(i, &[])).collect());
+    let (_, text, html) = email::render(&n, "k");
+    assert_eq!(text.matches("== DiskFull").count(), 10);
+    assert!(text.contains("and 5 more") && html.contains("and 5 more"));
+}
+
+#[test]
+fn a_runbook_that_is_not_a_url_is_shown_as_text_not_as_a_link() {
+    let n = notification(vec![alert(1, &[("runbook_url", "javascript:alert(1)")])]);
+    let (_, _, html) = email::render(&n, "k");
+    assert!(!html.contains("href=\"javascript"), "{html}");
+    let v = slack::Slack::render(&n, "k").to_string();
+    assert!(!v.contains("<javascript:"), "{v}");
+}
+
+#[test]
+fn webhook_payloads_truncate_to_max_alerts_and_count_the_rest() -> Result<(), Box<dyn std::error::Error>> {
+    let n = notification((0..5).map(|i| alert(i, &[])).collect());
+    let v4: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 2))?;
+    assert_eq!(v4["alerts"].as_array().map(Vec::len), Some(2));
+    assert_eq!(v4["truncatedAlerts"], 3);
+    assert_eq!(v4["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
+    assert_eq!(v4["alerts"][0]["startsAt"], "2026-11-27T06:00:00Z");
+    assert!(v4.get("idempotencyKey").is_none(), "v4 stays exactly Alertmanager's shape");
+    let all: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 0))?;
+    assert_eq!((all["alerts"].as_array().map(Vec::len), &all["truncatedAlerts"]), (Some(5), &serde_json::json!(0)));
+    let keys: Vec<&String> = all.as_object().ok_or("object")?.keys().collect();
+    let mut want = vec![
+        "alerts",
+        "commonAnnotations",
+        "commonLabels",
+        "externalURL",
+        "groupKey",
+        "groupLabels",
+        "receiver",
+        "status",
+        "truncatedAlerts",
+        "version",
+    ];
+    want.sort();
+    assert_eq!(keys, want);
+    Ok(())
+}
