@@ -8,6 +8,7 @@
 mod channels;
 mod duration;
 mod schema;
+mod standard;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use std::path::{Path, PathBuf};
 pub use channels::*;
 pub use duration::{parse_duration, ConfigDuration};
 pub use schema::*;
+pub use standard::StandardConfig;
 
 use clarion_core::inhibit::InhibitRule;
 use clarion_core::route::{GroupBy, Route, RouteOpts};

@@ -50,6 +50,9 @@ pub struct ConfigFile {
     pub route: RouteConfig,
     #[serde(default)]
     pub inhibit_rules: Vec<InhibitRuleConfig>,
+    /// The communication standard; the built-in default when empty.
+    #[serde(default)]
+    pub standard: crate::StandardConfig,
 }
 
 /// Where signals are stored.

@@ -195,3 +195,99 @@ fn channel_urls_are_not_printed_by_debug() -> Result<(), ConfigError> {
     assert!(!debug.contains("SECRET") && debug.contains("https://hooks.slack.com/…"), "{debug}");
     Ok(())
 }
+
+#[test]
+fn a_standard_section_is_parsed_into_the_domain_standard() -> Result<(), Box<dyn std::error::Error>> {
+    use clarion_core::standard::{ClarityField, MessageKind, Requirement};
+    let c = parse(&format!(
+        "{MINIMAL}standard:
+  summary_max_chars: 80
+  paging_severities: [critical, page, P1]
+  require:
+    alert:
+      paging: [summary, impact|context, runbook, owner]
+      severities:
+        warning: [summary, owner]
+    advisory:
+      default: [summary, impact, action, deadline, owner]
+  vague_phrases: [\"over to ops\"]
+  disable: [summary-multiline]
+"
+    ))?;
+    let s = c.file.standard.to_domain()?;
+    assert_eq!(s.summary_max_chars, 80);
+    assert!(s.is_paging("p1"));
+    let runbook = Requirement::field(ClarityField::Runbook);
+    assert_eq!(s.required(MessageKind::Alert, "P1").get(2), Some(&runbook));
+    assert_eq!(s.required(MessageKind::Alert, "warning").len(), 2);
+    assert_eq!(s.required(MessageKind::Advisory, "").len(), 5);
+    assert!(s.is_vague("Over to ops!"));
+    assert!(s.disabled_rules.contains("summary-multiline"));
+    Ok(())
+}
+
+#[test]
+fn an_absent_standard_section_is_the_built_in_standard() -> Result<(), Box<dyn std::error::Error>> {
+    let c = parse(MINIMAL)?;
+    assert_eq!(c.file.standard.to_domain()?, clarion_core::standard::Standard::default());
+    Ok(())
+}
+
+#[test]
+fn standard_errors_name_the_line_and_field() {
+    let cases: &[(&str, usize, &str, &str)] = &[
+        // a misspelt clarity field
+        (
+            "standard:\n  require:\n    alert:\n      paging: [summary, owner]\n      default: [sumary]\n",
+            5,
+            "standard.require.alert.default[0]",
+            "unknown clarity field \"sumary\" (did you mean `summary`?)",
+        ),
+        // an empty alternative in a block list: serde_yaml locates it at the list's first entry, and the
+        // field names the entry
+        (
+            "standard:\n  require:\n    announcement:\n      default:\n        - owner\n        - impact|\n",
+            5,
+            "standard.require.announcement.default[1]",
+            "empty alternative",
+        ),
+        // an unknown kind
+        (
+            "standard:\n  require:\n    alerts: {default: [summary]}\n",
+            3,
+            "standard.require.alerts",
+            "unknown field `alerts`",
+        ),
+        // an unknown key
+        ("standard:\n  summary_max_char: 80\n", 2, "standard.summary_max_char", "unknown field `summary_max_char`"),
+        // zero
+        ("standard:\n  summary_max_chars: 0\n", 2, "standard.summary_max_chars", "at least 1"),
+        // an unknown rule id
+        ("standard:\n  disable: [vague-actions]\n", 2, "standard.disable[0]", "unknown rule \"vague-actions\""),
+        // a phrase without words
+        ("standard:\n  vague_phrases: [\"?!\"]\n", 2, "standard.vague_phrases[0]", "has no words"),
+    ];
+    let mut failures = Vec::new();
+    for (section, line, field, msg) in cases {
+        let text = format!("{MINIMAL}{section}");
+        let line = line + MINIMAL.lines().count();
+        let e = error(&text);
+        let ok = e.line == Some(line)
+            && e.field == *field
+            && e.message.contains(msg)
+            && e.to_string().starts_with(&format!("test.yml:{line}"));
+        if !ok {
+            failures.push(format!("got {e:?}\n  want line {line}, field {field:?}, message containing {msg:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn the_commented_standard_in_the_example_is_the_built_in_standard() -> Result<(), Box<dyn std::error::Error>> {
+    let (_, commented) = EXAMPLE_CONFIG.split_once("\n# standard:\n").ok_or("the example documents `standard:`")?;
+    let section: String = commented.lines().map(|l| format!("{}\n", l.strip_prefix("# ").unwrap_or(""))).collect();
+    let c = parse(&format!("{EXAMPLE_CONFIG}\nstandard:\n{section}"))?;
+    assert_eq!(c.file.standard.to_domain()?, clarion_core::standard::Standard::default());
+    Ok(())
+}

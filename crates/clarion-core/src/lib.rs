@@ -13,6 +13,7 @@ pub mod labels;
 pub mod matcher;
 pub mod route;
 pub mod silence;
+pub mod standard;
 
 /// The one timestamp type of the domain: UTC with nanosecond precision, like Alertmanager's Go `time.Time`.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

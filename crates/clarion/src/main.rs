@@ -5,6 +5,7 @@
 
 mod client;
 mod commands;
+mod lint;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,8 @@ enum Command {
     /// Show which teams a label set reaches, and through which routes.
     #[command(subcommand)]
     Routes(RoutesCommand),
+    /// Check Prometheus alerting rule files against the communication standard (exit 1 on findings).
+    Lint(lint::LintArgs),
 }
 
 #[derive(Debug, Args)]
@@ -195,6 +198,7 @@ fn main() -> std::process::ExitCode {
             Command::Routes(RoutesCommand::Test { config, labels }) => {
                 commands::routes_test(config.as_deref(), &labels)
             }
+            Command::Lint(args) => lint::run(args),
         }
     });
     match result {

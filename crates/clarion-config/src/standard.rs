@@ -1,0 +1,254 @@
+//! The `standard:` section of `clarion.yml`: the communication standard as written, and its conversion to
+//! the domain's [`Standard`].
+//!
+//! An empty section is the built-in standard (`clarion_core::standard`'s module documentation lists it).
+//! Anything written replaces only what it names: a kind's `paging` list, its `default` list, or the list of
+//! one named severity. Values are checked while parsing (field names, rule ids, phrases), so a mistake is
+//! reported with its line like every other configuration error.
+//!
+//! ```yaml
+//! standard:
+//!   summary_max_chars: 100
+//!   paging_severities: [critical, page]
+//!   require:
+//!     alert:
+//!       paging: [summary, impact|context, runbook, owner]
+//!       severities:
+//!         warning: [summary, runbook|action, owner]
+//!   vague_phrases: ["over to ops"]
+//!   disable: [summary-too-long]
+//! ```
+
+use std::collections::BTreeMap;
+
+use clarion_core::standard::{self as domain, KindRequirements, MessageKind, Requirement, Standard};
+use serde::de::{self, Deserialize, Deserializer};
+
+/// The communication standard: which clarity fields each kind and severity of message must carry, and the
+/// limits of the rules beyond presence.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardConfig {
+    /// Longest summary, in characters (a notification's title); default 120. Must be at least 1.
+    #[serde(default = "default_summary_max_chars", deserialize_with = "positive")]
+    pub summary_max_chars: usize,
+    /// Severities that page and so use each kind's `paging` list; default `[critical, page]`.
+    /// Compared case-insensitively.
+    #[serde(default = "default_paging_severities")]
+    pub paging_severities: Vec<SeverityName>,
+    /// Required clarity fields per kind of message; a kind or list left out keeps the built-in one.
+    #[serde(default)]
+    pub require: RequireConfig,
+    /// Phrases that make an action vague ("over to you"), in addition to the built-in ones. Compared
+    /// ignoring case and punctuation. Default none.
+    #[serde(default)]
+    pub vague_phrases: Vec<VaguePhrase>,
+    /// Ids of rules not to apply, such as `summary-too-long`; default none.
+    #[serde(default)]
+    pub disable: Vec<RuleId>,
+}
+
+impl Default for StandardConfig {
+    fn default() -> Self {
+        StandardConfig {
+            summary_max_chars: default_summary_max_chars(),
+            paging_severities: default_paging_severities(),
+            require: RequireConfig::default(),
+            vague_phrases: Vec::new(),
+            disable: Vec::new(),
+        }
+    }
+}
+
+fn default_summary_max_chars() -> usize {
+    domain::DEFAULT_SUMMARY_MAX_CHARS
+}
+
+fn default_paging_severities() -> Vec<SeverityName> {
+    domain::DEFAULT_PAGING_SEVERITIES.iter().map(|s| SeverityName(s.to_string())).collect()
+}
+
+fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(de::Error::custom("must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// Required fields per kind of message. Keys: `alert`, `announcement`, `planned_event`, `advisory`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequireConfig {
+    /// Alerts; built in: paging `[summary, impact|context, action|runbook, owner]`, default `[summary, runbook|action]`.
+    pub alert: Option<KindRequireConfig>,
+    /// Announcements; built in: default `[action, owner]` (what, why and impact are rule
+    /// `announcement-incomplete-change`).
+    pub announcement: Option<KindRequireConfig>,
+    /// Planned events; built in like announcements.
+    pub planned_event: Option<KindRequireConfig>,
+    /// Security advisories; built in: default `[summary, impact, action, owner]`.
+    pub advisory: Option<KindRequireConfig>,
+}
+
+/// The required lists of one kind. Each entry is a field name (`summary`, `context`, `impact`, `action`,
+/// `deadline`, `owner`, `runbook`) or alternatives such as `impact|context`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KindRequireConfig {
+    /// For messages of a paging severity; left out, the built-in list.
+    pub paging: Option<Vec<RequirementConfig>>,
+    /// For every severity without a more specific list; left out, the built-in list.
+    pub default: Option<Vec<RequirementConfig>>,
+    /// For named severities (such as `warning`), more specific than `paging` and `default`; default none.
+    #[serde(default)]
+    pub severities: BTreeMap<SeverityName, Vec<RequirementConfig>>,
+}
+
+/// One required entry: a clarity field, or alternatives separated by `|`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequirementConfig(pub Requirement);
+
+impl<'de> Deserialize<'de> for RequirementConfig {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<Requirement>().map(RequirementConfig).map_err(de::Error::custom)
+    }
+}
+
+/// A severity name, stored lowercase; not blank.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeverityName(pub String);
+
+impl<'de> Deserialize<'de> for SeverityName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let name = text.trim().to_lowercase();
+        if name.is_empty() {
+            return Err(de::Error::custom("a severity name cannot be blank"));
+        }
+        Ok(SeverityName(name))
+    }
+}
+
+/// A phrase that makes an action vague; it has at least one letter or digit.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaguePhrase(pub String);
+
+impl<'de> Deserialize<'de> for VaguePhrase {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if domain::normalize(&text).is_empty() {
+            return Err(de::Error::custom(format!("the vague phrase {text:?} has no words")));
+        }
+        Ok(VaguePhrase(text))
+    }
+}
+
+/// The id of one of the standard's rules.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RuleId(pub &'static str);
+
+impl<'de> Deserialize<'de> for RuleId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        domain::rule_id(text.trim()).map(RuleId).ok_or_else(|| {
+            let ids: Vec<&str> = domain::RULES.iter().map(|(id, _)| *id).collect();
+            de::Error::custom(format!("unknown rule {text:?}; the rules are {}", ids.join(", ")))
+        })
+    }
+}
+
+impl StandardConfig {
+    /// The standard this section describes: the built-in one with what the section sets replaced.
+    /// Parsing already validated every value; this checks again for sections built in code.
+    pub fn to_domain(&self) -> Result<Standard, String> {
+        let mut standard = Standard::default();
+        if self.summary_max_chars == 0 {
+            return Err("standard.summary_max_chars must be at least 1".into());
+        }
+        standard.summary_max_chars = self.summary_max_chars;
+        standard.paging_severities = Vec::with_capacity(self.paging_severities.len());
+        for SeverityName(name) in &self.paging_severities {
+            let name = name.trim().to_lowercase();
+            if name.is_empty() {
+                return Err("standard.paging_severities: a severity name cannot be blank".into());
+            }
+            standard.paging_severities.push(name);
+        }
+        let kinds = [
+            (MessageKind::Alert, &self.require.alert),
+            (MessageKind::Announcement, &self.require.announcement),
+            (MessageKind::PlannedEvent, &self.require.planned_event),
+            (MessageKind::Advisory, &self.require.advisory),
+        ];
+        for (kind, written) in kinds {
+            if let Some(written) = written {
+                apply(standard.kind_mut(kind), written, kind)?;
+            }
+        }
+        for VaguePhrase(phrase) in &self.vague_phrases {
+            if domain::normalize(phrase).is_empty() {
+                return Err(format!("standard.vague_phrases: the phrase {phrase:?} has no words"));
+            }
+            standard.vague_phrases.push(phrase.clone());
+        }
+        standard.disabled_rules.extend(self.disable.iter().map(|RuleId(id)| *id));
+        Ok(standard)
+    }
+}
+
+fn apply(target: &mut KindRequirements, written: &KindRequireConfig, kind: MessageKind) -> Result<(), String> {
+    let list = |l: &[RequirementConfig]| l.iter().map(|RequirementConfig(r)| r.clone()).collect::<Vec<_>>();
+    if let Some(paging) = &written.paging {
+        target.paging = Some(list(paging));
+    }
+    if let Some(default) = &written.default {
+        target.default = list(default);
+    }
+    for (SeverityName(name), l) in &written.severities {
+        let name = name.trim().to_lowercase();
+        if name.is_empty() {
+            return Err(format!("standard.require.{kind}.severities: a severity name cannot be blank"));
+        }
+        target.severities.insert(name, list(l));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clarion_core::standard::ClarityField;
+
+    #[test]
+    fn an_empty_section_is_the_built_in_standard() -> Result<(), String> {
+        assert_eq!(StandardConfig::default().to_domain()?, Standard::default());
+        let parsed: StandardConfig = serde_yaml::from_str("{}").map_err(|e| e.to_string())?;
+        assert_eq!(parsed, StandardConfig::default());
+        Ok(())
+    }
+
+    #[test]
+    fn written_lists_replace_only_what_they_name() -> Result<(), String> {
+        let parsed: StandardConfig = serde_yaml::from_str(
+            "paging_severities: [P1]\nrequire:\n  alert:\n    severities:\n      Warning: [owner]\n",
+        )
+        .map_err(|e| e.to_string())?;
+        let s = parsed.to_domain()?;
+        let built_in = Standard::default();
+        assert_eq!(s.paging_severities, vec!["p1".to_string()]);
+        assert_eq!(s.alert.paging, built_in.alert.paging);
+        assert_eq!(s.alert.default, built_in.alert.default);
+        assert_eq!(s.required(MessageKind::Alert, "warning"), &[Requirement::field(ClarityField::Owner)]);
+        assert_eq!(s.announcement, built_in.announcement);
+        Ok(())
+    }
+
+    #[test]
+    fn a_section_built_in_code_is_validated_too() {
+        let zero = StandardConfig { summary_max_chars: 0, ..StandardConfig::default() };
+        assert!(zero.to_domain().is_err());
+        let no_words = StandardConfig { vague_phrases: vec![VaguePhrase("?!".into())], ..StandardConfig::default() };
+        assert!(no_words.to_domain().is_err());
+    }
+}
