@@ -2,8 +2,15 @@
 //!
 //! [`Store`] is what the server needs from storage; [`sqlite::SqliteStore`] (the embedded default) and
 //! [`postgres::PgStore`] (the scale-out store) implement it with the same semantics, checked by one test
-//! suite run against both. A call that returns `Ok` has committed durably: that is what lets the server
-//! answer 2xx. Alerts are an append-only log (rows never updated, garbage deleted by version) because
+//! suite run against both. A call that returns `Ok` has committed: that is what lets the server answer
+//! 2xx.
+//!
+//! Two levels of durability, chosen per operation. Alerts and silences — what clients were told is
+//! stored — are synced to disk before the call returns (SQLite `synchronous=FULL`; PostgreSQL's default).
+//! Delivery bookkeeping (enqueue, claim, complete) survives a crash of the Clarion process but not
+//! necessarily a power loss of the database host (SQLite `synchronous=NORMAL` in WAL mode; PostgreSQL
+//! `synchronous_commit=off`): what such a loss can drop is re-derived from the durable alerts with the
+//! same idempotency keys, so at worst a notification is sent again, never lost. Alerts are an append-only log (rows never updated, garbage deleted by version) because
 //! appending sequential keys is what makes durable ingest fast; silences are few and upserted by id.
 //! This crate knows SQL and its own row encoding, never HTTP.
 #![forbid(unsafe_code)]
@@ -200,15 +207,25 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         limit: usize,
     ) -> Result<Vec<Delivery>, StoreError>;
 
-    /// Records the outcome of an attempt by `owner`. Returns false (and changes nothing) if the delivery is
-    /// no longer leased by `owner`.
+    /// Records the outcomes of attempts by `owner`, in one transaction. For each, false means nothing was
+    /// changed because the delivery is no longer leased by `owner`.
+    async fn complete_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        outcomes: &[(i64, Completion)],
+    ) -> Result<Vec<bool>, StoreError>;
+
+    /// Records one outcome; see [`Store::complete_deliveries`].
     async fn complete_delivery(
         &self,
         id: i64,
         owner: &str,
         now: Timestamp,
         completion: Completion,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        Ok(self.complete_deliveries(owner, now, &[(id, completion)]).await?.first().copied().unwrap_or(false))
+    }
 
     /// Deliveries, newest first, optionally only those in `state`.
     async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError>;

@@ -127,6 +127,14 @@ impl PgStore {
     }
 }
 
+/// A transaction committed without waiting for the server's WAL flush (`synchronous_commit=off`): for
+/// delivery bookkeeping only; see the crate documentation.
+async fn relaxed(client: &mut deadpool_postgres::Object) -> Result<deadpool_postgres::Transaction<'_>, StoreError> {
+    let tx = client.transaction().await?;
+    tx.batch_execute("SET LOCAL synchronous_commit = off").await?;
+    Ok(tx)
+}
+
 #[async_trait::async_trait]
 impl Store for PgStore {
     fn kind(&self) -> &'static str {
@@ -258,7 +266,7 @@ impl Store for PgStore {
         log: &[NotificationLogRow],
     ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
+        let tx = relaxed(&mut client).await?;
         let insert = tx
             .prepare(
                 "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
@@ -337,10 +345,11 @@ impl Store for PgStore {
     ) -> Result<Vec<Delivery>, StoreError> {
         let (now, lease_until) = (nanos(now)?, nanos(lease_until)?);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let client = self.client().await?;
+        let mut client = self.client().await?;
+        let tx = relaxed(&mut client).await?;
         // SKIP LOCKED: instances claiming at the same time take different rows instead of waiting; the lease
         // keeps a claimed row away from others until it expires (its owner died).
-        let rows = client
+        let rows = tx
             .query(
                 &format!(
                     "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $3, updated_at = $2
@@ -358,30 +367,41 @@ impl Store for PgStore {
                 &[&owner, &now, &lease_until, &limit],
             )
             .await?;
+        tx.commit().await?;
         let mut claimed = rows.iter().map(|r| pg_delivery(r).into_delivery()).collect::<Result<Vec<_>, _>>()?;
         claimed.sort_by_key(|d| d.id);
         Ok(claimed)
     }
 
-    async fn complete_delivery(
+    async fn complete_deliveries(
         &self,
-        id: i64,
         owner: &str,
         now: Timestamp,
-        completion: Completion,
-    ) -> Result<bool, StoreError> {
+        outcomes: &[(i64, Completion)],
+    ) -> Result<Vec<bool>, StoreError> {
         let now = nanos(now)?;
-        let c = completion_columns(&completion, now)?;
-        let client = self.client().await?;
-        let changed = client
-            .execute(
+        let rows = outcomes
+            .iter()
+            .map(|(id, c)| Ok((*id, completion_columns(c, now)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let mut client = self.client().await?;
+        let tx = relaxed(&mut client).await?;
+        let stmt = tx
+            .prepare(
                 "UPDATE deliveries SET state = $3, attempts = attempts + 1, next_attempt_at = $4, last_error = $5,
                    delivered_at = $6, lease_owner = NULL, lease_until = NULL, updated_at = $7
                  WHERE id = $1 AND lease_owner = $2 AND state = 'sending'",
-                &[&id, &owner, &c.state, &c.next_attempt_at, &c.last_error, &c.delivered_at, &now],
             )
             .await?;
-        Ok(changed == 1)
+        let mut changed = Vec::with_capacity(rows.len());
+        for (id, c) in &rows {
+            let n = tx
+                .execute(&stmt, &[id, &owner, &c.state, &c.next_attempt_at, &c.last_error, &c.delivered_at, &now])
+                .await?;
+            changed.push(n == 1);
+        }
+        tx.commit().await?;
+        Ok(changed)
     }
 
     async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError> {

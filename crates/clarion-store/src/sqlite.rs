@@ -149,6 +149,23 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// Runs `f` in a transaction committed with `synchronous=NORMAL`: durable against a crash of this process
+/// (the WAL is in the operating system's hands), not against power loss. For delivery bookkeeping only;
+/// see the crate documentation.
+fn relaxed<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+    let result = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    });
+    conn.execute_batch("PRAGMA synchronous=FULL")?;
+    result
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction()?;
     tx.execute_batch(
@@ -344,44 +361,44 @@ impl Store for SqliteStore {
             deliveries.iter().map(|d| Ok((d.clone(), nanos(d.created_at)?))).collect::<Result<Vec<_>, StoreError>>()?;
         let log = log.iter().map(|l| Ok((l.clone(), nanos(l.notified_at)?))).collect::<Result<Vec<_>, StoreError>>()?;
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let mut inserted = 0;
-            {
-                let mut insert = tx.prepare_cached(
+            relaxed(conn, |tx| {
+                let mut inserted = 0;
+                {
+                    let mut insert = tx.prepare_cached(
                     "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
                                              created_at, updated_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)
                      ON CONFLICT (idempotency_key) DO NOTHING",
                 )?;
-                for (d, created) in &deliveries {
-                    inserted += insert.execute(params![
-                        d.idempotency_key,
-                        d.channel,
-                        d.team,
-                        d.group_key,
-                        d.payload,
-                        created
-                    ])? as u64;
-                }
-                let mut upsert = tx.prepare_cached(
-                    "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
+                    for (d, created) in &deliveries {
+                        inserted += insert.execute(params![
+                            d.idempotency_key,
+                            d.channel,
+                            d.team,
+                            d.group_key,
+                            d.payload,
+                            created
+                        ])? as u64;
+                    }
+                    let mut upsert = tx.prepare_cached(
+                        "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                      ON CONFLICT (group_key, channel) DO UPDATE SET firing = excluded.firing,
                        resolved = excluded.resolved, notified_at = excluded.notified_at, sequence = excluded.sequence",
-                )?;
-                for (l, at) in &log {
-                    upsert.execute(params![
-                        l.group_key,
-                        l.channel,
-                        fingerprints_json(&l.firing),
-                        fingerprints_json(&l.resolved),
-                        at,
-                        l.sequence
-                    ])?;
+                    )?;
+                    for (l, at) in &log {
+                        upsert.execute(params![
+                            l.group_key,
+                            l.channel,
+                            fingerprints_json(&l.firing),
+                            fingerprints_json(&l.resolved),
+                            at,
+                            l.sequence
+                        ])?;
+                    }
                 }
-            }
-            tx.commit()?;
-            Ok(inserted)
+                Ok(inserted)
+            })
         })
         .await
     }
@@ -429,10 +446,10 @@ impl Store for SqliteStore {
         let (owner, now, lease_until) = (owner.to_string(), nanos(now)?, nanos(lease_until)?);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let claimed = {
-                let mut stmt = tx.prepare_cached(&format!(
-                    "UPDATE deliveries SET state = 'sending', lease_owner = ?1, lease_until = ?3, updated_at = ?2
+            relaxed(conn, |tx| {
+                let claimed = {
+                    let mut stmt = tx.prepare_cached(&format!(
+                        "UPDATE deliveries SET state = 'sending', lease_owner = ?1, lease_until = ?3, updated_at = ?2
                      WHERE id IN (
                        SELECT d.id FROM deliveries d
                        WHERE d.state IN ('pending', 'sending') AND d.next_attempt_at <= ?2
@@ -442,37 +459,54 @@ impl Store for SqliteStore {
                                            AND e.state IN ('pending', 'sending'))
                        ORDER BY d.next_attempt_at, d.id LIMIT ?4)
                      RETURNING {DELIVERY_COLUMNS}"
-                ))?;
-                let rows = stmt.query_map(params![owner, now, lease_until, limit], delivery_columns)?;
-                rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery))
-                    .collect::<Result<Vec<_>, _>>()?
-            };
-            tx.commit()?;
-            let mut claimed = claimed;
-            claimed.sort_by_key(|d| d.id);
-            Ok(claimed)
+                    ))?;
+                    let rows = stmt.query_map(params![owner, now, lease_until, limit], delivery_columns)?;
+                    rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery))
+                        .collect::<Result<Vec<_>, _>>()?
+                };
+                let mut claimed = claimed;
+                claimed.sort_by_key(|d| d.id);
+                Ok(claimed)
+            })
         })
         .await
     }
 
-    async fn complete_delivery(
+    async fn complete_deliveries(
         &self,
-        id: i64,
         owner: &str,
         now: Timestamp,
-        completion: Completion,
-    ) -> Result<bool, StoreError> {
+        outcomes: &[(i64, Completion)],
+    ) -> Result<Vec<bool>, StoreError> {
         let now = nanos(now)?;
-        let c = completion_columns(&completion, now)?;
+        let rows = outcomes
+            .iter()
+            .map(|(id, c)| Ok((*id, completion_columns(c, now)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let owner = owner.to_string();
         self.call(move |conn| {
-            let changed = conn.execute(
-                "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4, last_error = ?5,
-                   delivered_at = ?6, lease_owner = NULL, lease_until = NULL, updated_at = ?7
-                 WHERE id = ?1 AND lease_owner = ?2 AND state = 'sending'",
-                params![id, owner, c.state, c.next_attempt_at, c.last_error, c.delivered_at, now],
-            )?;
-            Ok(changed == 1)
+            relaxed(conn, |tx| {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4, last_error = ?5,
+                       delivered_at = ?6, lease_owner = NULL, lease_until = NULL, updated_at = ?7
+                     WHERE id = ?1 AND lease_owner = ?2 AND state = 'sending'",
+                )?;
+                let mut changed = Vec::with_capacity(rows.len());
+                for (id, c) in &rows {
+                    changed.push(
+                        stmt.execute(params![
+                            id,
+                            owner,
+                            c.state,
+                            c.next_attempt_at,
+                            c.last_error,
+                            c.delivered_at,
+                            now
+                        ])? == 1,
+                    );
+                }
+                Ok(changed)
+            })
         })
         .await
     }

@@ -1,0 +1,131 @@
+//! Starting the servers under test with equivalent configurations: one route to the benchmark's webhook
+//! sink, `group_by: [alertname, instance]`, `group_wait: 0s`; Alertmanager with gossip disabled.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Clarion,
+    Alertmanager,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Clarion => "clarion",
+            Kind::Alertmanager => "alertmanager",
+        }
+    }
+}
+
+/// A running server with its own temporary directory; killed on drop.
+pub struct Running {
+    pub url: String,
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// Starts `kind` from `binary`, delivering to `sink_url` (the sink's base URL; each server posts to
+/// `<sink>/<kind>`), and waits until it is ready.
+pub async fn start(kind: Kind, binary: &Path, sink_url: &str) -> anyhow::Result<Running> {
+    let dir = tempfile::tempdir()?;
+    let port = free_port()?;
+    let hook = format!("{sink_url}/{}", kind.name());
+    let log = std::fs::File::create(dir.path().join("server.log"))?;
+    let mut cmd = Command::new(binary);
+    match kind {
+        Kind::Clarion => {
+            std::fs::write(
+                dir.path().join("clarion.yml"),
+                format!(
+                    "teams: [{{name: ops, channels: [sink]}}]
+channels:
+  - name: sink
+    webhook: {{url: '{hook}', format: alertmanager-v4, timeout: 10s}}
+route:
+  receiver: ops
+  group_by: [alertname, instance]
+  group_wait: 0s
+  group_interval: 5m
+  repeat_interval: 4h
+limits: {{max_body_bytes: 67108864}}
+"
+                ),
+            )?;
+            cmd.arg("serve")
+                .arg("--config")
+                .arg(dir.path().join("clarion.yml"))
+                .arg("--listen")
+                .arg(format!("127.0.0.1:{port}"))
+                .arg("--data-dir")
+                .arg(dir.path().join("data"))
+                .env("CLARION_LOG", "warn");
+        }
+        Kind::Alertmanager => {
+            std::fs::write(
+                dir.path().join("alertmanager.yml"),
+                format!(
+                    "route:
+  receiver: ops
+  group_by: [alertname, instance]
+  group_wait: 0s
+  group_interval: 5m
+  repeat_interval: 4h
+receivers:
+  - name: ops
+    webhook_configs:
+      - url: '{hook}'
+        send_resolved: true
+"
+                ),
+            )?;
+            cmd.arg(format!("--config.file={}", dir.path().join("alertmanager.yml").display()))
+                .arg(format!("--storage.path={}", dir.path().join("data").display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .arg("--cluster.listen-address=")
+                .arg("--log.level=warn");
+        }
+    }
+    let child = cmd
+        .current_dir(dir.path())
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let running = Running { url: format!("http://127.0.0.1:{port}"), child, _dir: dir };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{}/-/ready", running.url)).send().await {
+            if r.status().is_success() {
+                return Ok(running);
+            }
+        }
+        if Instant::now() > deadline {
+            bail!("{} did not become ready in 30 s", kind.name());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
