@@ -93,7 +93,9 @@ async fn commit(state: &AppState, batch: Vec<Submission>, count: usize) {
     }
     let rows = state.alerts.read().unwrap_or_else(|e| e.into_inner()).resolve_batch(incoming);
     let started = Instant::now();
+    tracing::debug!(alerts = rows.len(), "intake commit starts");
     let result = state.store.append_alerts(&rows).await;
+    tracing::debug!(alerts = rows.len(), "intake commit ends");
     state.metrics.store_commit_seconds.observe(started.elapsed().as_secs_f64());
     state.metrics.intake_batch_alerts.observe(rows.len() as f64);
     let reply = match result {

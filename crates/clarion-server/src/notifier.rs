@@ -89,6 +89,7 @@ pub async fn flush_due(state: &AppState) -> Result<(), clarion_store::StoreError
     if flushes.is_empty() {
         return Ok(());
     }
+    tracing::debug!(groups = flushes.len(), "flushing due groups");
     let external_url = external_url(state);
     let mut deliveries = Vec::new();
     let mut log_rows = Vec::new();

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use clarion_channels::{Attempt, Notification, Outcome};
 use clarion_core::delivery::{jitter_from, AfterFailure, RetryPolicy};
 use clarion_store::{Completion, Delivery};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 
 use crate::metrics::{ChannelLabel, DeliveryLabels};
 use crate::state::AppState;
@@ -23,10 +23,15 @@ const POLL: Duration = Duration::from_millis(500);
 /// Lease beyond the channel's timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
+/// Most outcomes recorded in one transaction.
+const MAX_RECORD_BATCH: usize = 512;
+
 pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     let concurrency = state.config().file.delivery.concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut in_flight = tokio::task::JoinSet::new();
+    let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
+    let recorder = tokio::spawn(record(state.clone(), outcomes_rx));
     loop {
         if *stop.borrow() {
             break;
@@ -39,9 +44,12 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                     let full = claimed.len() == free;
                     for d in claimed {
                         let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                        let state = state.clone();
+                        let (state, outcomes) = (state.clone(), outcomes.clone());
                         in_flight.spawn(async move {
-                            attempt(&state, d).await;
+                            tracing::debug!(delivery = d.id, "attempt starts");
+                            let completion = attempt(&state, &d).await;
+                            tracing::debug!(delivery = d.id, "attempt ends");
+                            let _ = outcomes.send((d.id, completion));
                             drop(permit);
                         });
                     }
@@ -68,6 +76,33 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     // Let attempts in progress record their outcome; unfinished ones are retried after restart.
     let _ =
         tokio::time::timeout(Duration::from_secs(10), async { while in_flight.join_next().await.is_some() {} }).await;
+    drop(outcomes);
+    let _ = recorder.await;
+}
+
+/// Records outcomes as they come, many per transaction, then wakes the workers: a recorded outcome may
+/// make the next delivery of the same group eligible.
+async fn record(state: AppState, mut outcomes: mpsc::UnboundedReceiver<(i64, Completion)>) {
+    let mut batch = Vec::new();
+    while outcomes.recv_many(&mut batch, MAX_RECORD_BATCH).await > 0 {
+        match state.store.complete_deliveries(&state.instance_id, state.clock.now(), &batch).await {
+            Ok(changed) => {
+                for ((id, _), ok) in batch.iter().zip(changed) {
+                    if !ok {
+                        tracing::warn!(
+                            delivery = id,
+                            "the lease expired before the attempt finished; another worker owns it now"
+                        );
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, outcomes = batch.len(), "recording delivery outcomes failed; their leases will expire and they are retried")
+            }
+        }
+        batch.clear();
+        state.delivery_wake.notify_one();
+    }
 }
 
 async fn claim(state: &AppState, limit: usize) -> Result<Vec<Delivery>, clarion_store::StoreError> {
@@ -78,8 +113,8 @@ async fn claim(state: &AppState, limit: usize) -> Result<Vec<Delivery>, clarion_
     state.store.claim_deliveries(&state.instance_id, now, lease_until, limit).await
 }
 
-/// One attempt of one claimed delivery, and its outcome recorded.
-async fn attempt(state: &AppState, d: Delivery) {
+/// One attempt of one claimed delivery; returns the outcome to record.
+async fn attempt(state: &AppState, d: &Delivery) -> Completion {
     let config = state.config();
     let labels = |outcome: &'static str| DeliveryLabels { channel: d.channel.clone(), outcome };
     let number = d.attempts + 1;
@@ -104,7 +139,7 @@ async fn attempt(state: &AppState, d: Delivery) {
         initial_backoff: config.file.delivery.initial_backoff.0,
         max_backoff: config.file.delivery.max_backoff.0,
     };
-    let completion = match outcome {
+    match outcome {
         Outcome::Delivered => {
             state.metrics.deliveries.get_or_create(&labels("sent")).inc();
             let latency = (now - d.created_at).to_std().unwrap_or_default();
@@ -135,15 +170,6 @@ async fn attempt(state: &AppState, d: Delivery) {
             state.metrics.deliveries.get_or_create(&labels("dead")).inc();
             tracing::error!(delivery = d.id, channel = %d.channel, attempt = number, error = %error, "delivery refused for good; it is dead");
             Completion::Dead { error }
-        }
-    };
-    match state.store.complete_delivery(d.id, &state.instance_id, now, completion).await {
-        Ok(true) => {}
-        Ok(false) => {
-            tracing::warn!(delivery = d.id, "the lease expired before the attempt finished; another worker owns it now")
-        }
-        Err(e) => {
-            tracing::error!(delivery = d.id, error = %e, "recording a delivery outcome failed; the lease will expire and it is retried")
         }
     }
 }

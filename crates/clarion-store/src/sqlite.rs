@@ -1,12 +1,14 @@
 //! The embedded store: one SQLite file in WAL mode with `synchronous=FULL`, so a commit is on disk when it
 //! returns.
 //!
-//! One dedicated thread owns the connection and runs jobs in the order they arrive; async callers wait on a
-//! oneshot. SQLite allows one writer at a time anyway, and a single owner keeps statements cached and the
-//! order of commits equal to the order of calls.
+//! One dedicated thread owns the connection and runs jobs; async callers wait on a oneshot. SQLite allows
+//! one writer at a time anyway, and a single owner keeps statements cached. Jobs run in the order they
+//! arrive within two lanes: writes of what clients are waiting for (alerts, silences) go before delivery
+//! bookkeeping and reads, so a busy outbox does not slow down answering Prometheus.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 
 use clarion_core::alert::Alert;
 use clarion_core::silence::Silence;
@@ -76,11 +78,82 @@ const MIGRATIONS: &[&str] = &[
 
 type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
+/// Which lane a job takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Lane {
+    /// A client is waiting for this write (alert intake, silences).
+    Urgent,
+    /// Delivery bookkeeping, housekeeping, reads.
+    Normal,
+}
+
+#[derive(Default)]
+struct Lanes {
+    urgent: VecDeque<Job>,
+    normal: VecDeque<Job>,
+    closed: bool,
+}
+
+/// The job queue of the connection thread.
+#[derive(Default)]
+struct JobQueue {
+    lanes: Mutex<Lanes>,
+    ready: Condvar,
+}
+
+impl JobQueue {
+    fn push(&self, lane: Lane, job: Job) -> Result<(), StoreError> {
+        let mut lanes = self.lanes.lock().map_err(|_| StoreError::Closed)?;
+        if lanes.closed {
+            return Err(StoreError::Closed);
+        }
+        match lane {
+            Lane::Urgent => lanes.urgent.push_back(job),
+            Lane::Normal => lanes.normal.push_back(job),
+        }
+        self.ready.notify_one();
+        Ok(())
+    }
+
+    /// The next job, urgent first; `None` once closed and empty.
+    fn pop(&self) -> Option<Job> {
+        let mut lanes = self.lanes.lock().ok()?;
+        loop {
+            if let Some(job) = lanes.urgent.pop_front().or_else(|| lanes.normal.pop_front()) {
+                return Some(job);
+            }
+            if lanes.closed {
+                return None;
+            }
+            lanes = self.ready.wait(lanes).ok()?;
+        }
+    }
+
+    fn close(&self) {
+        if let Ok(mut lanes) = self.lanes.lock() {
+            lanes.closed = true;
+        }
+        self.ready.notify_all();
+    }
+}
+
 /// SQLite-backed [`Store`].
-#[derive(Debug)]
 pub struct SqliteStore {
-    jobs: mpsc::Sender<Job>,
+    jobs: Arc<JobQueue>,
     path: PathBuf,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        // Jobs already queued still run; then the thread ends.
+        self.jobs.close();
+    }
 }
 
 impl SqliteStore {
@@ -90,7 +163,8 @@ impl SqliteStore {
             std::fs::create_dir_all(dir)
                 .map_err(|e| StoreError::Io(format!("cannot create the data directory {}: {e}", dir.display())))?;
         }
-        let (jobs, inbox) = mpsc::channel::<Job>();
+        let jobs = Arc::new(JobQueue::default());
+        let inbox = jobs.clone();
         let (ready_tx, ready_rx) = tokio::sync::oneshot::channel();
         let owned = path.to_path_buf();
         std::thread::Builder::new()
@@ -106,7 +180,7 @@ impl SqliteStore {
                         return;
                     }
                 };
-                while let Ok(job) = inbox.recv() {
+                while let Some(job) = inbox.pop() {
                     job(&mut conn);
                 }
             })
@@ -120,17 +194,27 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on the connection thread.
+    /// Runs `f` on the connection thread in the normal lane.
     async fn call<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.call_in(Lane::Normal, f).await
+    }
+
+    /// Runs `f` on the connection thread in `lane`.
+    async fn call_in<T: Send + 'static>(
+        &self,
+        lane: Lane,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.jobs
-            .send(Box::new(move |conn| {
+        self.jobs.push(
+            lane,
+            Box::new(move |conn| {
                 let _ = tx.send(f(conn));
-            }))
-            .map_err(|_| StoreError::Closed)?;
+            }),
+        )?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 }
@@ -200,7 +284,7 @@ impl Store for SqliteStore {
 
     async fn append_alerts(&self, alerts: &[Alert]) -> Result<Vec<i64>, StoreError> {
         let rows = alerts.iter().map(AlertColumns::new).collect::<Result<Vec<_>, _>>()?;
-        self.call(move |conn| {
+        self.call_in(Lane::Urgent, move |conn| {
             let tx = conn.transaction()?;
             let mut versions = Vec::with_capacity(rows.len());
             {
@@ -286,7 +370,7 @@ impl Store for SqliteStore {
 
     async fn save_silences(&self, silences: &[Silence]) -> Result<(), StoreError> {
         let rows = silences.iter().map(SilenceColumns::new).collect::<Result<Vec<_>, _>>()?;
-        self.call(move |conn| {
+        self.call_in(Lane::Urgent, move |conn| {
             let tx = conn.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
