@@ -149,10 +149,47 @@ impl Route {
     }
 }
 
-/// Alertmanager's `model.LabelSet.String()`: `{a="1", b="2"}`, sorted by name.
+/// Alertmanager's `model.LabelSet.String()`: each pair formatted as `name="value"` (Go's `%q` quoting),
+/// the formatted pairs sorted as strings (so `dc2="y"` sorts before `dc="x"`), joined with `, `.
 pub fn label_set_string(labels: &LabelSet) -> String {
-    let inner: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v:?}")).collect();
-    format!("{{{}}}", inner.join(", "))
+    let mut pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", go_quote(v))).collect();
+    pairs.sort();
+    format!("{{{}}}", pairs.join(", "))
+}
+
+/// Go's `strconv.Quote`: printable characters as they are, the usual backslash escapes, other control
+/// characters as `\xNN`, other non-printable characters as `\uNNNN` or `\UNNNNNNNN`.
+pub fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            ' ' => out.push(' '),
+            c if (c as u32) < 0x80 && (c.is_ascii_control()) => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c if is_go_printable(c) => out.push(c),
+            c if (c as u32) < 0x10000 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push_str(&format!("\\U{:08x}", c as u32)),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// An approximation of Go's `unicode.IsPrint`: not a control, not a space other than U+0020, not a
+/// format character of the common kinds.
+fn is_go_printable(c: char) -> bool {
+    !c.is_control()
+        && !c.is_whitespace()
+        && !matches!(c, '\u{ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}')
 }
 
 #[cfg(test)]
@@ -237,5 +274,13 @@ mod tests {
         let all = Route::root(RouteOpts { group_by: GroupBy::All, ..opts("ops") }, vec![]);
         assert_eq!(all.group_labels(&l), l);
         assert_eq!(label_set_string(&l), r#"{alertname="A", instance="i"}"#);
+    }
+
+    #[test]
+    fn label_sets_print_like_go_with_sorted_pairs_and_go_quoting() {
+        let l = labels(&[("dc", "x"), ("dc2", "y"), ("alertname", "TwoDcs")]);
+        assert_eq!(label_set_string(&l), r#"{alertname="TwoDcs", dc2="y", dc="x"}"#);
+        assert_eq!(go_quote("ctl\u{1}\u{7f} é\t\"q\"\\"), r#""ctl\x01\x7f é\t\"q\"\\""#);
+        assert_eq!(go_quote("\u{a0}\u{1F600}"), r#""\u00a0😀""#);
     }
 }

@@ -3,8 +3,8 @@
 //!
 //! Only after that commit does the group count as flushed. A crash before it repeats the flush after the
 //! restart; a crash after it finds the notification log saying the channel was told, so nothing is
-//! notified twice. Idempotency keys are derived from (channel, group, notification number), so two
-//! instances producing the same notification store it once.
+//! notified twice. Idempotency keys are derived from the channel, the group, the notification number and
+//! the alerts notified, so two instances producing the same notification store it once.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
@@ -50,16 +50,27 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
     }
 }
 
-/// The idempotency key of the `sequence`-th notification of `group_key` to `channel`.
-pub fn idempotency_key(channel: &str, group_key: &str, sequence: i64) -> String {
-    let digest = Sha256::new()
-        .chain_update(channel)
-        .chain_update([0])
-        .chain_update(group_key)
-        .chain_update([0])
-        .chain_update(sequence.to_le_bytes())
-        .finalize();
-    hex::encode(&digest[..16])
+/// The idempotency key of a notification: the `sequence`-th of `group_key` to `channel`, about exactly
+/// these firing and resolved alerts. Two instances producing the same notification derive the same key
+/// (and the outbox stores it once); instances that each hold part of a group derive different keys, so
+/// neither notification is dropped.
+pub fn idempotency_key(
+    channel: &str,
+    group_key: &str,
+    sequence: i64,
+    firing: &BTreeSet<Fingerprint>,
+    resolved: &BTreeSet<Fingerprint>,
+) -> String {
+    let mut h = Sha256::new().chain_update(channel).chain_update([0]).chain_update(group_key).chain_update([0]);
+    h.update(sequence.to_le_bytes());
+    for fp in firing {
+        h.update(fp.0.to_le_bytes());
+    }
+    h.update([0xff]);
+    for fp in resolved {
+        h.update(fp.0.to_le_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
 }
 
 fn notified(fp: Fingerprint, alert: &Alert, resolved: bool) -> NotifiedAlert {
@@ -133,7 +144,7 @@ pub async fn flush_due(state: &AppState) -> Result<(), clarion_store::StoreError
                     external_url.clone(),
                 );
                 deliveries.push(NewDelivery {
-                    idempotency_key: idempotency_key(channel_name, &flush.group_key, sequence),
+                    idempotency_key: idempotency_key(channel_name, &flush.group_key, sequence, &firing, &resolved),
                     channel: channel_name.clone(),
                     team: team.name.clone(),
                     group_key: flush.group_key.clone(),

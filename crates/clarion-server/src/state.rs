@@ -91,6 +91,14 @@ pub fn check_exposure(listen: SocketAddr, config: &Config) -> Result<(), String>
     Ok(())
 }
 
+/// Names this instance in delivery leases: host name and listen address, the same across restarts, so a
+/// restarted instance can take back its own leases at once (two instances on one host listen on
+/// different addresses).
+fn instance_id(listen: SocketAddr) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+    format!("{}@{listen}", if host.is_empty() { "clarion" } else { &host })
+}
+
 /// Builds every configured channel, reading the secret files they name.
 fn build_channels(config: &Config) -> Result<HashMap<String, Channel>, String> {
     config
@@ -138,6 +146,10 @@ impl AppState {
 
         let (intake, intake_rx) = Intake::channel();
         let (stop, _) = watch::channel(false);
+        let released = store.release_leases(&instance_id(listen)).await?;
+        if released > 0 {
+            tracing::info!(deliveries = released, "took back deliveries this instance was sending when it stopped");
+        }
         let state = AppState(Arc::new(Inner {
             config: RwLock::new(Arc::new(config)),
             config_path,
@@ -153,7 +165,7 @@ impl AppState {
             channels: RwLock::new(Arc::new(channels)),
             dispatch_wake: Notify::new(),
             delivery_wake: Notify::new(),
-            instance_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            instance_id: instance_id(listen),
             http,
             metrics: Metrics::new(),
             started_at: clock.now(),

@@ -227,6 +227,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         Ok(self.complete_deliveries(owner, now, &[(id, completion)]).await?.first().copied().unwrap_or(false))
     }
 
+    /// Releases every lease held by `owner`, making its unfinished deliveries claimable at once. Called by
+    /// an instance at start: leases it held before a crash or restart are its own, nobody else's.
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
+
     /// Deliveries, newest first, optionally only those in `state`.
     async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError>;
 

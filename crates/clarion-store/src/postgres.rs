@@ -404,6 +404,17 @@ impl Store for PgStore {
         Ok(changed)
     }
 
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let client = self.client().await?;
+        Ok(client
+            .execute(
+                "UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_until = NULL
+                 WHERE lease_owner = $1 AND state = 'sending'",
+                &[&owner],
+            )
+            .await?)
+    }
+
     async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let state = state.map(DeliveryState::as_str);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

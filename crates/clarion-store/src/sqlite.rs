@@ -595,6 +595,18 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let owner = owner.to_string();
+        self.call(move |conn| {
+            Ok(conn.execute(
+                "UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_until = NULL
+                 WHERE lease_owner = ?1 AND state = 'sending'",
+                params![owner],
+            )? as u64)
+        })
+        .await
+    }
+
     async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
         let state = state.map(DeliveryState::as_str);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);

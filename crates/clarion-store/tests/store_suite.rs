@@ -332,6 +332,14 @@ async fn a_lease_keeps_a_delivery_from_other_workers_until_it_expires<B: Backend
     assert_eq!(keys(&theirs), ["k"]);
     assert!(!store.complete_delivery(mine[0].id, "instance-a", t(70), Completion::Delivered).await?);
     assert!(store.complete_delivery(theirs[0].id, "instance-b", t(70), Completion::Delivered).await?);
+
+    // An instance restarting releases its own leases at once; others' stay.
+    store.enqueue_deliveries(&[delivery("k2", "hook", "g2", 100), delivery("k3", "hook", "g3", 100)], &[]).await?;
+    let a = store.claim_deliveries("instance-a", t(100), t(1000), 1).await?;
+    let b = store.claim_deliveries("instance-b", t(100), t(1000), 1).await?;
+    assert_eq!((a.len(), b.len()), (1, 1));
+    assert_eq!(store.release_leases("instance-a").await?, 1);
+    assert_eq!(keys(&claim(&store, "instance-a", 101).await?), [a[0].idempotency_key.as_str()]);
     Ok(())
 }
 
