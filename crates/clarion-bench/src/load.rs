@@ -60,7 +60,12 @@ pub struct Posted {
 }
 
 /// Posts every body with `concurrency` clients, stopping early (and failing) past `deadline`.
-pub async fn post_all(url: &str, bodies: Vec<String>, concurrency: usize, deadline: Duration) -> anyhow::Result<Posted> {
+pub async fn post_all(
+    url: &str,
+    bodies: Vec<String>,
+    concurrency: usize,
+    deadline: Duration,
+) -> anyhow::Result<Posted> {
     let client = client()?;
     let queue = Arc::new(std::sync::Mutex::new(bodies.into_iter().rev().collect::<Vec<_>>()));
     let started = Instant::now();
@@ -74,7 +79,9 @@ pub async fn post_all(url: &str, bodies: Vec<String>, concurrency: usize, deadli
                 if started.elapsed() > deadline {
                     return (latencies, failures, true);
                 }
-                let Some(body) = queue.lock().ok().and_then(|mut q| q.pop()) else { return (latencies, failures, false) };
+                let Some(body) = queue.lock().ok().and_then(|mut q| q.pop()) else {
+                    return (latencies, failures, false);
+                };
                 let t0 = Instant::now();
                 let ok = client
                     .post(&url)

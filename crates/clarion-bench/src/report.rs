@@ -49,7 +49,11 @@ fn read(path: &str) -> String {
 impl Machine {
     pub fn describe(scale_down: u64) -> Machine {
         let cpuinfo = read("/proc/cpuinfo");
-        let cpu = cpuinfo.lines().find_map(|l| l.strip_prefix("model name")).map(|v| v.trim_start_matches([' ', '\t', ':']).to_string()).unwrap_or_default();
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            .unwrap_or_default();
         let memory_kib: f64 = read("/proc/meminfo")
             .lines()
             .find_map(|l| l.strip_prefix("MemTotal:"))
@@ -73,7 +77,17 @@ impl Machine {
 
 impl Report {
     #[allow(clippy::too_many_arguments)] // One call site per metric; naming each argument there reads best.
-    pub fn add(&mut self, scenario: &str, metric: &str, unit: &str, clarion: Option<f64>, alertmanager: Option<f64>, better: Better, target: &str, note: &str) {
+    pub fn add(
+        &mut self,
+        scenario: &str,
+        metric: &str,
+        unit: &str,
+        clarion: Option<f64>,
+        alertmanager: Option<f64>,
+        better: Better,
+        target: &str,
+        note: &str,
+    ) {
         let ratio = match (clarion, alertmanager) {
             (Some(c), Some(a)) if a != 0.0 && c.is_finite() && a.is_finite() => Some(c / a),
             _ => None,
@@ -94,7 +108,10 @@ impl Report {
     }
 
     pub fn print(&self) {
-        println!("\n{:<44} {:<22} {:>12} {:>12} {:>8}  {:<10} note", "scenario", "metric", "clarion", "alertmgr", "ratio", "target");
+        println!(
+            "\n{:<44} {:<22} {:>12} {:>12} {:>8}  {:<10} note",
+            "scenario", "metric", "clarion", "alertmgr", "ratio", "target"
+        );
         for row in &self.rows {
             println!("{}", format_row(row));
         }

@@ -65,11 +65,17 @@ pub async fn run_all(mut args: Args) -> anyhow::Result<()> {
     if args.alertmanager.exists() {
         kinds.push(Kind::Alertmanager);
     } else {
-        println!("note: {} not found; Alertmanager columns stay empty (apt-get install prometheus-alertmanager)", args.alertmanager.display());
+        println!(
+            "note: {} not found; Alertmanager columns stay empty (apt-get install prometheus-alertmanager)",
+            args.alertmanager.display()
+        );
     }
     let sink = Sink::start().await?;
     let report = Report { machine: Machine::describe(args.scale_down), rows: Vec::new() };
-    println!("machine: {} × {} cores, {} GiB, commit {}", report.machine.cpu, report.machine.cores, report.machine.memory_gib, report.machine.git_commit);
+    println!(
+        "machine: {} × {} cores, {} GiB, commit {}",
+        report.machine.cpu, report.machine.cores, report.machine.memory_gib, report.machine.git_commit
+    );
     let json = args.json.clone();
     let mut ctx = Ctx { args, kinds, sink, ticks: clock_ticks(), report, run: 0 };
     let wants = |name: &str, ctx: &Ctx| ctx.args.only.is_empty() || ctx.args.only.iter().any(|o| o == name);
@@ -129,7 +135,16 @@ async fn ingest(ctx: &mut Ctx) -> anyhow::Result<()> {
             }
             let scenario = format!("ingest {total} alerts, {}, c={concurrency}", layout.name());
             let (c, a) = ctx.pair(&results, |r| r.alerts_per_sec);
-            ctx.report.add(&scenario, "throughput", "alerts/s", c, a, Better::Higher, ">= 2x", "every 2xx committed durably");
+            ctx.report.add(
+                &scenario,
+                "throughput",
+                "alerts/s",
+                c,
+                a,
+                Better::Higher,
+                ">= 2x",
+                "every 2xx committed durably",
+            );
             let (c, a) = ctx.pair(&results, |r| r.p50_ms);
             ctx.report.add(&scenario, "request p50", "ms", c, a, Better::Lower, "", "");
             let (c, a) = ctx.pair(&results, |r| r.p99_ms);
@@ -163,13 +178,24 @@ async fn paced(ctx: &mut Ctx, kind: Kind, groups: u64, per_request: u64, rate: u
         let due = started + interval.mul_f64(r as f64);
         tokio::time::sleep_until(due.into()).await;
         let ids: Vec<u64> = (r * per_request..((r + 1) * per_request).min(groups)).collect();
-        let body = format!("[{}]", ids.iter().map(|n| crate::load::alert(&run, *n, Layout::Distinct, &ends)).collect::<Vec<_>>().join(","));
+        let body = format!(
+            "[{}]",
+            ids.iter().map(|n| crate::load::alert(&run, *n, Layout::Distinct, &ends)).collect::<Vec<_>>().join(",")
+        );
         let t0 = Instant::now();
         for id in &ids {
             sent_at.insert(id.to_string(), t0);
         }
         let (client, url) = (client.clone(), url.clone());
-        tasks.push(tokio::spawn(async move { client.post(url).header("content-type", "application/json").body(body).send().await.map(|r| r.status().is_success()) }));
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .map(|r| r.status().is_success())
+        }));
     }
     for t in tasks {
         if !matches!(t.await?, Ok(true)) {
@@ -190,7 +216,8 @@ async fn paced(ctx: &mut Ctx, kind: Kind, groups: u64, per_request: u64, rate: u
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let mut latencies: Vec<Duration> = sent_at.iter().filter_map(|(id, t0)| arrivals.get(id).map(|t| t.saturating_duration_since(*t0))).collect();
+    let mut latencies: Vec<Duration> =
+        sent_at.iter().filter_map(|(id, t0)| arrivals.get(id).map(|t| t.saturating_duration_since(*t0))).collect();
     let max_ms = latencies.iter().max().map_or(f64::NAN, |d| d.as_secs_f64() * 1000.0);
     drop(server);
     Ok(Some(Latency { p50_ms: quantile_ms(&mut latencies, 0.5), p99_ms: quantile_ms(&mut latencies, 0.99), max_ms }))
@@ -284,7 +311,8 @@ async fn resend(ctx: &mut Ctx) -> anyhow::Result<()> {
         for round in 0..rounds {
             let round_start = Instant::now();
             // As Prometheus does: the same startsAt, endsAt a few resend periods ahead.
-            let ends = (chrono::Utc::now() + chrono::Duration::seconds(60)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+            let ends = (chrono::Utc::now() + chrono::Duration::seconds(60))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
             let payload: Vec<String> = bodies(&run, 0, total, 100, Layout::Groups(100), &ends)
                 .into_iter()
                 .map(|b| b.replace("\"endsAt\"", &format!("\"startsAt\":\"{starts}\",\"endsAt\"")))

@@ -96,7 +96,7 @@ fn kill_while_posting_and_check_everything_acknowledged_survives(mut server: Ser
         listed.iter().filter_map(|a| Some((a["fingerprint"].as_str()?.to_string(), a))).collect();
     let mut missing = Vec::new();
     for labels in &acked.alerts {
-        let fp = Fingerprint::of(labels).to_string();
+        let fp = Fingerprint::of(&labels.clone().into_iter().collect()).to_string();
         match by_fp.get(&fp) {
             Some(a) => {
                 assert_eq!(a["labels"], json!(labels));

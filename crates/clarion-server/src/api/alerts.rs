@@ -1,6 +1,6 @@
 //! `POST /api/v2/alerts`, `GET /api/v2/alerts`, `GET /api/v2/alerts/groups`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::State;
@@ -13,6 +13,7 @@ use clarion_core::route::Route;
 use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use super::{check_storable, format_time, parse_bool, parse_time, query_pairs, read_body};
 use crate::auth::{Authorized, Ingest, Read};
@@ -23,9 +24,9 @@ use crate::state::AppState;
 /// One element of the posted array. Unknown fields are ignored, as Alertmanager does.
 #[derive(Deserialize)]
 struct PostableAlert {
-    labels: Option<BTreeMap<String, String>>,
+    labels: Option<LabelSet>,
     #[serde(default)]
-    annotations: Option<BTreeMap<String, String>>,
+    annotations: Option<LabelSet>,
     #[serde(default, rename = "startsAt")]
     starts_at: Option<String>,
     #[serde(default, rename = "endsAt")]
@@ -35,10 +36,13 @@ struct PostableAlert {
 }
 
 /// Decodes one posted element into the domain's posted alert, or says what is wrong with it.
-fn decode(item: serde_json::Value) -> Result<PostedAlert, String> {
-    let wire: PostableAlert = serde_path_to_error::deserialize(item).map_err(|e| {
+fn decode(item: &RawValue) -> Result<PostedAlert, String> {
+    let mut de = serde_json::Deserializer::from_str(item.get());
+    let wire: PostableAlert = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
+        // serde_json's position is within the element, not the body: leave it out.
         let inner = e.into_inner().to_string();
+        let inner = inner.rsplit_once(" at line ").map_or(inner.as_str(), |(m, _)| m).to_string();
         if path == "." {
             inner
         } else {
@@ -66,9 +70,11 @@ pub async fn post(
     body: Body,
 ) -> Result<StatusCode, AppError> {
     let bytes = read_body(&state, &headers, body).await?;
-    let items: Vec<serde_json::Value> = match serde_json::from_slice(&bytes) {
-        Ok(serde_json::Value::Array(items)) => items,
-        Ok(_) => return Err(AppError::BadRequest("the body must be a JSON array of alerts".into())),
+    // Split the array into its elements without building a tree; each element is decoded on its own so
+    // one bad alert does not cost the others.
+    let items: Vec<&RawValue> = match serde_json::from_slice(&bytes) {
+        Ok(items) => items,
+        Err(e) if e.is_data() => return Err(AppError::BadRequest("the body must be a JSON array of alerts".into())),
         Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
             return Err(AppError::BadRequest(format!("the body is empty: expected a JSON array of alerts ({e})")))
         }
@@ -80,8 +86,6 @@ pub async fn post(
     let mut valid = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
-        let name =
-            item.pointer("/labels/alertname").and_then(|v| v.as_str()).map(|n| format!(" ({n})")).unwrap_or_default();
         let accepted = decode(item)
             .and_then(|p| Alert::accept(p, now, resolve_timeout).map_err(|e| e.to_string()))
             .and_then(|a| check_storable("endsAt", a.ends_at).map(|()| a));
@@ -93,6 +97,11 @@ pub async fn post(
             }
             Err(msg) => {
                 state.metrics.alerts_invalid.inc();
+                // Name the alert when its labels say what it is.
+                let name = serde_json::from_str::<serde_json::Value>(item.get())
+                    .ok()
+                    .and_then(|v| v.pointer("/labels/alertname").and_then(|n| n.as_str()).map(|n| format!(" ({n})")))
+                    .unwrap_or_default();
                 errors.push(format!("alert {index}{name}: {msg}"));
             }
         }
