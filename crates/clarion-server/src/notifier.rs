@@ -154,8 +154,11 @@ pub async fn flush_due(state: &AppState) -> Result<(), clarion_store::StoreError
             }
         }
     }
+    let mut claimed = Vec::new();
     if !deliveries.is_empty() || !log_rows.is_empty() {
-        state.store.enqueue_deliveries(&deliveries, &log_rows).await?;
+        // Claim what is first in line as it is enqueued: the workers send it without another round trip.
+        let lease_until = crate::sender::lease_until(state, now);
+        claimed = state.store.enqueue_and_claim(&deliveries, &log_rows, &state.instance_id, now, lease_until).await?;
     }
     {
         let mut nflog = state.nflog.lock().unwrap_or_else(|e| e.into_inner());
@@ -179,8 +182,20 @@ pub async fn flush_due(state: &AppState) -> Result<(), clarion_store::StoreError
         }
     }
     if !deliveries.is_empty() {
-        tracing::debug!(deliveries = deliveries.len(), groups = flushes.len(), "notifications committed to the outbox");
-        state.delivery_wake.notify_one();
+        tracing::debug!(
+            deliveries = deliveries.len(),
+            claimed = claimed.len(),
+            groups = flushes.len(),
+            "notifications committed to the outbox"
+        );
+        if claimed.len() < deliveries.len() {
+            // Some wait behind earlier deliveries of their group (or were stored already): the workers
+            // find them in the outbox.
+            state.delivery_wake.notify_one();
+        }
+        if !claimed.is_empty() && state.handoff.send(claimed).is_err() {
+            tracing::warn!("the delivery workers have stopped; claimed deliveries are sent after their lease expires");
+        }
     }
     Ok(())
 }

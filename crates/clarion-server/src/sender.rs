@@ -26,32 +26,41 @@ const LEASE_MARGIN: Duration = Duration::from_secs(30);
 /// Most outcomes recorded in one transaction.
 const MAX_RECORD_BATCH: usize = 512;
 
-pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
+/// Deliveries the notifier enqueued and claimed in one step, handed straight to the workers.
+pub type Handoff = mpsc::UnboundedReceiver<Vec<Delivery>>;
+
+pub async fn run(state: AppState, mut handoff: Handoff, mut stop: watch::Receiver<bool>) {
     let concurrency = state.config().file.delivery.concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut in_flight = tokio::task::JoinSet::new();
     let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
     let recorder = tokio::spawn(record(state.clone(), outcomes_rx));
+    // Starts an attempt once a worker is free.
+    let dispatch =
+        |d: Delivery, in_flight: &mut tokio::task::JoinSet<()>, permit: tokio::sync::OwnedSemaphorePermit| {
+            let (state, outcomes) = (state.clone(), outcomes.clone());
+            in_flight.spawn(async move {
+                tracing::debug!(delivery = d.id, "attempt starts");
+                let completion = attempt(&state, &d).await;
+                tracing::debug!(delivery = d.id, "attempt ends");
+                let _ = outcomes.send((d.id, completion));
+                drop(permit);
+            });
+        };
+    let mut look_in_outbox = true;
     loop {
         if *stop.borrow() {
             break;
         }
         // Claim as many as there are free workers.
         let free = permits.available_permits();
-        if free > 0 {
+        if free > 0 && look_in_outbox {
             match claim(&state, free).await {
                 Ok(claimed) => {
                     let full = claimed.len() == free;
                     for d in claimed {
                         let Ok(permit) = permits.clone().acquire_owned().await else { break };
-                        let (state, outcomes) = (state.clone(), outcomes.clone());
-                        in_flight.spawn(async move {
-                            tracing::debug!(delivery = d.id, "attempt starts");
-                            let completion = attempt(&state, &d).await;
-                            tracing::debug!(delivery = d.id, "attempt ends");
-                            let _ = outcomes.send((d.id, completion));
-                            drop(permit);
-                        });
+                        dispatch(d, &mut in_flight, permit);
                     }
                     if full {
                         // There may be more waiting; look again as soon as a worker is free.
@@ -65,10 +74,19 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
                 Err(e) => tracing::error!(error = %e, "claiming deliveries failed"),
             }
         }
+        look_in_outbox = true;
         while in_flight.try_join_next().is_some() {}
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
             _ = state.delivery_wake.notified() => {}
+            Some(batch) = handoff.recv() => {
+                for d in batch {
+                    let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                    dispatch(d, &mut in_flight, permit);
+                }
+                // Handed-off deliveries come already claimed; the outbox has nothing new for them.
+                look_in_outbox = false;
+            }
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             _ = stop.changed() => break,
         }
@@ -105,12 +123,16 @@ async fn record(state: AppState, mut outcomes: mpsc::UnboundedReceiver<(i64, Com
     }
 }
 
-async fn claim(state: &AppState, limit: usize) -> Result<Vec<Delivery>, clarion_store::StoreError> {
-    let now = state.clock.now();
+/// When a lease taken at `now` ends: the longest channel timeout plus a margin.
+pub fn lease_until(state: &AppState, now: clarion_core::Timestamp) -> clarion_core::Timestamp {
     let config = state.config();
     let longest = config.file.channels.iter().map(|c| c.timeout()).max().unwrap_or(Duration::from_secs(10));
-    let lease_until = now + chrono::Duration::from_std(longest + LEASE_MARGIN).unwrap_or(chrono::Duration::MAX);
-    state.store.claim_deliveries(&state.instance_id, now, lease_until, limit).await
+    now + chrono::Duration::from_std(longest + LEASE_MARGIN).unwrap_or(chrono::Duration::MAX)
+}
+
+async fn claim(state: &AppState, limit: usize) -> Result<Vec<Delivery>, clarion_store::StoreError> {
+    let now = state.clock.now();
+    state.store.claim_deliveries(&state.instance_id, now, lease_until(state, now), limit).await
 }
 
 /// One attempt of one claimed delivery; returns the outcome to record.

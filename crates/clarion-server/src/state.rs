@@ -61,6 +61,8 @@ pub struct Inner {
     pub dispatch_wake: Notify,
     /// Wakes the delivery workers: deliveries were enqueued or retried.
     pub delivery_wake: Notify,
+    /// Deliveries the notifier claimed as it enqueued them, for the workers to send at once.
+    pub handoff: tokio::sync::mpsc::UnboundedSender<Vec<clarion_store::Delivery>>,
     /// Names this process in delivery leases.
     pub instance_id: String,
     pub http: reqwest::Client,
@@ -145,6 +147,7 @@ impl AppState {
             .map_err(|e| StartError::Channel(format!("cannot build the HTTP client: {e}")))?;
 
         let (intake, intake_rx) = Intake::channel();
+        let (handoff, handoff_rx) = tokio::sync::mpsc::unbounded_channel();
         let (stop, _) = watch::channel(false);
         let released = store.release_leases(&instance_id(listen)).await?;
         if released > 0 {
@@ -165,6 +168,7 @@ impl AppState {
             channels: RwLock::new(Arc::new(channels)),
             dispatch_wake: Notify::new(),
             delivery_wake: Notify::new(),
+            handoff,
             instance_id: instance_id(listen),
             http,
             metrics: Metrics::new(),
@@ -178,7 +182,7 @@ impl AppState {
             tokio::spawn(crate::intake::run(state.clone(), intake_rx)),
             tokio::spawn(crate::maintenance::run(state.clone(), state.stop.subscribe())),
             tokio::spawn(crate::notifier::run(state.clone(), state.stop.subscribe())),
-            tokio::spawn(crate::sender::run(state.clone(), state.stop.subscribe())),
+            tokio::spawn(crate::sender::run(state.clone(), handoff_rx, state.stop.subscribe())),
         ];
         *state.workers.lock().unwrap_or_else(|e| e.into_inner()) = workers;
         state.ready.store(true, Ordering::SeqCst);

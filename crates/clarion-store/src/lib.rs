@@ -190,6 +190,18 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         log: &[NotificationLogRow],
     ) -> Result<u64, StoreError>;
 
+    /// [`Store::enqueue_deliveries`], then, in the same transaction, claims for `owner` until
+    /// `lease_until` those of the new deliveries that are first in line for their (channel, group), and
+    /// returns them, so the caller can send them without claiming again.
+    async fn enqueue_and_claim(
+        &self,
+        deliveries: &[NewDelivery],
+        log: &[NotificationLogRow],
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Delivery>, StoreError>;
+
     /// The whole notification log.
     async fn load_notification_log(&self) -> Result<Vec<NotificationLogRow>, StoreError>;
 

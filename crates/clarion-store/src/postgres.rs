@@ -267,46 +267,39 @@ impl Store for PgStore {
     ) -> Result<u64, StoreError> {
         let mut client = self.client().await?;
         let tx = relaxed(&mut client).await?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
-                                         created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)
-                 ON CONFLICT (idempotency_key) DO NOTHING",
-            )
-            .await?;
-        let mut inserted = 0;
-        for d in deliveries {
-            let created = nanos(d.created_at)?;
-            inserted += tx
-                .execute(&insert, &[&d.idempotency_key, &d.channel, &d.team, &d.group_key, &d.payload, &created])
-                .await?;
-        }
-        let upsert = tx
-            .prepare(
-                "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (group_key, channel) DO UPDATE SET firing = excluded.firing,
-                   resolved = excluded.resolved, notified_at = excluded.notified_at, sequence = excluded.sequence",
-            )
-            .await?;
-        for l in log {
-            let at = nanos(l.notified_at)?;
-            tx.execute(
-                &upsert,
-                &[
-                    &l.group_key,
-                    &l.channel,
-                    &fingerprints_json(&l.firing),
-                    &fingerprints_json(&l.resolved),
-                    &at,
-                    &l.sequence,
-                ],
-            )
-            .await?;
-        }
+        let ids = insert_deliveries(&tx, deliveries, log).await?;
         tx.commit().await?;
-        Ok(inserted)
+        Ok(ids.len() as u64)
+    }
+
+    async fn enqueue_and_claim(
+        &self,
+        deliveries: &[NewDelivery],
+        log: &[NotificationLogRow],
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (now, lease_until) = (nanos(now)?, nanos(lease_until)?);
+        let mut client = self.client().await?;
+        let tx = relaxed(&mut client).await?;
+        let ids = insert_deliveries(&tx, deliveries, log).await?;
+        let rows = tx
+            .query(
+                &format!(
+                    "UPDATE deliveries d SET state = 'sending', lease_owner = $2, lease_until = $4, updated_at = $3
+                     WHERE d.id = ANY($1) AND NOT EXISTS (SELECT 1 FROM deliveries e
+                                                          WHERE e.channel = d.channel AND e.group_key = d.group_key
+                                                            AND e.id < d.id AND e.state IN ('pending', 'sending'))
+                     RETURNING {DELIVERY_COLUMNS}"
+                ),
+                &[&ids, &owner, &now, &lease_until],
+            )
+            .await?;
+        tx.commit().await?;
+        let mut claimed = rows.iter().map(|r| pg_delivery(r).into_delivery()).collect::<Result<Vec<_>, _>>()?;
+        claimed.sort_by_key(|d| d.id);
+        Ok(claimed)
     }
 
     async fn load_notification_log(&self) -> Result<Vec<NotificationLogRow>, StoreError> {
@@ -454,6 +447,57 @@ impl Store for PgStore {
             .execute("DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < $1", &[&nanos(cutoff)?])
             .await?)
     }
+}
+
+/// Inserts deliveries (skipping known idempotency keys) and upserts the log; returns the new ids.
+async fn insert_deliveries(
+    tx: &deadpool_postgres::Transaction<'_>,
+    deliveries: &[NewDelivery],
+    log: &[NotificationLogRow],
+) -> Result<Vec<i64>, StoreError> {
+    let insert = tx
+        .prepare(
+            "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
+                                     created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)
+             ON CONFLICT (idempotency_key) DO NOTHING
+             RETURNING id",
+        )
+        .await?;
+    let mut ids = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        let created = nanos(d.created_at)?;
+        if let Some(row) = tx
+            .query_opt(&insert, &[&d.idempotency_key, &d.channel, &d.team, &d.group_key, &d.payload, &created])
+            .await?
+        {
+            ids.push(row.get(0));
+        }
+    }
+    let upsert = tx
+        .prepare(
+            "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (group_key, channel) DO UPDATE SET firing = excluded.firing,
+               resolved = excluded.resolved, notified_at = excluded.notified_at, sequence = excluded.sequence",
+        )
+        .await?;
+    for l in log {
+        let at = nanos(l.notified_at)?;
+        tx.execute(
+            &upsert,
+            &[
+                &l.group_key,
+                &l.channel,
+                &fingerprints_json(&l.firing),
+                &fingerprints_json(&l.resolved),
+                &at,
+                &l.sequence,
+            ],
+        )
+        .await?;
+    }
+    Ok(ids)
 }
 
 fn pg_delivery(r: &tokio_postgres::Row) -> DeliveryColumns {

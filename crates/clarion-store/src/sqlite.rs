@@ -129,6 +129,10 @@ impl JobQueue {
         }
     }
 
+    fn is_closed(&self) -> bool {
+        self.lanes.lock().map_or(true, |l| l.closed)
+    }
+
     fn close(&self) {
         if let Ok(mut lanes) = self.lanes.lock() {
             lanes.closed = true;
@@ -186,6 +190,7 @@ impl SqliteStore {
             })
             .map_err(|e| StoreError::Io(format!("cannot start the sqlite thread: {e}")))?;
         ready_rx.await.map_err(|_| StoreError::Closed)??;
+        spawn_checkpointer(path.to_path_buf(), jobs.clone())?;
         Ok(SqliteStore { jobs, path: path.to_path_buf() })
     }
 
@@ -228,9 +233,80 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Io(format!("{} does not support WAL mode (got {mode})", path.display())));
     }
-    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+    // Checkpoints run on their own connection (see `spawn_checkpointer`), off the commit path; the
+    // writer only checkpoints itself if the WAL grows past ~40 MB.
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000;")?;
     migrate(&mut conn)?;
     Ok(conn)
+}
+
+/// Deliveries with their creation time encoded.
+fn encode_deliveries(deliveries: &[NewDelivery]) -> Result<Vec<(NewDelivery, i64)>, StoreError> {
+    deliveries.iter().map(|d| Ok((d.clone(), nanos(d.created_at)?))).collect()
+}
+
+/// Notification-log rows with their time encoded.
+fn encode_log(log: &[NotificationLogRow]) -> Result<Vec<(NotificationLogRow, i64)>, StoreError> {
+    log.iter().map(|l| Ok((l.clone(), nanos(l.notified_at)?))).collect()
+}
+
+/// Inserts deliveries (skipping known idempotency keys) and upserts the log; returns the new ids.
+fn insert_deliveries(
+    tx: &rusqlite::Transaction<'_>,
+    deliveries: &[(NewDelivery, i64)],
+    log: &[(NotificationLogRow, i64)],
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(deliveries.len());
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
+                                 created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )?;
+    for (d, created) in deliveries {
+        if insert.execute(params![d.idempotency_key, d.channel, d.team, d.group_key, d.payload, created])? == 1 {
+            ids.push(tx.last_insert_rowid());
+        }
+    }
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (group_key, channel) DO UPDATE SET firing = excluded.firing,
+           resolved = excluded.resolved, notified_at = excluded.notified_at, sequence = excluded.sequence",
+    )?;
+    for (l, at) in log {
+        upsert.execute(params![
+            l.group_key,
+            l.channel,
+            fingerprints_json(&l.firing),
+            fingerprints_json(&l.resolved),
+            at,
+            l.sequence
+        ])?;
+    }
+    Ok(ids)
+}
+
+/// How often the checkpointer copies the WAL back into the database file.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
+
+/// A thread that checkpoints the WAL in the background (`PASSIVE`: never blocks the writer), so commits
+/// do not pay for copying pages into the database file. Ends when the store is dropped.
+fn spawn_checkpointer(path: PathBuf, jobs: Arc<JobQueue>) -> Result<(), StoreError> {
+    let conn = Connection::open(&path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(1))?;
+    std::thread::Builder::new()
+        .name("clarion-sqlite-checkpoint".into())
+        .spawn(move || {
+            while !jobs.is_closed() {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                    tracing::debug!(error = %e, "background checkpoint skipped");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Io(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
 }
 
 /// Runs `f` in a transaction committed with `synchronous=NORMAL`: durable against a crash of this process
@@ -441,47 +517,38 @@ impl Store for SqliteStore {
         deliveries: &[NewDelivery],
         log: &[NotificationLogRow],
     ) -> Result<u64, StoreError> {
-        let deliveries =
-            deliveries.iter().map(|d| Ok((d.clone(), nanos(d.created_at)?))).collect::<Result<Vec<_>, StoreError>>()?;
-        let log = log.iter().map(|l| Ok((l.clone(), nanos(l.notified_at)?))).collect::<Result<Vec<_>, StoreError>>()?;
+        let (deliveries, log) = (encode_deliveries(deliveries)?, encode_log(log)?);
+        self.call(move |conn| relaxed(conn, |tx| Ok(insert_deliveries(tx, &deliveries, &log)?.len() as u64))).await
+    }
+
+    async fn enqueue_and_claim(
+        &self,
+        deliveries: &[NewDelivery],
+        log: &[NotificationLogRow],
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (deliveries, log) = (encode_deliveries(deliveries)?, encode_log(log)?);
+        let (owner, now, lease_until) = (owner.to_string(), nanos(now)?, nanos(lease_until)?);
         self.call(move |conn| {
             relaxed(conn, |tx| {
-                let mut inserted = 0;
-                {
-                    let mut insert = tx.prepare_cached(
-                    "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
-                                             created_at, updated_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)
-                     ON CONFLICT (idempotency_key) DO NOTHING",
-                )?;
-                    for (d, created) in &deliveries {
-                        inserted += insert.execute(params![
-                            d.idempotency_key,
-                            d.channel,
-                            d.team,
-                            d.group_key,
-                            d.payload,
-                            created
-                        ])? as u64;
-                    }
-                    let mut upsert = tx.prepare_cached(
-                        "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                     ON CONFLICT (group_key, channel) DO UPDATE SET firing = excluded.firing,
-                       resolved = excluded.resolved, notified_at = excluded.notified_at, sequence = excluded.sequence",
-                    )?;
-                    for (l, at) in &log {
-                        upsert.execute(params![
-                            l.group_key,
-                            l.channel,
-                            fingerprints_json(&l.firing),
-                            fingerprints_json(&l.resolved),
-                            at,
-                            l.sequence
-                        ])?;
+                let ids = insert_deliveries(tx, &deliveries, &log)?;
+                let mut stmt = tx.prepare_cached(&format!(
+                    "UPDATE deliveries SET state = 'sending', lease_owner = ?2, lease_until = ?4, updated_at = ?3
+                     WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries e
+                                                   WHERE e.channel = deliveries.channel AND e.group_key = deliveries.group_key
+                                                     AND e.id < deliveries.id AND e.state IN ('pending', 'sending'))
+                     RETURNING {DELIVERY_COLUMNS}"
+                ))?;
+                let mut claimed = Vec::new();
+                for id in ids {
+                    let mut rows = stmt.query_map(params![id, owner, now, lease_until], delivery_columns)?;
+                    if let Some(row) = rows.next() {
+                        claimed.push(row?.into_delivery()?);
                     }
                 }
-                Ok(inserted)
+                Ok(claimed)
             })
         })
         .await

@@ -110,6 +110,7 @@ suite!(
     failed_attempts_wait_for_their_retry_time_and_dead_ones_can_be_retried,
     concurrent_claims_never_hand_out_a_delivery_twice,
     the_notification_log_is_upserted_loaded_and_aged_out,
+    enqueue_and_claim_claims_only_what_is_first_in_line,
 );
 
 async fn appended_alerts_load_back_identically_in_version_order<B: Backend>() -> TestResult {
@@ -416,6 +417,35 @@ async fn the_notification_log_is_upserted_loaded_and_aged_out<B: Backend>() -> T
     assert_eq!(store.load_notification_log().await?, vec![entry("g1", vec![1], 10, 2), entry("g2", vec![3], 0, 1)]);
     assert_eq!(store.delete_notification_log_before(t(5)).await?, 1);
     assert_eq!(store.load_notification_log().await?, vec![entry("g1", vec![1], 10, 2)]);
+    Ok(())
+}
+
+async fn enqueue_and_claim_claims_only_what_is_first_in_line<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    store.enqueue_deliveries(&[delivery("waiting", "hook", "g1", 0)], &[]).await?;
+    let claimed = store
+        .enqueue_and_claim(
+            &[
+                delivery("behind", "hook", "g1", 1),
+                delivery("free", "hook", "g2", 1),
+                delivery("waiting", "hook", "g1", 1),
+            ],
+            &[],
+            "me",
+            t(1),
+            t(61),
+        )
+        .await?;
+    assert_eq!(
+        keys(&claimed),
+        ["free"],
+        "a delivery behind an unfinished one of its group waits; a known key is skipped"
+    );
+    assert_eq!(claimed[0].lease_owner.as_deref(), Some("me"));
+    assert_eq!(store.list_deliveries(None, 10).await?.len(), 3);
+    // The claimed one is not handed out again; the waiting one is.
+    assert_eq!(keys(&claim(&store, "other", 2).await?), ["waiting"]);
     Ok(())
 }
 
