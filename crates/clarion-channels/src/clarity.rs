@@ -1,6 +1,7 @@
 //! The clarity fields of an alert as people read them, in the fixed order every rendering uses:
-//! summary, severity, what is affected, what to do, runbook, owner, since when. A field the alert does not
-//! carry is shown as missing, never silently left out.
+//! summary, severity, what is affected, what to do (and by when, when a deadline is given), runbook,
+//! owner, since when. A field the alert does not carry is shown as missing, never silently left out; where
+//! it falls short of the communication standard, the findings are listed with how to fix them.
 
 use crate::message::NotifiedAlert;
 
@@ -22,15 +23,26 @@ pub fn fields(alert: &NotifiedAlert, team: &str) -> Vec<Field> {
     let a = |k: &str| alert.annotations.get(k).filter(|v| !v.trim().is_empty()).cloned();
     let l = |k: &str| alert.labels.get(k).filter(|v| !v.trim().is_empty()).cloned();
     let field = |label, value| Field { label, value, is_link: false };
-    vec![
+    let mut fields = vec![
         field("Summary", a("summary")),
         field("Severity", l("severity")),
         field("Affected", a("impact")),
         field("Action", a("action")),
+    ];
+    if let Some(deadline) = a("deadline") {
+        fields.push(field("Deadline", Some(deadline)));
+    }
+    fields.extend([
         Field { label: "Runbook", value: a("runbook_url").or_else(|| a("runbook")), is_link: true },
         field("Owner", l("owner").or_else(|| l("team")).or_else(|| Some(team.to_string()))),
         field("Since", Some(alert.starts_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())),
-    ]
+    ]);
+    fields
+}
+
+/// One line per finding: `rule: what is wrong — fix: how`.
+pub fn finding_lines(alert: &NotifiedAlert) -> Vec<String> {
+    alert.findings.iter().map(|f| format!("{}: {} — fix: {}", f.rule, f.message, f.fix)).collect()
 }
 
 /// The alert's description (why it matters), when it has one.

@@ -16,7 +16,7 @@ use std::time::Duration;
 use clarion_config::ChannelConfig;
 use clarion_core::Timestamp;
 
-pub use message::{Notification, NotifiedAlert, Status};
+pub use message::{FindingNote, Notification, NotificationKind, NotifiedAlert, Status};
 
 /// What one attempt achieved.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -24,6 +24,29 @@ impl Status {
     }
 }
 
+/// Where a message falls short of the communication standard, as shown to its readers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingNote {
+    /// The rule's stable id, e.g. `missing-field`.
+    pub rule: String,
+    pub message: String,
+    pub fix: String,
+}
+
+/// The `alertname` of the entry that carries an announcement.
+pub const ANNOUNCEMENT_NAME: &str = "Announcement";
+
+/// What a notification is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NotificationKind {
+    /// A group of alerts (its single "alert" lists are real alerts).
+    #[default]
+    Alerts,
+    /// An announcement written by a person; its one entry carries the announcement's fields.
+    Announcement,
+}
+
 /// One alert in a notification.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NotifiedAlert {
@@ -35,6 +58,9 @@ pub struct NotifiedAlert {
     pub ends_at: Option<Timestamp>,
     pub generator_url: String,
     pub fingerprint: String,
+    /// Where the alert falls short of the communication standard; shown with it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<FindingNote>,
 }
 
 /// A message about one group of alerts to one team.
@@ -49,6 +75,8 @@ pub struct Notification {
     pub common_annotations: LabelSet,
     pub external_url: String,
     pub group_key: String,
+    #[serde(default)]
+    pub kind: NotificationKind,
 }
 
 impl Notification {
@@ -81,6 +109,7 @@ impl Notification {
             common_annotations,
             external_url,
             group_key,
+            kind: NotificationKind::Alerts,
         }
     }
 
@@ -92,8 +121,13 @@ impl Notification {
         self.alerts.iter().filter(|a| a.status == Status::Resolved)
     }
 
-    /// A one-line title: `[FIRING:2] DiskFull (payments)`.
+    /// A one-line title: `[FIRING:2] DiskFull (payments)`, or `[ANNOUNCEMENT] <title> (payments)`.
     pub fn title(&self) -> String {
+        if self.kind == NotificationKind::Announcement {
+            let title =
+                self.alerts.first().and_then(|a| a.annotations.get("summary")).map_or("announcement", String::as_str);
+            return format!("[ANNOUNCEMENT] {title} ({})", self.receiver);
+        }
         let count = match self.status {
             Status::Firing => self.firing().count(),
             Status::Resolved => self.alerts.len(),
@@ -134,6 +168,7 @@ mod tests {
             ends_at: None,
             generator_url: String::new(),
             fingerprint: String::new(),
+            findings: Vec::new(),
         }
     }
 

@@ -2,7 +2,7 @@
 //! missing, long groups bounded with "and N more", hostile text escaped, payload truncation.
 
 use chrono::TimeZone;
-use clarion_channels::message::{Notification, NotifiedAlert, Status};
+use clarion_channels::message::{FindingNote, Notification, NotificationKind, NotifiedAlert, Status};
 use clarion_channels::{email, slack, webhook};
 use clarion_core::labels::LabelSet;
 
@@ -19,6 +19,7 @@ fn alert(i: usize, annotations: &[(&str, &str)]) -> NotifiedAlert {
         ends_at: None,
         generator_url: "http://prometheus/graph".into(),
         fingerprint: format!("{i:016x}"),
+        findings: Vec::new(),
     }
 }
 
@@ -117,4 +118,39 @@ fn webhook_payloads_truncate_to_max_alerts_and_count_the_rest() -> Result<(), Bo
     want.sort();
     assert_eq!(keys, want);
     Ok(())
+}
+
+#[test]
+fn findings_and_deadlines_are_shown_with_the_alert() -> Result<(), Box<dyn std::error::Error>> {
+    let mut a = alert(1, &[("summary", "Disk full"), ("deadline", "2026-12-01")]);
+    a.findings = vec![FindingNote {
+        rule: "missing-field".into(),
+        message: "runbook is missing".into(),
+        fix: "add a runbook_url annotation".into(),
+    }];
+    let n = notification(vec![a]);
+    let slack = slack::Slack::render(&n, "k").to_string();
+    assert!(
+        slack.contains("Falls short of the communication standard")
+            && slack.contains("missing-field: runbook is missing — fix: add a runbook_url annotation"),
+        "{slack}"
+    );
+    assert!(slack.contains("*Deadline:* 2026-12-01"), "{slack}");
+    let (_, text, html) = email::render(&n, "k");
+    assert!(text.contains("  - missing-field: runbook is missing — fix: add a runbook_url annotation"), "{text}");
+    assert!(text.find("Action:") < text.find("Deadline:") && text.find("Deadline:") < text.find("Runbook:"), "{text}");
+    assert!(html.contains("<li>missing-field: runbook is missing"), "{html}");
+    let clarion: serde_json::Value = serde_json::from_slice(&webhook::payload::clarion(&n, 0, "k"))?;
+    assert_eq!(clarion["alerts"][0]["clarity"]["findings"][0]["rule"], "missing-field");
+    assert_eq!(clarion["alerts"][0]["clarity"]["deadline"], "2026-12-01");
+    let v4: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 0))?;
+    assert!(v4["alerts"][0].get("findings").is_none(), "v4 keeps Alertmanager's shape");
+    Ok(())
+}
+
+#[test]
+fn announcements_are_titled_as_announcements() {
+    let mut n = notification(vec![alert(1, &[("summary", "Checkout moves to the new cluster")])]);
+    n.kind = NotificationKind::Announcement;
+    assert_eq!(n.title(), "[ANNOUNCEMENT] Checkout moves to the new cluster (payments)");
 }

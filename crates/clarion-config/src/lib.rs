@@ -59,6 +59,8 @@ pub struct Config {
     /// The routing tree with inherited options filled in.
     pub route: Route,
     pub inhibit_rules: Vec<InhibitRule>,
+    /// The communication standard (the built-in one, adjusted by the `standard:` section).
+    pub standard: clarion_core::standard::Standard,
     /// The text the configuration was parsed from (served as `config.original` by `/api/v2/status`).
     pub original: String,
     /// Where it came from: a path, or `<built-in example>`.
@@ -207,7 +209,8 @@ impl Config {
                 equal: r.equal.clone(),
             })
             .collect();
-        Ok(Config { file, route, inhibit_rules, original: text.to_string(), source: source.to_string() })
+        let standard = file.standard.to_domain().map_err(|e| located("standard".into(), "standard:", e))?;
+        Ok(Config { file, route, inhibit_rules, standard, original: text.to_string(), source: source.to_string() })
     }
 
     /// The configuration text with secrets replaced by `<secret>`: values of secret-bearing keys and the

@@ -36,6 +36,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v2/silence/{id}", get(api::silences::get_one).delete(api::silences::delete))
         .route("/api/v2/status", get(api::status::status))
         .route("/api/v2/receivers", get(api::status::receivers))
+        .route("/api/v1/standard/report", get(api::standard::get))
+        .route("/api/v1/announcements", post(api::announcements::post))
         .route("/api/v1/deliveries", get(api::deliveries::list))
         .route("/api/v1/deliveries/{id}", get(api::deliveries::get_one))
         .route("/api/v1/deliveries/{id}/retry", post(api::deliveries::retry))

@@ -32,6 +32,12 @@ pub struct OutcomeLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FindingLabels {
+    pub alertname: String,
+    pub rule: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ChannelLabel {
     pub channel: String,
 }
@@ -75,6 +81,7 @@ pub struct Metrics {
     pub intake_batch_alerts: Histogram,
     pub config_reloads: Family<OutcomeLabel, Counter>,
     pub deliveries: Family<DeliveryLabels, Counter>,
+    pub standard_findings: Family<FindingLabels, Gauge>,
     pub delivery_attempt_seconds: HistogramFamily<ChannelLabel>,
     pub delivery_latency_seconds: HistogramFamily<ChannelLabel>,
 }
@@ -126,9 +133,16 @@ impl Metrics {
             "Time from a notification entering the outbox to its delivery",
             delivery_latency_seconds.clone(),
         );
+        let standard_findings = Family::<FindingLabels, Gauge>::default();
+        registry.register(
+            "standard_findings",
+            "Firing alerts that fall short of the communication standard, by alert name and rule",
+            standard_findings.clone(),
+        );
         Metrics {
             registry,
             deliveries,
+            standard_findings,
             delivery_attempt_seconds,
             delivery_latency_seconds,
             alerts_received,
@@ -159,6 +173,13 @@ pub async fn handler(State(state): State<AppState>) -> Response {
         for st in [SilenceState::Active, SilenceState::Pending, SilenceState::Expired] {
             let n = silences.values().filter(|s| s.state_at(now) == st).count();
             state.metrics.silences.get_or_create(&StateLabel { state: st.as_str() }).set(n as i64);
+        }
+    }
+    state.metrics.standard_findings.clear();
+    for r in crate::api::standard::report(&state) {
+        for (rule, n) in r.findings {
+            let labels = FindingLabels { alertname: r.alertname.clone(), rule };
+            state.metrics.standard_findings.get_or_create(&labels).set(n as i64);
         }
     }
     let mut body = String::new();

@@ -1,6 +1,9 @@
 //! The notifier: flushes aggregation groups when they are due and commits what each channel must be told
 //! to the outbox, together with the notification-log entries that record it, in one transaction.
 //!
+//! Every alert in a notification carries its findings against the communication standard (alerts are
+//! delivered even when they fall short: people must hear about outages).
+//!
 //! Only after that commit does the group count as flushed. A crash before it repeats the flush after the
 //! restart; a crash after it finds the notification log saying the channel was told, so nothing is
 //! notified twice. Idempotency keys are derived from the channel, the group, the notification number and
@@ -9,10 +12,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use clarion_channels::{Notification, NotifiedAlert, Status};
+use clarion_channels::{FindingNote, Notification, NotifiedAlert, Status};
 use clarion_core::alert::Alert;
 use clarion_core::alerts::StatusOracle;
 use clarion_core::dispatch::{alert_order, needs_update, Flush, NotificationLogEntry};
+use clarion_core::standard::{Message, Standard};
 use clarion_core::Fingerprint;
 use clarion_store::{NewDelivery, NotificationLogRow};
 use sha2::{Digest, Sha256};
@@ -73,8 +77,18 @@ pub fn idempotency_key(
     hex::encode(&h.finalize()[..16])
 }
 
-fn notified(fp: Fingerprint, alert: &Alert, resolved: bool) -> NotifiedAlert {
+/// Where an alert routed to `team` falls short of the communication standard, as readers see it.
+pub fn findings(standard: &Standard, alert: &Alert, team: &str) -> Vec<FindingNote> {
+    standard
+        .check(&Message::from_alert(&alert.labels, &alert.annotations, Some(team)))
+        .into_iter()
+        .map(|f| FindingNote { rule: f.rule.to_string(), message: f.message, fix: f.fix })
+        .collect()
+}
+
+fn notified(fp: Fingerprint, alert: &Alert, resolved: bool, standard: &Standard, team: &str) -> NotifiedAlert {
     NotifiedAlert {
+        findings: findings(standard, alert, team),
         status: if resolved { Status::Resolved } else { Status::Firing },
         labels: alert.labels.clone(),
         annotations: alert.annotations.clone(),
@@ -140,7 +154,7 @@ pub async fn flush_due(state: &AppState) -> Result<(), clarion_store::StoreError
                     team.name.clone(),
                     flush.group_key.clone(),
                     flush.group_labels.clone(),
-                    alerts.iter().map(|(fp, a, r)| notified(*fp, a, *r)).collect(),
+                    alerts.iter().map(|(fp, a, r)| notified(*fp, a, *r, &config.standard, &team.name)).collect(),
                     external_url.clone(),
                 );
                 deliveries.push(NewDelivery {

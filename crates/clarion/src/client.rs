@@ -20,6 +20,28 @@ impl Client {
         Ok(Client { http, base: args.server.trim_end_matches('/').to_string(), token: args.token.clone() })
     }
 
+    /// Sends a request and returns the status and body, whatever the status.
+    pub async fn call_raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> anyhow::Result<(StatusCode, String)> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let resp = req.send().await.with_context(|| {
+            format!("cannot reach Clarion at {} (is `clarion serve` running? see --server)", self.base)
+        })?;
+        let status = resp.status();
+        Ok((status, resp.text().await.unwrap_or_default()))
+    }
+
     /// Sends a request and returns the body of a 2xx answer; any other answer is an error quoting the server.
     pub async fn call(
         &self,

@@ -10,7 +10,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::Client;
-use crate::{AlertsArgs, DeliveriesCommand, Output, SendArgs, ServeArgs};
+use crate::{AlertsArgs, AnnounceArgs, DeliveriesCommand, Output, SendArgs, ServeArgs, ServerArgs};
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLARION_LOG")
@@ -309,6 +309,89 @@ pub fn routes_test(config: Option<&Path>, labels: &str) -> anyhow::Result<ExitCo
         );
         println!("  group:    {}", clarion_core::dispatch::group_key(node, &node.group_labels(&set)));
         println!("  channels: {}", if channels.is_empty() { "(none)".to_string() } else { channels });
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn announce(args: AnnounceArgs) -> anyhow::Result<ExitCode> {
+    let mut body = serde_json::Map::new();
+    for (key, value) in [
+        ("title", &args.title),
+        ("whatChanges", &args.what),
+        ("why", &args.why),
+        ("impact", &args.impact),
+        ("action", &args.action),
+        ("deadline", &args.deadline),
+        ("owner", &args.owner),
+    ] {
+        if let Some(v) = value {
+            body.insert(key.into(), Value::String(v.clone()));
+        }
+    }
+    body.insert("teams".into(), json!(args.teams));
+    body.insert("everyone".into(), json!(args.everyone));
+    let client = Client::new(&args.server)?;
+    let (status, text) = client.call_raw(Method::POST, "/api/v1/announcements", Some(Value::Object(body))).await?;
+    let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
+    if status.as_u16() == 422 {
+        eprintln!("{}", answer["error"].as_str().unwrap_or("refused"));
+        for f in answer["findings"].as_array().into_iter().flatten() {
+            eprintln!(
+                "  {}: {} (fix: {})",
+                f["rule"].as_str().unwrap_or(""),
+                f["message"].as_str().unwrap_or(""),
+                f["fix"].as_str().unwrap_or("")
+            );
+        }
+        return Ok(ExitCode::from(1));
+    }
+    if !status.is_success() {
+        let message = answer.as_str().map(String::from).unwrap_or(text);
+        bail!("POST /api/v1/announcements: {status}: {message}");
+    }
+    println!(
+        "announcement {} sent to {} ({} deliveries)",
+        answer["id"].as_str().unwrap_or("?"),
+        answer["teams"]
+            .as_array()
+            .map(|t| t.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default(),
+        answer["deliveries"]
+    );
+    if let Some(quiet) = answer["teamsWithoutChannels"].as_array().filter(|t| !t.is_empty()) {
+        eprintln!(
+            "warning: these teams have no channels and heard nothing: {}",
+            quiet.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn standard_report(server: &ServerArgs, output: Output) -> anyhow::Result<ExitCode> {
+    let client = Client::new(server)?;
+    let body = client.call(Method::GET, "/api/v1/standard/report", &[], None).await?;
+    let report: Vec<Value> =
+        serde_json::from_str(&body).context("the server answered something that is not a report")?;
+    match output {
+        Output::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        Output::Table => {
+            let rows: Vec<[String; 4]> = report
+                .iter()
+                .map(|r| {
+                    let findings = r["findings"]
+                        .as_object()
+                        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(" "))
+                        .unwrap_or_default();
+                    [
+                        r["alertname"].as_str().unwrap_or("").to_string(),
+                        r["alerts"].to_string(),
+                        r["alertsWithFindings"].to_string(),
+                        findings,
+                    ]
+                })
+                .collect();
+            print_table(["ALERTNAME", "FIRING", "WITH FINDINGS", "FINDINGS BY RULE"], &rows);
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -42,6 +42,11 @@ enum Command {
     /// Show which teams a label set reaches, and through which routes.
     #[command(subcommand)]
     Routes(RoutesCommand),
+    /// Send an announcement to teams; refused, with every finding, if it falls short of the standard.
+    Announce(AnnounceArgs),
+    /// How firing alerts measure up to the communication standard.
+    #[command(subcommand)]
+    Standard(StandardCommand),
     /// Check Prometheus alerting rule files against the communication standard (exit 1 on findings).
     Lint(lint::LintArgs),
 }
@@ -150,6 +155,50 @@ pub enum DeliveriesCommand {
     },
 }
 
+#[derive(Debug, Args)]
+pub struct AnnounceArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// One line saying what changes.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// More about what changes.
+    #[arg(long)]
+    pub what: Option<String>,
+    /// Why it changes.
+    #[arg(long)]
+    pub why: Option<String>,
+    /// What it means for the audience.
+    #[arg(long)]
+    pub impact: Option<String>,
+    /// What the audience must do, or "none".
+    #[arg(long)]
+    pub action: Option<String>,
+    /// By when: a date (2026-12-01) or an RFC 3339 time.
+    #[arg(long)]
+    pub deadline: Option<String>,
+    /// Who is accountable.
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// A team to tell; repeat for several.
+    #[arg(long = "team", value_name = "TEAM", required_unless_present = "everyone")]
+    pub teams: Vec<String>,
+    /// Tell every team.
+    #[arg(long, conflicts_with = "teams")]
+    pub everyone: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StandardCommand {
+    /// Findings of the firing alerts, per alert name, most first.
+    Report {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: Output,
+    },
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RoutesCommand {
     /// Route a label set through the configuration's tree, like `amtool config routes test`.
@@ -195,6 +244,10 @@ fn main() -> std::process::ExitCode {
             Command::Token(TokenCommand::New { name, scopes }) => commands::token_new(&name, &scopes),
             Command::Token(TokenCommand::Hash) => commands::token_hash(),
             Command::Deliveries(c) => commands::deliveries(c).await,
+            Command::Announce(args) => commands::announce(args).await,
+            Command::Standard(StandardCommand::Report { server, output }) => {
+                commands::standard_report(&server, output).await
+            }
             Command::Routes(RoutesCommand::Test { config, labels }) => {
                 commands::routes_test(config.as_deref(), &labels)
             }

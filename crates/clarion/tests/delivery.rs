@@ -341,11 +341,21 @@ fn the_clarion_format_carries_clarity_fields_and_the_documented_python_verifier_
     let payload = hook[0].json()?;
     assert_eq!(payload["version"], "clarion/1");
     assert_eq!(payload["idempotencyKey"].as_str(), hook[0].header("idempotency-key"));
-    assert_eq!(
-        payload["alerts"][0]["clarity"],
-        json!({"summary": "p99 above 2s", "severity": "page", "impact": null, "action": null, "runbook": null,
-               "owner": "payments", "context": "Checkout is slow"})
-    );
+    let clarity = &payload["alerts"][0]["clarity"];
+    for (field, want) in [
+        ("summary", json!("p99 above 2s")),
+        ("severity", json!("page")),
+        ("impact", Value::Null),
+        ("action", Value::Null),
+        ("runbook", Value::Null),
+        ("deadline", Value::Null),
+        ("owner", json!("payments")),
+        ("context", json!("Checkout is slow")),
+    ] {
+        assert_eq!(clarity[field], want, "{field} in {clarity}");
+    }
+    // A paging alert with neither action nor runbook falls short of the standard, and says so.
+    assert_eq!(clarity["findings"][0]["rule"], "missing-field", "{clarity}");
 
     let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/webhooks.md"))?;
     let code = doc

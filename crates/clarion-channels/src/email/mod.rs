@@ -68,6 +68,20 @@ pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, Strin
             text.push_str(&format!("Context:  {c}\n"));
             html.push_str(&format!("<tr><th align=\"left\">Context</th><td>{}</td></tr>\n", html_escape(c)));
         }
+        if let Some(d) = a.annotations.get("details").filter(|d| !d.trim().is_empty()) {
+            text.push_str(&format!("Details:  {d}\n"));
+            html.push_str(&format!("<tr><th align=\"left\">Details</th><td>{}</td></tr>\n", html_escape(d)));
+        }
+        let findings = clarity::finding_lines(a);
+        if !findings.is_empty() {
+            text.push_str("Falls short of the communication standard:\n");
+            html.push_str("<tr><th align=\"left\" valign=\"top\">Standard</th><td><strong>Falls short of the communication standard:</strong><ul>");
+            for f in &findings {
+                text.push_str(&format!("  - {f}\n"));
+                html.push_str(&format!("<li>{}</li>", html_escape(f)));
+            }
+            html.push_str("</ul></td></tr>\n");
+        }
         text.push('\n');
         html.push_str("</table>\n");
     }

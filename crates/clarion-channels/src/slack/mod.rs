@@ -37,6 +37,9 @@ fn alert_block(a: &NotifiedAlert, team: &str) -> Value {
     };
     let name = a.labels.get("alertname").map_or("alert", String::as_str);
     let mut lines = vec![format!("{icon} *{}* `{}`", escape(name), escape(&clarity::label_line(a)))];
+    if a.labels.get("alertname").is_some_and(|n| n == crate::message::ANNOUNCEMENT_NAME) {
+        lines[0] = ":mega: *Announcement*".to_string();
+    }
     for f in clarity::fields(a, team) {
         let value = match (&f.value, f.is_link) {
             (None, _) => format!("_{MISSING}_"),
@@ -47,6 +50,14 @@ fn alert_block(a: &NotifiedAlert, team: &str) -> Value {
     }
     if let Some(c) = clarity::context(a) {
         lines.push(format!("*Context:* {}", escape(c)));
+    }
+    if let Some(d) = a.annotations.get("details").filter(|d| !d.trim().is_empty()) {
+        lines.push(format!("*Details:* {}", escape(d)));
+    }
+    let findings = clarity::finding_lines(a);
+    if !findings.is_empty() {
+        lines.push(":warning: *Falls short of the communication standard:*".into());
+        lines.extend(findings.iter().map(|f| format!("• {}", escape(f))));
     }
     let mut text = lines.join("\n");
     // Slack refuses section text over 3000 characters.

@@ -31,6 +31,9 @@ struct Clarity {
     runbook: Option<String>,
     owner: Option<String>,
     context: Option<String>,
+    deadline: Option<String>,
+    /// Where the alert falls short of the communication standard.
+    findings: Vec<crate::message::FindingNote>,
 }
 
 #[derive(Serialize)]
@@ -111,6 +114,8 @@ pub fn clarion(n: &Notification, max_alerts: usize, idempotency_key: &str) -> Ve
                     runbook: get("Runbook"),
                     owner: get("Owner"),
                     context: clarity::context(a).map(str::to_string),
+                    deadline: get("Deadline"),
+                    findings: a.findings.clone(),
                 };
                 alert(a, Some(c))
             })

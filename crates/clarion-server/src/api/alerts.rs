@@ -10,6 +10,7 @@ use clarion_core::alert::{Alert, PostedAlert};
 use clarion_core::alerts::{matches_alert_filter, AlertStatus, StatusOracle};
 use clarion_core::labels::LabelSet;
 use clarion_core::route::Route;
+use clarion_core::standard::Standard;
 use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -184,10 +185,19 @@ struct GettableAlert<'a> {
     #[serde(rename = "generatorURL", skip_serializing_if = "str::is_empty")]
     generator_url: &'a str,
     labels: &'a LabelSet,
+    /// Clarion's addition: where the alert falls short of the communication standard (amtool ignores it).
+    findings: Vec<clarion_channels::FindingNote>,
 }
 
-fn gettable<'a>(fp: Fingerprint, alert: &'a Alert, status: &AlertStatus, receivers: Vec<&'a str>) -> GettableAlert<'a> {
+fn gettable<'a>(
+    fp: Fingerprint,
+    alert: &'a Alert,
+    status: &AlertStatus,
+    receivers: Vec<&'a str>,
+    standard: &Standard,
+) -> GettableAlert<'a> {
     GettableAlert {
+        findings: crate::notifier::findings(standard, alert, receivers.first().copied().unwrap_or("")),
         annotations: &alert.annotations,
         ends_at: format_time(alert.ends_at),
         fingerprint: fp.to_string(),
@@ -234,7 +244,7 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
         }
         let status = oracle.status(&alert.labels);
         if q.admits(&status) {
-            out.push(gettable(*fp, alert, &status, receivers));
+            out.push(gettable(*fp, alert, &status, receivers, &config.standard));
         }
     }
     out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
@@ -290,7 +300,7 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
                 .map(|(fp, alert, status)| {
                     let mut receivers = receivers_of.get(&fp).cloned().unwrap_or_default();
                     receivers.sort_unstable();
-                    gettable(fp, alert, &status, receivers)
+                    gettable(fp, alert, &status, receivers, &config.standard)
                 })
                 .collect();
             AlertGroup { alerts, labels, receiver: ReceiverRef { name: &route.opts.receiver } }

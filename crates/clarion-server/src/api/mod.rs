@@ -5,8 +5,10 @@
 //! Alertmanager reads them, and bodies are read up to the configured size limit.
 
 pub mod alerts;
+pub mod announcements;
 pub mod deliveries;
 pub mod silences;
+pub mod standard;
 pub mod status;
 
 use axum::body::{Body, Bytes};
