@@ -4,11 +4,9 @@
 //! the row it came from, so the store can drop rows no entry points to. Applying the same rows in log order
 //! always rebuilds the same table.
 
-use std::collections::HashMap;
-
 use crate::alert::Alert;
 use crate::inhibit::InhibitRule;
-use crate::labels::{Fingerprint, LabelSet};
+use crate::labels::{Fingerprint, FingerprintMap, LabelSet};
 use crate::silence::Silence;
 use crate::Timestamp;
 
@@ -22,7 +20,7 @@ pub struct Entry {
 /// Current alerts by fingerprint.
 #[derive(Clone, Debug, Default)]
 pub struct AlertTable {
-    entries: HashMap<Fingerprint, Entry>,
+    entries: FingerprintMap<Entry>,
 }
 
 impl AlertTable {
@@ -49,7 +47,7 @@ impl AlertTable {
     /// The rows to write for a batch of accepted alerts: each merged with the version known before it
     /// (in the table, or earlier in the same batch).
     pub fn resolve_batch(&self, incoming: Vec<Alert>) -> Vec<Alert> {
-        let mut in_batch: HashMap<Fingerprint, usize> = HashMap::new();
+        let mut in_batch: FingerprintMap<usize> = FingerprintMap::default();
         let mut out: Vec<Alert> = Vec::with_capacity(incoming.len());
         for alert in incoming {
             let fp = alert.fingerprint();

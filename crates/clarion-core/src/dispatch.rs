@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use crate::alert::Alert;
 use crate::alerts::{AlertTable, StatusOracle};
-use crate::labels::{Fingerprint, LabelSet};
+use crate::labels::{Fingerprint, FingerprintMap, LabelSet};
 use crate::route::{label_set_string, Route, RouteOpts};
 use crate::Timestamp;
 
@@ -29,7 +29,7 @@ pub struct Group {
     pub opts: RouteOpts,
     pub labels: LabelSet,
     /// Members and the `updated_at` of the version the group last saw.
-    members: HashMap<Fingerprint, Timestamp>,
+    members: FingerprintMap<Timestamp>,
     pub next_flush: Timestamp,
     pub has_flushed: bool,
 }
@@ -95,7 +95,7 @@ impl Dispatcher {
                 key,
                 opts: node.opts.clone(),
                 labels,
-                members: HashMap::new(),
+                members: FingerprintMap::default(),
                 next_flush: now + chrono(node.opts.group_wait),
                 has_flushed: false,
             });

@@ -203,6 +203,46 @@ impl fmt::Display for Fingerprint {
     }
 }
 
+/// Hashes a [`Fingerprint`] with one seeded multiply: it is already a 64-bit hash, so running SipHash
+/// over it again (the default) only costs time on the hottest maps. The per-process random seed and the
+/// folded 128-bit product keep an attacker who picks labels from steering fingerprints into one bucket.
+#[derive(Debug, Clone, Copy)]
+pub struct FingerprintHasher(u64);
+
+impl Default for FingerprintHasher {
+    fn default() -> Self {
+        static SEED: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+        let seed = *SEED.get_or_init(|| {
+            use std::hash::BuildHasher;
+            std::collections::hash_map::RandomState::new().hash_one(0x636c_6172_696f_6e00_u64)
+        });
+        FingerprintHasher(seed)
+    }
+}
+
+impl std::hash::Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        let product = u128::from(self.0 ^ n) * 0x9e37_79b9_7f4a_7c15_u128;
+        self.0 = (product as u64) ^ ((product >> 64) as u64);
+    }
+}
+
+/// A `HashMap` keyed by fingerprints, hashed by [`FingerprintHasher`].
+pub type FingerprintMap<V> =
+    std::collections::HashMap<Fingerprint, V, std::hash::BuildHasherDefault<FingerprintHasher>>;
+
 /// Is `name` a valid Prometheus label name (`[a-zA-Z_][a-zA-Z0-9_]*`)?
 pub fn is_valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
