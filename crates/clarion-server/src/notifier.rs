@@ -175,18 +175,7 @@ pub async fn flush_due(state: &AppState) -> Result<(), clarion_store::StoreError
         claimed = state.store.enqueue_and_claim(&deliveries, &log_rows, &state.instance_id, now, lease_until).await?;
     }
     {
-        let mut nflog = state.nflog.lock().unwrap_or_else(|e| e.into_inner());
-        for row in log_rows {
-            nflog.insert(
-                (row.group_key, row.channel),
-                NotificationLogEntry {
-                    firing: row.firing.into_iter().map(Fingerprint).collect(),
-                    resolved: row.resolved.into_iter().map(Fingerprint).collect(),
-                    notified_at: row.notified_at,
-                    sequence: row.sequence,
-                },
-            );
-        }
+        state.nflog.lock().unwrap_or_else(|e| e.into_inner()).extend(log_rows.into_iter().map(nflog_entry));
     }
     {
         let table = state.alerts.read().unwrap_or_else(|e| e.into_inner());
@@ -219,19 +208,18 @@ pub fn external_url(state: &AppState) -> String {
     state.config().file.global.external_url.clone().unwrap_or_else(|| format!("http://{}", state.listen))
 }
 
+/// The in-memory form of a notification-log row, keyed by (group key, channel).
+fn nflog_entry(r: NotificationLogRow) -> ((String, String), NotificationLogEntry) {
+    let entry = NotificationLogEntry {
+        firing: r.firing.into_iter().map(Fingerprint).collect(),
+        resolved: r.resolved.into_iter().map(Fingerprint).collect(),
+        notified_at: r.notified_at,
+        sequence: r.sequence,
+    };
+    ((r.group_key, r.channel), entry)
+}
+
 /// Loads the notification log from its rows.
 pub fn nflog_from_rows(rows: Vec<NotificationLogRow>) -> HashMap<(String, String), NotificationLogEntry> {
-    rows.into_iter()
-        .map(|r| {
-            (
-                (r.group_key, r.channel),
-                NotificationLogEntry {
-                    firing: r.firing.into_iter().map(Fingerprint).collect(),
-                    resolved: r.resolved.into_iter().map(Fingerprint).collect(),
-                    notified_at: r.notified_at,
-                    sequence: r.sequence,
-                },
-            )
-        })
-        .collect()
+    rows.into_iter().map(nflog_entry).collect()
 }

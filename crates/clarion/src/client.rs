@@ -25,10 +25,11 @@ impl Client {
         &self,
         method: Method,
         path: &str,
+        query: &[(&str, String)],
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<(StatusCode, String)> {
         let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method, &url);
+        let mut req = self.http.request(method, &url).query(query);
         if let Some(token) = &self.token {
             req = req.bearer_auth(token);
         }
@@ -50,19 +51,7 @@ impl Client {
         query: &[(&str, String)],
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<String> {
-        let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method.clone(), &url).query(query);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            req = req.json(&body);
-        }
-        let resp = req.send().await.with_context(|| {
-            format!("cannot reach Clarion at {} (is `clarion serve` running? see --server)", self.base)
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
+        let (status, text) = self.call_raw(method.clone(), path, query, body).await?;
         if status.is_success() {
             return Ok(text);
         }

@@ -331,7 +331,7 @@ pub async fn announce(args: AnnounceArgs) -> anyhow::Result<ExitCode> {
     body.insert("teams".into(), json!(args.teams));
     body.insert("everyone".into(), json!(args.everyone));
     let client = Client::new(&args.server)?;
-    let (status, text) = client.call_raw(Method::POST, "/api/v1/announcements", Some(Value::Object(body))).await?;
+    let (status, text) = client.call_raw(Method::POST, "/api/v1/announcements", &[], Some(Value::Object(body))).await?;
     let answer: Value = serde_json::from_str(&text).unwrap_or(Value::String(text.clone()));
     if status.as_u16() == 422 {
         eprintln!("{}", answer["error"].as_str().unwrap_or("refused"));

@@ -16,7 +16,7 @@ use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{check_storable, format_time, parse_bool, parse_time, query_pairs, read_body};
+use super::{check_storable, decode_json, format_time, parse_bool, parse_time, query_pairs, read_body};
 use crate::auth::{Authorized, Ingest, Read};
 use crate::error::AppError;
 use crate::metrics::StatusLabel;
@@ -38,18 +38,7 @@ struct PostableAlert {
 
 /// Decodes one posted element into the domain's posted alert, or says what is wrong with it.
 fn decode(item: &RawValue) -> Result<PostedAlert, String> {
-    let mut de = serde_json::Deserializer::from_str(item.get());
-    let wire: PostableAlert = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        // serde_json's position is within the element, not the body: leave it out.
-        let inner = e.into_inner().to_string();
-        let inner = inner.rsplit_once(" at line ").map_or(inner.as_str(), |(m, _)| m).to_string();
-        if path == "." {
-            inner
-        } else {
-            format!("{path}: {inner}")
-        }
-    })?;
+    let wire: PostableAlert = decode_json(item.get(), false)?;
     let labels = wire.labels.ok_or("labels is required")?;
     let starts_at = wire.starts_at.as_deref().map(|t| parse_time("startsAt", t)).transpose()?.flatten();
     let ends_at = wire.ends_at.as_deref().map(|t| parse_time("endsAt", t)).transpose()?.flatten();

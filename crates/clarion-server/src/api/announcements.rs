@@ -19,7 +19,7 @@ use serde::Deserialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::read_body;
+use super::{decode_json, read_body};
 use crate::auth::{Authorized, Ingest};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -63,16 +63,10 @@ pub async fn post(
     body: Body,
 ) -> Result<Response, AppError> {
     let bytes = read_body(&state, &headers, body).await?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let a: PostableAnnouncement = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            AppError::BadRequest(format!("invalid announcement: {inner}"))
-        } else {
-            AppError::BadRequest(format!("invalid announcement: {path}: {inner}"))
-        }
-    })?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| AppError::BadRequest(format!("invalid announcement: the body is not UTF-8 ({e})")))?;
+    let a: PostableAnnouncement =
+        decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid announcement: {e}")))?;
     let config = state.config();
     let known: Vec<&str> = config.file.teams.iter().map(|t| t.name.as_str()).collect();
     let audience: Vec<&clarion_config::TeamConfig> = if a.everyone {

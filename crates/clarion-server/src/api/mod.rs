@@ -63,6 +63,25 @@ pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, AppError> {
     serde_urlencoded::from_str(raw).map_err(|e| AppError::BadRequest(format!("malformed query string: {e}")))
 }
 
+/// Decodes JSON into `T`, describing a failure with the path of the field it is about
+/// (`labels.severity: invalid type: …`). `whole_body` says whether `json` is the request body, whose line
+/// and column serde_json's message gives; for a part of the body that position would mislead, so it is
+/// left out.
+pub fn decode_json<T: serde::de::DeserializeOwned>(json: &str, whole_body: bool) -> Result<T, String> {
+    let mut de = serde_json::Deserializer::from_str(json);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let inner =
+            if whole_body { inner.as_str() } else { inner.rsplit_once(" at line ").map_or(inner.as_str(), |(m, _)| m) };
+        if path == "." {
+            inner.to_string()
+        } else {
+            format!("{path}: {inner}")
+        }
+    })
+}
+
 /// Reads a request body, refusing more than the configured `limits.max_body_bytes`.
 pub async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> {
     let limit = state.config().file.limits.max_body_bytes;

@@ -11,7 +11,7 @@ use clarion_core::silence::{matches_filter, plan_upsert, sort_for_listing, Silen
 use clarion_core::{MatchType, Matcher, Matchers, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use super::{format_time, parse_time, query_pairs, read_body};
+use super::{decode_json, format_time, parse_time, query_pairs, read_body};
 use crate::auth::{Admin, Authorized, Read};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -101,16 +101,8 @@ fn silence_error(e: SilenceError) -> AppError {
 
 fn decode(bytes: &[u8]) -> Result<SilenceDraft, AppError> {
     let bad = |m: String| AppError::BadRequest(format!("invalid silence: {m}"));
-    let mut de = serde_json::Deserializer::from_slice(bytes);
-    let wire: PostableSilence = serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if path == "." {
-            bad(inner.to_string())
-        } else {
-            bad(format!("{path}: {inner}"))
-        }
-    })?;
+    let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("the body is not UTF-8 ({e})")))?;
+    let wire: PostableSilence = decode_json(text, true).map_err(bad)?;
     let matchers = wire
         .matchers
         .iter()
