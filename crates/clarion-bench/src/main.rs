@@ -32,6 +32,9 @@ pub struct Args {
     /// Divide every alert count by this (for a quick look; the reported figures are then not the targets').
     #[arg(long, default_value_t = 1)]
     pub scale_down: u64,
+    /// Run Clarion only (for quick checks while tuning; ratios need both).
+    #[arg(long)]
+    pub clarion_only: bool,
     /// Skip the 1,000,000-alert memory runs.
     #[arg(long)]
     pub no_million: bool,

@@ -20,8 +20,8 @@ pub struct Field {
 
 /// The clarity fields of `alert`, in display order. `owner` falls back to the team the message goes to.
 pub fn fields(alert: &NotifiedAlert, team: &str) -> Vec<Field> {
-    let a = |k: &str| alert.annotations.get(k).filter(|v| !v.trim().is_empty()).cloned();
-    let l = |k: &str| alert.labels.get(k).filter(|v| !v.trim().is_empty()).cloned();
+    let a = |k: &str| alert.annotations.get(k).filter(|v| !v.trim().is_empty()).map(str::to_string);
+    let l = |k: &str| alert.labels.get(k).filter(|v| !v.trim().is_empty()).map(str::to_string);
     let field = |label, value| Field { label, value, is_link: false };
     let mut fields = vec![
         field("Summary", a("summary")),
@@ -47,7 +47,7 @@ pub fn finding_lines(alert: &NotifiedAlert) -> Vec<String> {
 
 /// The alert's description (why it matters), when it has one.
 pub fn context(alert: &NotifiedAlert) -> Option<&str> {
-    alert.annotations.get("description").map(String::as_str).filter(|d| !d.trim().is_empty())
+    alert.annotations.get("description").filter(|d| !d.trim().is_empty())
 }
 
 /// Identifying labels (all but `alertname`), `k=v` separated by spaces.

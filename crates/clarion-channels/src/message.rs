@@ -124,8 +124,7 @@ impl Notification {
     /// A one-line title: `[FIRING:2] DiskFull (payments)`, or `[ANNOUNCEMENT] <title> (payments)`.
     pub fn title(&self) -> String {
         if self.kind == NotificationKind::Announcement {
-            let title =
-                self.alerts.first().and_then(|a| a.annotations.get("summary")).map_or("announcement", String::as_str);
+            let title = self.alerts.first().and_then(|a| a.annotations.get("summary")).unwrap_or("announcement");
             return format!("[ANNOUNCEMENT] {title} ({})", self.receiver);
         }
         let count = match self.status {
@@ -136,7 +135,7 @@ impl Notification {
             .common_labels
             .get("alertname")
             .or_else(|| self.group_labels.get("alertname"))
-            .cloned()
+            .map(str::to_string)
             .unwrap_or_else(|| format!("{} alerts", self.alerts.len()));
         format!("[{}:{count}] {name} ({})", self.status.as_str().to_uppercase(), self.receiver)
     }

@@ -162,7 +162,7 @@ pub fn matches_alert_filter(filter: &crate::Matchers, labels: &LabelSet) -> bool
     filter.0.iter().all(|m| {
         let present = labels.get(m.name());
         let lenient = m.value().is_empty() && (present.is_some() != m.op().is_equal());
-        lenient || m.matches_value(present.map_or("", String::as_str))
+        lenient || m.matches_value(present.unwrap_or(""))
     })
 }
 

@@ -191,7 +191,7 @@ pub fn alert_order(a: &LabelSet, b: &LabelSet) -> std::cmp::Ordering {
         return a.len().cmp(&b.len());
     }
     // Walk the union of names in order; the first difference decides, a missing name sorts first.
-    let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+    let mut names: Vec<&str> = a.keys().chain(b.keys()).collect();
     names.sort();
     names.dedup();
     for n in names {
@@ -394,7 +394,7 @@ mod tests {
         let flush = w.dispatcher.flush(&key, &w.table, &oracle, t(30));
         let firing: Vec<String> = flush
             .iter()
-            .flat_map(|f| f.firing.iter().map(|(_, a)| a.labels.get("severity").cloned().unwrap_or_default()))
+            .flat_map(|f| f.firing.iter().map(|(_, a)| a.labels.get("severity").unwrap_or_default().to_string()))
             .collect();
         assert_eq!(firing, ["critical"]);
     }

@@ -26,7 +26,7 @@ impl InhibitRule {
             return None;
         }
         let two_sided = self.source_matchers.matches(target);
-        let value = |l: &LabelSet, n: &str| l.get(n).map_or("", String::as_str).to_string();
+        let value = |l: &LabelSet, n: &str| l.get(n).unwrap_or("").to_string();
         sources.into_iter().find_map(|(fp, source)| {
             let equal = self.equal.iter().all(|n| value(source, n) == value(target, n));
             let excluded = two_sided && self.target_matchers.matches(source);

@@ -10,10 +10,13 @@
 
 use std::fmt;
 
+use compact_str::CompactString;
+
 /// Labels (or annotations) of an alert: names to values, ordered by name, names unique. Names are
-/// validated on intake (see [`is_valid_label_name`]).
+/// validated on intake (see [`is_valid_label_name`]). Names and values of up to 24 bytes are stored inline
+/// (`CompactString`), so a typical label set is one allocation.
 #[derive(Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct LabelSet(Vec<(String, String)>);
+pub struct LabelSet(Vec<(CompactString, CompactString)>);
 
 impl LabelSet {
     pub fn new() -> LabelSet {
@@ -24,8 +27,8 @@ impl LabelSet {
         self.0.binary_search_by(|(k, _)| k.as_str().cmp(name))
     }
 
-    pub fn get(&self, name: &str) -> Option<&String> {
-        self.position(name).ok().map(|i| &self.0[i].1)
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.position(name).ok().map(|i| self.0[i].1.as_str())
     }
 
     pub fn contains_key(&self, name: &str) -> bool {
@@ -33,9 +36,10 @@ impl LabelSet {
     }
 
     /// Sets `name` to `value`; returns the value it replaces.
-    pub fn insert(&mut self, name: String, value: String) -> Option<String> {
+    pub fn insert(&mut self, name: impl Into<CompactString>, value: impl Into<CompactString>) -> Option<String> {
+        let (name, value) = (name.into(), value.into());
         match self.position(&name) {
-            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value).into()),
             Err(i) => {
                 self.0.insert(i, (name, value));
                 None
@@ -44,7 +48,7 @@ impl LabelSet {
     }
 
     pub fn remove(&mut self, name: &str) -> Option<String> {
-        self.position(name).ok().map(|i| self.0.remove(i).1)
+        self.position(name).ok().map(|i| self.0.remove(i).1.into())
     }
 
     pub fn len(&self) -> usize {
@@ -56,21 +60,21 @@ impl LabelSet {
     }
 
     /// Pairs in name order.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&String, &String)> + ExactSizeIterator {
-        self.0.iter().map(|(k, v)| (k, v))
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = (&str, &str)> + ExactSizeIterator {
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.0.iter().map(|(k, _)| k)
+    pub fn keys(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.0.iter().map(|(k, _)| k.as_str())
     }
 
-    pub fn values(&self) -> impl DoubleEndedIterator<Item = &String> + ExactSizeIterator {
-        self.0.iter().map(|(_, v)| v)
+    pub fn values(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator {
+        self.0.iter().map(|(_, v)| v.as_str())
     }
 
-    /// Keeps the pairs for which `keep` returns true.
-    pub fn retain(&mut self, mut keep: impl FnMut(&String, &mut String) -> bool) {
-        self.0.retain_mut(|(k, v)| keep(k, v));
+    /// Keeps the pairs for which `keep(name, value)` returns true.
+    pub fn retain(&mut self, mut keep: impl FnMut(&str, &str) -> bool) {
+        self.0.retain(|(k, v)| keep(k, v));
     }
 
     /// Releases spare capacity (label sets are built once and kept for a long time).
@@ -85,13 +89,14 @@ impl fmt::Debug for LabelSet {
     }
 }
 
-impl FromIterator<(String, String)> for LabelSet {
+impl<K: Into<CompactString>, V: Into<CompactString>> FromIterator<(K, V)> for LabelSet {
     /// Later pairs win over earlier ones with the same name, as when inserting into a map.
-    fn from_iter<I: IntoIterator<Item = (String, String)>>(iter: I) -> LabelSet {
-        let mut pairs: Vec<(String, String)> = iter.into_iter().collect();
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> LabelSet {
+        let mut pairs: Vec<(CompactString, CompactString)> =
+            iter.into_iter().map(|(k, v)| (k.into(), v.into())).collect();
         // Stable sort keeps the order of equal names; keep the last of each.
         pairs.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut out: Vec<(String, String)> = Vec::with_capacity(pairs.len());
+        let mut out: Vec<(CompactString, CompactString)> = Vec::with_capacity(pairs.len());
         for pair in pairs {
             match out.last_mut() {
                 Some(last) if last.0 == pair.0 => *last = pair,
@@ -103,14 +108,14 @@ impl FromIterator<(String, String)> for LabelSet {
     }
 }
 
-impl<const N: usize> From<[(String, String); N]> for LabelSet {
-    fn from(pairs: [(String, String); N]) -> LabelSet {
+impl<K: Into<CompactString>, V: Into<CompactString>, const N: usize> From<[(K, V); N]> for LabelSet {
+    fn from(pairs: [(K, V); N]) -> LabelSet {
         pairs.into_iter().collect()
     }
 }
 
-impl Extend<(String, String)> for LabelSet {
-    fn extend<I: IntoIterator<Item = (String, String)>>(&mut self, iter: I) {
+impl<K: Into<CompactString>, V: Into<CompactString>> Extend<(K, V)> for LabelSet {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
         for (k, v) in iter {
             self.insert(k, v);
         }
@@ -119,18 +124,23 @@ impl Extend<(String, String)> for LabelSet {
 
 impl IntoIterator for LabelSet {
     type Item = (String, String);
-    type IntoIter = std::vec::IntoIter<(String, String)>;
+    type IntoIter = std::iter::Map<
+        std::vec::IntoIter<(CompactString, CompactString)>,
+        fn((CompactString, CompactString)) -> (String, String),
+    >;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.into_iter()
+        self.0.into_iter().map(|(k, v)| (k.into(), v.into()))
     }
 }
 
 impl<'a> IntoIterator for &'a LabelSet {
-    type Item = (&'a String, &'a String);
-    type IntoIter =
-        std::iter::Map<std::slice::Iter<'a, (String, String)>, fn(&'a (String, String)) -> (&'a String, &'a String)>;
+    type Item = (&'a str, &'a str);
+    type IntoIter = std::iter::Map<
+        std::slice::Iter<'a, (CompactString, CompactString)>,
+        fn(&'a (CompactString, CompactString)) -> (&'a str, &'a str),
+    >;
     fn into_iter(self) -> Self::IntoIter {
-        self.0.iter().map(|(k, v)| (k, v))
+        self.0.iter().map(|(k, v)| (k.as_str(), v.as_str()))
     }
 }
 
@@ -150,7 +160,7 @@ impl<'de> serde::Deserialize<'de> for LabelSet {
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<LabelSet, A::Error> {
                 let mut pairs = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(pair) = map.next_entry::<String, String>()? {
+                while let Some(pair) = map.next_entry::<CompactString, CompactString>()? {
                     pairs.push(pair);
                 }
                 Ok(pairs.into_iter().collect())
@@ -309,13 +319,10 @@ mod tests {
     #[test]
     fn label_sets_behave_like_a_sorted_map() {
         let mut l = set(&[("b", "2"), ("a", "1"), ("b", "3")]);
-        assert_eq!(
-            l.iter().collect::<Vec<_>>(),
-            [(&"a".to_string(), &"1".to_string()), (&"b".to_string(), &"3".to_string())]
-        );
-        assert_eq!(l.insert("c".into(), "4".into()), None);
-        assert_eq!(l.insert("a".into(), "5".into()), Some("1".into()));
-        assert_eq!(l.get("a").map(String::as_str), Some("5"));
+        assert_eq!(l.iter().collect::<Vec<_>>(), [("a", "1"), ("b", "3")]);
+        assert_eq!(l.insert("c", "4"), None);
+        assert_eq!(l.insert("a", "5"), Some("1".into()));
+        assert_eq!(l.get("a"), Some("5"));
         assert_eq!(l.remove("b"), Some("3".into()));
         assert!(!l.contains_key("b") && l.len() == 2);
         assert!(set(&[("a", "1")]) < set(&[("a", "2")]));

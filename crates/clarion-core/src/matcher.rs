@@ -129,7 +129,7 @@ impl Matcher {
 
     /// Does the label set satisfy this matcher? An absent label matches as the empty string.
     pub fn matches(&self, labels: &LabelSet) -> bool {
-        self.matches_value(labels.get(&self.name).map_or("", String::as_str))
+        self.matches_value(labels.get(&self.name).unwrap_or(""))
     }
 
     /// Parses one matcher such as `severity=~"critical|page"`.

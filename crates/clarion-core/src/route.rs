@@ -134,7 +134,7 @@ impl Route {
         match &self.opts.group_by {
             GroupBy::All => labels.clone(),
             GroupBy::Labels(names) => {
-                names.iter().filter_map(|n| labels.get(n).map(|v| (n.clone(), v.clone()))).collect()
+                names.iter().filter_map(|n| labels.get(n).map(|v| (n.as_str(), v))).collect()
             }
         }
     }

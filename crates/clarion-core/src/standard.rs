@@ -846,7 +846,7 @@ impl Standard {
 
 /// The value of `key` in `map`, unless absent or blank.
 fn text<'a>(map: &'a LabelSet, key: &str) -> Option<&'a str> {
-    map.get(key).map(String::as_str).filter(|v| !v.trim().is_empty())
+    map.get(key).filter(|v| !v.trim().is_empty())
 }
 
 /// The words of `text`: lowercase, every character that is not a letter or digit a separator.

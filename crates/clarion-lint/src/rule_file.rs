@@ -326,11 +326,11 @@ mod tests {
         assert_eq!(names, vec![("Down", 6), ("Second", 15)]);
         let down = &file.alerting[0];
         assert_eq!(down.group, "g");
-        assert_eq!(down.labels.get("priority").map(String::as_str), Some("1.0"));
-        assert_eq!(down.labels.get("severity").map(String::as_str), Some("critical"));
+        assert_eq!(down.labels.get("priority"), Some("1.0"));
+        assert_eq!(down.labels.get("severity"), Some("critical"));
         assert!(!down.labels.contains_key("empty"));
-        assert_eq!(down.annotations.get("summary").map(String::as_str), Some("{{ $labels.instance }} is down"));
-        assert_eq!(down.annotations.get("description").map(String::as_str), Some("Multi\nline\n"));
+        assert_eq!(down.annotations.get("summary"), Some("{{ $labels.instance }} is down"));
+        assert_eq!(down.annotations.get("description"), Some("Multi\nline\n"));
         Ok(())
     }
 

@@ -44,7 +44,7 @@ pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, Strin
     let mut text = format!("{}\n\n", n.title());
     let mut html = format!("<html><body style=\"font-family:sans-serif\"><h2>{}</h2>\n", html_escape(&n.title()));
     for a in n.alerts.iter().take(MAX_LISTED) {
-        let name = a.labels.get("alertname").map_or("alert", String::as_str);
+        let name = a.labels.get("alertname").unwrap_or("alert");
         text.push_str(&format!("== {} [{}] {}\n", name, a.status.as_str(), clarity::label_line(a)));
         html.push_str(&format!(
             "<h3>{} <small>[{}] {}</small></h3>\n<table cellpadding=\"4\">\n",

@@ -35,7 +35,7 @@ fn alert_block(a: &NotifiedAlert, team: &str) -> Value {
         Status::Firing => ":red_circle:",
         Status::Resolved => ":large_green_circle:",
     };
-    let name = a.labels.get("alertname").map_or("alert", String::as_str);
+    let name = a.labels.get("alertname").unwrap_or("alert");
     let mut lines = vec![format!("{icon} *{}* `{}`", escape(name), escape(&clarity::label_line(a)))];
     if a.labels.get("alertname").is_some_and(|n| n == crate::message::ANNOUNCEMENT_NAME) {
         lines[0] = ":mega: *Announcement*".to_string();

@@ -153,7 +153,7 @@ pub async fn post(
         ]
         .into();
         if let Some(owner) = a.owner.as_ref().filter(|o| !o.trim().is_empty()) {
-            labels.insert("owner".into(), owner.clone());
+            labels.insert("owner", owner.as_str());
         }
         let group_key = format!("announcement/{id}");
         let entry = NotifiedAlert {

@@ -32,7 +32,7 @@ pub fn report(state: &AppState) -> Vec<AlertNameReport> {
     let table = state.alerts.read().unwrap_or_else(|e| e.into_inner());
     let mut by_name: BTreeMap<String, AlertNameReport> = BTreeMap::new();
     for (_, alert) in table.firing(now) {
-        let name = alert.labels.get("alertname").cloned().unwrap_or_default();
+        let name = alert.labels.get("alertname").unwrap_or_default().to_string();
         let team = config.route.matching(&alert.labels).first().map(|r| r.opts.receiver.clone()).unwrap_or_default();
         let findings = crate::notifier::findings(&config.standard, alert, &team);
         let entry = by_name.entry(name.clone()).or_insert_with(|| AlertNameReport {
