@@ -133,9 +133,7 @@ impl Route {
     pub fn group_labels(&self, labels: &LabelSet) -> LabelSet {
         match &self.opts.group_by {
             GroupBy::All => labels.clone(),
-            GroupBy::Labels(names) => {
-                names.iter().filter_map(|n| labels.get(n).map(|v| (n.as_str(), v))).collect()
-            }
+            GroupBy::Labels(names) => names.iter().filter_map(|n| labels.get(n).map(|v| (n.as_str(), v))).collect(),
         }
     }
 

@@ -59,6 +59,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, AppError> {
+    let coming = state.intake.expect();
     let bytes = read_body(&state, &headers, body).await?;
     // Split the array into its elements without building a tree; each element is decoded on its own so
     // one bad alert does not cost the others.
@@ -96,7 +97,7 @@ pub async fn post(
             }
         }
     }
-    state.intake.submit(valid).await?;
+    state.intake.submit(coming, valid).await?;
     if errors.is_empty() {
         Ok(StatusCode::OK)
     } else {
