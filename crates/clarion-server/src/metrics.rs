@@ -68,6 +68,9 @@ fn delivery_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 3.0, 16))
 }
 
+/// How stale the standard-findings gauges may be.
+const STANDARD_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Every metric Clarion exports.
 #[derive(Debug)]
 pub struct Metrics {
@@ -82,6 +85,8 @@ pub struct Metrics {
     pub config_reloads: Family<OutcomeLabel, Counter>,
     pub deliveries: Family<DeliveryLabels, Counter>,
     pub standard_findings: Family<FindingLabels, Gauge>,
+    /// When `standard_findings` was last recomputed.
+    standard_refreshed: std::sync::Mutex<Option<Instant>>,
     pub delivery_attempt_seconds: HistogramFamily<ChannelLabel>,
     pub delivery_latency_seconds: HistogramFamily<ChannelLabel>,
 }
@@ -143,6 +148,7 @@ impl Metrics {
             registry,
             deliveries,
             standard_findings,
+            standard_refreshed: std::sync::Mutex::new(None),
             delivery_attempt_seconds,
             delivery_latency_seconds,
             alerts_received,
@@ -175,11 +181,23 @@ pub async fn handler(State(state): State<AppState>) -> Response {
             state.metrics.silences.get_or_create(&StateLabel { state: st.as_str() }).set(n as i64);
         }
     }
-    state.metrics.standard_findings.clear();
-    for r in crate::api::standard::report(&state) {
-        for (rule, n) in r.findings {
-            let labels = FindingLabels { alertname: r.alertname.clone(), rule };
-            state.metrics.standard_findings.get_or_create(&labels).set(n as i64);
+    // Checking every firing alert against the standard is O(alerts): refresh the gauges at most every
+    // STANDARD_REFRESH, not at every scrape (`/api/v1/standard/report` is always fresh).
+    let due = {
+        let mut last = state.metrics.standard_refreshed.lock().unwrap_or_else(|e| e.into_inner());
+        let due = last.is_none_or(|t| t.elapsed() >= STANDARD_REFRESH);
+        if due {
+            *last = Some(Instant::now());
+        }
+        due
+    };
+    if due {
+        state.metrics.standard_findings.clear();
+        for r in crate::api::standard::report(&state) {
+            for (rule, n) in r.findings {
+                let labels = FindingLabels { alertname: r.alertname.clone(), rule };
+                state.metrics.standard_findings.get_or_create(&labels).set(n as i64);
+            }
         }
     }
     let mut body = String::new();
