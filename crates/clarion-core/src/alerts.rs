@@ -46,20 +46,21 @@ impl AlertTable {
 
     /// The rows to write for a batch of accepted alerts: each merged with the version known before it
     /// (in the table, or earlier in the same batch).
-    pub fn resolve_batch(&self, incoming: Vec<Alert>) -> Vec<Alert> {
+    /// Each row comes with its fingerprint, computed once here for the steps that follow.
+    pub fn resolve_batch(&self, incoming: Vec<Alert>) -> Vec<(Fingerprint, Alert)> {
         let mut in_batch: FingerprintMap<usize> = FingerprintMap::default();
-        let mut out: Vec<Alert> = Vec::with_capacity(incoming.len());
+        let mut out: Vec<(Fingerprint, Alert)> = Vec::with_capacity(incoming.len());
         for alert in incoming {
             let fp = alert.fingerprint();
             let merged = match in_batch.get(&fp) {
-                Some(&i) => Alert::supersede(&out[i], alert),
+                Some(&i) => Alert::supersede(&out[i].1, alert),
                 None => match self.entries.get(&fp) {
                     Some(e) => Alert::supersede(&e.alert, alert),
                     None => alert,
                 },
             };
             in_batch.insert(fp, out.len());
-            out.push(merged);
+            out.push((fp, merged));
         }
         out
     }
@@ -67,7 +68,11 @@ impl AlertTable {
     /// Installs a row already merged by [`AlertTable::resolve_batch`] (or read back from the log).
     /// Returns the version of the row it replaces, which is now garbage.
     pub fn install(&mut self, alert: Alert, version: i64) -> Option<i64> {
-        let fp = alert.fingerprint();
+        self.install_as(alert.fingerprint(), alert, version)
+    }
+
+    /// [`AlertTable::install`] with the fingerprint already known (`fp` must be `alert`'s).
+    pub fn install_as(&mut self, fp: Fingerprint, alert: Alert, version: i64) -> Option<i64> {
         self.entries.insert(fp, Entry { alert, version }).map(|old| old.version)
     }
 
@@ -193,8 +198,8 @@ mod tests {
         table.install(alert("A", 0, 600, 0), 1);
         let rows = table.resolve_batch(vec![alert("A", 100, 500, 10), alert("A", 200, 400, 20)]);
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0].starts_at, rows[0].ends_at), (t(0), t(600)));
-        assert_eq!((rows[1].starts_at, rows[1].ends_at), (t(0), t(600)));
+        assert_eq!((rows[0].1.starts_at, rows[0].1.ends_at), (t(0), t(600)));
+        assert_eq!((rows[1].1.starts_at, rows[1].1.ends_at), (t(0), t(600)));
     }
 
     #[test]

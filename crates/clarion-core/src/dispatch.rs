@@ -84,7 +84,11 @@ impl Dispatcher {
     /// Adds (or refreshes) an alert in the groups of every route it matches. A resolved alert that no
     /// group holds is ignored: nobody was told it fired.
     pub fn insert(&mut self, route: &Route, alert: &Alert, now: Timestamp) {
-        let fp = alert.fingerprint();
+        self.insert_as(route, alert.fingerprint(), alert, now);
+    }
+
+    /// [`Dispatcher::insert`] with the fingerprint already known (`fp` must be `alert`'s).
+    pub fn insert_as(&mut self, route: &Route, fp: Fingerprint, alert: &Alert, now: Timestamp) {
         for node in route.matching(&alert.labels) {
             let labels = node.group_labels(&alert.labels);
             let key = group_key(node, &labels);
@@ -301,7 +305,7 @@ mod tests {
         }
         fn receive(&mut self, a: Alert, now: Timestamp) {
             self.version += 1;
-            let row = self.table.resolve_batch(vec![a]).remove(0);
+            let (_, row) = self.table.resolve_batch(vec![a]).remove(0);
             self.dispatcher.insert(&self.route, &row, now);
             self.table.install(row, self.version);
         }

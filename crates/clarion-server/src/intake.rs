@@ -138,7 +138,8 @@ async fn commit(state: &AppState, batch: Vec<Submission>, count: usize) {
         incoming.extend(s.alerts);
         waiters.push(s.done);
     }
-    let rows = state.alerts.read().unwrap_or_else(|e| e.into_inner()).resolve_batch(incoming);
+    let resolved = state.alerts.read().unwrap_or_else(|e| e.into_inner()).resolve_batch(incoming);
+    let (fingerprints, rows): (Vec<_>, Vec<_>) = resolved.into_iter().unzip();
     let started = Instant::now();
     tracing::debug!(alerts = rows.len(), "intake commit starts");
     let result = state.store.append_alerts(&rows).await;
@@ -153,9 +154,9 @@ async fn commit(state: &AppState, batch: Vec<Submission>, count: usize) {
                 let now = state.clock.now();
                 let mut table = state.alerts.write().unwrap_or_else(|e| e.into_inner());
                 let mut dispatcher = state.dispatcher.lock().unwrap_or_else(|e| e.into_inner());
-                for (row, version) in rows.into_iter().zip(versions) {
-                    dispatcher.insert(&config.route, &row, now);
-                    replaced.extend(table.install(row, version));
+                for ((fp, row), version) in fingerprints.into_iter().zip(rows).zip(versions) {
+                    dispatcher.insert_as(&config.route, fp, &row, now);
+                    replaced.extend(table.install_as(fp, row, version));
                 }
             }
             state.garbage.lock().unwrap_or_else(|e| e.into_inner()).extend(replaced);
