@@ -518,11 +518,15 @@ channels:
 #[test]
 fn webhook_payloads_match_alertmanager_0_25_for_the_same_alerts_and_route() -> TestResult {
     let sink = Sink::start()?;
-    let (alertmanager, clarion) = side_by_side(&sink, ROUTE)?;
+    // A group_wait longer than the alerts' age: both servers then wait for the whole batch. (Alerts that
+    // started more than group_wait ago flush their group at once, and Alertmanager, which inserts the
+    // alerts of a batch one by one, may then notify a group before the rest of the batch has joined it.)
+    let (alertmanager, clarion) = side_by_side(&sink, &ROUTE.replace("group_wait: 1s", "group_wait: 3s"))?;
 
-    // Fixed times in UTC with assorted precision (Go trims trailing zeros when it prints them).
-    let base = (Utc::now() - chrono::Duration::minutes(10)).trunc_subsecs(0);
-    let at = |secs: i64, fraction: &str| posted_time(base + chrono::Duration::seconds(secs), fraction);
+    // Fixed times in UTC with assorted precision (Go trims trailing zeros when it prints them), all in
+    // the last two seconds.
+    let base = (Utc::now() - chrono::Duration::milliseconds(1500)).trunc_subsecs(0);
+    let at = |step: i64, fraction: &str| posted_time(base + chrono::Duration::milliseconds(step * 10), fraction);
     let ends = at(7200, ".987654321");
     let alert = |labels: Value, annotations: Value, starts: String| json!({"labels": labels, "annotations": annotations, "startsAt": starts, "endsAt": ends});
     let slow = "Requests are slow";
