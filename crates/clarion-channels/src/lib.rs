@@ -91,12 +91,4 @@ impl Channel {
             Channel::Email(e) => e.send(n, attempt).await,
         }
     }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Channel::Webhook(_) => "webhook",
-            Channel::Slack(_) => "slack",
-            Channel::Email(_) => "email",
-        }
-    }
 }

@@ -69,16 +69,8 @@ impl Dispatcher {
         d
     }
 
-    pub fn len(&self) -> usize {
-        self.groups.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.groups.is_empty()
-    }
-
-    pub fn group(&self, key: &str) -> Option<&Group> {
-        self.groups.get(key)
     }
 
     /// Adds (or refreshes) an alert in the groups of every route it matches. A resolved alert that no
