@@ -1,22 +1,39 @@
 //! Clarion's channels: one folder per kind (`webhook`, `slack`, `email`), each rendering a
-//! [`Notification`] for its destination and sending it. A send returns an [`Outcome`] — delivered, retry
+//! [`Notification`] (the notification model of `clarion-core`) for its destination and sending it. What
+//! people read — the clarity fields in their one order — is decided once, in [`view`]. A send returns an [`Outcome`] — delivered, retry
 //! (perhaps at a time the receiver asked for), or permanent failure — and never panics or retries by
 //! itself: retry policy belongs to the caller. This crate knows nothing of the store.
 #![forbid(unsafe_code)]
 
-pub mod clarity;
 pub mod email;
 pub mod http;
-pub mod message;
 pub mod slack;
+pub mod view;
 pub mod webhook;
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use clarion_config::ChannelConfig;
+use clarion_config::{ChannelConfig, ChannelKind};
+use clarion_core::notification::Notification;
 use clarion_core::Timestamp;
 
-pub use message::{FindingNote, Notification, NotificationKind, NotifiedAlert, Status};
+/// Why a channel cannot be built or a message cannot be put together.
+#[derive(Debug, thiserror::Error)]
+pub enum ChannelError {
+    /// A secret file named in the configuration cannot be read.
+    #[error("cannot read {}: {source}", path.display())]
+    SecretFile { path: PathBuf, source: std::io::Error },
+    /// `smtp` is not `host:port`.
+    #[error("{0:?} is not host:port")]
+    NotHostPort(String),
+    /// An e-mail address that does not parse.
+    #[error("{address:?} is not an e-mail address: {reason}")]
+    Address { address: String, reason: String },
+    /// The SMTP client refused the settings or the message.
+    #[error("{0}")]
+    Smtp(String),
+}
 
 /// What one attempt achieved.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,30 +68,28 @@ pub enum Channel {
 
 impl Channel {
     /// Builds a channel from its configuration, reading secret files it names.
-    pub fn from_config(config: &ChannelConfig) -> Result<Channel, String> {
-        let read_secret = |inline: Option<&clarion_config::Secret>,
-                           file: Option<&std::path::PathBuf>|
-         -> Result<Option<String>, String> {
-            match (inline, file) {
-                (Some(s), _) => Ok(Some(s.0.clone())),
-                (None, Some(path)) => std::fs::read_to_string(path)
-                    .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
-                    .map_err(|e| format!("cannot read {}: {e}", path.display())),
-                (None, None) => Ok(None),
+    pub fn from_config(config: &ChannelConfig) -> Result<Channel, ChannelError> {
+        let read_secret =
+            |inline: Option<&clarion_config::Secret>, file: Option<&PathBuf>| -> Result<Option<String>, ChannelError> {
+                match (inline, file) {
+                    (Some(s), _) => Ok(Some(s.0.clone())),
+                    (None, Some(path)) => std::fs::read_to_string(path)
+                        .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
+                        .map_err(|source| ChannelError::SecretFile { path: path.clone(), source }),
+                    (None, None) => Ok(None),
+                }
+            };
+        Ok(match &config.kind {
+            ChannelKind::Webhook(w) => {
+                let secret = read_secret(w.hmac_secret.as_ref(), w.hmac_secret_file.as_ref())?;
+                Channel::Webhook(webhook::Webhook::new(w, secret.map(String::into_bytes)))
             }
-        };
-        if let Some(w) = &config.webhook {
-            let secret = read_secret(w.hmac_secret.as_ref(), w.hmac_secret_file.as_ref())?;
-            return Ok(Channel::Webhook(webhook::Webhook::new(w, secret.map(String::into_bytes))));
-        }
-        if let Some(s) = &config.slack {
-            return Ok(Channel::Slack(slack::Slack::new(s)));
-        }
-        if let Some(e) = &config.email {
-            let password = read_secret(e.password.as_ref(), e.password_file.as_ref())?;
-            return Ok(Channel::Email(email::Email::new(e, password)?));
-        }
-        Err(format!("channel {:?} has no kind (webhook, slack or email)", config.name))
+            ChannelKind::Slack(s) => Channel::Slack(slack::Slack::new(s)),
+            ChannelKind::Email(e) => {
+                let password = read_secret(e.password.as_ref(), e.password_file.as_ref())?;
+                Channel::Email(email::Email::new(e, password)?)
+            }
+        })
     }
 
     /// One attempt to deliver `n`.

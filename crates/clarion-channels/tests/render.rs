@@ -2,9 +2,9 @@
 //! missing, long groups bounded with "and N more", hostile text escaped, payload truncation.
 
 use chrono::TimeZone;
-use clarion_channels::message::{FindingNote, Notification, NotificationKind, NotifiedAlert, Status};
 use clarion_channels::{email, slack, webhook};
 use clarion_core::labels::LabelSet;
+use clarion_core::notification::{AlertGroup, Announcement, FindingNote, Notification, NotifiedAlert, Status};
 
 fn labels(pairs: &[(&str, &str)]) -> LabelSet {
     pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
@@ -24,13 +24,13 @@ fn alert(i: usize, annotations: &[(&str, &str)]) -> NotifiedAlert {
 }
 
 fn notification(alerts: Vec<NotifiedAlert>) -> Notification {
-    Notification::new(
+    Notification::AlertGroup(AlertGroup::new(
         "payments".into(),
         "{}:{alertname=\"DiskFull\"}".into(),
         labels(&[("alertname", "DiskFull")]),
         alerts,
         "http://clarion".into(),
-    )
+    ))
 }
 
 #[test]
@@ -94,13 +94,13 @@ fn a_runbook_that_is_not_a_url_is_shown_as_text_not_as_a_link() {
 #[test]
 fn webhook_payloads_truncate_to_max_alerts_and_count_the_rest() -> Result<(), Box<dyn std::error::Error>> {
     let n = notification((0..5).map(|i| alert(i, &[])).collect());
-    let v4: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 2))?;
+    let v4: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 2)?)?;
     assert_eq!(v4["alerts"].as_array().map(Vec::len), Some(2));
     assert_eq!(v4["truncatedAlerts"], 3);
     assert_eq!(v4["alerts"][0]["endsAt"], "0001-01-01T00:00:00Z");
     assert_eq!(v4["alerts"][0]["startsAt"], "2026-11-27T06:00:00Z");
     assert!(v4.get("idempotencyKey").is_none(), "v4 stays exactly Alertmanager's shape");
-    let all: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 0))?;
+    let all: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 0)?)?;
     assert_eq!((all["alerts"].as_array().map(Vec::len), &all["truncatedAlerts"]), (Some(5), &serde_json::json!(0)));
     let keys: Vec<&String> = all.as_object().ok_or("object")?.keys().collect();
     let mut want = vec![
@@ -140,17 +140,40 @@ fn findings_and_deadlines_are_shown_with_the_alert() -> Result<(), Box<dyn std::
     assert!(text.contains("  - missing-field: runbook is missing — fix: add a runbook_url annotation"), "{text}");
     assert!(text.find("Action:") < text.find("Deadline:") && text.find("Deadline:") < text.find("Runbook:"), "{text}");
     assert!(html.contains("<li>missing-field: runbook is missing"), "{html}");
-    let clarion: serde_json::Value = serde_json::from_slice(&webhook::payload::clarion(&n, 0, "k"))?;
+    let clarion: serde_json::Value = serde_json::from_slice(&webhook::payload::clarion(&n, 0, "k")?)?;
     assert_eq!(clarion["alerts"][0]["clarity"]["findings"][0]["rule"], "missing-field");
     assert_eq!(clarion["alerts"][0]["clarity"]["deadline"], "2026-12-01");
-    let v4: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 0))?;
+    let v4: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 0)?)?;
     assert!(v4["alerts"][0].get("findings").is_none(), "v4 keeps Alertmanager's shape");
     Ok(())
 }
 
 #[test]
-fn announcements_are_titled_as_announcements() {
-    let mut n = notification(vec![alert(1, &[("summary", "Checkout moves to the new cluster")])]);
-    n.kind = NotificationKind::Announcement;
+fn announcements_are_titled_as_announcements_and_carried_alert_shaped_by_webhooks(
+) -> Result<(), Box<dyn std::error::Error>> {
+    let n = Notification::Announcement(Announcement {
+        id: "a1".into(),
+        team: "payments".into(),
+        external_url: "http://clarion".into(),
+        severity: "info".into(),
+        title: "Checkout moves to the new cluster".into(),
+        what_changes: Some("pg-17".into()),
+        context: Some("old hardware".into()),
+        impact: Some("writes pause".into()),
+        action: Some("retry writes".into()),
+        deadline: Some("2026-12-01".into()),
+        owner: Some("platform".into()),
+        sent_at: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 6, 0, 0).single().unwrap_or_default(),
+    });
     assert_eq!(n.title(), "[ANNOUNCEMENT] Checkout moves to the new cluster (payments)");
+    let v4: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 0)?)?;
+    assert_eq!(v4["groupKey"], "announcement/a1");
+    assert_eq!(v4["alerts"][0]["labels"]["alertname"], "Announcement");
+    assert_eq!(v4["alerts"][0]["labels"]["owner"], "platform");
+    assert_eq!(v4["alerts"][0]["annotations"]["description"], "old hardware");
+    assert_eq!(v4["alerts"][0]["annotations"]["details"], "pg-17");
+    let slack = slack::Slack::render(&n, "k").to_string();
+    assert!(slack.contains(":mega: *Announcement*") && slack.contains("*Context:* old hardware"), "{slack}");
+    assert!(slack.contains("*Details:* pg-17") && slack.contains("*Owner:* platform"), "{slack}");
+    Ok(())
 }

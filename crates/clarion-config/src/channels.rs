@@ -8,46 +8,68 @@ use serde::de::{self, Deserialize, Deserializer};
 
 use crate::duration::ConfigDuration;
 
-/// One destination. Exactly one of `webhook`, `slack`, `email` is set.
+/// One destination: a name, whether it hears of resolved alerts, and its kind with that kind's settings.
 #[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "ChannelEntry")]
 pub struct ChannelConfig {
     pub name: String,
     /// Also notify when alerts resolve; default true.
-    #[serde(default = "yes")]
     pub send_resolved: bool,
-    pub webhook: Option<WebhookConfig>,
+    pub kind: ChannelKind,
+}
+
+/// What a channel is, with its settings.
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    Webhook(WebhookConfig),
     /// A Slack incoming webhook (the same payload works for Mattermost).
-    pub slack: Option<SlackConfig>,
-    pub email: Option<EmailConfig>,
+    Slack(SlackConfig),
+    Email(EmailConfig),
+}
+
+/// A channel as written: exactly one of `webhook`, `slack`, `email` is set.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelEntry {
+    name: String,
+    #[serde(default = "yes")]
+    send_resolved: bool,
+    webhook: Option<WebhookConfig>,
+    slack: Option<SlackConfig>,
+    email: Option<EmailConfig>,
+}
+
+/// A channel entry that does not say which kind it is.
+#[derive(Debug, thiserror::Error)]
+#[error("channel {0:?} needs exactly one of `webhook`, `slack` or `email`")]
+pub struct AmbiguousChannel(String);
+
+impl TryFrom<ChannelEntry> for ChannelConfig {
+    type Error = AmbiguousChannel;
+
+    fn try_from(e: ChannelEntry) -> Result<Self, Self::Error> {
+        let kind = match (e.webhook, e.slack, e.email) {
+            (Some(w), None, None) => ChannelKind::Webhook(w),
+            (None, Some(s), None) => ChannelKind::Slack(s),
+            (None, None, Some(m)) => ChannelKind::Email(m),
+            _ => return Err(AmbiguousChannel(e.name)),
+        };
+        Ok(ChannelConfig { name: e.name, send_resolved: e.send_resolved, kind })
+    }
 }
 
 fn yes() -> bool {
     true
 }
 
-/// The kind of a channel, once validated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelKind {
-    Webhook,
-    Slack,
-    Email,
-}
-
 impl ChannelConfig {
-    pub fn kind(&self) -> Option<ChannelKind> {
-        match (&self.webhook, &self.slack, &self.email) {
-            (Some(_), None, None) => Some(ChannelKind::Webhook),
-            (None, Some(_), None) => Some(ChannelKind::Slack),
-            (None, None, Some(_)) => Some(ChannelKind::Email),
-            _ => None,
-        }
-    }
-
     /// The longest a single attempt on this channel may take.
     pub fn timeout(&self) -> Duration {
-        let t = self.webhook.as_ref().map(|w| w.timeout).or(self.slack.as_ref().map(|s| s.timeout));
-        t.or(self.email.as_ref().map(|e| e.timeout)).unwrap_or(DEFAULT_TIMEOUT).0
+        match &self.kind {
+            ChannelKind::Webhook(w) => w.timeout.0,
+            ChannelKind::Slack(s) => s.timeout.0,
+            ChannelKind::Email(e) => e.timeout.0,
+        }
     }
 }
 
@@ -129,8 +151,8 @@ pub struct EmailConfig {
 #[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
-    /// Attempts before a delivery is dead; default 10.
-    #[serde(default = "default_max_attempts")]
+    /// Attempts before a delivery is dead, at least 1; default 10.
+    #[serde(default = "default_max_attempts", deserialize_with = "positive_u32")]
     pub max_attempts: u32,
     /// Age after which a failing delivery is dead; default 24h.
     #[serde(default = "default_max_age")]
@@ -141,8 +163,8 @@ pub struct DeliveryConfig {
     /// Longest wait between attempts; default 5m.
     #[serde(default = "default_max_backoff")]
     pub max_backoff: ConfigDuration,
-    /// Deliveries sent at the same time by one instance; default 16.
-    #[serde(default = "default_concurrency")]
+    /// Deliveries sent at the same time by one instance, at least 1; default 16.
+    #[serde(default = "default_concurrency", deserialize_with = "positive_usize")]
     pub concurrency: usize,
 }
 
@@ -155,6 +177,21 @@ impl Default for DeliveryConfig {
             max_backoff: default_max_backoff(),
             concurrency: default_concurrency(),
         }
+    }
+}
+
+/// A count that must be positive: zero is refused rather than silently raised to one.
+fn positive_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    match u32::deserialize(d)? {
+        0 => Err(de::Error::custom("must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+fn positive_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    match usize::deserialize(d)? {
+        0 => Err(de::Error::custom("must be at least 1")),
+        n => Ok(n),
     }
 }
 

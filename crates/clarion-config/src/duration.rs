@@ -9,10 +9,19 @@ use serde::de::{self, Deserialize, Deserializer};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct ConfigDuration(pub Duration);
 
+/// Why a text is not a duration.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("invalid duration {0:?}: expected a number and a unit such as 30s, 5m, 4h or 1h30m")]
+    Invalid(String),
+    #[error("duration {0:?} is too large")]
+    TooLarge(String),
+}
+
 /// Parses a Prometheus duration: one or more `<number><unit>` parts, units `ms`, `s`, `m`, `h`, `d`, `w`, `y`,
 /// each unit at most once and from largest to smallest.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let bad = || format!("invalid duration {text:?}: expected a number and a unit such as 30s, 5m, 4h or 1h30m");
+pub fn parse_duration(text: &str) -> Result<Duration, DurationError> {
+    let bad = || DurationError::Invalid(text.to_string());
     if text == "0" {
         return Ok(Duration::ZERO);
     }
@@ -49,7 +58,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         total_ms = n
             .checked_mul(UNITS[idx].1)
             .and_then(|v| total_ms.checked_add(v))
-            .ok_or_else(|| format!("duration {text:?} is too large"))?;
+            .ok_or_else(|| DurationError::TooLarge(text.to_string()))?;
     }
     Ok(Duration::from_millis(total_ms))
 }

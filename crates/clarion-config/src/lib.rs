@@ -10,13 +10,14 @@ mod duration;
 mod schema;
 mod standard;
 
+use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use channels::*;
-pub use duration::{parse_duration, ConfigDuration};
+pub use duration::{parse_duration, ConfigDuration, DurationError};
 pub use schema::*;
-pub use standard::StandardConfig;
+pub use standard::{StandardConfig, StandardError};
 
 use clarion_core::inhibit::InhibitRule;
 use clarion_core::route::{GroupBy, Route, RouteOpts};
@@ -65,6 +66,10 @@ pub struct Config {
     pub original: String,
     /// Where it came from: a path, or `<built-in example>`.
     pub source: String,
+    /// Index of `file.teams` by name (names are unique).
+    teams: HashMap<String, usize>,
+    /// Index of `file.channels` by name (names are unique).
+    channels: HashMap<String, usize>,
 }
 
 impl Config {
@@ -138,14 +143,7 @@ impl Config {
                     format!("channel {:?} is defined twice", channel.name),
                 ));
             }
-            if channel.kind().is_none() {
-                return Err(located(
-                    format!("channels[{i}]"),
-                    &named(&channel.name),
-                    format!("channel {:?} needs exactly one of `webhook`, `slack` or `email`", channel.name),
-                ));
-            }
-            if let Some(w) = &channel.webhook {
+            if let ChannelKind::Webhook(w) = &channel.kind {
                 if w.hmac_secret.is_some() && w.hmac_secret_file.is_some() {
                     return Err(located(
                         format!("channels[{i}].webhook"),
@@ -154,7 +152,7 @@ impl Config {
                     ));
                 }
             }
-            if let Some(e) = &channel.email {
+            if let ChannelKind::Email(e) = &channel.kind {
                 if e.to.is_empty() {
                     return Err(located(
                         format!("channels[{i}].email.to"),
@@ -209,14 +207,40 @@ impl Config {
                 equal: r.equal.clone(),
             })
             .collect();
-        let standard = file.standard.to_domain().map_err(|e| located("standard".into(), "standard:", e))?;
-        Ok(Config { file, route, inhibit_rules, standard, original: text.to_string(), source: source.to_string() })
+        let standard = file.standard.to_domain().map_err(|e| located("standard".into(), "standard:", e.to_string()))?;
+        let teams = file.teams.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+        let channels = file.channels.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+        Ok(Config {
+            file,
+            route,
+            inhibit_rules,
+            standard,
+            original: text.to_string(),
+            source: source.to_string(),
+            teams,
+            channels,
+        })
     }
 
     /// The configuration text with secrets replaced by `<secret>`: values of secret-bearing keys and the
     /// passwords of URLs. This is what `/api/v2/status` shows as `config.original`.
     pub fn redacted_text(&self) -> String {
         redact(&self.original)
+    }
+
+    /// The team named `name`.
+    pub fn team(&self, name: &str) -> Option<&TeamConfig> {
+        self.teams.get(name).map(|&i| &self.file.teams[i])
+    }
+
+    /// The channel named `name`.
+    pub fn channel(&self, name: &str) -> Option<&ChannelConfig> {
+        self.channels.get(name).map(|&i| &self.file.channels[i])
+    }
+
+    /// The names of every team, in configuration order.
+    pub fn team_names(&self) -> Vec<&str> {
+        self.file.teams.iter().map(|t| t.name.as_str()).collect()
     }
 
     /// Where SQLite keeps its file when no storage URL is configured.

@@ -183,39 +183,6 @@ pub struct TeamConfig {
     /// Names of the channels the team's messages go to.
     #[serde(default)]
     pub channels: Vec<String>,
-    /// Who to reach for other matters.
-    #[serde(default)]
-    pub alternate_contacts: AlternateContacts,
-}
-
-/// Contacts of a team besides its channels (the AWS account's alternate contacts, by analogy).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AlternateContacts {
-    pub billing: Option<Contact>,
-    pub security: Option<Contact>,
-    pub operations: Option<Contact>,
-}
-
-/// A person or a distribution list.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Contact {
-    pub email: String,
-    /// A name to address them by.
-    #[serde(default)]
-    pub name: String,
-    /// `person` or `list`; default `person`.
-    #[serde(default)]
-    pub kind: ContactKind,
-}
-
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ContactKind {
-    #[default]
-    Person,
-    List,
 }
 
 /// A node of the routing tree, as written. Missing options inherit from the parent.

@@ -152,26 +152,37 @@ impl<'de> Deserialize<'de> for RuleId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         domain::rule_id(text.trim()).map(RuleId).ok_or_else(|| {
-            let ids: Vec<&str> = domain::RULES.iter().map(|(id, _)| *id).collect();
+            let ids: Vec<&str> = domain::RULES.iter().map(|r| r.id).collect();
             de::Error::custom(format!("unknown rule {text:?}; the rules are {}", ids.join(", ")))
         })
     }
 }
 
+/// A `standard:` section built in code with a value the file parser would have refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StandardError {
+    #[error("standard.summary_max_chars must be at least 1")]
+    SummaryMaxChars,
+    #[error("{0}: a severity name cannot be blank")]
+    BlankSeverity(String),
+    #[error("standard.vague_phrases: the phrase {0:?} has no words")]
+    EmptyPhrase(String),
+}
+
 impl StandardConfig {
     /// The standard this section describes: the built-in one with what the section sets replaced.
     /// Parsing already validated every value; this checks again for sections built in code.
-    pub fn to_domain(&self) -> Result<Standard, String> {
+    pub fn to_domain(&self) -> Result<Standard, StandardError> {
         let mut standard = Standard::default();
         if self.summary_max_chars == 0 {
-            return Err("standard.summary_max_chars must be at least 1".into());
+            return Err(StandardError::SummaryMaxChars);
         }
         standard.summary_max_chars = self.summary_max_chars;
         standard.paging_severities = Vec::with_capacity(self.paging_severities.len());
         for SeverityName(name) in &self.paging_severities {
             let name = name.trim().to_lowercase();
             if name.is_empty() {
-                return Err("standard.paging_severities: a severity name cannot be blank".into());
+                return Err(StandardError::BlankSeverity("standard.paging_severities".into()));
             }
             standard.paging_severities.push(name);
         }
@@ -188,7 +199,7 @@ impl StandardConfig {
         }
         for VaguePhrase(phrase) in &self.vague_phrases {
             if domain::normalize(phrase).is_empty() {
-                return Err(format!("standard.vague_phrases: the phrase {phrase:?} has no words"));
+                return Err(StandardError::EmptyPhrase(phrase.clone()));
             }
             standard.vague_phrases.push(phrase.clone());
         }
@@ -197,7 +208,7 @@ impl StandardConfig {
     }
 }
 
-fn apply(target: &mut KindRequirements, written: &KindRequireConfig, kind: MessageKind) -> Result<(), String> {
+fn apply(target: &mut KindRequirements, written: &KindRequireConfig, kind: MessageKind) -> Result<(), StandardError> {
     let list = |l: &[RequirementConfig]| l.iter().map(|RequirementConfig(r)| r.clone()).collect::<Vec<_>>();
     if let Some(paging) = &written.paging {
         target.paging = Some(list(paging));
@@ -208,7 +219,7 @@ fn apply(target: &mut KindRequirements, written: &KindRequireConfig, kind: Messa
     for (SeverityName(name), l) in &written.severities {
         let name = name.trim().to_lowercase();
         if name.is_empty() {
-            return Err(format!("standard.require.{kind}.severities: a severity name cannot be blank"));
+            return Err(StandardError::BlankSeverity(format!("standard.require.{kind}.severities")));
         }
         target.severities.insert(name, list(l));
     }
@@ -221,7 +232,7 @@ mod tests {
     use clarion_core::standard::ClarityField;
 
     #[test]
-    fn an_empty_section_is_the_built_in_standard() -> Result<(), String> {
+    fn an_empty_section_is_the_built_in_standard() -> Result<(), Box<dyn std::error::Error>> {
         assert_eq!(StandardConfig::default().to_domain()?, Standard::default());
         let parsed: StandardConfig = serde_yaml::from_str("{}").map_err(|e| e.to_string())?;
         assert_eq!(parsed, StandardConfig::default());
@@ -229,7 +240,7 @@ mod tests {
     }
 
     #[test]
-    fn written_lists_replace_only_what_they_name() -> Result<(), String> {
+    fn written_lists_replace_only_what_they_name() -> Result<(), Box<dyn std::error::Error>> {
         let parsed: StandardConfig = serde_yaml::from_str(
             "paging_severities: [P1]\nrequire:\n  alert:\n    severities:\n      Warning: [owner]\n",
         )

@@ -177,6 +177,9 @@ fn channel_mistakes_are_located_and_explained() {
         ("teams: [{name: ops}]\nchannels:\n  - name: c\n    email: {smtp: 'mail:25', from: a@b.c, to: []}\n", 3, "channels[0].email.to", "at least one recipient"),
         ("teams: [{name: ops}]\nchannels:\n  - {name: c, slack: {url: 'http://x/'}}\n  - {name: c, slack: {url: 'http://y/'}}\n", 4, "channels[1].name", "defined twice"),
         ("teams: [{name: ops}]\ndelivery: {max_attempts: -1}\n", 2, "delivery.max_attempts", "expected u32"),
+        // Zero attempts or workers would never deliver anything: refused, not silently raised to one.
+        ("teams: [{name: ops}]\ndelivery: {max_attempts: 0}\n", 2, "delivery.max_attempts", "must be at least 1"),
+        ("teams: [{name: ops}]\ndelivery: {concurrency: 0}\n", 2, "delivery.concurrency", "must be at least 1"),
     ];
     let mut failures = Vec::new();
     for (text, line, field, msg) in cases {

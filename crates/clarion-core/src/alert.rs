@@ -38,11 +38,11 @@ pub enum AlertError {
     #[error("start time must be before end time")]
     EndsBeforeStarts,
     #[error("invalid label set: {0}")]
-    InvalidLabels(String),
+    InvalidLabels(crate::labels::InvalidName),
     #[error("at least one label pair required")]
     NoLabels,
     #[error("invalid annotations: {0}")]
-    InvalidAnnotations(String),
+    InvalidAnnotations(crate::labels::InvalidName),
 }
 
 impl Alert {

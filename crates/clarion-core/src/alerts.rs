@@ -76,17 +76,20 @@ impl AlertTable {
         self.entries.insert(fp, Entry { alert, version }).map(|old| old.version)
     }
 
-    /// Forgets alerts resolved before `cutoff`; returns the versions of their rows.
-    pub fn collect_garbage(&mut self, cutoff: Timestamp) -> Vec<i64> {
-        let mut dropped = Vec::new();
-        self.entries.retain(|_, e| {
-            let keep = !e.alert.is_resolved_at(cutoff);
-            if !keep {
-                dropped.push(e.version);
-            }
-            keep
-        });
-        dropped
+    /// Forgets the alert `fp` if its current row is `version` (a newer row means it came back); returns
+    /// whether it was forgotten.
+    pub fn forget(&mut self, fp: Fingerprint, version: i64) -> bool {
+        if self.entries.get(&fp).is_some_and(|e| e.version == version) {
+            self.entries.remove(&fp);
+            return true;
+        }
+        false
+    }
+
+    /// Alerts still shown at `now` by the alert API: Alertmanager hides an alert once its end has passed
+    /// (a resolved alert stays in the table, for its groups' resolved notifications, until forgotten).
+    pub fn shown(&self, now: Timestamp) -> impl Iterator<Item = (&Fingerprint, &Alert)> {
+        self.entries.iter().filter(move |(_, e)| e.alert.ends_at >= now).map(|(fp, e)| (fp, &e.alert))
     }
 
     /// Alerts that are firing at `now`.
@@ -224,11 +227,14 @@ mod tests {
     }
 
     #[test]
-    fn garbage_collection_drops_only_alerts_resolved_before_the_cutoff() {
+    fn forgetting_an_alert_keeps_it_when_a_newer_row_arrived() {
         let mut table = AlertTable::new();
-        table.install(alert("Old", 0, 10, 0), 1);
-        table.install(alert("Firing", 0, 1000, 0), 2);
-        assert_eq!(table.collect_garbage(t(100)), vec![1]);
-        assert_eq!(table.len(), 1);
+        let old = alert("Old", 0, 10, 0);
+        let fp = old.fingerprint();
+        table.install(old.clone(), 1);
+        table.install(Alert { updated_at: t(5), ..old }, 2);
+        assert!(!table.forget(fp, 1), "the row that was deleted is no longer the alert's");
+        assert!(table.forget(fp, 2));
+        assert!(table.is_empty());
     }
 }

@@ -242,6 +242,82 @@ pub fn needs_update(
     last.notified_at + chrono(repeat_interval) <= now
 }
 
+/// What one channel of a flushed group must be told, decided by [`notice_for_channel`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelNotice<'a> {
+    /// The notification-log entry that records this notice; committed with its delivery.
+    pub log: NotificationLogEntry,
+    /// The alerts to tell, firing first then resolved (resolved ones only for channels that want them),
+    /// each in [`alert_order`], with whether it is resolved. Empty when only the log changes: everything
+    /// resolved and the channel does not want resolved notifications (as in Alertmanager).
+    pub alerts: Vec<(Fingerprint, &'a Alert, bool)>,
+}
+
+/// Whether and what a channel (`send_resolved` as configured) is told about `flush`, given its last
+/// notification of the group: `None` when [`needs_update`] says nothing changed.
+pub fn notice_for_channel<'a>(
+    flush: &'a Flush,
+    send_resolved: bool,
+    last: Option<&NotificationLogEntry>,
+    now: Timestamp,
+) -> Option<ChannelNotice<'a>> {
+    let firing: BTreeSet<Fingerprint> = flush.firing.iter().map(|(fp, _)| *fp).collect();
+    let resolved: BTreeSet<Fingerprint> = flush.resolved.iter().map(|(fp, _)| *fp).collect();
+    if !needs_update(last, &firing, &resolved, send_resolved, flush.repeat_interval, now) {
+        return None;
+    }
+    let sequence = last.map_or(1, |l| l.sequence + 1);
+    let mut alerts: Vec<(Fingerprint, &Alert, bool)> = flush.firing.iter().map(|(fp, a)| (*fp, a, false)).collect();
+    if send_resolved {
+        alerts.extend(flush.resolved.iter().map(|(fp, a)| (*fp, a, true)));
+    }
+    alerts.sort_by(|a, b| alert_order(&a.1.labels, &b.1.labels));
+    Some(ChannelNotice { log: NotificationLogEntry { firing, resolved, notified_at: now, sequence }, alerts })
+}
+
+/// One group of `GET /api/v2/alerts/groups`: the alerts of one (route, group labels).
+#[derive(Debug, Clone)]
+pub struct ListedGroup<'r, 'a> {
+    pub route: &'r Route,
+    pub labels: LabelSet,
+    /// Members with their labels, sorted by labels.
+    pub members: Vec<(Fingerprint, &'a LabelSet)>,
+}
+
+/// Groups alerts the way the route tree groups them, for listing: an alert is in one group per route it
+/// matches (among those `keep` accepts), keyed by the route and its group labels, as aggregation groups are.
+/// Groups come sorted by their labels (fewer first) then receiver; each alert's receivers come sorted.
+pub fn listing_groups<'r, 'a>(
+    route: &'r Route,
+    alerts: impl IntoIterator<Item = (Fingerprint, &'a LabelSet)>,
+    keep: impl Fn(&Route) -> bool,
+) -> (Vec<ListedGroup<'r, 'a>>, FingerprintMap<Vec<&'r str>>) {
+    let mut groups: HashMap<(&'r str, LabelSet), ListedGroup<'r, 'a>> = HashMap::new();
+    let mut receivers: FingerprintMap<Vec<&'r str>> = FingerprintMap::default();
+    for (fp, labels) in alerts {
+        for node in route.matching(labels).into_iter().filter(|n| keep(n)) {
+            receivers.entry(fp).or_default().push(&node.opts.receiver);
+            let group_labels = node.group_labels(labels);
+            groups
+                .entry((node.key(), group_labels.clone()))
+                .or_insert_with(|| ListedGroup { route: node, labels: group_labels, members: Vec::new() })
+                .members
+                .push((fp, labels));
+        }
+    }
+    let mut out: Vec<ListedGroup> = groups.into_values().collect();
+    for g in &mut out {
+        g.members.sort_by(|a, b| a.1.cmp(b.1));
+    }
+    out.sort_by(|a, b| {
+        (a.labels.len(), &a.labels, &a.route.opts.receiver).cmp(&(b.labels.len(), &b.labels, &b.route.opts.receiver))
+    });
+    for r in receivers.values_mut() {
+        r.sort_unstable();
+    }
+    (out, receivers)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -455,5 +531,40 @@ mod tests {
             let got = needs_update(last.as_ref(), &set(firing), &set(resolved), *send_resolved, hour, t(*now));
             assert_eq!(got, *want, "{what}");
         }
+    }
+
+    #[test]
+    fn a_channel_hears_of_resolved_alerts_only_when_it_wants_them() {
+        let mut w = World::new();
+        w.receive(alert("Disk", &[("i", "1")], 0, 1000, 0), t(0));
+        w.receive(alert("Disk", &[("i", "2")], 0, 1000, 0), t(0));
+        let first = w.flush_due(t(30)).remove(0);
+        let told = notice_for_channel(&first, true, None, t(30)).map(|n| n.log);
+        assert_eq!(told.as_ref().map(|l| (l.sequence, l.firing.len())), Some((1, 2)));
+        assert_eq!(notice_for_channel(&first, true, told.as_ref(), t(31)), None, "nothing changed");
+        w.receive(alert("Disk", &[("i", "2")], 0, 40, 40), t(40));
+        let second = w.flush_due(t(330)).remove(0);
+        let wants = notice_for_channel(&second, true, told.as_ref(), t(330)).map(|n| (n.log.sequence, n.alerts.len()));
+        assert_eq!(wants, Some((2, 2)), "one firing and one resolved alert");
+        let quiet = notice_for_channel(&second, false, told.as_ref(), t(330));
+        assert_eq!(quiet, None, "a resolved alert alone is no news without send_resolved");
+    }
+
+    #[test]
+    fn listing_groups_follow_the_route_tree_and_sort_like_alertmanager() {
+        let route = Route::root(
+            opts("ops"),
+            vec![Route::child(Matchers::parse("team=db").unwrap_or_default(), true, opts("db"), vec![])],
+        );
+        let a = alert("Disk", &[("team", "db")], 0, 1000, 0).labels;
+        let b = alert("Cpu", &[], 0, 1000, 0).labels;
+        let fps = [(Fingerprint::of(&a), &a), (Fingerprint::of(&b), &b)];
+        let (groups, receivers) = listing_groups(&route, fps, |_| true);
+        let shape: Vec<(String, &str)> =
+            groups.iter().map(|g| (label_set_string(&g.labels), g.route.opts.receiver.as_str())).collect();
+        assert_eq!(shape, [("{alertname=\"Cpu\"}".to_string(), "ops"), ("{alertname=\"Disk\"}".to_string(), "db")]);
+        assert_eq!(receivers.get(&Fingerprint::of(&a)).cloned(), Some(vec!["db"]));
+        let (only_db, _) = listing_groups(&route, fps, |r| r.opts.receiver == "db");
+        assert_eq!(only_db.len(), 1);
     }
 }

@@ -263,14 +263,17 @@ pub fn is_valid_label_name(name: &str) -> bool {
     chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
+/// A label name that is not valid; it prints as Alertmanager's message does.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid name {0:?}")]
+pub struct InvalidName(pub String);
+
 /// Checks every name of a label set; the error names the first offending label, as Alertmanager does.
-pub fn validate_label_set(labels: &LabelSet) -> Result<(), String> {
-    for name in labels.keys() {
-        if !is_valid_label_name(name) {
-            return Err(format!("invalid name {name:?}"));
-        }
+pub fn validate_label_set(labels: &LabelSet) -> Result<(), InvalidName> {
+    match labels.keys().find(|name| !is_valid_label_name(name)) {
+        Some(name) => Err(InvalidName(name.to_string())),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Removes labels whose value is empty: Alertmanager treats an empty value as an absent label.

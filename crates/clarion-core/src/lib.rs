@@ -6,11 +6,14 @@
 
 pub mod alert;
 pub mod alerts;
+pub mod announcement;
+pub mod clarity;
 pub mod delivery;
 pub mod dispatch;
 pub mod inhibit;
 pub mod labels;
 pub mod matcher;
+pub mod notification;
 pub mod route;
 pub mod silence;
 pub mod standard;

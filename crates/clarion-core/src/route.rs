@@ -98,6 +98,12 @@ impl Route {
         true
     }
 
+    /// The team an alert with these labels belongs to when one team must be named (the owner a finding
+    /// falls back to): the receiver of the first node it is routed to.
+    pub fn first_receiver(&self, labels: &LabelSet) -> Option<&str> {
+        self.matching(labels).first().map(|r| r.opts.receiver.as_str())
+    }
+
     /// Like [`Route::matching`], with the path from the root to each matched node (root first).
     pub fn matching_paths(&self, labels: &LabelSet) -> Vec<Vec<&Route>> {
         let mut out = Vec::new();

@@ -1,7 +1,10 @@
-//! The server's only source of "now". Domain functions take `now` as a parameter; the server asks this.
+//! The server's only source of time: "now" for domain decisions ([`Clock`]) and elapsed time for metrics
+//! ([`Stopwatch`]). Domain functions take `now` as a parameter; the server asks this module, and the tidy
+//! test refuses a clock read anywhere else.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use clarion_core::Timestamp;
 
@@ -21,8 +24,22 @@ impl Clock {
     }
 
     /// Moves this clock (and every clone of it) forward.
-    pub fn advance(&self, by: std::time::Duration) {
+    pub fn advance(&self, by: Duration) {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+    }
+}
+
+/// Measures how long something took, for latency metrics (monotonic, unaffected by [`Clock::advance`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Stopwatch(Instant);
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        Stopwatch(Instant::now())
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.0.elapsed()
     }
 }

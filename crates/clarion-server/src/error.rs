@@ -19,8 +19,6 @@ pub enum AppError {
     Unauthorized(String),
     #[error("{0}")]
     Forbidden(String),
-    #[error("{0}")]
-    UnsupportedMediaType(String),
     /// Something failed on our side; the detail is logged, the client gets a generic message.
     #[error("internal error: {0}")]
     Internal(String),
@@ -35,7 +33,6 @@ impl AppError {
             AppError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-            AppError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -43,6 +40,18 @@ impl AppError {
 
 impl From<clarion_store::StoreError> for AppError {
     fn from(e: clarion_store::StoreError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::outbox::OutboxError> for AppError {
+    fn from(e: crate::outbox::OutboxError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<crate::intake::IntakeError> for AppError {
+    fn from(e: crate::intake::IntakeError) -> Self {
         AppError::Internal(e.to_string())
     }
 }

@@ -1,9 +1,10 @@
 //! Clarion's HTTP server and background workers.
 //!
-//! [`app`] builds the router (Alertmanager API v2, the native delivery API, health, reload, metrics) over
-//! an [`AppState`];
-//! [`serve`] runs it on an already-bound listener until a shutdown signal. Handlers translate between wire
-//! types and domain types and hold no domain rules of their own: those live in `clarion-core`.
+//! [`app`] builds the router over an [`AppState`]: `api/` holds the handlers (translate the wire, call the
+//! domain or the state, answer), `workers/` the background loops, `outbox` the one way messages reach
+//! channels, `memory` the in-memory image of the store, `intake` the handlers' side of durable intake.
+//! [`serve`] runs the router on an already-bound listener until a shutdown signal. Handlers and workers
+//! hold no domain rules of their own: those live in `clarion-core`.
 #![forbid(unsafe_code)]
 
 mod api;
@@ -11,21 +12,26 @@ mod auth;
 mod clock;
 mod error;
 mod intake;
-mod maintenance;
+mod memory;
 mod metrics;
-mod notifier;
-mod sender;
+mod outbox;
 mod state;
+mod workers;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
+use clarion_config::Config;
+use clarion_store::Store;
 use tokio::net::TcpListener;
 
 pub use auth::hash_token;
 pub use clock::Clock;
-pub use state::{check_exposure, AppState, StartError};
+pub use state::{check_exposure, AppState, ExposureError, StartError};
 
 /// The HTTP application.
 pub fn app(state: AppState) -> Router {
@@ -44,10 +50,25 @@ pub fn app(state: AppState) -> Router {
         .route("/-/healthy", get(api::status::healthy).head(api::status::healthy))
         .route("/-/ready", get(api::status::ready).head(api::status::ready))
         .route("/-/reload", post(api::status::reload).put(api::status::reload))
-        .route("/metrics", get(metrics::handler))
+        .route("/metrics", get(api::metrics::get))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
         .with_state(state)
+}
+
+impl AppState {
+    /// Loads stored state (see [`AppState::load`]) and starts the background workers on it.
+    pub async fn start(
+        config: Config,
+        config_path: Option<PathBuf>,
+        listen: SocketAddr,
+        store: Arc<dyn Store>,
+        clock: Clock,
+    ) -> Result<AppState, StartError> {
+        let (state, inputs) = AppState::load(config, config_path, listen, store, clock).await?;
+        state.set_workers(workers::start(&state, inputs));
+        Ok(state)
+    }
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then stops the background workers.

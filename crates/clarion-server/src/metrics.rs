@@ -1,12 +1,10 @@
-//! `/metrics` in the Prometheus text format, and the request-timing middleware.
-
-use std::time::Instant;
+//! Every metric Clarion exports, and the request-timing middleware. `GET /metrics` is `api::metrics`.
 
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use clarion_core::silence::SilenceState;
+use axum::response::Response;
+use clarion_core::Timestamp;
+use parking_lot::Mutex;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -14,6 +12,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
+use crate::clock::Stopwatch;
 use crate::state::AppState;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -69,7 +68,7 @@ fn delivery_histogram() -> Histogram {
 }
 
 /// How stale the standard-findings gauges may be.
-const STANDARD_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+const STANDARD_REFRESH: chrono::Duration = chrono::Duration::seconds(30);
 
 /// Every metric Clarion exports.
 #[derive(Debug)]
@@ -86,7 +85,7 @@ pub struct Metrics {
     pub deliveries: Family<DeliveryLabels, Counter>,
     pub standard_findings: Family<FindingLabels, Gauge>,
     /// When `standard_findings` was last recomputed.
-    standard_refreshed: std::sync::Mutex<Option<Instant>>,
+    standard_refreshed: Mutex<Option<Timestamp>>,
     pub delivery_attempt_seconds: HistogramFamily<ChannelLabel>,
     pub delivery_latency_seconds: HistogramFamily<ChannelLabel>,
 }
@@ -148,7 +147,7 @@ impl Metrics {
             registry,
             deliveries,
             standard_findings,
-            standard_refreshed: std::sync::Mutex::new(None),
+            standard_refreshed: Mutex::new(None),
             delivery_attempt_seconds,
             delivery_latency_seconds,
             alerts_received,
@@ -163,55 +162,30 @@ impl Metrics {
     }
 }
 
+impl Metrics {
+    /// Whether the standard-findings gauges are due for a refresh at `now` (they are linear in the firing
+    /// alerts, so they are recomputed at most every 30 s, not at every scrape); claims the refresh if so.
+    pub fn standard_refresh_due(&self, now: Timestamp) -> bool {
+        let mut last = self.standard_refreshed.lock();
+        let due = last.is_none_or(|t| now - t >= STANDARD_REFRESH || now < t);
+        if due {
+            *last = Some(now);
+        }
+        due
+    }
+
+    /// The text exposition of every metric.
+    pub fn encode(&self) -> Result<String, std::fmt::Error> {
+        let mut body = String::new();
+        prometheus_client::encoding::text::encode(&mut body, &self.registry)?;
+        Ok(body)
+    }
+}
+
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
     }
-}
-
-/// `GET /metrics`.
-pub async fn handler(State(state): State<AppState>) -> Response {
-    let now = state.clock.now();
-    let firing = state.alerts.read().unwrap_or_else(|e| e.into_inner()).firing(now).count();
-    state.metrics.alerts_active.set(firing as i64);
-    {
-        let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
-        for st in [SilenceState::Active, SilenceState::Pending, SilenceState::Expired] {
-            let n = silences.values().filter(|s| s.state_at(now) == st).count();
-            state.metrics.silences.get_or_create(&StateLabel { state: st.as_str() }).set(n as i64);
-        }
-    }
-    // Checking every firing alert against the standard is O(alerts): refresh the gauges at most every
-    // STANDARD_REFRESH, not at every scrape (`/api/v1/standard/report` is always fresh).
-    let due = {
-        let mut last = state.metrics.standard_refreshed.lock().unwrap_or_else(|e| e.into_inner());
-        let due = last.is_none_or(|t| t.elapsed() >= STANDARD_REFRESH);
-        if due {
-            *last = Some(Instant::now());
-        }
-        due
-    };
-    if due {
-        state.metrics.standard_findings.clear();
-        for r in crate::api::standard::report(&state) {
-            for (rule, n) in r.findings {
-                let labels = FindingLabels { alertname: r.alertname.clone(), rule };
-                state.metrics.standard_findings.get_or_create(&labels).set(n as i64);
-            }
-        }
-    }
-    let mut body = String::new();
-    if let Err(e) = prometheus_client::encoding::text::encode(&mut body, &state.metrics.registry) {
-        return crate::error::AppError::Internal(format!("encoding metrics: {e}")).into_response();
-    }
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
-        )],
-        body,
-    )
-        .into_response()
 }
 
 /// Middleware recording every request's latency by route pattern, method and status.
@@ -219,9 +193,9 @@ pub async fn track_requests(State(state): State<AppState>, req: Request, next: N
     let handler =
         req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
     let method = req.method().to_string();
-    let started = Instant::now();
+    let stopwatch = Stopwatch::start();
     let resp = next.run(req).await;
     let labels = RequestLabels { handler, method, code: resp.status().as_u16() };
-    state.metrics.requests.get_or_create(&labels).observe(started.elapsed().as_secs_f64());
+    state.metrics().requests.get_or_create(&labels).observe(stopwatch.elapsed().as_secs_f64());
     resp
 }

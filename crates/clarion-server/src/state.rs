@@ -1,37 +1,69 @@
-//! The state shared by handlers and workers: configuration, the alert table, silences, the store.
+//! What handlers and workers share: the configuration and the channels built from it, the store, the
+//! in-memory image ([`Memory`]), the intake, the outbox, metrics and the clock.
 //!
-//! The alert table and silences in memory are images of what the store holds: they are rebuilt from it at
-//! start, and changed only after the store has committed the change.
+//! Everything is reached through accessor methods; no lock is handed out. The two locks kept here (the
+//! configuration and the channels) are each taken only inside one method, never together with another lock.
+//! `state` starts nothing: [`AppState::load`] builds the state from the store, and `workers::start` runs the
+//! background loops on it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
-use clarion_channels::Channel;
-use clarion_config::Config;
-use clarion_core::alerts::AlertTable;
-use clarion_core::dispatch::{Dispatcher, NotificationLogEntry};
-use clarion_core::silence::Silence;
-use clarion_core::Timestamp;
-use clarion_store::{Store, StoreError};
+use clarion_channels::{Channel, ChannelError};
+use clarion_config::{Config, ConfigError};
+use clarion_core::dispatch::NotificationLogEntry;
+use clarion_core::{Fingerprint, Timestamp};
+use clarion_store::{NotificationLogRow, Store, StoreError};
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
-use crate::intake::Intake;
-use crate::metrics::Metrics;
+use crate::intake::{Intake, IntakeReceiver};
+use crate::memory::{Memory, NotificationLog};
+use crate::metrics::{Metrics, OutcomeLabel};
+use crate::outbox::{Handoff, Outbox};
 
-/// Why the server could not start.
+/// Why the server could not start, or a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("cannot load stored state: {0}")]
     Store(#[from] StoreError),
-    #[error("{0}")]
-    Exposure(String),
-    #[error("channel {0}")]
-    Channel(String),
+    #[error(transparent)]
+    Exposure(#[from] ExposureError),
+    #[error("channel {name:?}: {source}")]
+    Channel { name: String, source: ChannelError },
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+}
+
+/// An unauthenticated server would be reachable beyond this machine.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "refusing to listen on {0} without authentication: anyone who can reach it could post alerts and silence \
+     them. Run `clarion token new NAME --scopes admin` and add the printed entry under `auth.tokens` in the \
+     configuration, or listen on 127.0.0.1."
+)]
+pub struct ExposureError(pub SocketAddr);
+
+/// Refuses configurations that would expose an unauthenticated server beyond this machine.
+pub fn check_exposure(listen: SocketAddr, config: &Config) -> Result<(), ExposureError> {
+    if config.file.auth.tokens.is_empty() && !listen.ip().is_loopback() {
+        return Err(ExposureError(listen));
+    }
+    Ok(())
+}
+
+/// The ends of the channels the workers read from, made with the state.
+#[derive(Debug)]
+pub struct WorkerInputs {
+    pub intake: IntakeReceiver,
+    pub handoff: Handoff,
 }
 
 /// Handle to everything the server shares. Cheap to clone.
@@ -39,58 +71,27 @@ pub enum StartError {
 pub struct AppState(Arc<Inner>);
 
 #[derive(Debug)]
-pub struct Inner {
+struct Inner {
     config: RwLock<Arc<Config>>,
-    /// The file `/-/reload` re-reads; `None` when running on the built-in example.
-    pub config_path: Option<PathBuf>,
-    pub listen: SocketAddr,
-    pub store: Arc<dyn Store>,
-    pub alerts: RwLock<AlertTable>,
-    /// Versions of alert rows nothing points to any more, waiting to be deleted.
-    pub garbage: Mutex<Vec<i64>>,
-    pub silences: RwLock<HashMap<String, Silence>>,
-    /// Serialises silence changes: read, commit, then install.
-    pub silence_ops: tokio::sync::Mutex<()>,
-    pub intake: Intake,
-    /// Aggregation groups; lock after `alerts` when both are needed.
-    pub dispatcher: Mutex<Dispatcher>,
-    /// The last notification of each (group key, channel), as committed to the store.
-    pub nflog: Mutex<HashMap<(String, String), NotificationLogEntry>>,
     channels: RwLock<Arc<HashMap<String, Channel>>>,
-    /// Wakes the notifier: alerts arrived.
-    pub dispatch_wake: Notify,
-    /// Wakes the delivery workers: deliveries were enqueued or retried.
-    pub delivery_wake: Notify,
-    /// Deliveries the notifier claimed as it enqueued them, for the workers to send at once.
-    pub handoff: tokio::sync::mpsc::UnboundedSender<Vec<clarion_store::Delivery>>,
-    /// Names this process in delivery leases.
-    pub instance_id: String,
-    pub http: reqwest::Client,
-    pub metrics: Metrics,
-    pub clock: Clock,
-    pub started_at: Timestamp,
+    /// The file `/-/reload` re-reads; `None` when running on the built-in example.
+    config_path: Option<PathBuf>,
+    listen: SocketAddr,
+    store: Arc<dyn Store>,
+    memory: Memory,
+    intake: Intake,
+    outbox: Outbox,
+    /// Serialises silence changes: plan, commit, then install.
+    silence_writes: tokio::sync::Mutex<()>,
+    /// Wakes the notifier: alerts arrived or the groups changed.
+    notifier_wake: Notify,
+    http: reqwest::Client,
+    metrics: Metrics,
+    clock: Clock,
+    started_at: Timestamp,
     ready: AtomicBool,
     stop: watch::Sender<bool>,
     workers: Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Inner;
-    fn deref(&self) -> &Inner {
-        &self.0
-    }
-}
-
-/// Refuses configurations that would expose an unauthenticated server beyond this machine.
-pub fn check_exposure(listen: SocketAddr, config: &Config) -> Result<(), String> {
-    if config.file.auth.tokens.is_empty() && !listen.ip().is_loopback() {
-        return Err(format!(
-            "refusing to listen on {listen} without authentication: anyone who can reach it could post alerts \
-             and silence them. Run `clarion token new NAME --scopes admin` and add the printed entry under \
-             `auth.tokens` in the configuration, or listen on 127.0.0.1."
-        ));
-    }
-    Ok(())
 }
 
 /// Names this instance in delivery leases: host name and listen address, the same across restarts, so a
@@ -102,150 +103,214 @@ fn instance_id(listen: SocketAddr) -> String {
 }
 
 /// Builds every configured channel, reading the secret files they name.
-fn build_channels(config: &Config) -> Result<HashMap<String, Channel>, String> {
+fn build_channels(config: &Config) -> Result<HashMap<String, Channel>, StartError> {
     config
         .file
         .channels
         .iter()
-        .map(|c| Channel::from_config(c).map(|ch| (c.name.clone(), ch)).map_err(|e| format!("{:?}: {e}", c.name)))
+        .map(|c| {
+            Channel::from_config(c)
+                .map(|ch| (c.name.clone(), ch))
+                .map_err(|source| StartError::Channel { name: c.name.clone(), source })
+        })
+        .collect()
+}
+
+/// The in-memory form of notification-log rows, keyed by (group key, channel).
+pub fn notification_log(rows: Vec<NotificationLogRow>) -> NotificationLog {
+    rows.into_iter()
+        .map(|r| {
+            let entry = NotificationLogEntry {
+                firing: r.firing.into_iter().map(Fingerprint).collect(),
+                resolved: r.resolved.into_iter().map(Fingerprint).collect(),
+                notified_at: r.notified_at,
+                sequence: r.sequence,
+            };
+            ((r.group_key, r.channel), entry)
+        })
         .collect()
 }
 
 impl AppState {
-    /// Loads stored alerts and silences, then starts the background workers (intake, maintenance).
-    pub async fn start(
+    /// Loads stored alerts, silences and the notification log into memory and takes back this instance's
+    /// leases. Starts no worker: the caller runs `workers::start` with the returned inputs.
+    pub async fn load(
         config: Config,
         config_path: Option<PathBuf>,
         listen: SocketAddr,
         store: Arc<dyn Store>,
         clock: Clock,
-    ) -> Result<AppState, StartError> {
-        check_exposure(listen, &config).map_err(StartError::Exposure)?;
-        let mut table = AlertTable::new();
-        let mut garbage = Vec::new();
+    ) -> Result<(AppState, WorkerInputs), StartError> {
+        check_exposure(listen, &config)?;
         let rows = store.load_alerts().await?;
         let loaded = rows.len();
-        for row in rows {
-            garbage.extend(table.install(row.alert, row.version));
-        }
-        let silences: HashMap<String, Silence> =
-            store.load_silences().await?.into_iter().map(|s| (s.id.clone(), s)).collect();
-        let nflog = crate::notifier::nflog_from_rows(store.load_notification_log().await?);
+        let silences = store.load_silences().await?;
+        let nflog = notification_log(store.load_notification_log().await?);
+        let now = clock.now();
+        let route = Arc::new(config.route.clone());
+        let memory = Memory::load(rows.into_iter().map(|r| (r.alert, r.version)), silences, nflog, route, now);
         tracing::info!(
-            alerts = table.len(),
+            alerts = memory.alert_count(),
             rows = loaded,
-            silences = silences.len(),
-            notification_log = nflog.len(),
+            notification_log = memory.notification_log_len(),
             store = store.kind(),
             "loaded stored state"
         );
-        let channels = build_channels(&config).map_err(StartError::Channel)?;
-        let dispatcher = Dispatcher::rebuild(&config.route, &table, clock.now());
+        let channels = build_channels(&config)?;
         let http = reqwest::Client::builder()
             .user_agent(concat!("clarion/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| StartError::Channel(format!("cannot build the HTTP client: {e}")))?;
-
+            .map_err(|e| StartError::HttpClient(e.to_string()))?;
         let (intake, intake_rx) = Intake::channel();
-        let (handoff, handoff_rx) = tokio::sync::mpsc::unbounded_channel();
-        let (stop, _) = watch::channel(false);
-        let released = store.release_leases(&instance_id(listen)).await?;
+        let (outbox, handoff) = Outbox::new(store.clone(), instance_id(listen));
+        let released = outbox.release_own_leases().await?;
         if released > 0 {
             tracing::info!(deliveries = released, "took back deliveries this instance was sending when it stopped");
         }
+        let (stop, _) = watch::channel(false);
         let state = AppState(Arc::new(Inner {
             config: RwLock::new(Arc::new(config)),
+            channels: RwLock::new(Arc::new(channels)),
             config_path,
             listen,
             store,
-            alerts: RwLock::new(table),
-            garbage: Mutex::new(garbage),
-            silences: RwLock::new(silences),
-            silence_ops: tokio::sync::Mutex::new(()),
+            memory,
             intake,
-            dispatcher: Mutex::new(dispatcher),
-            nflog: Mutex::new(nflog),
-            channels: RwLock::new(Arc::new(channels)),
-            dispatch_wake: Notify::new(),
-            delivery_wake: Notify::new(),
-            handoff,
-            instance_id: instance_id(listen),
+            outbox,
+            silence_writes: tokio::sync::Mutex::new(()),
+            notifier_wake: Notify::new(),
             http,
             metrics: Metrics::new(),
-            started_at: clock.now(),
+            started_at: now,
             clock,
             ready: AtomicBool::new(false),
             stop,
             workers: Mutex::new(Vec::new()),
         }));
-        let workers = vec![
-            tokio::spawn(crate::intake::run(state.clone(), intake_rx)),
-            tokio::spawn(crate::maintenance::run(state.clone(), state.stop.subscribe())),
-            tokio::spawn(crate::notifier::run(state.clone(), state.stop.subscribe())),
-            tokio::spawn(crate::sender::run(state.clone(), handoff_rx, state.stop.subscribe())),
-        ];
-        *state.workers.lock().unwrap_or_else(|e| e.into_inner()) = workers;
-        state.ready.store(true, Ordering::SeqCst);
-        Ok(state)
+        Ok((state, WorkerInputs { intake: intake_rx, handoff }))
+    }
+
+    /// The running workers, to wait for at shutdown; the server is ready once they run.
+    pub fn set_workers(&self, workers: Vec<JoinHandle<()>>) {
+        *self.0.workers.lock() = workers;
+        self.0.ready.store(true, Ordering::SeqCst);
     }
 
     /// The current configuration.
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0.config.read().clone()
     }
 
     /// The configured channel named `name`.
     pub fn channel(&self, name: &str) -> Option<Channel> {
-        self.channels.read().unwrap_or_else(|e| e.into_inner()).get(name).cloned()
+        self.0.channels.read().get(name).cloned()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+
+    pub fn memory(&self) -> &Memory {
+        &self.0.memory
+    }
+
+    pub fn intake(&self) -> &Intake {
+        &self.0.intake
+    }
+
+    pub fn outbox(&self) -> &Outbox {
+        &self.0.outbox
+    }
+
+    pub fn http(&self) -> &reqwest::Client {
+        &self.0.http
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.0.metrics
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+
+    /// Now, by the server's clock.
+    pub fn now(&self) -> Timestamp {
+        self.0.clock.now()
+    }
+
+    pub fn started_at(&self) -> Timestamp {
+        self.0.started_at
+    }
+
+    pub fn listen(&self) -> SocketAddr {
+        self.0.listen
+    }
+
+    /// Where people reach this Clarion: `global.external_url`, else `http://<listen>`.
+    pub fn external_url(&self) -> String {
+        self.config().file.global.external_url.clone().unwrap_or_else(|| format!("http://{}", self.0.listen))
+    }
+
+    /// Serialises silence changes; hold the guard from planning to installing.
+    pub async fn silence_writes(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.0.silence_writes.lock().await
+    }
+
+    /// Wakes the notifier (alerts arrived, groups changed).
+    pub fn wake_notifier(&self) {
+        self.0.notifier_wake.notify_one();
+    }
+
+    /// Resolves when [`AppState::wake_notifier`] was called.
+    pub async fn notifier_woken(&self) {
+        self.0.notifier_wake.notified().await;
+    }
+
+    /// Changes to `true` when the server shuts down.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.0.stop.subscribe()
     }
 
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::SeqCst)
+        self.0.ready.load(Ordering::SeqCst)
     }
 
     /// Re-reads the configuration file. A bad file is refused and the running configuration kept.
-    pub fn reload(&self) -> Result<(), String> {
-        let Some(path) = &self.config_path else {
+    pub fn reload(&self) -> Result<(), StartError> {
+        let Some(path) = &self.0.config_path else {
             tracing::info!("reload requested; running on the built-in example configuration, nothing to re-read");
             return Ok(());
         };
-        let result = Config::load(path).map_err(|e| e.to_string()).and_then(|new| {
-            check_exposure(self.listen, &new)?;
+        let result = Config::load(path).map_err(StartError::from).and_then(|new| {
+            check_exposure(self.0.listen, &new)?;
             let channels = build_channels(&new)?;
             let old = self.config();
             if new.file.listen != old.file.listen || new.file.storage.url != old.file.storage.url {
                 tracing::warn!("`listen` and `storage` changes take effect only after a restart");
             }
             // Regroup every alert under the new route tree (as Alertmanager does on reload).
-            {
-                let table = self.alerts.read().unwrap_or_else(|e| e.into_inner());
-                let mut dispatcher = self.dispatcher.lock().unwrap_or_else(|e| e.into_inner());
-                *dispatcher = Dispatcher::rebuild(&new.route, &table, self.clock.now());
-                *self.channels.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(channels);
-                *self.config.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(new);
-            }
-            self.dispatch_wake.notify_one();
+            self.0.memory.regroup(Arc::new(new.route.clone()), self.now());
+            *self.0.channels.write() = Arc::new(channels);
+            *self.0.config.write() = Arc::new(new);
+            self.wake_notifier();
             Ok(())
         });
+        let outcome = if result.is_ok() { "success" } else { "failure" };
+        self.0.metrics.config_reloads.get_or_create(&OutcomeLabel { outcome }).inc();
         match &result {
-            Ok(()) => {
-                self.metrics.config_reloads.get_or_create(&crate::metrics::OutcomeLabel { outcome: "success" }).inc();
-                tracing::info!(file = %path.display(), "configuration reloaded");
-            }
-            Err(e) => {
-                self.metrics.config_reloads.get_or_create(&crate::metrics::OutcomeLabel { outcome: "failure" }).inc();
-                tracing::error!(error = %e, "configuration reload failed; keeping the running configuration");
-            }
+            Ok(()) => tracing::info!(file = %path.display(), "configuration reloaded"),
+            Err(e) => tracing::error!(error = %e, "configuration reload failed; keeping the running configuration"),
         }
         result
     }
 
     /// Stops the background workers after the intake has committed everything already queued.
     pub async fn shutdown(&self) {
-        self.ready.store(false, Ordering::SeqCst);
-        let _ = self.stop.send(true);
-        self.intake.close();
-        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|e| e.into_inner()));
+        self.0.ready.store(false, Ordering::SeqCst);
+        let _ = self.0.stop.send(true);
+        self.0.intake.close();
+        let workers = std::mem::take(&mut *self.0.workers.lock());
         for w in workers {
             let _ = w.await;
         }

@@ -1,8 +1,10 @@
 //! Clarion's durable storage.
 //!
-//! [`Store`] is what the server needs from storage; [`sqlite::SqliteStore`] (the embedded default) and
-//! [`postgres::PgStore`] (the scale-out store) implement it with the same semantics, checked by one test
-//! suite run against both. A call that returns `Ok` has committed: that is what lets the server answer
+//! [`Store`] is what the server needs from storage — the sum of one role trait per kind of data
+//! ([`AlertLog`], [`SilenceStore`], [`OutboxStore`], [`NotificationLogStore`]); [`sqlite::SqliteStore`] (the
+//! embedded default) and [`postgres::PgStore`] (the scale-out store) implement each with the same
+//! semantics, checked by one test suite run against both. A new kind of data (timers, calendars,
+//! receipts) is a new role trait, a file per backend, and one more bound on `Store`. A call that returns `Ok` has committed: that is what lets the server answer
 //! 2xx.
 //!
 //! Two levels of durability, chosen per operation. Alerts and silences — what clients were told is
@@ -157,12 +159,27 @@ pub struct NotificationLogRow {
     pub sequence: i64,
 }
 
-/// Durable storage for signals. Every method commits before it returns `Ok`.
-#[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
-    /// `sqlite` or `postgres`, for logs and `/api/v2/status`.
-    fn kind(&self) -> &'static str;
+/// A lease to take on deliveries as they are claimed: `owner` holds them from `now` until `until`.
+#[derive(Debug, Clone, Copy)]
+pub struct Lease<'a> {
+    pub owner: &'a str,
+    pub now: Timestamp,
+    pub until: Timestamp,
+}
 
+/// What [`OutboxStore::enqueue`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Enqueued {
+    /// Deliveries inserted (those whose idempotency key was new).
+    pub inserted: u64,
+    /// Of those, the ones claimed under the lease given: the first in line for their (channel, group).
+    pub claimed: Vec<Delivery>,
+}
+
+/// The alert log: append-only rows with sequential versions. Every method commits before it returns `Ok`;
+/// appended rows are synced to disk.
+#[async_trait::async_trait]
+pub trait AlertLog: Send + Sync {
     /// Appends alert rows in one transaction; returns their versions in the order given.
     async fn append_alerts(&self, alerts: &[Alert]) -> Result<Vec<i64>, StoreError>;
 
@@ -172,7 +189,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes alert rows by version (rows superseded by a later version, or of forgotten alerts).
     /// Returns how many rows were deleted; unknown versions are ignored.
     async fn delete_alert_rows(&self, versions: &[i64]) -> Result<u64, StoreError>;
+}
 
+/// Silences, upserted by id. Every method commits before it returns `Ok`; saves are synced to disk.
+#[async_trait::async_trait]
+pub trait SilenceStore: Send + Sync {
     /// Inserts or replaces silences by id, in one transaction.
     async fn save_silences(&self, silences: &[Silence]) -> Result<(), StoreError>;
 
@@ -181,32 +202,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Deletes silences by id; returns how many were deleted.
     async fn delete_silences(&self, ids: &[String]) -> Result<u64, StoreError>;
+}
 
+/// The delivery outbox. Every method commits before it returns `Ok`, safe against a crash of Clarion (see
+/// the crate documentation for power loss).
+#[async_trait::async_trait]
+pub trait OutboxStore: Send + Sync {
     /// Commits new deliveries and the notification-log entries that record them, in one transaction.
-    /// Deliveries whose idempotency key exists already are skipped. Returns how many were inserted.
-    async fn enqueue_deliveries(
+    /// Deliveries whose idempotency key exists already are skipped. With a `lease`, the same transaction
+    /// claims for its owner those of the new deliveries that are first in line for their (channel, group)
+    /// and returns them, so the caller can send them without claiming again.
+    async fn enqueue(
         &self,
         deliveries: &[NewDelivery],
         log: &[NotificationLogRow],
-    ) -> Result<u64, StoreError>;
-
-    /// [`Store::enqueue_deliveries`], then, in the same transaction, claims for `owner` until
-    /// `lease_until` those of the new deliveries that are first in line for their (channel, group), and
-    /// returns them, so the caller can send them without claiming again.
-    async fn enqueue_and_claim(
-        &self,
-        deliveries: &[NewDelivery],
-        log: &[NotificationLogRow],
-        owner: &str,
-        now: Timestamp,
-        lease_until: Timestamp,
-    ) -> Result<Vec<Delivery>, StoreError>;
-
-    /// The whole notification log.
-    async fn load_notification_log(&self) -> Result<Vec<NotificationLogRow>, StoreError>;
-
-    /// Forgets notification-log entries last written before `cutoff`.
-    async fn delete_notification_log_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
+        lease: Option<Lease<'_>>,
+    ) -> Result<Enqueued, StoreError>;
 
     /// Claims up to `limit` deliveries that are due at `now` and not leased, for `owner` until
     /// `lease_until`. Of the unfinished deliveries of one (channel, group), only the oldest is eligible, so
@@ -228,17 +239,6 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         outcomes: &[(i64, Completion)],
     ) -> Result<Vec<bool>, StoreError>;
 
-    /// Records one outcome; see [`Store::complete_deliveries`].
-    async fn complete_delivery(
-        &self,
-        id: i64,
-        owner: &str,
-        now: Timestamp,
-        completion: Completion,
-    ) -> Result<bool, StoreError> {
-        Ok(self.complete_deliveries(owner, now, &[(id, completion)]).await?.first().copied().unwrap_or(false))
-    }
-
     /// Releases every lease held by `owner`, making its unfinished deliveries claimable at once. Called by
     /// an instance at start: leases it held before a crash or restart are its own, nobody else's.
     async fn release_leases(&self, owner: &str) -> Result<u64, StoreError>;
@@ -254,6 +254,24 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Deletes delivered deliveries delivered before `cutoff`.
     async fn delete_delivered_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// The notification log: the last notification of each (group, channel). Rows are written by
+/// [`OutboxStore::enqueue`], with the deliveries they record.
+#[async_trait::async_trait]
+pub trait NotificationLogStore: Send + Sync {
+    /// The whole notification log.
+    async fn load_notification_log(&self) -> Result<Vec<NotificationLogRow>, StoreError>;
+
+    /// Forgets notification-log entries last written before `cutoff`.
+    async fn delete_notification_log_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
+}
+
+/// Durable storage for signals: the sum of the role traits, which both backends implement with the same
+/// semantics. Callers that need one kind of data can take the role trait alone.
+pub trait Store: AlertLog + SilenceStore + OutboxStore + NotificationLogStore + std::fmt::Debug + 'static {
+    /// `sqlite` or `postgres`, for logs and `/api/v2/status`.
+    fn kind(&self) -> &'static str;
 }
 
 /// Opens the store a URL names (`sqlite://PATH`, `postgres://…`), creating and migrating it as needed.

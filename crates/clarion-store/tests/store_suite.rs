@@ -9,7 +9,7 @@ use chrono::TimeZone;
 use clarion_core::alert::Alert;
 use clarion_core::silence::Silence;
 use clarion_core::{Matchers, Timestamp};
-use clarion_store::{Completion, Delivery, DeliveryState, NewDelivery, NotificationLogRow, Store, StoreError};
+use clarion_store::{Completion, Delivery, DeliveryState, Lease, NewDelivery, NotificationLogRow, Store, StoreError};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -41,6 +41,26 @@ fn silence(id: &str, matchers: &str) -> Result<Silence, Box<dyn std::error::Erro
     })
 }
 
+/// Enqueues without claiming, as a producer does when the workers claim later; returns how many were new.
+async fn enqueue_deliveries(
+    store: &dyn Store,
+    deliveries: &[NewDelivery],
+    log: &[NotificationLogRow],
+) -> Result<u64, StoreError> {
+    Ok(store.enqueue(deliveries, log, None).await?.inserted)
+}
+
+/// Records one outcome; see `OutboxStore::complete_deliveries`.
+async fn complete_delivery(
+    store: &dyn Store,
+    id: i64,
+    owner: &str,
+    now: Timestamp,
+    completion: Completion,
+) -> Result<bool, StoreError> {
+    Ok(store.complete_deliveries(owner, now, &[(id, completion)]).await?.first().copied().unwrap_or(false))
+}
+
 /// A store backend the suite can open, and reopen to check durability.
 trait Backend: Sized {
     async fn fresh() -> Result<Self, Box<dyn std::error::Error>>;
@@ -59,7 +79,31 @@ impl Backend for Sqlite {
     }
 }
 
-struct Postgres(String);
+/// A PostgreSQL schema of its own (the URL selects it); dropped when the test ends.
+struct Postgres {
+    url: String,
+    schema: String,
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // Drop runs inside the test's runtime, which cannot block on itself: a thread of its own does it.
+        let schema = self.schema.clone();
+        let dropped = std::thread::spawn(move || -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let (client, conn) = tokio_postgres::connect(&postgres_url(), tokio_postgres::NoTls).await?;
+                tokio::spawn(conn);
+                client.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).await?;
+                Ok(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop the test schema {}", self.schema);
+        }
+    }
+}
 
 fn postgres_url() -> String {
     std::env::var("CLARION_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
@@ -75,10 +119,10 @@ impl Backend for Postgres {
         let schema = format!("store_test_{}", uuid::Uuid::new_v4().simple());
         client.batch_execute(&format!("CREATE SCHEMA {schema}")).await?;
         let sep = if base.contains('?') { '&' } else { '?' };
-        Ok(Postgres(format!("{base}{sep}options=-csearch_path%3D{schema}")))
+        Ok(Postgres { url: format!("{base}{sep}options=-csearch_path%3D{schema}"), schema })
     }
     async fn open(&self) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
-        Ok(clarion_store::open(&self.0).await?)
+        Ok(clarion_store::open(&self.url).await?)
     }
 }
 
@@ -259,7 +303,7 @@ async fn enqueued_deliveries_are_claimed_sent_and_listed<B: Backend>() -> TestRe
     let b = B::fresh().await?;
     let store = b.open().await?;
     assert_eq!(
-        store.enqueue_deliveries(&[delivery("k1", "slack", "g1", 0), delivery("k2", "mail", "g1", 0)], &[]).await?,
+        enqueue_deliveries(&*store, &[delivery("k1", "slack", "g1", 0), delivery("k2", "mail", "g1", 0)], &[]).await?,
         2
     );
     let claimed = claim(&store, "me", 1).await?;
@@ -270,7 +314,7 @@ async fn enqueued_deliveries_are_claimed_sent_and_listed<B: Backend>() -> TestRe
     assert_eq!(claimed[0].payload, "{\"key\":\"k1\"}");
     assert!(claim(&store, "me", 2).await?.is_empty(), "leased deliveries are not claimed twice");
 
-    assert!(store.complete_delivery(claimed[0].id, "me", t(3), Completion::Delivered).await?);
+    assert!(complete_delivery(&*store, claimed[0].id, "me", t(3), Completion::Delivered).await?);
     let done = store.get_delivery(claimed[0].id).await?.ok_or("missing")?;
     assert_eq!((done.state, done.attempts, done.delivered_at), (DeliveryState::Delivered, 1, Some(t(3))));
     assert_eq!(keys(&store.list_deliveries(Some(DeliveryState::Delivered), 10).await?), ["k1"]);
@@ -283,9 +327,10 @@ async fn enqueued_deliveries_are_claimed_sent_and_listed<B: Backend>() -> TestRe
 async fn an_idempotency_key_is_enqueued_once<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
     let store = b.open().await?;
-    assert_eq!(store.enqueue_deliveries(&[delivery("same", "slack", "g", 0)], &[]).await?, 1);
+    assert_eq!(enqueue_deliveries(&*store, &[delivery("same", "slack", "g", 0)], &[]).await?, 1);
     assert_eq!(
-        store.enqueue_deliveries(&[delivery("same", "slack", "g", 5), delivery("other", "slack", "h", 5)], &[]).await?,
+        enqueue_deliveries(&*store, &[delivery("same", "slack", "g", 5), delivery("other", "slack", "h", 5)], &[])
+            .await?,
         1
     );
     assert_eq!(store.list_deliveries(None, 10).await?.len(), 2);
@@ -295,28 +340,28 @@ async fn an_idempotency_key_is_enqueued_once<B: Backend>() -> TestResult {
 async fn a_groups_deliveries_to_a_channel_go_in_order_and_others_do_not_wait<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
     let store = b.open().await?;
-    store
-        .enqueue_deliveries(
-            &[
-                delivery("g1-first", "slack", "g1", 0),
-                delivery("g1-second", "slack", "g1", 1),
-                delivery("g2", "slack", "g2", 2),
-                delivery("g1-mail", "mail", "g1", 3),
-            ],
-            &[],
-        )
-        .await?;
+    enqueue_deliveries(
+        &*store,
+        &[
+            delivery("g1-first", "slack", "g1", 0),
+            delivery("g1-second", "slack", "g1", 1),
+            delivery("g2", "slack", "g2", 2),
+            delivery("g1-mail", "mail", "g1", 3),
+        ],
+        &[],
+    )
+    .await?;
     let first = claim(&store, "w", 10).await?;
     assert_eq!(keys(&first), ["g1-first", "g2", "g1-mail"]);
     for other in &first[1..] {
-        store.complete_delivery(other.id, "w", t(11), Completion::Delivered).await?;
+        complete_delivery(&*store, other.id, "w", t(11), Completion::Delivered).await?;
     }
     // The first fails and will be retried later: the second of its group still waits behind it.
-    store.complete_delivery(first[0].id, "w", t(11), Completion::Retry { at: t(100), error: "boom".into() }).await?;
+    complete_delivery(&*store, first[0].id, "w", t(11), Completion::Retry { at: t(100), error: "boom".into() }).await?;
     assert!(claim(&store, "w", 12).await?.is_empty());
     let retried = claim(&store, "w", 100).await?;
     assert_eq!(keys(&retried), ["g1-first"]);
-    store.complete_delivery(retried[0].id, "w", t(101), Completion::Delivered).await?;
+    complete_delivery(&*store, retried[0].id, "w", t(101), Completion::Delivered).await?;
     assert_eq!(keys(&claim(&store, "w", 102).await?), ["g1-second"]);
     Ok(())
 }
@@ -324,18 +369,18 @@ async fn a_groups_deliveries_to_a_channel_go_in_order_and_others_do_not_wait<B: 
 async fn a_lease_keeps_a_delivery_from_other_workers_until_it_expires<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
     let store = b.open().await?;
-    store.enqueue_deliveries(&[delivery("k", "hook", "g", 0)], &[]).await?;
+    enqueue_deliveries(&*store, &[delivery("k", "hook", "g", 0)], &[]).await?;
     let mine = claim(&store, "instance-a", 1).await?;
     assert_eq!(mine.len(), 1);
     assert!(claim(&store, "instance-b", 1 + LEASE - 1).await?.is_empty());
     // Instance A died: its lease runs out and B takes over; A's late answer is refused.
     let theirs = claim(&store, "instance-b", 1 + LEASE).await?;
     assert_eq!(keys(&theirs), ["k"]);
-    assert!(!store.complete_delivery(mine[0].id, "instance-a", t(70), Completion::Delivered).await?);
-    assert!(store.complete_delivery(theirs[0].id, "instance-b", t(70), Completion::Delivered).await?);
+    assert!(!complete_delivery(&*store, mine[0].id, "instance-a", t(70), Completion::Delivered).await?);
+    assert!(complete_delivery(&*store, theirs[0].id, "instance-b", t(70), Completion::Delivered).await?);
 
     // An instance restarting releases its own leases at once; others' stay.
-    store.enqueue_deliveries(&[delivery("k2", "hook", "g2", 100), delivery("k3", "hook", "g3", 100)], &[]).await?;
+    enqueue_deliveries(&*store, &[delivery("k2", "hook", "g2", 100), delivery("k3", "hook", "g3", 100)], &[]).await?;
     let a = store.claim_deliveries("instance-a", t(100), t(1000), 1).await?;
     let b = store.claim_deliveries("instance-b", t(100), t(1000), 1).await?;
     assert_eq!((a.len(), b.len()), (1, 1));
@@ -347,15 +392,15 @@ async fn a_lease_keeps_a_delivery_from_other_workers_until_it_expires<B: Backend
 async fn failed_attempts_wait_for_their_retry_time_and_dead_ones_can_be_retried<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
     let store = b.open().await?;
-    store.enqueue_deliveries(&[delivery("k", "hook", "g", 0)], &[]).await?;
+    enqueue_deliveries(&*store, &[delivery("k", "hook", "g", 0)], &[]).await?;
     let d = claim(&store, "w", 0).await?.remove(0);
-    store.complete_delivery(d.id, "w", t(1), Completion::Retry { at: t(30), error: "HTTP 500".into() }).await?;
+    complete_delivery(&*store, d.id, "w", t(1), Completion::Retry { at: t(30), error: "HTTP 500".into() }).await?;
     let stored = store.get_delivery(d.id).await?.ok_or("missing")?;
     assert_eq!((stored.state, stored.attempts, stored.next_attempt_at), (DeliveryState::Pending, 1, t(30)));
     assert_eq!(stored.last_error.as_deref(), Some("HTTP 500"));
     assert!(claim(&store, "w", 29).await?.is_empty());
     let d = claim(&store, "w", 30).await?.remove(0);
-    store.complete_delivery(d.id, "w", t(31), Completion::Dead { error: "gave up after 2 attempts".into() }).await?;
+    complete_delivery(&*store, d.id, "w", t(31), Completion::Dead { error: "gave up after 2 attempts".into() }).await?;
     assert!(claim(&store, "w", 10_000).await?.is_empty(), "dead deliveries are not attempted");
     let dead = store.list_deliveries(Some(DeliveryState::Dead), 10).await?;
     assert_eq!((dead.len(), dead[0].attempts), (1, 2));
@@ -371,7 +416,7 @@ async fn concurrent_claims_never_hand_out_a_delivery_twice<B: Backend>() -> Test
     let b = B::fresh().await?;
     let store = b.open().await?;
     let all: Vec<NewDelivery> = (0..200).map(|i| delivery(&format!("k{i}"), "hook", &format!("g{i}"), 0)).collect();
-    store.enqueue_deliveries(&all, &[]).await?;
+    enqueue_deliveries(&*store, &all, &[]).await?;
     let mut tasks = Vec::new();
     for w in 0..6 {
         let store = store.clone();
@@ -384,7 +429,7 @@ async fn concurrent_claims_never_hand_out_a_delivery_twice<B: Backend>() -> Test
                     return Ok::<_, StoreError>(mine);
                 }
                 for d in batch {
-                    store.complete_delivery(d.id, &owner, t(2), Completion::Delivered).await?;
+                    complete_delivery(&*store, d.id, &owner, t(2), Completion::Delivered).await?;
                     mine.push(d.idempotency_key);
                 }
             }
@@ -412,8 +457,8 @@ async fn the_notification_log_is_upserted_loaded_and_aged_out<B: Backend>() -> T
         notified_at: t(at),
         sequence: seq,
     };
-    store.enqueue_deliveries(&[], &[entry("g1", vec![1, 2], 0, 1), entry("g2", vec![3], 0, 1)]).await?;
-    store.enqueue_deliveries(&[delivery("k", "slack", "g1", 10)], &[entry("g1", vec![1], 10, 2)]).await?;
+    enqueue_deliveries(&*store, &[], &[entry("g1", vec![1, 2], 0, 1), entry("g2", vec![3], 0, 1)]).await?;
+    enqueue_deliveries(&*store, &[delivery("k", "slack", "g1", 10)], &[entry("g1", vec![1], 10, 2)]).await?;
     assert_eq!(store.load_notification_log().await?, vec![entry("g1", vec![1], 10, 2), entry("g2", vec![3], 0, 1)]);
     assert_eq!(store.delete_notification_log_before(t(5)).await?, 1);
     assert_eq!(store.load_notification_log().await?, vec![entry("g1", vec![1], 10, 2)]);
@@ -423,20 +468,19 @@ async fn the_notification_log_is_upserted_loaded_and_aged_out<B: Backend>() -> T
 async fn enqueue_and_claim_claims_only_what_is_first_in_line<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
     let store = b.open().await?;
-    store.enqueue_deliveries(&[delivery("waiting", "hook", "g1", 0)], &[]).await?;
+    enqueue_deliveries(&*store, &[delivery("waiting", "hook", "g1", 0)], &[]).await?;
     let claimed = store
-        .enqueue_and_claim(
+        .enqueue(
             &[
                 delivery("behind", "hook", "g1", 1),
                 delivery("free", "hook", "g2", 1),
                 delivery("waiting", "hook", "g1", 1),
             ],
             &[],
-            "me",
-            t(1),
-            t(61),
+            Some(Lease { owner: "me", now: t(1), until: t(61) }),
         )
-        .await?;
+        .await?
+        .claimed;
     assert_eq!(
         keys(&claimed),
         ["free"],

@@ -172,7 +172,7 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
         alert["endsAt"] = Value::String(t);
     }
     if args.resolve {
-        alert["endsAt"] = Value::String(chrono::Utc::now().to_rfc3339());
+        alert["endsAt"] = Value::String(Clock::system().now().to_rfc3339());
     }
     if let Some(u) = args.generator_url {
         alert["generatorURL"] = Value::String(u);

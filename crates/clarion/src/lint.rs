@@ -31,7 +31,7 @@ pub enum LintFormat {
 pub fn run(args: LintArgs) -> anyhow::Result<ExitCode> {
     let standard = match &args.config {
         None => Standard::default(),
-        Some(path) => match Config::load(path).map_err(|e| e.to_string()).and_then(|c| c.file.standard.to_domain()) {
+        Some(path) => match Config::load(path).map(|c| c.standard) {
             Ok(standard) => standard,
             Err(e) => {
                 eprintln!("error: {e}");

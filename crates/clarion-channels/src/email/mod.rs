@@ -1,4 +1,4 @@
-//! The e-mail channel: a multipart message (plain text and HTML) with the clarity fields of each alert in
+//! The e-mail channel: a multipart message (plain text and HTML) with the clarity fields of each item in
 //! the fixed order, sent over SMTP (plain, STARTTLS or implicit TLS). The idempotency key is the
 //! `Message-ID`, so a mail system can drop a duplicate.
 
@@ -9,10 +9,11 @@ use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::clarity::{self, MAX_LISTED, MISSING};
+use clarion_core::notification::Notification;
+
 use crate::http::error_chain;
-use crate::message::Notification;
-use crate::{Attempt, Outcome};
+use crate::view::{Heading, View, MISSING};
+use crate::{Attempt, ChannelError, Outcome};
 
 #[derive(Clone)]
 pub struct Email {
@@ -41,18 +42,27 @@ fn html_escape(s: &str) -> String {
 
 /// Subject, plain-text body and HTML body of `n`.
 pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, String) {
-    let mut text = format!("{}\n\n", n.title());
-    let mut html = format!("<html><body style=\"font-family:sans-serif\"><h2>{}</h2>\n", html_escape(&n.title()));
-    for a in n.alerts.iter().take(MAX_LISTED) {
-        let name = a.labels.get("alertname").unwrap_or("alert");
-        text.push_str(&format!("== {} [{}] {}\n", name, a.status.as_str(), clarity::label_line(a)));
-        html.push_str(&format!(
-            "<h3>{} <small>[{}] {}</small></h3>\n<table cellpadding=\"4\">\n",
-            html_escape(name),
-            a.status.as_str(),
-            html_escape(&clarity::label_line(a))
-        ));
-        for f in clarity::fields(a, &n.receiver) {
+    let view = View::of(n);
+    let mut text = format!("{}\n\n", view.title);
+    let mut html = format!("<html><body style=\"font-family:sans-serif\"><h2>{}</h2>\n", html_escape(&view.title));
+    for item in &view.items {
+        match &item.heading {
+            Heading::Alert { name, status, labels } => {
+                text.push_str(&format!("== {name} [{}] {labels}\n", status.as_str()));
+                html.push_str(&format!(
+                    "<h3>{} <small>[{}] {}</small></h3>\n",
+                    html_escape(name),
+                    status.as_str(),
+                    html_escape(labels)
+                ));
+            }
+            Heading::Announcement => {
+                text.push_str("== Announcement\n");
+                html.push_str("<h3>Announcement</h3>\n");
+            }
+        }
+        html.push_str("<table cellpadding=\"4\">\n");
+        for f in &item.fields {
             let value = f.value.clone().unwrap_or_else(|| MISSING.to_string());
             text.push_str(&format!("{:<9} {value}\n", format!("{}:", f.label)));
             let cell = match (&f.value, f.is_link) {
@@ -64,19 +74,16 @@ pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, Strin
             };
             html.push_str(&format!("<tr><th align=\"left\">{}</th><td>{cell}</td></tr>\n", f.label));
         }
-        if let Some(c) = clarity::context(a) {
-            text.push_str(&format!("Context:  {c}\n"));
-            html.push_str(&format!("<tr><th align=\"left\">Context</th><td>{}</td></tr>\n", html_escape(c)));
+        for (label, value) in [("Context", &item.context), ("Details", &item.details)] {
+            if let Some(v) = value {
+                text.push_str(&format!("{:<9} {v}\n", format!("{label}:")));
+                html.push_str(&format!("<tr><th align=\"left\">{label}</th><td>{}</td></tr>\n", html_escape(v)));
+            }
         }
-        if let Some(d) = a.annotations.get("details").filter(|d| !d.trim().is_empty()) {
-            text.push_str(&format!("Details:  {d}\n"));
-            html.push_str(&format!("<tr><th align=\"left\">Details</th><td>{}</td></tr>\n", html_escape(d)));
-        }
-        let findings = clarity::finding_lines(a);
-        if !findings.is_empty() {
+        if !item.findings.is_empty() {
             text.push_str("Falls short of the communication standard:\n");
             html.push_str("<tr><th align=\"left\" valign=\"top\">Standard</th><td><strong>Falls short of the communication standard:</strong><ul>");
-            for f in &findings {
+            for f in &item.findings {
                 text.push_str(&format!("  - {f}\n"));
                 html.push_str(&format!("<li>{}</li>", html_escape(f)));
             }
@@ -85,27 +92,30 @@ pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, Strin
         text.push('\n');
         html.push_str("</table>\n");
     }
-    if n.alerts.len() > MAX_LISTED {
-        let more = format!("and {} more", n.alerts.len() - MAX_LISTED);
+    if view.more > 0 {
+        let more = format!("and {} more", view.more);
         text.push_str(&format!("{more}\n"));
         html.push_str(&format!("<p><em>{more}</em></p>\n"));
     }
-    text.push_str(&format!("-- \nClarion delivery {idempotency_key}, group {}\n", n.group_key));
+    text.push_str(&format!("-- \nClarion delivery {idempotency_key}, group {}\n", view.group_key));
     html.push_str(&format!(
         "<p style=\"color:#888\">Clarion delivery {} · group {}</p></body></html>\n",
         html_escape(idempotency_key),
-        html_escape(&n.group_key)
+        html_escape(&view.group_key)
     ));
-    (n.title(), text, html)
+    (view.title, text, html)
 }
 
 impl Email {
     /// `password` is the SMTP password already read from `password` or `password_file`.
-    pub fn new(config: &EmailConfig, password: Option<String>) -> Result<Email, String> {
-        let (host, port) = config.smtp.rsplit_once(':').ok_or_else(|| format!("{:?} is not host:port", config.smtp))?;
-        let port = port.parse().map_err(|_| format!("{:?} is not host:port", config.smtp))?;
+    pub fn new(config: &EmailConfig, password: Option<String>) -> Result<Email, ChannelError> {
+        let not_host_port = || ChannelError::NotHostPort(config.smtp.clone());
+        let (host, port) = config.smtp.rsplit_once(':').ok_or_else(not_host_port)?;
+        let port = port.parse().map_err(|_| not_host_port())?;
         for address in std::iter::once(&config.from).chain(&config.to) {
-            address.parse::<Mailbox>().map_err(|e| format!("{address:?} is not an e-mail address: {e}"))?;
+            address
+                .parse::<Mailbox>()
+                .map_err(|e| ChannelError::Address { address: address.clone(), reason: e.to_string() })?;
         }
         Ok(Email {
             host: host.to_string(),
@@ -118,14 +128,17 @@ impl Email {
         })
     }
 
-    fn message(&self, n: &Notification, attempt: &Attempt<'_>) -> Result<Message, String> {
+    fn message(&self, n: &Notification, attempt: &Attempt<'_>) -> Result<Message, ChannelError> {
         let (subject, text, html) = render(n, attempt.idempotency_key);
+        let address = |a: &String| {
+            a.parse::<Mailbox>().map_err(|e| ChannelError::Address { address: a.clone(), reason: e.to_string() })
+        };
         let mut builder = Message::builder()
-            .from(self.from.parse().map_err(|e| format!("from: {e}"))?)
+            .from(address(&self.from)?)
             .subject(subject)
             .message_id(Some(format!("<{}@clarion>", attempt.idempotency_key)));
         for to in &self.to {
-            builder = builder.to(to.parse().map_err(|e| format!("to {to:?}: {e}"))?);
+            builder = builder.to(address(to)?);
         }
         builder
             .multipart(
@@ -133,16 +146,16 @@ impl Email {
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(text))
                     .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(html)),
             )
-            .map_err(|e| e.to_string())
+            .map_err(|e| ChannelError::Smtp(e.to_string()))
     }
 
-    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, ChannelError> {
         let builder = match self.tls {
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host),
-            SmtpTls::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host).map_err(|e| error_chain(&e))?
-            }
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host).map_err(|e| error_chain(&e))?,
+            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)
+                .map_err(|e| ChannelError::Smtp(error_chain(&e)))?,
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host)
+                .map_err(|e| ChannelError::Smtp(error_chain(&e)))?,
         };
         let mut builder = builder.port(self.port).timeout(Some(self.timeout));
         if let Some((user, pass)) = &self.credentials {

@@ -1,6 +1,6 @@
 //! The Slack channel (incoming webhooks; Mattermost accepts the same payload): a Block Kit message with
-//! the clarity fields of each alert in the fixed order, missing ones marked, at most
-//! [`clarity::MAX_LISTED`] alerts then "and N more".
+//! the clarity fields of each alert or announcement in the fixed order, missing ones marked, at most
+//! [`crate::view::MAX_LISTED`] items then "and N more".
 
 use std::time::Duration;
 
@@ -8,8 +8,9 @@ use clarion_config::SlackConfig;
 use clarion_core::Timestamp;
 use serde_json::{json, Value};
 
-use crate::clarity::{self, MAX_LISTED, MISSING};
-use crate::message::{Notification, NotifiedAlert, Status};
+use clarion_core::notification::{Notification, Status};
+
+use crate::view::{Heading, Item, View, MISSING};
 use crate::{http, Attempt, Outcome};
 
 #[derive(Clone)]
@@ -30,17 +31,18 @@ fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
-fn alert_block(a: &NotifiedAlert, team: &str) -> Value {
-    let icon = match a.status {
-        Status::Firing => ":red_circle:",
-        Status::Resolved => ":large_green_circle:",
-    };
-    let name = a.labels.get("alertname").unwrap_or("alert");
-    let mut lines = vec![format!("{icon} *{}* `{}`", escape(name), escape(&clarity::label_line(a)))];
-    if a.labels.get("alertname").is_some_and(|n| n == crate::message::ANNOUNCEMENT_NAME) {
-        lines[0] = ":mega: *Announcement*".to_string();
-    }
-    for f in clarity::fields(a, team) {
+fn item_block(item: &Item) -> Value {
+    let mut lines = vec![match &item.heading {
+        Heading::Alert { name, status, labels } => {
+            let icon = match status {
+                Status::Firing => ":red_circle:",
+                Status::Resolved => ":large_green_circle:",
+            };
+            format!("{icon} *{}* `{}`", escape(name), escape(labels))
+        }
+        Heading::Announcement => ":mega: *Announcement*".to_string(),
+    }];
+    for f in &item.fields {
         let value = match (&f.value, f.is_link) {
             (None, _) => format!("_{MISSING}_"),
             (Some(v), true) if v.starts_with("http://") || v.starts_with("https://") => format!("<{v}|{}>", escape(v)),
@@ -48,16 +50,15 @@ fn alert_block(a: &NotifiedAlert, team: &str) -> Value {
         };
         lines.push(format!("*{}:* {value}", f.label));
     }
-    if let Some(c) = clarity::context(a) {
+    if let Some(c) = &item.context {
         lines.push(format!("*Context:* {}", escape(c)));
     }
-    if let Some(d) = a.annotations.get("details").filter(|d| !d.trim().is_empty()) {
+    if let Some(d) = &item.details {
         lines.push(format!("*Details:* {}", escape(d)));
     }
-    let findings = clarity::finding_lines(a);
-    if !findings.is_empty() {
+    if !item.findings.is_empty() {
         lines.push(":warning: *Falls short of the communication standard:*".into());
-        lines.extend(findings.iter().map(|f| format!("• {}", escape(f))));
+        lines.extend(item.findings.iter().map(|f| format!("• {}", escape(f))));
     }
     let mut text = lines.join("\n");
     // Slack refuses section text over 3000 characters.
@@ -74,18 +75,21 @@ impl Slack {
 
     /// The Block Kit payload for `n`.
     pub fn render(n: &Notification, idempotency_key: &str) -> Value {
+        let view = View::of(n);
         let mut blocks = vec![
-            json!({"type": "header", "text": {"type": "plain_text", "text": n.title().chars().take(150).collect::<String>()}}),
+            json!({"type": "header", "text": {"type": "plain_text", "text": view.title.chars().take(150).collect::<String>()}}),
         ];
-        for a in n.alerts.iter().take(MAX_LISTED) {
+        for item in &view.items {
             blocks.push(json!({"type": "divider"}));
-            blocks.push(alert_block(a, &n.receiver));
+            blocks.push(item_block(item));
         }
-        if n.alerts.len() > MAX_LISTED {
-            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("_and {} more_", n.alerts.len() - MAX_LISTED)}}));
+        if view.more > 0 {
+            blocks.push(
+                json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("_and {} more_", view.more)}}),
+            );
         }
-        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Clarion delivery `{idempotency_key}` · group `{}`", escape(&n.group_key))}]}));
-        json!({"text": n.title(), "blocks": blocks})
+        blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Clarion delivery `{idempotency_key}` · group `{}`", escape(&view.group_key))}]}));
+        json!({"text": view.title, "blocks": blocks})
     }
 
     pub async fn send(
@@ -95,7 +99,10 @@ impl Slack {
         attempt: &Attempt<'_>,
         now: Timestamp,
     ) -> Outcome {
-        let body = serde_json::to_vec(&Slack::render(n, attempt.idempotency_key)).unwrap_or_default();
+        let body = match serde_json::to_vec(&Slack::render(n, attempt.idempotency_key)) {
+            Ok(body) => body,
+            Err(e) => return Outcome::Permanent { error: format!("cannot render the payload: {e}") },
+        };
         let headers = [("idempotency-key", attempt.idempotency_key.to_string())];
         http::post(client, &self.url, &headers, body, self.timeout, now).await
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use clarion_config::{WebhookConfig, WebhookFormat};
 use clarion_core::Timestamp;
 
-use crate::message::Notification;
+use clarion_core::notification::Notification;
+
 use crate::{http, Attempt, Outcome};
 
 /// A configured webhook.
@@ -41,7 +42,7 @@ impl Webhook {
     }
 
     /// The body this webhook sends for `n`.
-    pub fn render(&self, n: &Notification, idempotency_key: &str) -> Vec<u8> {
+    pub fn render(&self, n: &Notification, idempotency_key: &str) -> Result<Vec<u8>, serde_json::Error> {
         match self.format {
             WebhookFormat::AlertmanagerV4 => payload::alertmanager_v4(n, self.max_alerts),
             WebhookFormat::Clarion => payload::clarion(n, self.max_alerts, idempotency_key),
@@ -55,7 +56,10 @@ impl Webhook {
         attempt: &Attempt<'_>,
         now: Timestamp,
     ) -> Outcome {
-        let body = self.render(n, attempt.idempotency_key);
+        let body = match self.render(n, attempt.idempotency_key) {
+            Ok(body) => body,
+            Err(e) => return Outcome::Permanent { error: format!("cannot render the payload: {e}") },
+        };
         let mut headers = vec![
             ("idempotency-key", attempt.idempotency_key.to_string()),
             ("x-clarion-attempt", attempt.number.to_string()),

@@ -1,11 +1,82 @@
 //! Webhook payloads: Alertmanager's version 4 (field for field, so existing consumers work) and Clarion's
 //! own, which adds each alert's clarity fields and the delivery's idempotency key.
+//!
+//! Both formats are alert-shaped, because that is what webhook consumers parse: an announcement is
+//! rendered as a group of one alert named `Announcement` whose annotations carry its clarity fields where
+//! [`ClarityField::alert_sources`] says an alert carries them.
 
+use clarion_core::clarity::{ClarityField, Source};
 use clarion_core::labels::LabelSet;
+use clarion_core::notification::{AlertGroup, Announcement, FindingNote, Notification, NotifiedAlert, Status};
+use clarion_core::Timestamp;
 use serde::Serialize;
 
-use crate::clarity;
-use crate::message::{go_time, Notification, NotifiedAlert};
+use crate::view;
+
+/// The `alertname` of the alert that carries an announcement in webhook payloads.
+pub const ANNOUNCEMENT_NAME: &str = "Announcement";
+
+/// Go's `time.Time` JSON form (RFC 3339 with nanoseconds, trailing zeros trimmed); `None` is the zero time.
+pub fn go_time(t: Option<Timestamp>) -> String {
+    let Some(t) = t else { return "0001-01-01T00:00:00Z".to_string() };
+    let nanos = t.timestamp_subsec_nanos();
+    let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
+    if nanos == 0 {
+        return format!("{base}Z");
+    }
+    let frac = format!("{nanos:09}");
+    format!("{base}.{}Z", frac.trim_end_matches('0'))
+}
+
+/// The alert-shaped form of a notification.
+fn alert_group(n: &Notification) -> std::borrow::Cow<'_, AlertGroup> {
+    match n {
+        Notification::AlertGroup(g) => std::borrow::Cow::Borrowed(g),
+        Notification::Announcement(a) => std::borrow::Cow::Owned(announcement_as_alert_group(a)),
+    }
+}
+
+/// An announcement as a group of one alert: labels `alertname`, `severity`, `team` (and `owner`),
+/// annotations at each clarity field's first alert source, plus `details` for what changes.
+pub fn announcement_as_alert_group(a: &Announcement) -> AlertGroup {
+    let mut labels: LabelSet = [
+        ("alertname".to_string(), ANNOUNCEMENT_NAME.to_string()),
+        ("severity".to_string(), a.severity.clone()),
+        ("team".to_string(), a.team.clone()),
+    ]
+    .into();
+    let mut annotations = LabelSet::new();
+    let fields = [
+        (ClarityField::Summary, Some(&a.title)),
+        (ClarityField::Context, a.context.as_ref()),
+        (ClarityField::Impact, a.impact.as_ref()),
+        (ClarityField::Action, a.action.as_ref()),
+        (ClarityField::Deadline, a.deadline.as_ref()),
+        (ClarityField::Owner, a.owner.as_ref()),
+    ];
+    for (field, value) in fields {
+        let Some(value) = value.filter(|v| !v.trim().is_empty()) else { continue };
+        match field.alert_sources().first() {
+            Some(Source::Annotation(name)) => annotations.insert(*name, value.as_str()),
+            Some(Source::Label(name)) => labels.insert(*name, value.as_str()),
+            None => None,
+        };
+    }
+    if let Some(details) = a.what_changes.as_ref().filter(|v| !v.trim().is_empty()) {
+        annotations.insert("details", details.as_str());
+    }
+    let alert = NotifiedAlert {
+        status: Status::Firing,
+        labels: labels.clone(),
+        annotations,
+        starts_at: a.sent_at,
+        ends_at: None,
+        generator_url: format!("{}/api/v1/deliveries", a.external_url),
+        fingerprint: String::new(),
+        findings: Vec::new(),
+    };
+    AlertGroup::new(a.team.clone(), a.group_key(), labels, vec![alert], a.external_url.clone())
+}
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -33,7 +104,7 @@ struct Clarity {
     context: Option<String>,
     deadline: Option<String>,
     /// Where the alert falls short of the communication standard.
-    findings: Vec<crate::message::FindingNote>,
+    findings: Vec<FindingNote>,
 }
 
 #[derive(Serialize)]
@@ -67,7 +138,7 @@ fn alert<'a>(a: &'a NotifiedAlert, clarity: Option<Clarity>) -> V4Alert<'a> {
     }
 }
 
-fn truncate(n: &Notification, max_alerts: usize) -> (&[NotifiedAlert], usize) {
+fn truncate(n: &AlertGroup, max_alerts: usize) -> (&[NotifiedAlert], usize) {
     if max_alerts == 0 || n.alerts.len() <= max_alerts {
         (&n.alerts, 0)
     } else {
@@ -76,8 +147,9 @@ fn truncate(n: &Notification, max_alerts: usize) -> (&[NotifiedAlert], usize) {
 }
 
 /// Alertmanager's webhook payload, version 4.
-pub fn alertmanager_v4(n: &Notification, max_alerts: usize) -> Vec<u8> {
-    let (alerts, truncated) = truncate(n, max_alerts);
+pub fn alertmanager_v4(n: &Notification, max_alerts: usize) -> Result<Vec<u8>, serde_json::Error> {
+    let n = alert_group(n);
+    let (alerts, truncated) = truncate(&n, max_alerts);
     let msg = V4Message {
         receiver: &n.receiver,
         status: n.status.as_str(),
@@ -91,20 +163,21 @@ pub fn alertmanager_v4(n: &Notification, max_alerts: usize) -> Vec<u8> {
         truncated_alerts: truncated,
         idempotency_key: None,
     };
-    serde_json::to_vec(&msg).unwrap_or_default()
+    serde_json::to_vec(&msg)
 }
 
 /// Clarion's payload: version `clarion/1`, the v4 fields, `idempotencyKey`, and per alert a `clarity`
 /// object (absent fields are `null`).
-pub fn clarion(n: &Notification, max_alerts: usize, idempotency_key: &str) -> Vec<u8> {
-    let (alerts, truncated) = truncate(n, max_alerts);
+pub fn clarion(n: &Notification, max_alerts: usize, idempotency_key: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let n = alert_group(n);
+    let (alerts, truncated) = truncate(&n, max_alerts);
     let msg = V4Message {
         receiver: &n.receiver,
         status: n.status.as_str(),
         alerts: alerts
             .iter()
             .map(|a| {
-                let f = clarity::fields(a, &n.receiver);
+                let f = view::alert_fields(a, &n.receiver);
                 let get = |label: &str| f.iter().find(|x| x.label == label).and_then(|x| x.value.clone());
                 let c = Clarity {
                     summary: get("Summary"),
@@ -113,7 +186,7 @@ pub fn clarion(n: &Notification, max_alerts: usize, idempotency_key: &str) -> Ve
                     action: get("Action"),
                     runbook: get("Runbook"),
                     owner: get("Owner"),
-                    context: clarity::context(a).map(str::to_string),
+                    context: view::alert_context(a),
                     deadline: get("Deadline"),
                     findings: a.findings.clone(),
                 };
@@ -129,5 +202,20 @@ pub fn clarion(n: &Notification, max_alerts: usize, idempotency_key: &str) -> Ve
         truncated_alerts: truncated,
         idempotency_key: Some(idempotency_key),
     };
-    serde_json::to_vec(&msg).unwrap_or_default()
+    serde_json::to_vec(&msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn times_print_like_go() {
+        let t = |n| chrono::Utc.timestamp_opt(1_700_000_000, n).single();
+        assert_eq!(go_time(None), "0001-01-01T00:00:00Z");
+        assert_eq!(go_time(t(0)), "2023-11-14T22:13:20Z");
+        assert_eq!(go_time(t(120_000_000)), "2023-11-14T22:13:20.12Z");
+        assert_eq!(go_time(t(1)), "2023-11-14T22:13:20.000000001Z");
+    }
 }

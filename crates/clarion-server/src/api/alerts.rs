@@ -1,22 +1,23 @@
 //! `POST /api/v2/alerts`, `GET /api/v2/alerts`, `GET /api/v2/alerts/groups`.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use clarion_core::alert::{Alert, PostedAlert};
+use clarion_core::alert::{Alert, AlertError, PostedAlert};
 use clarion_core::alerts::{matches_alert_filter, AlertStatus, StatusOracle};
+use clarion_core::dispatch::listing_groups;
 use clarion_core::labels::LabelSet;
-use clarion_core::route::Route;
+use clarion_core::notification::FindingNote;
 use clarion_core::standard::Standard;
-use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
+use clarion_core::{Fingerprint, Matcher, Matchers};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-use super::{check_storable, decode_json, format_time, parse_bool, parse_time, query_pairs, read_body};
+use super::{
+    check_storable, decode_json, format_time, parse_bool, parse_time, query_pairs, read_body, DecodeError, TimeError,
+};
 use crate::auth::{Authorized, Ingest, Read};
 use crate::error::AppError;
 use crate::metrics::StatusLabel;
@@ -36,10 +37,23 @@ struct PostableAlert {
     generator_url: Option<String>,
 }
 
+/// What is wrong with one posted alert.
+#[derive(Debug, thiserror::Error)]
+enum InvalidAlert {
+    #[error(transparent)]
+    Decode(#[from] DecodeError),
+    #[error("labels is required")]
+    NoLabels,
+    #[error(transparent)]
+    Time(#[from] TimeError),
+    #[error(transparent)]
+    Refused(#[from] AlertError),
+}
+
 /// Decodes one posted element into the domain's posted alert, or says what is wrong with it.
-fn decode(item: &RawValue) -> Result<PostedAlert, String> {
+fn decode(item: &RawValue) -> Result<PostedAlert, InvalidAlert> {
     let wire: PostableAlert = decode_json(item.get(), false)?;
-    let labels = wire.labels.ok_or("labels is required")?;
+    let labels = wire.labels.ok_or(InvalidAlert::NoLabels)?;
     let starts_at = wire.starts_at.as_deref().map(|t| parse_time("startsAt", t)).transpose()?.flatten();
     let ends_at = wire.ends_at.as_deref().map(|t| parse_time("endsAt", t)).transpose()?.flatten();
     Ok(PostedAlert {
@@ -59,7 +73,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, AppError> {
-    let coming = state.intake.expect();
+    let coming = state.intake().expect();
     let bytes = read_body(&state, &headers, body).await?;
     // Split the array into its elements without building a tree; each element is decoded on its own so
     // one bad alert does not cost the others.
@@ -73,21 +87,22 @@ pub async fn post(
     };
     let config = state.config();
     let resolve_timeout = config.file.global.resolve_timeout.0;
-    let now = state.clock.now();
+    let now = state.now();
+    let metrics = state.metrics();
     let mut valid = Vec::with_capacity(items.len());
     let mut errors = Vec::new();
     for (index, item) in items.into_iter().enumerate() {
         let accepted = decode(item)
-            .and_then(|p| Alert::accept(p, now, resolve_timeout).map_err(|e| e.to_string()))
-            .and_then(|a| check_storable("endsAt", a.ends_at).map(|()| a));
+            .and_then(|p| Ok(Alert::accept(p, now, resolve_timeout)?))
+            .and_then(|a| Ok(check_storable("endsAt", a.ends_at).map(|()| a)?));
         match accepted {
             Ok(alert) => {
                 let status = if alert.is_resolved_at(now) { "resolved" } else { "firing" };
-                state.metrics.alerts_received.get_or_create(&StatusLabel { status }).inc();
+                metrics.alerts_received.get_or_create(&StatusLabel { status }).inc();
                 valid.push(alert);
             }
             Err(msg) => {
-                state.metrics.alerts_invalid.inc();
+                metrics.alerts_invalid.inc();
                 // Name the alert when its labels say what it is.
                 let name = serde_json::from_str::<serde_json::Value>(item.get())
                     .ok()
@@ -97,7 +112,7 @@ pub async fn post(
             }
         }
     }
-    state.intake.submit(coming, valid).await?;
+    state.intake().submit(coming, valid).await?;
     if errors.is_empty() {
         Ok(StatusCode::OK)
     } else {
@@ -176,7 +191,7 @@ struct GettableAlert<'a> {
     generator_url: &'a str,
     labels: &'a LabelSet,
     /// Clarion's addition: where the alert falls short of the communication standard (amtool ignores it).
-    findings: Vec<clarion_channels::FindingNote>,
+    findings: Vec<FindingNote>,
 }
 
 fn gettable<'a>(
@@ -187,7 +202,8 @@ fn gettable<'a>(
     standard: &Standard,
 ) -> GettableAlert<'a> {
     GettableAlert {
-        findings: crate::notifier::findings(standard, alert, receivers.first().copied().unwrap_or("")),
+        // The owner an alert falls back to is the team of its first route, as everywhere.
+        findings: standard.alert_findings(alert, receivers.first().copied()),
         annotations: &alert.annotations,
         ends_at: format_time(alert.ends_at),
         fingerprint: fp.to_string(),
@@ -208,38 +224,32 @@ fn json(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
-/// Is the alert still shown? Alertmanager hides alerts whose end is before now.
-fn shown(alert: &Alert, now: Timestamp) -> bool {
-    alert.ends_at >= now
-}
-
-/// `GET /api/v2/alerts`: firing alerts passing the filters, sorted by fingerprint.
+/// `GET /api/v2/alerts`: alerts still shown (`AlertTable::shown`) passing the filters, sorted by fingerprint.
 pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) -> Result<Response, AppError> {
     let q = AlertQuery::parse(&uri)?;
     let config = state.config();
-    let now = state.clock.now();
-    let table = state.alerts.read().unwrap_or_else(|e| e.into_inner());
-    let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
-    let oracle = StatusOracle::new(&table, silences.values(), &config.inhibit_rules, now);
-    let mut out = Vec::new();
-    for (fp, entry) in table.iter() {
-        let alert = &entry.alert;
-        if !shown(alert, now) || !matches_alert_filter(&q.filter, &alert.labels) {
-            continue;
+    let now = state.now();
+    let bytes = state.memory().read(|view| {
+        let oracle = StatusOracle::new(view.table, view.silences.values(), &config.inhibit_rules, now);
+        let mut out = Vec::new();
+        for (fp, alert) in view.table.shown(now) {
+            if !matches_alert_filter(&q.filter, &alert.labels) {
+                continue;
+            }
+            let receivers: Vec<&str> =
+                view.route.matching(&alert.labels).iter().map(|r| r.opts.receiver.as_str()).collect();
+            if q.receiver.as_ref().is_some_and(|re| !receivers.iter().any(|r| re.is_match(r))) {
+                continue;
+            }
+            let status = oracle.status(&alert.labels);
+            if q.admits(&status) {
+                out.push(gettable(*fp, alert, &status, receivers, &config.standard));
+            }
         }
-        let receivers: Vec<&str> =
-            config.route.matching(&alert.labels).iter().map(|r| r.opts.receiver.as_str()).collect();
-        if q.receiver.as_ref().is_some_and(|re| !receivers.iter().any(|r| re.is_match(r))) {
-            continue;
-        }
-        let status = oracle.status(&alert.labels);
-        if q.admits(&status) {
-            out.push(gettable(*fp, alert, &status, receivers, &config.standard));
-        }
-    }
-    out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-    let bytes = serde_json::to_vec(&out).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(json(bytes))
+        out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
+        serde_json::to_vec(&out)
+    });
+    Ok(json(bytes.map_err(|e| AppError::Internal(e.to_string()))?))
 }
 
 #[derive(Serialize)]
@@ -249,54 +259,44 @@ struct AlertGroup<'a> {
     receiver: ReceiverRef<'a>,
 }
 
-/// An alert in a group, with its status.
-type Member<'a> = (Fingerprint, &'a Alert, AlertStatus);
-
-/// `GET /api/v2/alerts/groups`: alerts grouped as the route tree groups them (route, group labels).
+/// `GET /api/v2/alerts/groups`: alerts grouped as the route tree groups them (`dispatch::listing_groups`).
 pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) -> Result<Response, AppError> {
     let q = AlertQuery::parse(&uri)?;
     let config = state.config();
-    let now = state.clock.now();
-    let table = state.alerts.read().unwrap_or_else(|e| e.into_inner());
-    let silences = state.silences.read().unwrap_or_else(|e| e.into_inner());
-    let oracle = StatusOracle::new(&table, silences.values(), &config.inhibit_rules, now);
-    // Group key: (route key, group labels). The receivers of an alert are those of all its groups.
-    let mut groups: HashMap<(String, LabelSet), (&Route, Vec<Member>)> = HashMap::new();
-    let mut receivers_of: HashMap<Fingerprint, Vec<&str>> = HashMap::new();
-    for (fp, entry) in table.iter() {
-        let alert = &entry.alert;
-        if !shown(alert, now) || !matches_alert_filter(&q.filter, &alert.labels) {
-            continue;
-        }
-        let status = oracle.status(&alert.labels);
-        if !q.admits(&status) {
-            continue;
-        }
-        for route in config.route.matching(&alert.labels) {
-            if q.receiver.as_ref().is_some_and(|re| !re.is_match(&route.opts.receiver)) {
+    let now = state.now();
+    let bytes = state.memory().read(|view| {
+        let oracle = StatusOracle::new(view.table, view.silences.values(), &config.inhibit_rules, now);
+        let mut statuses = clarion_core::labels::FingerprintMap::default();
+        let mut admitted = Vec::new();
+        for (fp, alert) in view.table.shown(now) {
+            if !matches_alert_filter(&q.filter, &alert.labels) {
                 continue;
             }
-            receivers_of.entry(*fp).or_default().push(&route.opts.receiver);
-            let key = (route.key().to_string(), route.group_labels(&alert.labels));
-            groups.entry(key).or_insert_with(|| (route, Vec::new())).1.push((*fp, alert, status.clone()));
+            let status = oracle.status(&alert.labels);
+            if q.admits(&status) {
+                statuses.insert(*fp, status);
+                admitted.push((*fp, &alert.labels));
+            }
         }
-    }
-    let mut out: Vec<AlertGroup> = groups
-        .into_iter()
-        .map(|((_, labels), (route, mut alerts))| {
-            alerts.sort_by(|a, b| a.1.labels.cmp(&b.1.labels));
-            let alerts = alerts
-                .into_iter()
-                .map(|(fp, alert, status)| {
-                    let mut receivers = receivers_of.get(&fp).cloned().unwrap_or_default();
-                    receivers.sort_unstable();
-                    gettable(fp, alert, &status, receivers, &config.standard)
-                })
-                .collect();
-            AlertGroup { alerts, labels, receiver: ReceiverRef { name: &route.opts.receiver } }
-        })
-        .collect();
-    out.sort_by(|a, b| (a.labels.len(), &a.labels, a.receiver.name).cmp(&(b.labels.len(), &b.labels, b.receiver.name)));
-    let bytes = serde_json::to_vec(&out).map_err(|e| AppError::Internal(e.to_string()))?;
-    Ok(json(bytes))
+        let keep =
+            |route: &clarion_core::route::Route| q.receiver.as_ref().is_none_or(|re| re.is_match(&route.opts.receiver));
+        let (groups, receivers_of) = listing_groups(view.route, admitted, keep);
+        let out: Vec<AlertGroup> = groups
+            .into_iter()
+            .map(|g| {
+                let alerts = g
+                    .members
+                    .iter()
+                    .filter_map(|(fp, _)| {
+                        let alert = &view.table.get(*fp)?.alert;
+                        let receivers = receivers_of.get(fp).cloned().unwrap_or_default();
+                        Some(gettable(*fp, alert, statuses.get(fp)?, receivers, &config.standard))
+                    })
+                    .collect();
+                AlertGroup { alerts, labels: g.labels, receiver: ReceiverRef { name: &g.route.opts.receiver } }
+            })
+            .collect();
+        serde_json::to_vec(&out)
+    });
+    Ok(json(bytes.map_err(|e| AppError::Internal(e.to_string()))?))
 }

@@ -79,7 +79,7 @@ pub async fn list(
             _ => {}
         }
     }
-    let deliveries = state.store.list_deliveries(filter, limit).await?;
+    let deliveries = state.store().list_deliveries(filter, limit).await?;
     Ok(Json(deliveries.into_iter().map(|d| out(d, false)).collect()))
 }
 
@@ -95,7 +95,7 @@ pub async fn get_one(
 ) -> Result<Json<DeliveryOut>, AppError> {
     let id = parse_id(&id)?;
     let d =
-        state.store.get_delivery(id).await?.ok_or_else(|| AppError::NotFound(format!("delivery {id} not found")))?;
+        state.store().get_delivery(id).await?.ok_or_else(|| AppError::NotFound(format!("delivery {id} not found")))?;
     Ok(Json(out(d, true)))
 }
 
@@ -106,16 +106,16 @@ pub async fn retry(
     Path(id): Path<String>,
 ) -> Result<Json<DeliveryOut>, AppError> {
     let id = parse_id(&id)?;
-    if state.store.retry_delivery(id, state.clock.now()).await? {
-        state.delivery_wake.notify_one();
+    if state.store().retry_delivery(id, state.now()).await? {
+        state.outbox().wake();
         let d = state
-            .store
+            .store()
             .get_delivery(id)
             .await?
             .ok_or_else(|| AppError::NotFound(format!("delivery {id} not found")))?;
         return Ok(Json(out(d, false)));
     }
-    match state.store.get_delivery(id).await? {
+    match state.store().get_delivery(id).await? {
         None => Err(AppError::NotFound(format!("delivery {id} not found"))),
         Some(d) => Err(AppError::Conflict(format!(
             "delivery {id} is {}, not dead: only dead deliveries are retried",

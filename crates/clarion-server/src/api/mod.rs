@@ -7,6 +7,7 @@
 pub mod alerts;
 pub mod announcements;
 pub mod deliveries;
+pub mod metrics;
 pub mod silences;
 pub mod standard;
 pub mod status;
@@ -23,11 +24,20 @@ pub fn format_time(t: Timestamp) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
+/// A timestamp a client sent that Clarion cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TimeError {
+    #[error("{field}: {text:?} is not an RFC 3339 timestamp ({reason})")]
+    NotRfc3339 { field: String, text: String, reason: String },
+    #[error("{field}: {time} is out of range (years 1678 to 2262)")]
+    OutOfRange { field: String, time: String },
+}
+
 /// Parses an RFC 3339 timestamp; Go's zero time (`0001-01-01T00:00:00Z`), which amtool sends for "unset",
 /// is `None`. Times outside the storable range (years 1678 to 2262) are refused.
-pub fn parse_time(field: &str, text: &str) -> Result<Option<Timestamp>, String> {
+pub fn parse_time(field: &str, text: &str) -> Result<Option<Timestamp>, TimeError> {
     let t = chrono::DateTime::parse_from_rfc3339(text)
-        .map_err(|e| format!("{field}: {text:?} is not an RFC 3339 timestamp ({e})"))?
+        .map_err(|e| TimeError::NotRfc3339 { field: field.into(), text: text.into(), reason: e.to_string() })?
         .with_timezone(&chrono::Utc);
     // 0001-01-01T00:00:00Z, Go's `time.Time{}`.
     if t.timestamp() == -62_135_596_800 && t.timestamp_subsec_nanos() == 0 {
@@ -38,10 +48,10 @@ pub fn parse_time(field: &str, text: &str) -> Result<Option<Timestamp>, String> 
 }
 
 /// Refuses times the store cannot hold (nanoseconds since 1970 in 64 bits).
-pub fn check_storable(field: &str, t: Timestamp) -> Result<(), String> {
+pub fn check_storable(field: &str, t: Timestamp) -> Result<(), TimeError> {
     match t.timestamp_nanos_opt() {
         Some(_) => Ok(()),
-        None => Err(format!("{field}: {} is out of range (years 1678 to 2262)", format_time(t))),
+        None => Err(TimeError::OutOfRange { field: field.into(), time: format_time(t) }),
     }
 }
 
@@ -63,11 +73,16 @@ pub fn query_pairs(uri: &Uri) -> Result<Vec<(String, String)>, AppError> {
     serde_urlencoded::from_str(raw).map_err(|e| AppError::BadRequest(format!("malformed query string: {e}")))
 }
 
+/// JSON that does not decode into what an endpoint expects; prints as `path: what is wrong`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct DecodeError(String);
+
 /// Decodes JSON into `T`, describing a failure with the path of the field it is about
 /// (`labels.severity: invalid type: …`). `whole_body` says whether `json` is the request body, whose line
 /// and column serde_json's message gives; for a part of the body that position would mislead, so it is
 /// left out.
-pub fn decode_json<T: serde::de::DeserializeOwned>(json: &str, whole_body: bool) -> Result<T, String> {
+pub fn decode_json<T: serde::de::DeserializeOwned>(json: &str, whole_body: bool) -> Result<T, DecodeError> {
     // The plain decoder first: tracking the path costs time on every field and is only needed to
     // describe a failure, so a failure is decoded again with it.
     if let Ok(value) = serde_json::from_str(json) {
@@ -79,11 +94,7 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(json: &str, whole_body: bool)
         let inner = e.into_inner().to_string();
         let inner =
             if whole_body { inner.as_str() } else { inner.rsplit_once(" at line ").map_or(inner.as_str(), |(m, _)| m) };
-        if path == "." {
-            inner.to_string()
-        } else {
-            format!("{path}: {inner}")
-        }
+        DecodeError(if path == "." { inner.to_string() } else { format!("{path}: {inner}") })
     })
 }
 
@@ -121,9 +132,9 @@ mod tests {
 
     #[test]
     fn bad_and_unstorable_times_are_refused_with_the_field_name() {
-        let err = parse_time("endsAt", "yesterday").expect_err("not a time");
+        let err = parse_time("endsAt", "yesterday").expect_err("not a time").to_string();
         assert!(err.starts_with("endsAt: \"yesterday\" is not an RFC 3339 timestamp"), "{err}");
-        let err = parse_time("endsAt", "9999-01-01T00:00:00Z").expect_err("out of range");
+        let err = parse_time("endsAt", "9999-01-01T00:00:00Z").expect_err("out of range").to_string();
         assert!(err.contains("out of range"), "{err}");
     }
 

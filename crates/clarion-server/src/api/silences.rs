@@ -1,7 +1,7 @@
 //! `GET|POST /api/v2/silences`, `GET|DELETE /api/v2/silence/{id}`.
 //!
-//! Changes are serialised by `silence_ops`: the plan is made from the silences in memory, committed to the
-//! store, and only then installed in memory.
+//! Changes are serialised (`AppState::silence_writes`): the plan is made from the silences in memory
+//! (`clarion_core::silence::plan_upsert`), committed to the store, and only then installed in memory.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -102,7 +102,7 @@ fn silence_error(e: SilenceError) -> AppError {
 fn decode(bytes: &[u8]) -> Result<SilenceDraft, AppError> {
     let bad = |m: String| AppError::BadRequest(format!("invalid silence: {m}"));
     let text = std::str::from_utf8(bytes).map_err(|e| bad(format!("the body is not UTF-8 ({e})")))?;
-    let wire: PostableSilence = decode_json(text, true).map_err(bad)?;
+    let wire: PostableSilence = decode_json(text, true).map_err(|e| bad(e.to_string()))?;
     let matchers = wire
         .matchers
         .iter()
@@ -113,7 +113,7 @@ fn decode(bytes: &[u8]) -> Result<SilenceDraft, AppError> {
         })
         .collect::<Result<Vec<_>, _>>()?;
     let required_time = |field: &str, text: &str| -> Result<Timestamp, AppError> {
-        parse_time(field, text).map_err(bad)?.ok_or_else(|| bad(format!("{field} is required")))
+        parse_time(field, text).map_err(|e| bad(e.to_string()))?.ok_or_else(|| bad(format!("{field} is required")))
     };
     Ok(SilenceDraft {
         id: wire.id.filter(|id| !id.is_empty()),
@@ -140,22 +140,14 @@ pub async fn post(
 ) -> Result<Json<SilenceCreated>, AppError> {
     let bytes = read_body(&state, &headers, body).await?;
     let draft = decode(&bytes)?;
-    let _serialised = state.silence_ops.lock().await;
-    let now = state.clock.now();
-    let existing =
-        draft.id.as_ref().and_then(|id| state.silences.read().unwrap_or_else(|e| e.into_inner()).get(id).cloned());
+    let _serialised = state.silence_writes().await;
+    let now = state.now();
+    let existing = draft.id.as_ref().and_then(|id| state.memory().silence(id));
     let change =
         plan_upsert(draft, existing.as_ref(), now, || uuid::Uuid::new_v4().to_string()).map_err(silence_error)?;
-    state.store.save_silences(&change.rows).await?;
-    install(&state, change.rows);
+    state.store().save_silences(&change.rows).await?;
+    state.memory().install_silences(change.rows);
     Ok(Json(SilenceCreated { silence_id: change.id }))
-}
-
-fn install(state: &AppState, rows: Vec<Silence>) {
-    let mut silences = state.silences.write().unwrap_or_else(|e| e.into_inner());
-    for s in rows {
-        silences.insert(s.id.clone(), s);
-    }
 }
 
 /// `GET /api/v2/silences`: every silence whose matchers include each `filter`, active first.
@@ -170,14 +162,15 @@ pub async fn list(
             filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?);
         }
     }
-    let now = state.clock.now();
+    let now = state.now();
     let mut selected: Vec<_> = state
-        .silences
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .values()
-        .filter(|s| matches_filter(s, &filter))
-        .map(|s| (s.clone(), s.state_at(now)))
+        .memory()
+        .silences_where(|s| matches_filter(s, &filter))
+        .into_iter()
+        .map(|s| {
+            let st = s.state_at(now);
+            (s, st)
+        })
         .collect();
     sort_for_listing(&mut selected);
     let out: Vec<_> = selected.iter().map(|(s, _)| gettable(s, now)).collect();
@@ -190,9 +183,8 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<serde_json::Value>, AppError> {
-    let now = state.clock.now();
-    let silence = state.silences.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
-    let silence = silence.ok_or_else(|| AppError::NotFound("silence not found".into()))?;
+    let now = state.now();
+    let silence = state.memory().silence(&id).ok_or_else(|| AppError::NotFound("silence not found".into()))?;
     serde_json::to_value(gettable(&silence, now)).map(Json).map_err(|e| AppError::Internal(e.to_string()))
 }
 
@@ -202,13 +194,12 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let _serialised = state.silence_ops.lock().await;
-    let now = state.clock.now();
-    let silence = state.silences.read().unwrap_or_else(|e| e.into_inner()).get(&id).cloned();
-    let silence = silence.ok_or_else(|| AppError::NotFound("silence not found".into()))?;
+    let _serialised = state.silence_writes().await;
+    let now = state.now();
+    let silence = state.memory().silence(&id).ok_or_else(|| AppError::NotFound("silence not found".into()))?;
     if let Some(expired) = silence.expire(now) {
-        state.store.save_silences(std::slice::from_ref(&expired)).await?;
-        install(&state, vec![expired]);
+        state.store().save_silences(std::slice::from_ref(&expired)).await?;
+        state.memory().install_silences(vec![expired]);
     }
     Ok(StatusCode::OK)
 }

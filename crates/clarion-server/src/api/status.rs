@@ -17,7 +17,7 @@ pub async fn status(_: Authorized<Read>, State(state): State<AppState>) -> Json<
     Json(json!({
         "cluster": { "status": "disabled", "peers": [] },
         "config": { "original": config.redacted_text() },
-        "uptime": format_time(state.started_at),
+        "uptime": format_time(state.started_at()),
         "versionInfo": {
             "branch": "",
             "buildDate": "",

@@ -1,11 +1,20 @@
-//! The notification document: what one delivery says, independent of the channel that renders it.
+//! The notification model: what one delivery says to one team, tagged by what it is about, independent of
+//! the channel that renders it.
 //!
-//! It is what the outbox stores (as JSON), so every attempt of a delivery renders the same content.
-//! Its fields are those of Alertmanager's webhook payload, so `alertmanager-v4` rendering is a copy.
+//! It is what the outbox stores, so every attempt of a delivery renders the same content, and what every
+//! channel renders — each kind in its own way, with the clarity fields in one order. A new producer of
+//! messages (escalations, planned events, advisories) adds a kind here and a rendering of it in each
+//! channel; it never dresses up as an alert.
+//!
+//! The types derive serde's traits, which name no format; the server stores them as JSON. An alert group
+//! keeps the stored form it had before notifications had kinds (`kind: "alerts"`, the same field names), so
+//! deliveries committed by an older Clarion are still read.
 
-use clarion_core::labels::LabelSet;
-use clarion_core::Timestamp;
 use serde::{Deserialize, Serialize};
+
+use crate::labels::LabelSet;
+use crate::standard::Finding;
+use crate::Timestamp;
 
 /// `firing` while any alert fires, else `resolved`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,18 +42,56 @@ pub struct FindingNote {
     pub fix: String,
 }
 
-/// The `alertname` of the entry that carries an announcement.
-pub const ANNOUNCEMENT_NAME: &str = "Announcement";
+impl From<Finding> for FindingNote {
+    fn from(f: Finding) -> FindingNote {
+        FindingNote { rule: f.rule.to_string(), message: f.message, fix: f.fix }
+    }
+}
 
-/// What a notification is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NotificationKind {
-    /// A group of alerts (its single "alert" lists are real alerts).
-    #[default]
-    Alerts,
-    /// An announcement written by a person; its one entry carries the announcement's fields.
-    Announcement,
+/// What one delivery is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notification {
+    /// One aggregation group's alerts, for the team its route names. Tagged `alerts`, as stored from
+    /// the start.
+    #[serde(rename = "alerts")]
+    AlertGroup(AlertGroup),
+    /// A message written by a person, for one of the teams it addresses.
+    Announcement(Announcement),
+}
+
+impl Notification {
+    /// The team the notification goes to (Alertmanager's receiver).
+    pub fn team(&self) -> &str {
+        match self {
+            Notification::AlertGroup(g) => &g.receiver,
+            Notification::Announcement(a) => &a.team,
+        }
+    }
+
+    /// Where people reach Clarion, for links.
+    pub fn external_url(&self) -> &str {
+        match self {
+            Notification::AlertGroup(g) => &g.external_url,
+            Notification::Announcement(a) => &a.external_url,
+        }
+    }
+
+    /// What groups successive deliveries of the same subject to one channel (they go out in order).
+    pub fn group_key(&self) -> String {
+        match self {
+            Notification::AlertGroup(g) => g.group_key.clone(),
+            Notification::Announcement(a) => a.group_key(),
+        }
+    }
+
+    /// A one-line title: `[FIRING:2] DiskFull (payments)`, or `[ANNOUNCEMENT] <title> (payments)`.
+    pub fn title(&self) -> String {
+        match self {
+            Notification::AlertGroup(g) => g.title(),
+            Notification::Announcement(a) => format!("[ANNOUNCEMENT] {} ({})", a.title, a.team),
+        }
+    }
 }
 
 /// One alert in a notification.
@@ -63,9 +110,10 @@ pub struct NotifiedAlert {
     pub findings: Vec<FindingNote>,
 }
 
-/// A message about one group of alerts to one team.
+/// The alerts of one aggregation group, for one team. The fields are those of Alertmanager's webhook
+/// payload, so its `alertmanager-v4` rendering is a copy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Notification {
+pub struct AlertGroup {
     /// The team (Alertmanager's receiver).
     pub receiver: String,
     pub status: Status,
@@ -75,19 +123,17 @@ pub struct Notification {
     pub common_annotations: LabelSet,
     pub external_url: String,
     pub group_key: String,
-    #[serde(default)]
-    pub kind: NotificationKind,
 }
 
-impl Notification {
-    /// Builds a notification, computing its status and the labels and annotations all alerts share.
+impl AlertGroup {
+    /// A group notification, with its status and the labels and annotations all alerts share computed.
     pub fn new(
         receiver: String,
         group_key: String,
         group_labels: LabelSet,
         alerts: Vec<NotifiedAlert>,
         external_url: String,
-    ) -> Notification {
+    ) -> AlertGroup {
         let status = if alerts.iter().any(|a| a.status == Status::Firing) { Status::Firing } else { Status::Resolved };
         let common = |pick: fn(&NotifiedAlert) -> &LabelSet| -> LabelSet {
             let mut iter = alerts.iter();
@@ -100,7 +146,7 @@ impl Notification {
         };
         let common_labels = common(|a| &a.labels);
         let common_annotations = common(|a| &a.annotations);
-        Notification {
+        AlertGroup {
             receiver,
             status,
             alerts,
@@ -109,7 +155,6 @@ impl Notification {
             common_annotations,
             external_url,
             group_key,
-            kind: NotificationKind::Alerts,
         }
     }
 
@@ -117,16 +162,8 @@ impl Notification {
         self.alerts.iter().filter(|a| a.status == Status::Firing)
     }
 
-    pub fn resolved(&self) -> impl Iterator<Item = &NotifiedAlert> {
-        self.alerts.iter().filter(|a| a.status == Status::Resolved)
-    }
-
-    /// A one-line title: `[FIRING:2] DiskFull (payments)`, or `[ANNOUNCEMENT] <title> (payments)`.
+    /// `[FIRING:2] DiskFull (payments)`.
     pub fn title(&self) -> String {
-        if self.kind == NotificationKind::Announcement {
-            let title = self.alerts.first().and_then(|a| a.annotations.get("summary")).unwrap_or("announcement");
-            return format!("[ANNOUNCEMENT] {title} ({})", self.receiver);
-        }
         let count = match self.status {
             Status::Firing => self.firing().count(),
             Status::Resolved => self.alerts.len(),
@@ -141,16 +178,33 @@ impl Notification {
     }
 }
 
-/// Go's `time.Time` JSON form (RFC 3339 with nanoseconds, trailing zeros trimmed); `None` is the zero time.
-pub fn go_time(t: Option<Timestamp>) -> String {
-    let Some(t) = t else { return "0001-01-01T00:00:00Z".to_string() };
-    let nanos = t.timestamp_subsec_nanos();
-    let base = t.format("%Y-%m-%dT%H:%M:%S").to_string();
-    if nanos == 0 {
-        return format!("{base}Z");
+/// An announcement, as one addressed team receives it. Every clarity field but the title is optional
+/// here: what the standard requires was checked before it was accepted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Announcement {
+    /// The announcement's id, the same for every team it addresses.
+    pub id: String,
+    pub team: String,
+    pub external_url: String,
+    pub severity: String,
+    /// One line saying what changes (the summary).
+    pub title: String,
+    /// More about what changes.
+    pub what_changes: Option<String>,
+    /// Why (the context).
+    pub context: Option<String>,
+    pub impact: Option<String>,
+    pub action: Option<String>,
+    pub deadline: Option<String>,
+    pub owner: Option<String>,
+    pub sent_at: Timestamp,
+}
+
+impl Announcement {
+    /// `announcement/<id>`: the group key of every delivery of this announcement.
+    pub fn group_key(&self) -> String {
+        format!("announcement/{}", self.id)
     }
-    let frac = format!("{nanos:09}");
-    format!("{base}.{}Z", frac.trim_end_matches('0'))
 }
 
 #[cfg(test)]
@@ -173,7 +227,7 @@ mod tests {
 
     #[test]
     fn status_and_common_labels_follow_the_alerts() {
-        let n = Notification::new(
+        let n = AlertGroup::new(
             "ops".into(),
             "{}:{}".into(),
             LabelSet::new(),
@@ -185,15 +239,6 @@ mod tests {
         );
         assert_eq!(n.status, Status::Firing);
         assert_eq!(n.common_labels, [("alertname".to_string(), "A".to_string())].into());
-        assert_eq!(n.title(), "[FIRING:1] A (ops)");
-    }
-
-    #[test]
-    fn times_print_like_go() {
-        let t = |n| chrono::Utc.timestamp_opt(1_700_000_000, n).single();
-        assert_eq!(go_time(None), "0001-01-01T00:00:00Z");
-        assert_eq!(go_time(t(0)), "2023-11-14T22:13:20Z");
-        assert_eq!(go_time(t(120_000_000)), "2023-11-14T22:13:20.12Z");
-        assert_eq!(go_time(t(1)), "2023-11-14T22:13:20.000000001Z");
+        assert_eq!(Notification::AlertGroup(n).title(), "[FIRING:1] A (ops)");
     }
 }

@@ -1,36 +1,36 @@
-//! Delivery workers: claim due deliveries from the outbox (with a lease), send each through its channel,
-//! record the outcome.
+//! Delivery workers: take deliveries from the outbox (handed off as they were committed, or claimed with a
+//! lease), send each through its channel, record the outcome.
 //!
-//! Each delivery is retried on its own schedule (backoff with jitter, `Retry-After` honoured) and a slow or
-//! failing channel only occupies the deliveries addressed to it, so one channel never holds up another.
-//! The lease outlives the channel's timeout, so no other instance can claim a delivery while it is being
-//! sent; an instance that dies mid-send leaves a lease that expires, and another instance retries.
+//! Each delivery is retried on its own schedule (backoff with jitter, `Retry-After` honoured: the rule is
+//! `clarion-core::delivery`) and a slow or failing channel only occupies the deliveries addressed to it,
+//! so one channel never holds up another. Outcomes are recorded in batches; a recorded outcome may make the
+//! next delivery of the same group eligible, so recording wakes the workers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use clarion_channels::{Attempt, Notification, Outcome};
+use clarion_channels::{Attempt, Outcome};
+use clarion_config::DeliveryConfig;
 use clarion_core::delivery::{jitter_from, AfterFailure, RetryPolicy};
+use clarion_core::Timestamp;
 use clarion_store::{Completion, Delivery};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::{mpsc, Semaphore};
 
-use crate::metrics::{ChannelLabel, DeliveryLabels};
+use crate::clock::Stopwatch;
+use crate::metrics::{ChannelLabel, DeliveryLabels, Metrics};
+use crate::outbox::{self, Handoff};
 use crate::state::AppState;
 
 /// Longest wait between looks at the outbox when nothing wakes the workers (retries come due, other
 /// instances enqueue).
 const POLL: Duration = Duration::from_millis(500);
-/// Lease beyond the channel's timeout.
-const LEASE_MARGIN: Duration = Duration::from_secs(30);
 
 /// Most outcomes recorded in one transaction.
 const MAX_RECORD_BATCH: usize = 512;
 
-/// Deliveries the notifier enqueued and claimed in one step, handed straight to the workers.
-pub type Handoff = mpsc::UnboundedReceiver<Vec<Delivery>>;
-
-pub async fn run(state: AppState, mut handoff: Handoff, mut stop: watch::Receiver<bool>) {
-    let concurrency = state.config().file.delivery.concurrency.max(1);
+pub async fn run(state: AppState, mut handoff: Handoff) {
+    let mut stop = state.stopping();
+    let concurrency = state.config().file.delivery.concurrency;
     let permits = Arc::new(Semaphore::new(concurrency));
     let mut in_flight = tokio::task::JoinSet::new();
     let (outcomes, outcomes_rx) = mpsc::unbounded_channel();
@@ -55,7 +55,8 @@ pub async fn run(state: AppState, mut handoff: Handoff, mut stop: watch::Receive
         // Claim as many as there are free workers.
         let free = permits.available_permits();
         if free > 0 && look_in_outbox {
-            match claim(&state, free).await {
+            let now = state.now();
+            match state.outbox().claim(free, now, outbox::lease_until(&state.config(), now)).await {
                 Ok(claimed) => {
                     let full = claimed.len() == free;
                     for d in claimed {
@@ -78,7 +79,7 @@ pub async fn run(state: AppState, mut handoff: Handoff, mut stop: watch::Receive
         while in_flight.try_join_next().is_some() {}
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
-            _ = state.delivery_wake.notified() => {}
+            _ = state.outbox().woken() => {}
             Some(batch) = handoff.recv() => {
                 for d in batch {
                     let Ok(permit) = permits.clone().acquire_owned().await else { break };
@@ -98,12 +99,11 @@ pub async fn run(state: AppState, mut handoff: Handoff, mut stop: watch::Receive
     let _ = recorder.await;
 }
 
-/// Records outcomes as they come, many per transaction, then wakes the workers: a recorded outcome may
-/// make the next delivery of the same group eligible.
+/// Records outcomes as they come, many per transaction, then wakes the workers.
 async fn record(state: AppState, mut outcomes: mpsc::UnboundedReceiver<(i64, Completion)>) {
     let mut batch = Vec::new();
     while outcomes.recv_many(&mut batch, MAX_RECORD_BATCH).await > 0 {
-        match state.store.complete_deliveries(&state.instance_id, state.clock.now(), &batch).await {
+        match state.outbox().record(&batch, state.now()).await {
             Ok(changed) => {
                 for ((id, _), ok) in batch.iter().zip(changed) {
                     if !ok {
@@ -119,79 +119,154 @@ async fn record(state: AppState, mut outcomes: mpsc::UnboundedReceiver<(i64, Com
             }
         }
         batch.clear();
-        state.delivery_wake.notify_one();
+        state.outbox().wake();
     }
 }
 
-/// When a lease taken at `now` ends: the longest channel timeout plus a margin.
-pub fn lease_until(state: &AppState, now: clarion_core::Timestamp) -> clarion_core::Timestamp {
-    let config = state.config();
-    let longest = config.file.channels.iter().map(|c| c.timeout()).max().unwrap_or(Duration::from_secs(10));
-    now + chrono::Duration::from_std(longest + LEASE_MARGIN).unwrap_or(chrono::Duration::MAX)
-}
-
-async fn claim(state: &AppState, limit: usize) -> Result<Vec<Delivery>, clarion_store::StoreError> {
-    let now = state.clock.now();
-    state.store.claim_deliveries(&state.instance_id, now, lease_until(state, now), limit).await
+/// The retry policy the `delivery:` section describes.
+fn retry_policy(config: &DeliveryConfig) -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: config.max_attempts,
+        max_age: config.max_age.0,
+        initial_backoff: config.initial_backoff.0,
+        max_backoff: config.max_backoff.0,
+    }
 }
 
 /// One attempt of one claimed delivery; returns the outcome to record.
-async fn attempt(state: &AppState, d: &Delivery) -> Completion {
-    let config = state.config();
-    let labels = |outcome: &'static str| DeliveryLabels { channel: d.channel.clone(), outcome };
+pub async fn attempt(state: &AppState, d: &Delivery) -> Completion {
     let number = d.attempts + 1;
-    let started = Instant::now();
-    let outcome = match (state.channel(&d.channel), serde_json::from_str::<Notification>(&d.payload)) {
+    let stopwatch = Stopwatch::start();
+    let outcome = match (state.channel(&d.channel), outbox::decode(&d.payload)) {
         (None, _) => Outcome::Permanent { error: format!("channel {:?} is no longer configured", d.channel) },
         (_, Err(e)) => Outcome::Permanent { error: format!("the stored notification cannot be read: {e}") },
         (Some(channel), Ok(n)) => {
             let attempt = Attempt { idempotency_key: &d.idempotency_key, number };
-            channel.send(&state.http, &n, &attempt, state.clock.now()).await
+            channel.send(state.http(), &n, &attempt, state.now()).await
         }
     };
-    state
-        .metrics
+    let metrics = state.metrics();
+    metrics
         .delivery_attempt_seconds
         .get_or_create(&ChannelLabel { channel: d.channel.clone() })
-        .observe(started.elapsed().as_secs_f64());
-    let now = state.clock.now();
-    let policy = RetryPolicy {
-        max_attempts: config.file.delivery.max_attempts.max(1),
-        max_age: config.file.delivery.max_age.0,
-        initial_backoff: config.file.delivery.initial_backoff.0,
-        max_backoff: config.file.delivery.max_backoff.0,
+        .observe(stopwatch.elapsed().as_secs_f64());
+    completion(metrics, &retry_policy(&state.config().file.delivery), d, outcome, state.now())
+}
+
+/// What an attempt's outcome means for the delivery at `now`: delivered, retry at a time, or dead.
+/// Counts it in the channel's metrics.
+fn completion(metrics: &Metrics, policy: &RetryPolicy, d: &Delivery, outcome: Outcome, now: Timestamp) -> Completion {
+    let number = d.attempts + 1;
+    let count = |outcome: &'static str| {
+        metrics.deliveries.get_or_create(&DeliveryLabels { channel: d.channel.clone(), outcome }).inc();
     };
     match outcome {
         Outcome::Delivered => {
-            state.metrics.deliveries.get_or_create(&labels("sent")).inc();
+            count("sent");
             let latency = (now - d.created_at).to_std().unwrap_or_default();
-            state
-                .metrics
+            metrics
                 .delivery_latency_seconds
                 .get_or_create(&ChannelLabel { channel: d.channel.clone() })
                 .observe(latency.as_secs_f64());
             Completion::Delivered
         }
         Outcome::Retry { after, error } => {
-            state.metrics.deliveries.get_or_create(&labels("failed")).inc();
+            count("failed");
             match policy.after_failure(number, d.created_at, now, after, jitter_from(&d.idempotency_key, number)) {
                 AfterFailure::RetryAt(at) => {
-                    state.metrics.deliveries.get_or_create(&labels("retried")).inc();
+                    count("retried");
                     tracing::warn!(delivery = d.id, channel = %d.channel, attempt = number, error = %error, retry_at = %at, "delivery failed; will retry");
                     Completion::Retry { at, error }
                 }
                 AfterFailure::GiveUp(reason) => {
-                    state.metrics.deliveries.get_or_create(&labels("dead")).inc();
+                    count("dead");
                     tracing::error!(delivery = d.id, channel = %d.channel, attempt = number, error = %error, "delivery is dead: {reason}");
                     Completion::Dead { error: format!("{error} ({reason})") }
                 }
             }
         }
         Outcome::Permanent { error } => {
-            state.metrics.deliveries.get_or_create(&labels("failed")).inc();
-            state.metrics.deliveries.get_or_create(&labels("dead")).inc();
+            count("failed");
+            count("dead");
             tracing::error!(delivery = d.id, channel = %d.channel, attempt = number, error = %error, "delivery refused for good; it is dead");
             Completion::Dead { error }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use clarion_store::DeliveryState;
+
+    use super::*;
+
+    fn t(secs: i64) -> Timestamp {
+        chrono::Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap_or_default()
+    }
+
+    fn delivery(attempts: u32) -> Delivery {
+        Delivery {
+            id: 7,
+            idempotency_key: "k".into(),
+            channel: "hook".into(),
+            team: "ops".into(),
+            group_key: "g".into(),
+            payload: String::new(),
+            state: DeliveryState::Sending,
+            attempts,
+            next_attempt_at: t(0),
+            lease_owner: Some("me".into()),
+            last_error: None,
+            created_at: t(0),
+            updated_at: t(0),
+            delivered_at: None,
+        }
+    }
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy {
+            max_attempts: 3,
+            max_age: Duration::from_secs(3600),
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+
+    fn retry(after: Option<Duration>) -> Outcome {
+        Outcome::Retry { after, error: "HTTP 503".into() }
+    }
+
+    #[test]
+    fn outcomes_become_completions_by_the_retry_policy() {
+        let m = Metrics::new();
+        assert_eq!(completion(&m, &policy(), &delivery(0), Outcome::Delivered, t(1)), Completion::Delivered);
+        assert!(
+            matches!(completion(&m, &policy(), &delivery(0), retry(None), t(1)), Completion::Retry { at, .. } if at > t(1)),
+            "a first failure is retried later"
+        );
+        assert_eq!(
+            completion(&m, &policy(), &delivery(0), retry(Some(Duration::from_secs(30))), t(1)),
+            Completion::Retry { at: t(31), error: "HTTP 503".into() },
+            "Retry-After is honoured"
+        );
+        assert!(
+            matches!(completion(&m, &policy(), &delivery(2), retry(None), t(1)), Completion::Dead { .. }),
+            "the third failed attempt of three is the last"
+        );
+        let refused = Outcome::Permanent { error: "HTTP 404".into() };
+        assert_eq!(
+            completion(&m, &policy(), &delivery(0), refused, t(1)),
+            Completion::Dead { error: "HTTP 404".into() }
+        );
+    }
+
+    #[test]
+    fn outcomes_are_counted_per_channel() {
+        let m = Metrics::new();
+        completion(&m, &policy(), &delivery(0), retry(None), t(1));
+        completion(&m, &policy(), &delivery(2), retry(None), t(1));
+        let count = |outcome| m.deliveries.get_or_create(&DeliveryLabels { channel: "hook".into(), outcome }).get();
+        assert_eq!((count("failed"), count("retried"), count("dead"), count("sent")), (2, 1, 1, 0));
     }
 }

@@ -1,0 +1,370 @@
+//! The rules of the communication standard: one function per rule, and [`RULES`], the table that runs
+//! them in report order. Each rule reads the message and pushes its findings; a field an earlier rule
+//! reported is not reported again.
+//!
+//! To add a rule: write its function, give it an id in [`rule`], and put it in [`RULES`] where its
+//! findings belong in the report. The module documentation of [`crate::standard`] lists what each rule
+//! checks.
+
+use std::collections::BTreeSet;
+
+use super::message::{Message, MessageKind};
+use super::phrases::only_phrases;
+use super::{Finding, Requirement, Standard};
+use crate::clarity::ClarityField;
+
+/// The stable ids of the rules, in the order their findings are reported.
+pub mod rule {
+    /// A required clarity field is absent.
+    pub const MISSING_FIELD: &str = "missing-field";
+    /// An announcement or planned event does not say what changes, why, or the impact on its audience.
+    pub const ANNOUNCEMENT_INCOMPLETE_CHANGE: &str = "announcement-incomplete-change";
+    /// An action without a deadline.
+    pub const ACTION_NEEDS_DEADLINE: &str = "action-needs-deadline";
+    /// An action without an owner.
+    pub const ACTION_NEEDS_OWNER: &str = "action-needs-owner";
+    /// A summary of more than one line.
+    pub const SUMMARY_MULTILINE: &str = "summary-multiline";
+    /// A summary longer than the standard allows.
+    pub const SUMMARY_TOO_LONG: &str = "summary-too-long";
+    /// An action that only forwards the message.
+    pub const VAGUE_ACTION: &str = "vague-action";
+    /// A runbook that is not an absolute http(s) URL.
+    pub const RUNBOOK_NOT_ABSOLUTE_URL: &str = "runbook-not-absolute-url";
+}
+
+/// One rule: its stable id, what it checks, and the function that checks it.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule {
+    pub id: &'static str,
+    pub description: &'static str,
+    check: fn(&mut Check<'_>),
+}
+
+/// Every rule, in report order.
+pub const RULES: &[Rule] = &[
+    Rule {
+        id: rule::MISSING_FIELD,
+        description: "a clarity field the standard requires for this kind and severity is absent",
+        check: missing_field,
+    },
+    Rule {
+        id: rule::ANNOUNCEMENT_INCOMPLETE_CHANGE,
+        description: "an announcement or planned event says what changes, why, and the impact",
+        check: announcement_incomplete_change,
+    },
+    Rule {
+        id: rule::ACTION_NEEDS_DEADLINE,
+        description: "a message (other than an alert) that asks for an action says by when",
+        check: action_needs_deadline,
+    },
+    Rule {
+        id: rule::ACTION_NEEDS_OWNER,
+        description: "a message that asks for an action names who is accountable",
+        check: action_needs_owner,
+    },
+    Rule { id: rule::SUMMARY_MULTILINE, description: "the summary is one line", check: summary_multiline },
+    Rule {
+        id: rule::SUMMARY_TOO_LONG,
+        description: "the summary fits the configured number of characters",
+        check: summary_too_long,
+    },
+    Rule {
+        id: rule::VAGUE_ACTION,
+        description: "the action says what to do, not only \"please handle\" or \"FYI\"",
+        check: vague_action,
+    },
+    Rule {
+        id: rule::RUNBOOK_NOT_ABSOLUTE_URL,
+        description: "the runbook is an absolute http(s) URL",
+        check: runbook_not_absolute_url,
+    },
+];
+
+/// The id of rule `id` as a `&'static str`, or `None` when no rule has that id.
+pub fn rule_id(id: &str) -> Option<&'static str> {
+    RULES.iter().map(|r| r.id).find(|r| *r == id)
+}
+
+/// Runs every rule not disabled by `standard` on `message`.
+pub(super) fn run(standard: &Standard, message: &Message) -> Vec<Finding> {
+    let mut check = Check {
+        standard,
+        message,
+        whom: describe_audience(message.kind, &message.severity),
+        reported: BTreeSet::new(),
+        out: Vec::new(),
+    };
+    for r in RULES {
+        if !standard.disabled_rules.contains(r.id) {
+            (r.check)(&mut check);
+        }
+    }
+    check.out
+}
+
+/// What the rules share while checking one message.
+struct Check<'a> {
+    standard: &'a Standard,
+    message: &'a Message,
+    /// "Alerts of severity critical", "Announcements": how findings name the message's kind.
+    whom: String,
+    /// Fields already reported, so each is reported once.
+    reported: BTreeSet<ClarityField>,
+    out: Vec<Finding>,
+}
+
+impl Check<'_> {
+    /// Reports `field` unless an earlier rule did; returns whether it was reported now.
+    fn report(&mut self, field: ClarityField, rule: &'static str, message: String, fix: String) -> bool {
+        if !self.reported.insert(field) {
+            return false;
+        }
+        self.out.push(Finding { rule, field: Some(field), message, fix });
+        true
+    }
+
+    /// The message asks for an action (one that is not "no action needed").
+    fn asks_for_action(&self) -> bool {
+        self.message.get(ClarityField::Action).is_some()
+    }
+}
+
+fn missing_field(c: &mut Check<'_>) {
+    let (kind, severity) = (c.message.kind, c.message.severity.clone());
+    for req in c.standard.required(kind, &severity) {
+        if req.fields().iter().any(|f| c.message.has(*f)) {
+            continue;
+        }
+        c.out.push(missing(kind, &c.whom, req));
+        c.reported.extend(req.fields().iter().copied());
+    }
+}
+
+fn announcement_incomplete_change(c: &mut Check<'_>) {
+    let kind = c.message.kind;
+    if !matches!(kind, MessageKind::Announcement | MessageKind::PlannedEvent) {
+        return;
+    }
+    let parts = [
+        (ClarityField::Summary, "what changes"),
+        (ClarityField::Context, "why it changes"),
+        (ClarityField::Impact, "what it means for the audience"),
+    ];
+    for (field, question) in parts {
+        if c.message.has(field) {
+            continue;
+        }
+        c.report(
+            field,
+            rule::ANNOUNCEMENT_INCOMPLETE_CHANGE,
+            format!(
+                "{} announce a change and must say what changes, why, and the impact on the audience; \
+                 this one does not say {question} (`{field}` is missing)",
+                capitalise(kind.plural())
+            ),
+            how_to_add(field, kind).to_string(),
+        );
+    }
+}
+
+fn action_needs_deadline(c: &mut Check<'_>) {
+    let kind = c.message.kind;
+    if c.asks_for_action() && kind != MessageKind::Alert && !c.message.has(ClarityField::Deadline) {
+        c.report(
+            ClarityField::Deadline,
+            rule::ACTION_NEEDS_DEADLINE,
+            "the message asks for an action but does not say by when (`deadline` is missing)".into(),
+            how_to_add(ClarityField::Deadline, kind).to_string(),
+        );
+    }
+}
+
+fn action_needs_owner(c: &mut Check<'_>) {
+    let kind = c.message.kind;
+    if c.asks_for_action() && !c.message.has(ClarityField::Owner) {
+        c.report(
+            ClarityField::Owner,
+            rule::ACTION_NEEDS_OWNER,
+            "the message asks for an action but names nobody accountable for it (`owner` is missing)".into(),
+            how_to_add(ClarityField::Owner, kind).to_string(),
+        );
+    }
+}
+
+fn summary_multiline(c: &mut Check<'_>) {
+    let Some(summary) = c.message.get(ClarityField::Summary).map(str::trim) else { return };
+    if !summary.contains(['\n', '\r']) {
+        return;
+    }
+    let lines = summary.lines().filter(|l| !l.trim().is_empty()).count();
+    c.out.push(Finding {
+        rule: rule::SUMMARY_MULTILINE,
+        field: Some(ClarityField::Summary),
+        message: format!("the summary spans {lines} lines; it is the title of every notification"),
+        fix: match c.message.kind {
+            MessageKind::Alert => "keep the first line in `summary` and move the rest to `description`",
+            _ => "keep the first line in `summary` and move the rest to `context`",
+        }
+        .into(),
+    });
+}
+
+fn summary_too_long(c: &mut Check<'_>) {
+    let Some(summary) = c.message.get(ClarityField::Summary).map(str::trim) else { return };
+    let chars = summary.chars().count();
+    if chars <= c.standard.summary_max_chars {
+        return;
+    }
+    c.out.push(Finding {
+        rule: rule::SUMMARY_TOO_LONG,
+        field: Some(ClarityField::Summary),
+        message: format!(
+            "the summary is {chars} characters long; at most {} fit a notification title",
+            c.standard.summary_max_chars
+        ),
+        fix: match c.message.kind {
+            MessageKind::Alert => "shorten it to what is wrong and where; move details to `description`",
+            _ => "shorten it to what happens; move details to `context`",
+        }
+        .into(),
+    });
+}
+
+fn vague_action(c: &mut Check<'_>) {
+    let Some(action) = c.message.get(ClarityField::Action) else { return };
+    if !c.standard.is_vague(action) {
+        return;
+    }
+    c.out.push(Finding {
+        rule: rule::VAGUE_ACTION,
+        field: Some(ClarityField::Action),
+        message: format!("the action {:?} forwards the message without saying what to do", action.trim()),
+        fix: "say what to do, concretely: the first step, the command or the decision needed \
+              (for example \"fail over to the replica with `make failover`\")"
+            .into(),
+    });
+}
+
+fn runbook_not_absolute_url(c: &mut Check<'_>) {
+    let Some(runbook) = c.message.get(ClarityField::Runbook) else { return };
+    if is_absolute_url(runbook) {
+        return;
+    }
+    c.out.push(Finding {
+        rule: rule::RUNBOOK_NOT_ABSOLUTE_URL,
+        field: Some(ClarityField::Runbook),
+        message: format!(
+            "the runbook {:?} is not an absolute http(s) URL; people read it in chat and mail, \
+             where relative links go nowhere",
+            runbook.trim()
+        ),
+        fix: "write the full link, such as https://runbooks.example.com/db/replication-lag \
+              (templates like {{ $labels.job }} are fine inside it)"
+            .into(),
+    });
+}
+
+/// Whether `action` is made only of `phrases` and filler words.
+pub(super) fn is_vague_with(action: &str, phrases: &[String]) -> bool {
+    only_phrases(action, phrases)
+}
+
+/// Whether `text` is an absolute http(s) URL with a host, or starts with a template that can expand to one.
+/// Template text (`{{ … }}`) may appear anywhere; whitespace outside templates may not.
+pub fn is_absolute_url(text: &str) -> bool {
+    let text = text.trim();
+    // Each complete template becomes one placeholder character; an unclosed `{{` stays literal.
+    let mut literal = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else { break };
+        literal.push_str(&rest[..start]);
+        literal.push('\u{1}');
+        rest = &rest[start + len + 2..];
+    }
+    literal.push_str(rest);
+    if literal.chars().any(char::is_whitespace) {
+        return false;
+    }
+    if literal.starts_with('\u{1}') {
+        return true;
+    }
+    let lower = literal.to_ascii_lowercase();
+    let after_scheme = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    after_scheme.is_some_and(|host| !host.is_empty() && !host.starts_with(['/', '?', '#']))
+}
+
+/// How to add `field` to a message of `kind`: for alerts, the annotation or label that carries it.
+fn how_to_add(field: ClarityField, kind: MessageKind) -> &'static str {
+    match (kind, field) {
+        (MessageKind::Alert, ClarityField::Summary) => {
+            "add a `summary` annotation: one line saying what is wrong and where"
+        }
+        (MessageKind::Alert, ClarityField::Context) => "add a `description` annotation saying why this matters",
+        (MessageKind::Alert, ClarityField::Impact) => {
+            "add an `impact` annotation saying who or what is affected (users, services)"
+        }
+        (MessageKind::Alert, ClarityField::Action) => {
+            "add an `action` annotation saying what to do first (or `action: none` when nothing needs doing)"
+        }
+        (MessageKind::Alert, ClarityField::Deadline) => "add a `deadline` annotation saying by when",
+        (MessageKind::Alert, ClarityField::Owner) => {
+            "add an `owner` label (or `team`) naming the one accountable team, or route the alert to a team"
+        }
+        (MessageKind::Alert, ClarityField::Runbook) => {
+            "add a `runbook_url` annotation with an absolute https:// link to the runbook"
+        }
+        (_, ClarityField::Summary) => "set `summary`: one line saying what happens",
+        (_, ClarityField::Context) => "set `context`: why this happens and why it matters",
+        (_, ClarityField::Impact) => "set `impact`: who is affected and how",
+        (_, ClarityField::Action) => {
+            "set `action`: what the audience must do (or say explicitly that no action is needed)"
+        }
+        (_, ClarityField::Deadline) => "set `deadline`: by when the action must be done",
+        (_, ClarityField::Owner) => "set `owner`: the one team or person accountable",
+        (_, ClarityField::Runbook) => "set `runbook`: an absolute https:// link to the steps",
+    }
+}
+
+fn missing(kind: MessageKind, whom: &str, req: &Requirement) -> Finding {
+    let fields = req.fields();
+    let (message, fix) = match fields {
+        [one] => (
+            format!("{whom} must say {} and this one does not (`{one}` is missing)", one.question()),
+            how_to_add(*one, kind).to_string(),
+        ),
+        many => {
+            let names: Vec<String> = many.iter().map(|f| format!("`{f}` ({})", f.question())).collect();
+            let fixes: Vec<&str> = many.iter().map(|f| how_to_add(*f, kind)).collect();
+            (format!("{whom} must carry one of {}; this one has none", join_or(&names)), fixes.join("; or "))
+        }
+    };
+    Finding { rule: rule::MISSING_FIELD, field: fields.first().copied(), message, fix }
+}
+
+/// "critical alerts", "alerts without a severity", "announcements".
+fn describe_audience(kind: MessageKind, severity: &str) -> String {
+    let severity = severity.trim();
+    match (kind, severity.is_empty()) {
+        (MessageKind::Alert, true) => "Alerts without a severity".to_string(),
+        (_, true) => capitalise(kind.plural()),
+        (_, false) => format!("{} of severity {severity}", capitalise(kind.plural())),
+    }
+}
+
+fn join_or(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}

@@ -1,0 +1,527 @@
+//! Tests of the communication standard: every rule both ways, table-driven.
+
+use super::*;
+use crate::labels::LabelSet;
+use ClarityField::*;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// A paging alert that meets the built-in standard.
+fn good_alert() -> Message {
+    Message::new(MessageKind::Alert, "critical")
+        .with(Summary, "Disk full on db1")
+        .with(Context, "Writes fail once the disk is full")
+        .with(Impact, "Checkout cannot take orders")
+        .with(Action, "Delete old WAL segments with `make prune-wal`")
+        .with(Runbook, "https://runbooks.example.com/disk-full")
+        .with(Owner, "payments")
+}
+
+/// An announcement that meets the built-in standard.
+fn good_announcement() -> Message {
+    Message::new(MessageKind::Announcement, "")
+        .with(Summary, "The VPN moves to WireGuard on 3 March")
+        .with(Context, "The old VPN concentrator is out of support")
+        .with(Impact, "Everyone who works remotely must install the new client")
+        .with(Action, "Install the WireGuard client from the self-service portal")
+        .with(Deadline, "2025-03-03")
+        .with(Owner, "it-network")
+}
+
+fn rules_of(findings: &[Finding]) -> Vec<(&'static str, Option<ClarityField>)> {
+    findings.iter().map(|f| (f.rule, f.field)).collect()
+}
+
+fn labels(pairs: &[(&str, &str)]) -> LabelSet {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+#[test]
+fn a_message_that_meets_the_standard_has_no_findings() {
+    let standard = Standard::default();
+    for m in [good_alert(), good_announcement()] {
+        assert_eq!(standard.check(&m), vec![], "{m:?}");
+    }
+    let advisory = Message::new(MessageKind::Advisory, "high")
+        .with(Summary, "openssl 3.0.7 in checkout is vulnerable to CVE-2022-3602")
+        .with(Impact, "checkout's TLS endpoints")
+        .with(Action, "Upgrade openssl to 3.0.8")
+        .with(Deadline, "2022-11-08")
+        .with(Owner, "payments");
+    assert_eq!(standard.check(&advisory), vec![]);
+    let planned = Message::new(MessageKind::PlannedEvent, "")
+        .with(Summary, "PostgreSQL 16 upgrade of postgres-main")
+        .with(Context, "PostgreSQL 12 is end of life")
+        .with(Impact, "checkout is read-only for 10 minutes")
+        .with(Action, "none")
+        .with(Owner, "dba");
+    assert_eq!(standard.check(&planned), vec![]);
+}
+
+#[test]
+fn missing_field_reports_each_unmet_requirement_of_the_kind_and_severity() {
+    let standard = Standard::default();
+    let warning = |pairs: &[(ClarityField, &str)]| {
+        pairs.iter().fold(Message::new(MessageKind::Alert, "warning"), |m, (f, v)| m.with(*f, v))
+    };
+    let cases: Vec<(&str, Message, Vec<Option<ClarityField>>)> = vec![
+        ("complete paging alert", good_alert(), vec![]),
+        (
+            "paging alert with summary and description only",
+            Message::new(MessageKind::Alert, "critical").with(Summary, "s").with(Context, "d"),
+            vec![Some(Action), Some(Owner)],
+        ),
+        (
+            "empty paging alert",
+            Message::new(MessageKind::Alert, "page"),
+            vec![Some(Summary), Some(Impact), Some(Action), Some(Owner)],
+        ),
+        (
+            "severity compares case-insensitively",
+            Message::new(MessageKind::Alert, "CRITICAL"),
+            vec![Some(Summary), Some(Impact), Some(Action), Some(Owner)],
+        ),
+        ("warning with a runbook", warning(&[(Summary, "s"), (Runbook, "https://r.example/x")]), vec![]),
+        ("warning with an action instead", warning(&[(Summary, "s"), (Action, "restart the exporter")]), vec![]),
+        ("warning with neither", warning(&[(Summary, "s")]), vec![Some(Runbook)]),
+        ("alert without severity", Message::new(MessageKind::Alert, ""), vec![Some(Summary), Some(Runbook)]),
+        ("blank text is absent", warning(&[(Summary, "  "), (Runbook, "https://r.example/x")]), vec![Some(Summary)]),
+        (
+            "no action needed satisfies the action",
+            Message::new(MessageKind::Alert, "critical")
+                .with(Summary, "s")
+                .with(Impact, "i")
+                .with(Action, "No action needed.")
+                .with(Owner, "o"),
+            vec![],
+        ),
+        (
+            "advisory without impact and owner",
+            Message::new(MessageKind::Advisory, "").with(Summary, "s").with(Action, "none"),
+            vec![Some(Impact), Some(Owner)],
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (name, message, want) in cases {
+        let got: Vec<_> = standard.check(&message).into_iter().filter(|f| f.rule == rule::MISSING_FIELD).collect();
+        let fields: Vec<_> = got.iter().map(|f| f.field).collect();
+        if fields != want {
+            failures.push(format!("{name}: got {got:#?}, want fields {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn missing_field_messages_name_the_alternatives_and_say_how_to_add_them() {
+    let m = Message::new(MessageKind::Alert, "critical").with(Summary, "s").with(Impact, "i").with(Owner, "o");
+    let findings = Standard::default().check(&m);
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let f = &findings[0];
+    assert_eq!((f.rule, f.field), (rule::MISSING_FIELD, Some(Action)));
+    assert!(f.message.starts_with("Alerts of severity critical must carry one of `action`"), "{}", f.message);
+    assert!(f.message.contains("`runbook`"), "{}", f.message);
+    assert!(f.fix.contains("`action` annotation") && f.fix.contains("`runbook_url` annotation"), "{}", f.fix);
+}
+
+#[test]
+fn a_named_severity_list_wins_over_paging_and_paging_over_default() -> TestResult {
+    let mut standard = Standard::default();
+    standard.alert.severities.insert("warning".into(), vec!["owner".parse()?]);
+    standard.paging_severities.push("major".into());
+    let fields_of = |m: &Message| rules_of(&standard.check(m)).into_iter().map(|(_, f)| f).collect::<Vec<_>>();
+    assert_eq!(fields_of(&Message::new(MessageKind::Alert, "Warning")), vec![Some(Owner)]);
+    assert_eq!(fields_of(&Message::new(MessageKind::Alert, "major")).len(), 4);
+    assert_eq!(fields_of(&Message::new(MessageKind::Alert, "info")), vec![Some(Summary), Some(Runbook)]);
+    Ok(())
+}
+
+#[test]
+fn announcement_incomplete_change_asks_what_why_and_impact() {
+    let standard = Standard::default();
+    let cases: Vec<(&str, Message, Vec<ClarityField>)> = vec![
+        ("complete announcement", good_announcement(), vec![]),
+        ("no why", Message { context: None, ..good_announcement() }, vec![Context]),
+        (
+            "no what and no impact",
+            Message { summary: None, impact: None, ..good_announcement() },
+            vec![Summary, Impact],
+        ),
+        (
+            "planned event without anything",
+            Message::new(MessageKind::PlannedEvent, "").with(Action, "none").with(Owner, "dba"),
+            vec![Summary, Context, Impact],
+        ),
+        (
+            "advisories are not changes",
+            Message::new(MessageKind::Advisory, "")
+                .with(Summary, "s")
+                .with(Impact, "i")
+                .with(Action, "none")
+                .with(Owner, "o"),
+            vec![],
+        ),
+        ("alerts are not changes", Message { context: None, ..good_alert() }, vec![]),
+    ];
+    let mut failures = Vec::new();
+    for (name, message, want) in cases {
+        let got: Vec<_> =
+            standard.check(&message).into_iter().filter(|f| f.rule == rule::ANNOUNCEMENT_INCOMPLETE_CHANGE).collect();
+        if got.iter().map(|f| f.field).collect::<Vec<_>>() != want.iter().map(|f| Some(*f)).collect::<Vec<_>>() {
+            failures.push(format!("{name}: got {got:#?}, want {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn a_field_the_required_list_already_reported_is_not_reported_again() -> TestResult {
+    let mut standard = Standard::default();
+    standard.announcement.default.push("context".parse()?);
+    let m = Message { context: None, deadline: None, ..good_announcement() };
+    assert_eq!(
+        rules_of(&standard.check(&m)),
+        vec![(rule::MISSING_FIELD, Some(Context)), (rule::ACTION_NEEDS_DEADLINE, Some(Deadline)),]
+    );
+    let paging_without_owner = Message { owner: None, ..good_alert() };
+    assert_eq!(rules_of(&Standard::default().check(&paging_without_owner)), vec![(rule::MISSING_FIELD, Some(Owner))]);
+    Ok(())
+}
+
+#[test]
+fn action_needs_deadline_applies_to_every_kind_but_alerts() {
+    let standard = Standard::default();
+    let cases: Vec<(&str, Message, bool)> = vec![
+        ("announcement with action and deadline", good_announcement(), false),
+        ("announcement without deadline", Message { deadline: None, ..good_announcement() }, true),
+        (
+            "announcement saying no action is needed",
+            Message { deadline: None, ..good_announcement() }.with(Action, "N/A"),
+            false,
+        ),
+        (
+            "advisory without deadline",
+            Message::new(MessageKind::Advisory, "")
+                .with(Summary, "s")
+                .with(Impact, "i")
+                .with(Action, "upgrade")
+                .with(Owner, "o"),
+            true,
+        ),
+        (
+            "planned event without deadline",
+            Message::new(MessageKind::PlannedEvent, "").with(Action, "drain traffic first"),
+            true,
+        ),
+        ("alert without deadline", good_alert(), false),
+    ];
+    let mut failures = Vec::new();
+    for (name, message, want) in cases {
+        let got = standard.check(&message).iter().any(|f| f.rule == rule::ACTION_NEEDS_DEADLINE);
+        if got != want {
+            failures.push(format!("{name}: got {got}, want {want}: {:#?}", standard.check(&message)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn action_needs_owner_applies_whenever_an_action_is_asked_for() {
+    let standard = Standard::default();
+    let warning = Message::new(MessageKind::Alert, "warning").with(Summary, "s");
+    let cases: Vec<(&str, Message, bool)> = vec![
+        ("warning with an action and no owner", warning.clone().with(Action, "restart the exporter"), true),
+        (
+            "warning with an action and an owner",
+            warning.clone().with(Action, "restart the exporter").with(Owner, "ops"),
+            false,
+        ),
+        ("warning with no action needed", warning.clone().with(Action, "none"), false),
+        ("warning with only a runbook", warning.with(Runbook, "https://r.example/x"), false),
+        ("announcement with an action and no owner", Message { owner: None, ..good_announcement() }, false),
+    ];
+    // The last case is reported by `missing-field` (announcements require an owner), not twice.
+    let mut failures = Vec::new();
+    for (name, message, want) in cases {
+        let got = standard.check(&message).iter().any(|f| f.rule == rule::ACTION_NEEDS_OWNER);
+        if got != want {
+            failures.push(format!("{name}: got {got}, want {want}: {:#?}", standard.check(&message)));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn summary_multiline_flags_a_summary_of_several_lines() {
+    let cases: &[(&str, bool)] = &[
+        ("Disk full on db1", false),
+        ("Disk full on db1\n", false),
+        ("  Disk full on db1  ", false),
+        ("Disk full on db1\nVALUE = {{ $value }}", true),
+        ("Disk full\r\non db1", true),
+    ];
+    let standard = Standard::default();
+    for (summary, want) in cases {
+        let got =
+            standard.check(&good_alert().with(Summary, summary)).iter().any(|f| f.rule == rule::SUMMARY_MULTILINE);
+        assert_eq!(got, *want, "{summary:?}");
+    }
+}
+
+#[test]
+fn summary_too_long_counts_characters_against_the_configured_limit() {
+    let mut standard = Standard::default();
+    let cases: &[(usize, String, bool)] = &[
+        (120, "a".repeat(120), false),
+        (120, "a".repeat(121), true),
+        (120, "é".repeat(120), false),
+        (10, "Disk full!".into(), false),
+        (10, "Disk full!!".into(), true),
+        (10, "  padded  ".into(), false),
+    ];
+    for (max, summary, want) in cases {
+        standard.summary_max_chars = *max;
+        let findings = standard.check(&good_alert().with(Summary, summary));
+        let got = findings.iter().find(|f| f.rule == rule::SUMMARY_TOO_LONG);
+        assert_eq!(got.is_some(), *want, "max {max}, {summary:?}");
+        if let Some(f) = got {
+            assert!(f.message.contains(&format!("at most {max}")), "{}", f.message);
+        }
+    }
+}
+
+#[test]
+fn vague_action_flags_forwards_whatever_their_case_and_punctuation() {
+    let cases: &[(&str, bool)] = &[
+        ("Please handle.", true),
+        ("Make this happen!", true),
+        ("FYI", true),
+        ("fyi - see above", true),
+        ("As discussed", true),
+        ("pls fix asap, thx", true),
+        ("Can someone look into this?", true),
+        ("...", true),
+        ("Restart the exporter", false),
+        ("Fix the certificate with `certbot renew`", false),
+        ("Check disk usage with `df -h` and delete old logs", false),
+        ("See the runbook section 'Replication lag'", false),
+        ("Escalate to the DBA on-call", false),
+    ];
+    let standard = Standard::default();
+    let mut failures = Vec::new();
+    for (action, want) in cases {
+        let got = standard.check(&good_alert().with(Action, action)).iter().any(|f| f.rule == rule::VAGUE_ACTION);
+        if got != *want {
+            failures.push(format!("{action:?}: got {got}, want {want}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn vague_action_uses_configured_phrases_too() {
+    let mut standard = Standard::default();
+    assert!(!standard.is_vague("over the wall"));
+    standard.vague_phrases.push("Over the wall!".into());
+    assert!(standard.is_vague("over the wall, please"));
+}
+
+#[test]
+fn runbook_not_absolute_url_accepts_http_urls_and_templates() {
+    let cases: &[(&str, bool)] = &[
+        ("https://runbooks.example.com/disk-full", true),
+        ("HTTP://wiki.internal/x", true),
+        ("https://runbooks/{{ $labels.job }}", true),
+        ("https://{{ $externalURL }}/runbooks/x", true),
+        ("{{ $labels.runbook }}", true),
+        ("{{ $externalURL }}/runbooks/{{ $labels.alertname }}", true),
+        ("  https://runbooks.example.com/x  ", true),
+        ("/wiki/disk-full", false),
+        ("./runbooks/disk-full.md", false),
+        ("runbooks/disk-full.md", false),
+        ("wiki.example.com/disk-full", false),
+        ("file:///etc/runbook.txt", false),
+        ("ftp://example.com/runbook", false),
+        ("https://", false),
+        ("https:///path-only", false),
+        ("https://wiki/disk full", false),
+        ("see https://wiki/x", false),
+        ("https://wiki/{{ unclosed template", false),
+    ];
+    let standard = Standard::default();
+    let mut failures = Vec::new();
+    for (runbook, ok) in cases {
+        let flagged = standard
+            .check(&good_alert().with(Runbook, runbook))
+            .iter()
+            .any(|f| f.rule == rule::RUNBOOK_NOT_ABSOLUTE_URL);
+        if flagged == *ok {
+            failures.push(format!("{runbook:?}: flagged {flagged}, want accepted {ok}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn disabled_rules_are_not_applied() -> TestResult {
+    let mut standard = Standard::default();
+    let m = Message::new(MessageKind::Alert, "warning").with(Summary, &"x".repeat(200));
+    assert_eq!(
+        rules_of(&standard.check(&m)),
+        vec![(rule::MISSING_FIELD, Some(Runbook)), (rule::SUMMARY_TOO_LONG, Some(Summary))]
+    );
+    standard.disabled_rules.insert(rule_id("summary-too-long").ok_or("known rule")?);
+    standard.disabled_rules.insert(rule_id("missing-field").ok_or("known rule")?);
+    assert_eq!(standard.check(&m), vec![]);
+    Ok(())
+}
+
+#[test]
+fn findings_come_in_rule_order_then_field_order() {
+    let m = Message::new(MessageKind::Announcement, "")
+        .with(Summary, &format!("{}\nsecond line", "x".repeat(130)))
+        .with(Action, "FYI")
+        .with(Runbook, "/wiki/x");
+    let got: Vec<&str> = Standard::default().check(&m).iter().map(|f| f.rule).collect();
+    assert_eq!(
+        got,
+        vec![
+            rule::MISSING_FIELD,
+            rule::ANNOUNCEMENT_INCOMPLETE_CHANGE,
+            rule::ANNOUNCEMENT_INCOMPLETE_CHANGE,
+            rule::ACTION_NEEDS_DEADLINE,
+            rule::SUMMARY_MULTILINE,
+            rule::SUMMARY_TOO_LONG,
+            rule::VAGUE_ACTION,
+            rule::RUNBOOK_NOT_ABSOLUTE_URL,
+        ]
+    );
+    let order: Vec<&str> = RULES.iter().map(|r| r.id).collect();
+    let mut sorted = got.clone();
+    sorted.sort_by_key(|r| order.iter().position(|o| o == r));
+    assert_eq!(got, sorted, "findings follow RULES order");
+}
+
+#[test]
+fn every_finding_says_how_to_fix_it() {
+    let m = Message::new(MessageKind::PlannedEvent, "critical")
+        .with(Summary, "a\nb")
+        .with(Action, "please handle")
+        .with(Runbook, "wiki/x");
+    for f in Standard::default().check(&m) {
+        assert!(!f.message.is_empty() && !f.fix.is_empty(), "{f:?}");
+        assert!(rule_id(f.rule).is_some(), "{f:?}");
+    }
+}
+
+#[test]
+fn from_alert_maps_prometheus_annotations_and_labels_to_clarity_fields() {
+    let m = Message::from_alert(
+        &labels(&[("alertname", "DiskFull"), ("severity", "critical"), ("team", "storage")]),
+        &labels(&[
+            ("summary", "Disk full on {{ $labels.instance }}"),
+            ("description", "Writes fail"),
+            ("impact", "checkout"),
+            ("action", "prune WAL"),
+            ("deadline", "within 1h"),
+            ("runbook", "https://r.example/old"),
+            ("runbook_url", "https://r.example/new"),
+        ]),
+        Some("ops"),
+    );
+    assert_eq!(
+        m,
+        Message {
+            kind: MessageKind::Alert,
+            severity: "critical".into(),
+            summary: Some("Disk full on {{ $labels.instance }}".into()),
+            context: Some("Writes fail".into()),
+            impact: Some("checkout".into()),
+            action: Some("prune WAL".into()),
+            deadline: Some("within 1h".into()),
+            owner: Some("storage".into()),
+            runbook: Some("https://r.example/new".into()),
+            no_action_needed: false,
+        }
+    );
+}
+
+#[test]
+fn from_alert_takes_the_owner_from_owner_then_team_then_the_route() {
+    let cases: &[(&[(&str, &str)], Option<&str>, Option<&str>)] = &[
+        (&[("owner", "alice"), ("team", "db")], Some("ops"), Some("alice")),
+        (&[("team", "db")], Some("ops"), Some("db")),
+        (&[("team", " ")], Some("ops"), Some("ops")),
+        (&[], Some("ops"), Some("ops")),
+        (&[], None, None),
+    ];
+    for (pairs, route, want) in cases {
+        let m = Message::from_alert(&labels(pairs), &LabelSet::new(), *route);
+        assert_eq!(m.owner.as_deref(), *want, "{pairs:?} {route:?}");
+    }
+    let m = Message::from_alert(&LabelSet::new(), &labels(&[("runbook", "https://r.example/x")]), None);
+    assert_eq!(m.runbook.as_deref(), Some("https://r.example/x"), "`runbook` is the fallback of `runbook_url`");
+}
+
+#[test]
+fn from_alert_reads_no_action_phrases_as_no_action_needed() {
+    let cases: &[(&str, bool)] = &[
+        ("none", true),
+        ("None.", true),
+        ("No action needed", true),
+        ("no action required!", true),
+        ("N/A", true),
+        ("n/a", true),
+        ("Not applicable", true),
+        ("Informational only", true),
+        ("Restart the pod", false),
+        ("None of the replicas answer: fail over", false),
+        ("FYI", false),
+    ];
+    for (text, want) in cases {
+        let m = Message::from_alert(&LabelSet::new(), &labels(&[("action", text)]), None);
+        assert_eq!(m.no_action_needed, *want, "{text:?}");
+        assert_eq!(m.action.is_none(), *want, "{text:?}");
+    }
+}
+
+#[test]
+fn requirements_parse_single_fields_and_alternatives() {
+    let ok: &[(&str, &[ClarityField])] = &[
+        ("summary", &[Summary]),
+        ("impact|context", &[Impact, Context]),
+        (" action | runbook ", &[Action, Runbook]),
+        ("owner|owner", &[Owner]),
+    ];
+    for (text, want) in ok {
+        match text.parse::<Requirement>() {
+            Ok(r) => assert_eq!(r.fields(), *want, "{text}"),
+            Err(e) => panic!("{text}: {e}"),
+        }
+    }
+    let bad: &[(&str, &str)] = &[
+        ("sumary", "did you mean `summary`"),
+        ("description", "is the `context` field"),
+        ("runbook_url", "is the `runbook` field"),
+        ("impact|", "empty alternative"),
+        ("", "empty alternative"),
+        ("colour", "expected one of summary, context"),
+    ];
+    for (text, want) in bad {
+        match text.parse::<Requirement>() {
+            Ok(r) => panic!("{text:?} parsed as {r}"),
+            Err(e) => assert!(e.to_string().contains(want), "{text:?}: {e}"),
+        }
+    }
+    assert_eq!(Requirement::any_of(&[Impact, Context]).map(|r| r.to_string()).as_deref(), Some("impact|context"));
+}
+
+#[test]
+fn every_rule_id_is_kebab_case_and_unique() {
+    let ids: BTreeSet<&str> = RULES.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), RULES.len());
+    for id in ids {
+        assert!(id.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !id.starts_with('-'), "{id}");
+    }
+    assert_eq!(rule_id("no-such-rule"), None);
+}

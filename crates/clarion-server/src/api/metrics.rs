@@ -1,0 +1,43 @@
+//! `GET /metrics`: every metric in the Prometheus text format, with the gauges that describe the current
+//! state (firing alerts, silences by state, standard findings) refreshed first.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use crate::error::AppError;
+use crate::metrics::{FindingLabels, StateLabel};
+use crate::state::AppState;
+
+pub async fn get(State(state): State<AppState>) -> Response {
+    let now = state.now();
+    let metrics = state.metrics();
+    metrics.alerts_active.set(state.memory().firing_count(now) as i64);
+    for (st, n) in state.memory().silence_counts(now) {
+        metrics.silences.get_or_create(&StateLabel { state: st.as_str() }).set(n as i64);
+    }
+    if metrics.standard_refresh_due(now) {
+        let config = state.config();
+        let report = state.memory().read(|view| {
+            clarion_core::standard::report(&config.standard, view.route, view.table.firing(now).map(|(_, a)| a))
+        });
+        metrics.standard_findings.clear();
+        for r in report {
+            for (rule, n) in r.findings {
+                let labels = FindingLabels { alertname: r.alertname.clone(), rule };
+                metrics.standard_findings.get_or_create(&labels).set(n as i64);
+            }
+        }
+    }
+    match metrics.encode() {
+        Ok(body) => (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            )],
+            body,
+        )
+            .into_response(),
+        Err(e) => AppError::Internal(format!("encoding metrics: {e}")).into_response(),
+    }
+}

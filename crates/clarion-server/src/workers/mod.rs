@@ -1,0 +1,29 @@
+//! The background loops, one module each, and [`start`], the one place that spawns them.
+//!
+//! - `intake`: commits submitted alerts in groups, then installs them in memory;
+//! - `notifier`: flushes due aggregation groups into the outbox;
+//! - `sender`: sends what the outbox holds and records the outcomes;
+//! - `maintenance`: forgets and deletes what has aged out.
+//!
+//! A worker reads and changes shared state only through [`AppState`]'s methods and produces messages only
+//! through the outbox; it never calls a handler. A new background capability (escalation timers, calendar
+//! notices, advisory matching) is a new module here and one more line in [`start`].
+
+pub mod intake;
+pub mod maintenance;
+pub mod notifier;
+pub mod sender;
+
+use tokio::task::JoinHandle;
+
+use crate::state::{AppState, WorkerInputs};
+
+/// Spawns every worker on `state`. They stop when the state shuts down.
+pub fn start(state: &AppState, inputs: WorkerInputs) -> Vec<JoinHandle<()>> {
+    vec![
+        tokio::spawn(intake::run(state.clone(), inputs.intake)),
+        tokio::spawn(maintenance::run(state.clone())),
+        tokio::spawn(notifier::run(state.clone())),
+        tokio::spawn(sender::run(state.clone(), inputs.handoff)),
+    ]
+}

@@ -1,0 +1,249 @@
+//! The delivery outbox in SQLite: enqueue (with the notification-log rows, in one relaxed transaction),
+//! claim with leases, record outcomes, list and retry.
+
+use clarion_core::Timestamp;
+use rusqlite::params;
+
+use super::schema::relaxed;
+use super::SqliteStore;
+use crate::codec::{completion_columns, fingerprints_json, nanos, DeliveryColumns, DELIVERY_COLUMNS};
+use crate::{
+    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NotificationLogRow, OutboxStore, StoreError,
+};
+
+#[async_trait::async_trait]
+impl OutboxStore for SqliteStore {
+    async fn enqueue(
+        &self,
+        deliveries: &[NewDelivery],
+        log: &[NotificationLogRow],
+        lease: Option<Lease<'_>>,
+    ) -> Result<Enqueued, StoreError> {
+        let (deliveries, log) = (encode_deliveries(deliveries)?, encode_log(log)?);
+        let lease =
+            lease.map(|l| Ok::<_, StoreError>((l.owner.to_string(), nanos(l.now)?, nanos(l.until)?))).transpose()?;
+        self.call(move |conn| {
+            relaxed(conn, |tx| {
+                let ids = insert_deliveries(tx, &deliveries, &log)?;
+                let inserted = ids.len() as u64;
+                let Some((owner, now, lease_until)) = lease else {
+                    return Ok(Enqueued { inserted, claimed: Vec::new() });
+                };
+                let mut stmt = tx.prepare_cached(&format!(
+                    "UPDATE deliveries SET state = 'sending', lease_owner = ?2, lease_until = ?4, updated_at = ?3
+                     WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries e
+                                                   WHERE e.channel = deliveries.channel AND e.group_key = deliveries.group_key
+                                                     AND e.id < deliveries.id AND e.state IN ('pending', 'sending'))
+                     RETURNING {DELIVERY_COLUMNS}"
+                ))?;
+                let mut claimed = Vec::new();
+                for id in ids {
+                    let mut rows = stmt.query_map(params![id, owner, now, lease_until], delivery_columns)?;
+                    if let Some(row) = rows.next() {
+                        claimed.push(row?.into_delivery()?);
+                    }
+                }
+                Ok(Enqueued { inserted, claimed })
+            })
+        })
+        .await
+    }
+
+    async fn claim_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        lease_until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<Delivery>, StoreError> {
+        let (owner, now, lease_until) = (owner.to_string(), nanos(now)?, nanos(lease_until)?);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |conn| {
+            relaxed(conn, |tx| {
+                let claimed = {
+                    let mut stmt = tx.prepare_cached(&format!(
+                        "UPDATE deliveries SET state = 'sending', lease_owner = ?1, lease_until = ?3, updated_at = ?2
+                     WHERE id IN (
+                       SELECT d.id FROM deliveries d
+                       WHERE d.state IN ('pending', 'sending') AND d.next_attempt_at <= ?2
+                         AND (d.lease_until IS NULL OR d.lease_until <= ?2)
+                         AND NOT EXISTS (SELECT 1 FROM deliveries e
+                                         WHERE e.channel = d.channel AND e.group_key = d.group_key AND e.id < d.id
+                                           AND e.state IN ('pending', 'sending'))
+                       ORDER BY d.next_attempt_at, d.id LIMIT ?4)
+                     RETURNING {DELIVERY_COLUMNS}"
+                    ))?;
+                    let rows = stmt.query_map(params![owner, now, lease_until, limit], delivery_columns)?;
+                    rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery))
+                        .collect::<Result<Vec<_>, _>>()?
+                };
+                let mut claimed = claimed;
+                claimed.sort_by_key(|d| d.id);
+                Ok(claimed)
+            })
+        })
+        .await
+    }
+
+    async fn complete_deliveries(
+        &self,
+        owner: &str,
+        now: Timestamp,
+        outcomes: &[(i64, Completion)],
+    ) -> Result<Vec<bool>, StoreError> {
+        let now = nanos(now)?;
+        let rows = outcomes
+            .iter()
+            .map(|(id, c)| Ok((*id, completion_columns(c, now)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let owner = owner.to_string();
+        self.call(move |conn| {
+            relaxed(conn, |tx| {
+                let mut stmt = tx.prepare_cached(
+                    "UPDATE deliveries SET state = ?3, attempts = attempts + 1, next_attempt_at = ?4, last_error = ?5,
+                       delivered_at = ?6, lease_owner = NULL, lease_until = NULL, updated_at = ?7
+                     WHERE id = ?1 AND lease_owner = ?2 AND state = 'sending'",
+                )?;
+                let mut changed = Vec::with_capacity(rows.len());
+                for (id, c) in &rows {
+                    changed.push(
+                        stmt.execute(params![
+                            id,
+                            owner,
+                            c.state,
+                            c.next_attempt_at,
+                            c.last_error,
+                            c.delivered_at,
+                            now
+                        ])? == 1,
+                    );
+                }
+                Ok(changed)
+            })
+        })
+        .await
+    }
+
+    async fn release_leases(&self, owner: &str) -> Result<u64, StoreError> {
+        let owner = owner.to_string();
+        self.call(move |conn| {
+            Ok(conn.execute(
+                "UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_until = NULL
+                 WHERE lease_owner = ?1 AND state = 'sending'",
+                params![owner],
+            )? as u64)
+        })
+        .await
+    }
+
+    async fn list_deliveries(&self, state: Option<DeliveryState>, limit: usize) -> Result<Vec<Delivery>, StoreError> {
+        let state = state.map(DeliveryState::as_str);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![state, limit], delivery_columns)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery)).collect()
+        })
+        .await
+    }
+
+    async fn get_delivery(&self, id: i64) -> Result<Option<Delivery>, StoreError> {
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1"))?;
+            let mut rows = stmt.query_map(params![id], delivery_columns)?;
+            rows.next().map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery)).transpose()
+        })
+        .await
+    }
+
+    async fn retry_delivery(&self, id: i64, now: Timestamp) -> Result<bool, StoreError> {
+        let now = nanos(now)?;
+        self.call(move |conn| {
+            let changed = conn.execute(
+                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?2, updated_at = ?2
+                 WHERE id = ?1 AND state = 'dead'",
+                params![id, now],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn delete_delivered_before(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let cutoff = nanos(cutoff)?;
+        self.call(move |conn| {
+            Ok(conn
+                .execute("DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < ?1", params![cutoff])?
+                as u64)
+        })
+        .await
+    }
+}
+
+/// Deliveries with their creation time encoded.
+fn encode_deliveries(deliveries: &[NewDelivery]) -> Result<Vec<(NewDelivery, i64)>, StoreError> {
+    deliveries.iter().map(|d| Ok((d.clone(), nanos(d.created_at)?))).collect()
+}
+
+/// Notification-log rows with their time encoded.
+fn encode_log(log: &[NotificationLogRow]) -> Result<Vec<(NotificationLogRow, i64)>, StoreError> {
+    log.iter().map(|l| Ok((l.clone(), nanos(l.notified_at)?))).collect()
+}
+
+/// Inserts deliveries (skipping known idempotency keys) and upserts the log; returns the new ids.
+fn insert_deliveries(
+    tx: &rusqlite::Transaction<'_>,
+    deliveries: &[(NewDelivery, i64)],
+    log: &[(NotificationLogRow, i64)],
+) -> Result<Vec<i64>, StoreError> {
+    let mut ids = Vec::with_capacity(deliveries.len());
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
+                                 created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)
+         ON CONFLICT (idempotency_key) DO NOTHING",
+    )?;
+    for (d, created) in deliveries {
+        if insert.execute(params![d.idempotency_key, d.channel, d.team, d.group_key, d.payload, created])? == 1 {
+            ids.push(tx.last_insert_rowid());
+        }
+    }
+    let mut upsert = tx.prepare_cached(
+        "INSERT INTO notification_log (group_key, channel, firing, resolved, notified_at, sequence)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (group_key, channel) DO UPDATE SET firing = excluded.firing,
+           resolved = excluded.resolved, notified_at = excluded.notified_at, sequence = excluded.sequence",
+    )?;
+    for (l, at) in log {
+        upsert.execute(params![
+            l.group_key,
+            l.channel,
+            fingerprints_json(&l.firing),
+            fingerprints_json(&l.resolved),
+            at,
+            l.sequence
+        ])?;
+    }
+    Ok(ids)
+}
+
+fn delivery_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryColumns> {
+    Ok(DeliveryColumns {
+        id: r.get(0)?,
+        idempotency_key: r.get(1)?,
+        channel: r.get(2)?,
+        team: r.get(3)?,
+        group_key: r.get(4)?,
+        payload: r.get(5)?,
+        state: r.get(6)?,
+        attempts: r.get(7)?,
+        next_attempt_at: r.get(8)?,
+        lease_owner: r.get(9)?,
+        last_error: r.get(10)?,
+        created_at: r.get(11)?,
+        updated_at: r.get(12)?,
+        delivered_at: r.get(13)?,
+    })
+}

@@ -1,0 +1,122 @@
+//! The SQLite schema and its migrations, how the connection is opened (WAL, `synchronous=FULL`), and the
+//! relaxed transactions of delivery bookkeeping.
+
+use std::path::Path;
+
+use rusqlite::{params, Connection};
+
+use crate::StoreError;
+
+/// Schema versions, applied in order, each once.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the alert log and silences.
+    "CREATE TABLE alerts (
+        version       INTEGER PRIMARY KEY AUTOINCREMENT,
+        fingerprint   INTEGER NOT NULL,
+        labels        TEXT    NOT NULL,
+        annotations   TEXT    NOT NULL,
+        generator_url TEXT    NOT NULL,
+        starts_at     INTEGER NOT NULL,
+        ends_at       INTEGER NOT NULL,
+        updated_at    INTEGER NOT NULL,
+        timeout       INTEGER NOT NULL
+    );
+    CREATE TABLE silences (
+        id         TEXT PRIMARY KEY,
+        matchers   TEXT    NOT NULL,
+        starts_at  INTEGER NOT NULL,
+        ends_at    INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        created_by TEXT    NOT NULL,
+        comment    TEXT    NOT NULL
+    );",
+    // 2: the delivery outbox and the notification log.
+    "CREATE TABLE deliveries (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        idempotency_key TEXT    NOT NULL UNIQUE,
+        channel         TEXT    NOT NULL,
+        team            TEXT    NOT NULL,
+        group_key       TEXT    NOT NULL,
+        payload         TEXT    NOT NULL,
+        state           TEXT    NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_owner     TEXT,
+        lease_until     INTEGER,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL,
+        updated_at      INTEGER NOT NULL,
+        delivered_at    INTEGER
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state IN ('pending', 'sending');
+    CREATE INDEX deliveries_order ON deliveries (channel, group_key, id) WHERE state IN ('pending', 'sending');
+    CREATE INDEX deliveries_state ON deliveries (state, id);
+    CREATE TABLE notification_log (
+        group_key   TEXT    NOT NULL,
+        channel     TEXT    NOT NULL,
+        firing      TEXT    NOT NULL,
+        resolved    TEXT    NOT NULL,
+        notified_at INTEGER NOT NULL,
+        sequence    INTEGER NOT NULL,
+        PRIMARY KEY (group_key, channel)
+    );",
+];
+
+pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let mut conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    // WAL: readers never block the writer. FULL: the WAL is synced at every commit, so a committed
+    // transaction survives power loss, not just a process crash.
+    let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Io(format!("{} does not support WAL mode (got {mode})", path.display())));
+    }
+    // Checkpoints run on their own connection (see `spawn_checkpointer`), off the commit path; the
+    // writer only checkpoints itself if the WAL grows past ~40 MB.
+    conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA wal_autocheckpoint=10000;")?;
+    migrate(&mut conn)?;
+    Ok(conn)
+}
+
+/// Runs `f` in a transaction committed with `synchronous=NORMAL`: durable against a crash of this process
+/// (the WAL is in the operating system's hands), not against power loss. For delivery bookkeeping only;
+/// see the crate documentation.
+pub(super) fn relaxed<T>(
+    conn: &mut Connection,
+    f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    conn.execute_batch("PRAGMA synchronous=NORMAL")?;
+    let result = conn.transaction().map_err(StoreError::from).and_then(|tx| {
+        let value = f(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    });
+    conn.execute_batch("PRAGMA synchronous=FULL")?;
+    result
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction()?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)",
+    )?;
+    let current: i64 = tx.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_migrations", [], |r| r.get(0))?;
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i64 + 1;
+        if version > current {
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, strftime('%s','now'))",
+                params![version],
+            )?;
+        }
+    }
+    if current > MIGRATIONS.len() as i64 {
+        return Err(StoreError::Io(format!(
+            "the database has schema version {current}, newer than this Clarion knows ({}): upgrade Clarion",
+            MIGRATIONS.len()
+        )));
+    }
+    tx.commit()?;
+    Ok(())
+}
