@@ -59,6 +59,22 @@ thread_local! {
     static READING: Cell<bool> = const { Cell::new(false) };
 }
 
+/// Marks this thread as inside a [`Memory::read`] closure until dropped (also when the closure panics).
+struct Reading;
+
+impl Reading {
+    fn enter() -> Reading {
+        READING.with(|r| r.set(true));
+        Reading
+    }
+}
+
+impl Drop for Reading {
+    fn drop(&mut self) {
+        READING.with(|r| r.set(false));
+    }
+}
+
 /// Refuses (in debug builds) a call into `Memory` from a closure that already holds its locks.
 fn not_reentrant() {
     debug_assert!(!READING.with(Cell::get), "Memory called from inside Memory::read: lock order at risk");
@@ -94,10 +110,8 @@ impl Memory {
         not_reentrant();
         let alerts = self.alerts.read();
         let silences = self.silences.read();
-        READING.with(|r| r.set(true));
-        let out = f(&View { table: &alerts.table, silences: &silences, route: &alerts.route });
-        READING.with(|r| r.set(false));
-        out
+        let _reading = Reading::enter();
+        f(&View { table: &alerts.table, silences: &silences, route: &alerts.route })
     }
 
     // --- alerts -------------------------------------------------------------------------------------
@@ -261,5 +275,37 @@ impl Memory {
     pub fn forget_notifications_before(&self, cutoff: Timestamp) {
         not_reentrant();
         self.nflog.lock().retain(|_, e| e.notified_at >= cutoff);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn memory() -> Memory {
+        let route = Route::root(
+            clarion_core::route::RouteOpts {
+                receiver: "ops".into(),
+                group_by: clarion_core::route::GroupBy::All,
+                group_wait: std::time::Duration::ZERO,
+                group_interval: std::time::Duration::from_secs(60),
+                repeat_interval: std::time::Duration::from_secs(3600),
+            },
+            vec![],
+        );
+        Memory::load(Vec::new(), Vec::new(), NotificationLog::new(), Arc::new(route), chrono::DateTime::UNIX_EPOCH)
+    }
+
+    #[test]
+    fn a_query_cannot_call_back_into_memory() {
+        let m = memory();
+        let reentered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.read(|_| m.alert_count())));
+        assert_eq!(
+            reentered.is_err(),
+            cfg!(debug_assertions),
+            "debug builds refuse the call that risks the lock order"
+        );
+        assert_eq!(m.read(|v| v.table.len()), 0, "the mark is cleared after a refused call");
+        assert_eq!(m.alert_count(), 0, "and calls from outside a query work");
     }
 }

@@ -27,7 +27,8 @@ pub async fn run(state: AppState, receiver: IntakeReceiver) {
     while let Some(first) = submissions.recv().await {
         let mut batch = vec![first];
         let mut count = batch[0].alerts.len();
-        let deadline = tokio::time::Instant::now() + SIBLING_WAIT;
+        let sibling_wait = tokio::time::sleep(SIBLING_WAIT);
+        tokio::pin!(sibling_wait);
         while count < MAX_BATCH_ALERTS {
             match submissions.try_recv() {
                 Ok(s) => {
@@ -35,13 +36,16 @@ pub async fn run(state: AppState, receiver: IntakeReceiver) {
                     batch.push(s);
                 }
                 // Others are reading their alerts: let them join this commit rather than pay for their own.
-                Err(_) if coming.load(Ordering::SeqCst) > 0 && tokio::time::Instant::now() < deadline => {
-                    match tokio::time::timeout_at(deadline, submissions.recv()).await {
-                        Ok(Some(s)) => {
-                            count += s.alerts.len();
-                            batch.push(s);
-                        }
-                        Ok(None) | Err(_) => break,
+                Err(_) if coming.load(Ordering::SeqCst) > 0 && !sibling_wait.is_elapsed() => {
+                    tokio::select! {
+                        next = submissions.recv() => match next {
+                            Some(s) => {
+                                count += s.alerts.len();
+                                batch.push(s);
+                            }
+                            None => break,
+                        },
+                        _ = &mut sibling_wait => break,
                     }
                 }
                 Err(_) => break,

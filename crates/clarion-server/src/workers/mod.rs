@@ -27,3 +27,6 @@ pub fn start(state: &AppState, inputs: WorkerInputs) -> Vec<JoinHandle<()>> {
         tokio::spawn(sender::run(state.clone(), inputs.handoff)),
     ]
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,157 @@
+//! Tests of the intake and notifier workers on a real SQLite store, with the clock moved by hand and no
+//! worker running: each test calls the worker's step itself and looks at the store and the memory after it.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use clarion_config::Config;
+use clarion_core::alert::{Alert, PostedAlert};
+use clarion_core::dispatch::group_key;
+use clarion_core::labels::LabelSet;
+use clarion_core::Fingerprint;
+use clarion_store::DeliveryState;
+use tokio::sync::oneshot;
+
+use super::{intake, notifier};
+use crate::clock::Clock;
+use crate::intake::{IntakeError, Submission};
+use crate::outbox::{self, keys};
+use crate::state::{AppState, WorkerInputs};
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+const CONFIG: &str = "
+teams: [{name: ops, channels: [hook]}]
+channels:
+  - name: hook
+    webhook: {url: 'http://127.0.0.1:9/hook'}
+route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 4h
+";
+
+struct World {
+    state: AppState,
+    inputs: WorkerInputs,
+    clock: Clock,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn new() -> Result<World, Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let store = clarion_store::open(&format!("sqlite://{}", dir.path().join("c.db").display())).await?;
+        let clock = Clock::system();
+        let config = Config::parse(CONFIG, "test.yml")?;
+        let (state, inputs) = AppState::load(config, None, "127.0.0.1:9797".parse()?, store, clock.clone()).await?;
+        Ok(World { state, inputs, clock, _dir: dir })
+    }
+
+    fn alert(&self, name: &str, ends_in: i64) -> Result<Alert, Box<dyn std::error::Error>> {
+        let now = self.state.now();
+        let posted = PostedAlert {
+            labels: [("alertname".to_string(), name.to_string())].into(),
+            annotations: LabelSet::new(),
+            starts_at: Some(now),
+            ends_at: Some(now + chrono::Duration::seconds(ends_in)),
+            generator_url: String::new(),
+        };
+        Ok(Alert::accept(posted, now, Duration::from_secs(300))?)
+    }
+
+    /// Commits one batch made of these submissions; returns what each submitter was told.
+    async fn commit(&self, submissions: Vec<Vec<Alert>>) -> Vec<Result<(), IntakeError>> {
+        let mut batch = Vec::new();
+        let mut answers = Vec::new();
+        for alerts in submissions {
+            let (done, answer) = oneshot::channel();
+            batch.push(Submission { alerts, done });
+            answers.push(answer);
+        }
+        let count = batch.iter().map(|s| s.alerts.len()).sum();
+        intake::commit(&self.state, batch, count).await;
+        let mut out = Vec::new();
+        for a in answers {
+            out.push(a.await.unwrap_or(Err(IntakeError::Stopped)));
+        }
+        out
+    }
+
+    async fn deliveries(&self) -> Result<Vec<clarion_store::Delivery>, Box<dyn std::error::Error>> {
+        let mut d = self.state.store().list_deliveries(None, 100).await?;
+        d.reverse();
+        Ok(d)
+    }
+}
+
+#[tokio::test]
+async fn submissions_of_one_batch_share_one_commit_and_are_installed_after_it() -> TestResult {
+    let w = World::new().await?;
+    let answers = w.commit(vec![vec![w.alert("A", 600)?], vec![w.alert("B", 600)?, w.alert("A", 900)?]]).await;
+    assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+    let rows = w.state.store().load_alerts().await?;
+    let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
+    assert_eq!(versions.len(), 3, "every row of the batch is appended");
+    assert!(versions.windows(2).all(|v| v[1] == v[0] + 1), "in one transaction, in order: {versions:?}");
+    assert_eq!(w.state.memory().alert_count(), 2, "A's second row replaces its first in memory");
+    assert_eq!(w.state.memory().take_garbage(), vec![versions[0]], "A's first row is garbage once replaced");
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_batch_the_store_refuses_is_answered_with_the_error_and_not_installed() -> TestResult {
+    let w = World::new().await?;
+    // The store holds nanoseconds since 1970 in 64 bits: an end in 2300 is refused by the store itself.
+    let mut unstorable = w.alert("Far", 600)?;
+    unstorable.ends_at = chrono::DateTime::parse_from_rfc3339("2300-01-01T00:00:00Z")?.with_timezone(&chrono::Utc);
+    let answers = w.commit(vec![vec![w.alert("Good", 600)?], vec![unstorable]]).await;
+    assert!(answers.iter().all(|a| matches!(a, Err(IntakeError::Store(_)))), "{answers:?}");
+    assert_eq!(w.state.memory().alert_count(), 0, "nothing is installed that is not on disk");
+    assert!(w.state.store().load_alerts().await?.is_empty());
+    let answers = w.commit(vec![vec![w.alert("Good", 600)?]]).await;
+    assert!(answers[0].is_ok(), "the intake goes on after a failed commit");
+    assert_eq!(w.state.memory().alert_count(), 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_notifier_commits_each_notice_once_with_its_key_and_log_entry() -> TestResult {
+    let mut w = World::new().await?;
+    let alert = w.alert("DiskFull", 3600)?;
+    let fp = alert.fingerprint();
+    w.commit(vec![vec![alert.clone()]]).await;
+    let key = group_key(&w.state.config().route, &[("alertname".to_string(), "DiskFull".to_string())].into());
+
+    assert_eq!(notifier::flush_due(&w.state).await?, 0, "the group waits group_wait");
+    w.clock.advance(Duration::from_secs(31));
+    assert_eq!(notifier::flush_due(&w.state).await?, 1);
+    let first = w.deliveries().await?;
+    assert_eq!(first.len(), 1);
+    let firing: BTreeSet<Fingerprint> = [fp].into();
+    assert_eq!(first[0].idempotency_key, keys::alert_group("hook", &key, 1, &firing, &BTreeSet::new()));
+    assert_eq!(first[0].state, DeliveryState::Sending, "claimed as it was committed");
+    let handed = w.inputs.handoff.try_recv()?;
+    assert_eq!(handed.iter().map(|d| d.id).collect::<Vec<_>>(), vec![first[0].id], "and handed to the workers");
+    let decoded = outbox::decode(&first[0].payload)?;
+    assert_eq!(decoded.title(), "[FIRING:1] DiskFull (ops)");
+    assert_eq!(w.state.memory().last_notification(&key, "hook").map(|e| e.sequence), Some(1));
+
+    assert_eq!(notifier::flush_due(&w.state).await?, 0, "the next flush is a group_interval away");
+    w.clock.advance(Duration::from_secs(301));
+    assert_eq!(notifier::flush_due(&w.state).await?, 1);
+    assert_eq!(w.deliveries().await?.len(), 1, "nothing changed, so nothing is sent");
+
+    // The alert resolves: the next flush tells the channel, as notification number 2.
+    let resolved = Alert { ends_at: w.state.now(), updated_at: w.state.now(), ..alert };
+    w.commit(vec![vec![resolved]]).await;
+    w.clock.advance(Duration::from_secs(301));
+    assert_eq!(notifier::flush_due(&w.state).await?, 1);
+    let all = w.deliveries().await?;
+    assert_eq!(all.len(), 2);
+    assert_eq!(all[1].idempotency_key, keys::alert_group("hook", &key, 2, &BTreeSet::new(), &firing));
+    assert_eq!(outbox::decode(&all[1].payload)?.title(), "[RESOLVED:1] DiskFull (ops)");
+    Ok(())
+}
