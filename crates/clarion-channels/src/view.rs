@@ -8,7 +8,9 @@
 //! same fields as data ([`alert_fields`]).
 
 use clarion_core::clarity::ClarityField;
-use clarion_core::notification::{AlertGroup, Announcement, Notification, NotifiedAlert, Status};
+use clarion_core::notification::{
+    AlertGroup, Announcement, Escalation, EscalationReason, Notification, NotifiedAlert, PageRef, Status,
+};
 
 /// Shown in place of a clarity field the message does not carry.
 pub const MISSING: &str = "— missing —";
@@ -29,30 +31,43 @@ pub struct Field {
 /// What an item is about, for its heading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heading {
-    /// An alert: its name, status and identifying labels (all but `alertname`, `k=v` separated by spaces).
-    Alert { name: String, status: Status, labels: String },
+    /// An alert: its name, status and identifying labels (all but `alertname`, `k=v` separated by spaces);
+    /// `is_new` when it joined the group since its previous notification.
+    Alert { name: String, status: Status, labels: String, is_new: bool },
     /// An announcement.
     Announcement,
+    /// A page escalated to a target: the heading says who and why.
+    Escalation { text: String },
 }
 
 /// One alert or announcement of a notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Item {
     pub heading: Heading,
-    /// The clarity fields, in display order.
+    /// The clarity fields, in display order (the context, when there is one, right after the summary).
     pub fields: Vec<Field>,
-    /// Why it matters.
-    pub context: Option<String>,
     /// More about what changes (announcements).
     pub details: Option<String>,
     /// One line per finding: `rule: what is wrong — fix: how`.
     pub findings: Vec<String>,
 }
 
+/// The page to acknowledge, as a channel shows it: beside the first line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageView {
+    pub id: String,
+    /// The signed link for this recipient, if the notification carries one.
+    pub url: Option<String>,
+    /// Whether it can still be acknowledged (not resolved, not acknowledged yet).
+    pub acknowledgeable: bool,
+}
+
 /// A notification as people read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct View {
+    /// The first line: severity, summary, team (see `Notification::title`).
     pub title: String,
+    pub page: Option<PageView>,
     /// At most [`MAX_LISTED`] items.
     pub items: Vec<Item>,
     /// Items not listed.
@@ -62,14 +77,23 @@ pub struct View {
 
 impl View {
     pub fn of(n: &Notification) -> View {
-        let (items, total) = match n {
+        let (items, total): (Vec<Item>, usize) = match n {
             Notification::AlertGroup(g) => {
                 (g.alerts.iter().take(MAX_LISTED).map(|a| alert_item(a, g)).collect(), g.alerts.len())
             }
             Notification::Announcement(a) => (vec![announcement_item(a)], 1),
+            Notification::Escalation(e) => (vec![escalation_item(e)], 1),
         };
-        let items: Vec<Item> = items;
-        View { title: n.title(), more: total - items.len(), items, group_key: n.group_key() }
+        let acknowledgeable = match n {
+            Notification::AlertGroup(g) => g.status == Status::Firing,
+            _ => true,
+        };
+        let page = n.page().map(|p: &PageRef| PageView {
+            id: p.id.clone(),
+            url: p.url.clone(),
+            acknowledgeable: acknowledgeable && p.acknowledged_by.is_none(),
+        });
+        View { title: n.title(), page, more: total - items.len(), items, group_key: n.group_key() }
     }
 }
 
@@ -77,16 +101,20 @@ fn field(label: &'static str, value: Option<String>) -> Field {
     Field { label, value, is_link: false }
 }
 
-/// The clarity fields of an alert sent to `team`, in display order. `owner` falls back to the team.
+/// The clarity fields of an alert sent to `team`, in display order: what is wrong, then why it matters
+/// (when the alert says), then how bad, who is affected, what to do. `owner` falls back to the team.
 pub fn alert_fields(alert: &NotifiedAlert, team: &str) -> Vec<Field> {
     let of = |f: ClarityField| f.of_alert(&alert.labels, &alert.annotations).map(str::to_string);
     let severity = alert.labels.get("severity").filter(|v| !v.trim().is_empty()).map(str::to_string);
-    let mut fields = vec![
-        field("Summary", of(ClarityField::Summary)),
+    let mut fields = vec![field("Summary", of(ClarityField::Summary))];
+    if let Some(context) = of(ClarityField::Context) {
+        fields.push(field("Context", Some(context)));
+    }
+    fields.extend([
         field("Severity", severity),
         field("Affected", of(ClarityField::Impact)),
         field("Action", of(ClarityField::Action)),
-    ];
+    ]);
     if let Some(deadline) = of(ClarityField::Deadline) {
         fields.push(field("Deadline", Some(deadline)));
     }
@@ -111,21 +139,24 @@ fn alert_item(a: &NotifiedAlert, group: &AlertGroup) -> Item {
             name: a.labels.get("alertname").unwrap_or("alert").to_string(),
             status: a.status,
             labels: labels.join(" "),
+            is_new: a.is_new,
         },
         fields: alert_fields(a, &group.receiver),
-        context: alert_context(a),
         details: None,
         findings: a.findings.iter().map(|f| format!("{}: {} — fix: {}", f.rule, f.message, f.fix)).collect(),
     }
 }
 
 fn announcement_item(a: &Announcement) -> Item {
-    let mut fields = vec![
-        field("Summary", Some(a.title.clone())),
+    let mut fields = vec![field("Summary", Some(a.title.clone()))];
+    if let Some(context) = &a.context {
+        fields.push(field("Context", Some(context.clone())));
+    }
+    fields.extend([
         field("Severity", Some(a.severity.clone()).filter(|s| !s.trim().is_empty())),
         field("Affected", a.impact.clone()),
         field("Action", a.action.clone()),
-    ];
+    ]);
     if let Some(deadline) = &a.deadline {
         fields.push(field("Deadline", Some(deadline.clone())));
     }
@@ -133,11 +164,30 @@ fn announcement_item(a: &Announcement) -> Item {
         field("Owner", a.owner.clone().or_else(|| Some(a.team.clone()))),
         field("Since", Some(a.sent_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())),
     ]);
+    Item { heading: Heading::Announcement, fields, details: a.what_changes.clone(), findings: Vec::new() }
+}
+
+fn escalation_item(e: &Escalation) -> Item {
+    let why = match e.reason {
+        EscalationReason::NotAcknowledged => "nobody has acknowledged it",
+        EscalationReason::AckTimedOut => "it was acknowledged but is still open after the ack timeout",
+        EscalationReason::Unacknowledged => "its acknowledgement was withdrawn",
+    };
+    let round = if e.round > 0 { format!(", round {}", e.round + 1) } else { String::new() };
+    let mut fields = vec![field("Summary", Some(e.summary.clone()))];
+    if let Some(context) = &e.context {
+        fields.push(field("Context", Some(context.clone())));
+    }
+    fields.extend([
+        field("Severity", Some(e.severity.clone()).filter(|s| !s.trim().is_empty())),
+        field("Page", Some(format!("{} of team {}", e.page.id, e.team))),
+        field("Escalation", Some(format!("tier {}{round} of policy {} — {why}", e.tier, e.policy))),
+        field("Since", Some(e.page.opened_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())),
+    ]);
     Item {
-        heading: Heading::Announcement,
+        heading: Heading::Escalation { text: format!("Escalated to {}: {why}", e.target) },
         fields,
-        context: a.context.clone(),
-        details: a.what_changes.clone(),
+        details: None,
         findings: Vec::new(),
     }
 }

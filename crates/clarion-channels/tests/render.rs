@@ -20,6 +20,7 @@ fn alert(i: usize, annotations: &[(&str, &str)]) -> NotifiedAlert {
         generator_url: "http://prometheus/graph".into(),
         fingerprint: format!("{i:016x}"),
         findings: Vec::new(),
+        is_new: false,
     }
 }
 
@@ -45,7 +46,7 @@ fn slack_lists_at_most_ten_alerts_then_says_how_many_more() -> Result<(), Box<dy
         .collect();
     assert_eq!(texts.iter().filter(|t| t.contains("*Summary:* full")).count(), 10);
     assert!(texts.iter().any(|t| t == "_and 2 more_"), "{texts:?}");
-    assert_eq!(v["text"], "[FIRING:12] DiskFull (payments)");
+    assert_eq!(v["text"], "CRITICAL · full (+11 more) · payments");
     Ok(())
 }
 
@@ -63,7 +64,7 @@ fn slack_escapes_markup_in_alert_text() -> Result<(), Box<dyn std::error::Error>
 fn email_shows_every_field_in_order_with_missing_ones_marked_and_escapes_html() {
     let n = notification(vec![alert(1, &[("summary", "Disk <b>full</b>"), ("runbook_url", "https://rb/disk")])]);
     let (subject, text, html) = email::render(&n, "abc123");
-    assert_eq!(subject, "[FIRING:1] DiskFull (payments)");
+    assert_eq!(subject, "CRITICAL · Disk <b>full</b> · payments");
     let labels = ["Summary:", "Severity:", "Affected:", "Action:", "Runbook:", "Owner:", "Since:"];
     let positions: Vec<usize> = labels.iter().map(|l| text.find(l).unwrap_or(usize::MAX)).collect();
     assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
@@ -164,8 +165,10 @@ fn announcements_are_titled_as_announcements_and_carried_alert_shaped_by_webhook
         deadline: Some("2026-12-01".into()),
         owner: Some("platform".into()),
         sent_at: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 6, 0, 0).single().unwrap_or_default(),
+        page: None,
+        source: None,
     });
-    assert_eq!(n.title(), "[ANNOUNCEMENT] Checkout moves to the new cluster (payments)");
+    assert_eq!(n.title(), "ANNOUNCEMENT · Checkout moves to the new cluster · payments");
     let v4: serde_json::Value = serde_json::from_slice(&webhook::payload::alertmanager_v4(&n, 0)?)?;
     assert_eq!(v4["groupKey"], "announcement/a1");
     assert_eq!(v4["alerts"][0]["labels"]["alertname"], "Announcement");

@@ -7,6 +7,7 @@
 
 mod channels;
 mod duration;
+pub mod escalation;
 mod schema;
 mod standard;
 
@@ -20,6 +21,7 @@ pub use schema::*;
 pub use standard::{StandardConfig, StandardError};
 
 use clarion_core::inhibit::InhibitRule;
+use clarion_core::page::Policy;
 use clarion_core::route::{GroupBy, Route, RouteOpts};
 use clarion_core::Matchers;
 
@@ -66,6 +68,8 @@ pub struct Config {
     pub original: String,
     /// Where it came from: a path, or `<built-in example>`.
     pub source: String,
+    /// Escalation policies by name.
+    pub policies: HashMap<String, Policy>,
     /// Index of `file.teams` by name (names are unique).
     teams: HashMap<String, usize>,
     /// Index of `file.channels` by name (names are unique).
@@ -195,9 +199,83 @@ impl Config {
                     format!("token {:?} is defined twice", token.name),
                 ));
             }
+            if let Some(p) = &token.provider {
+                if !file.providers.iter().any(|q| &q.name == p) {
+                    return Err(located(
+                        format!("auth.tokens[{i}].provider"),
+                        &format!("provider: {p}"),
+                        format!("unknown provider {p:?}; add it under `providers:`"),
+                    ));
+                }
+            } else if token.scopes.is_empty() {
+                return Err(located(
+                    format!("auth.tokens[{i}].scopes"),
+                    &named(&token.name),
+                    format!("token {:?} has no scopes (ingest, read, respond, admin) and no provider", token.name),
+                ));
+            }
         }
-        let route = build_route(&file.route, None, "route", &team_names)
+        if let Some(slack) = &file.auth.slack {
+            if slack.signing_secret.is_some() == slack.signing_secret_file.is_some() {
+                return Err(located(
+                    "auth.slack".into(),
+                    "slack:",
+                    "set exactly one of `signing_secret` and `signing_secret_file`".into(),
+                ));
+            }
+        }
+        // People and providers: unique names, known channels.
+        let channel_names: std::collections::BTreeSet<&str> = file.channels.iter().map(|c| c.name.as_str()).collect();
+        let groups: [(&str, Vec<(&String, &Vec<String>)>); 2] = [
+            ("people", file.people.iter().map(|p| (&p.name, &p.channels)).collect()),
+            ("providers", file.providers.iter().map(|p| (&p.name, &p.channels)).collect()),
+        ];
+        for (section, entries) in &groups {
+            for (i, (name, channels)) in entries.iter().enumerate() {
+                if entries[..i].iter().any(|(n, _)| n == name) {
+                    return Err(located_last(
+                        format!("{section}[{i}].name"),
+                        &named(name),
+                        format!("{name:?} is defined twice under `{section}:`"),
+                    ));
+                }
+                for (j, c) in channels.iter().enumerate() {
+                    if !channel_names.contains(c.as_str()) {
+                        return Err(located(
+                            format!("{section}[{i}].channels[{j}]"),
+                            c,
+                            format!("unknown channel {c:?}; define it under `channels:`"),
+                        ));
+                    }
+                }
+            }
+        }
+        let directory = escalation::Directory {
+            teams: file.teams.iter().map(|t| (t.name.as_str(), t.channels.as_slice())).collect(),
+            people: file.people.iter().map(|p| (p.name.as_str(), p.channels.as_slice())).collect(),
+            providers: file.providers.iter().map(|p| (p.name.as_str(), p.channels.as_slice())).collect(),
+        };
+        escalation::check_policies(&file.escalation_policies, &directory)
             .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
+        let policy_names: Vec<&str> = file.escalation_policies.iter().map(|p| p.name.as_str()).collect();
+        for (i, team) in file.teams.iter().enumerate() {
+            if let Some(p) = team.escalation.as_deref().filter(|p| !policy_names.contains(p)) {
+                return Err(located(
+                    format!("teams[{i}].escalation"),
+                    &format!("escalation: {p}"),
+                    format!("unknown escalation policy {p:?}; define it under `escalation_policies:`"),
+                ));
+            }
+        }
+        escalation::check_services(
+            &file.services,
+            &file.teams.iter().map(|t| t.name.as_str()).collect(),
+            &file.providers.iter().map(|p| p.name.as_str()).collect(),
+        )
+        .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
+        let route = build_route(&file.route, None, "route", &team_names, &policy_names)
+            .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
+        let policies = file.escalation_policies.iter().map(|p| (p.name.clone(), p.to_domain())).collect();
         let inhibit_rules = file
             .inhibit_rules
             .iter()
@@ -217,6 +295,7 @@ impl Config {
             standard,
             original: text.to_string(),
             source: source.to_string(),
+            policies,
             teams,
             channels,
         })
@@ -238,6 +317,22 @@ impl Config {
         self.channels.get(name).map(|&i| &self.file.channels[i])
     }
 
+    /// The escalation policy of a page of `team` from a route naming `route_policy`: the route's, else
+    /// the team's, else none.
+    pub fn policy_for(&self, route_policy: Option<&str>, team: &str) -> Option<&Policy> {
+        let name = route_policy.or_else(|| self.team(team).and_then(|t| t.escalation.as_deref()))?;
+        self.policies.get(name)
+    }
+
+    /// The person a channel belongs to, when exactly one person lists it.
+    pub fn person_of_channel(&self, channel: &str) -> Option<&str> {
+        let mut owners = self.file.people.iter().filter(|p| p.channels.iter().any(|c| c == channel));
+        match (owners.next(), owners.next()) {
+            (Some(p), None) => Some(p.name.as_str()),
+            _ => None,
+        }
+    }
+
     /// The names of every team, in configuration order.
     pub fn team_names(&self) -> Vec<&str> {
         self.file.teams.iter().map(|t| t.name.as_str()).collect()
@@ -256,7 +351,15 @@ fn build_route(
     parent: Option<&RouteOpts>,
     field: &str,
     teams: &[&str],
+    policies: &[&str],
 ) -> Result<Route, RouteError> {
+    if let Some(p) = cfg.escalation.as_deref().filter(|p| !policies.contains(p)) {
+        return Err((
+            format!("{field}.escalation"),
+            format!("escalation: {p}"),
+            format!("unknown escalation policy {p:?}; define it under `escalation_policies:`"),
+        ));
+    }
     let receiver = match (&cfg.receiver, parent) {
         (Some(r), _) => r.clone(),
         (None, Some(p)) => p.receiver.clone(),
@@ -302,6 +405,7 @@ fn build_route(
         group_wait: inherit(cfg.group_wait, |p| p.group_wait, DEFAULT_GROUP_WAIT),
         group_interval: inherit(cfg.group_interval, |p| p.group_interval, DEFAULT_GROUP_INTERVAL),
         repeat_interval: inherit(cfg.repeat_interval, |p| p.repeat_interval, DEFAULT_REPEAT_INTERVAL),
+        escalation: cfg.escalation.clone().or_else(|| parent.and_then(|p| p.escalation.clone())),
     };
     if opts.group_interval.is_zero() {
         return Err((
@@ -321,7 +425,7 @@ fn build_route(
         .routes
         .iter()
         .enumerate()
-        .map(|(i, c)| build_route(c, Some(&opts), &format!("{field}.routes[{i}]"), teams))
+        .map(|(i, c)| build_route(c, Some(&opts), &format!("{field}.routes[{i}]"), teams, policies))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(match parent {
         None => Route::root(opts, children),

@@ -53,6 +53,18 @@ pub struct ConfigFile {
     /// The communication standard; the built-in default when empty.
     #[serde(default)]
     pub standard: crate::StandardConfig,
+    /// People escalation tiers can name; their contacts are channels.
+    #[serde(default)]
+    pub people: Vec<crate::escalation::PersonConfig>,
+    /// Suppliers behind services, reachable through channels.
+    #[serde(default)]
+    pub providers: Vec<crate::escalation::ProviderConfig>,
+    /// The service catalog: owner team, dependencies, providers.
+    #[serde(default)]
+    pub services: Vec<crate::escalation::ServiceConfig>,
+    /// Who hears of a page, and when, while nobody acknowledges it.
+    #[serde(default)]
+    pub escalation_policies: Vec<crate::escalation::PolicyConfig>,
 }
 
 /// Where signals are stored.
@@ -115,6 +127,43 @@ pub struct AuthConfig {
     /// Bearer tokens. With none, Clarion only starts on a loopback address.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// How long the signed acknowledgement links in notifications stay valid; default 7d.
+    #[serde(default = "default_ack_link_ttl")]
+    pub ack_link_ttl: ConfigDuration,
+    /// The Slack app whose buttons acknowledge pages (`POST /api/v1/slack/interactions`).
+    pub slack: Option<SlackAppConfig>,
+}
+
+fn default_ack_link_ttl() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(7 * 24 * 3600))
+}
+
+/// A Slack app with interactivity pointed at `/api/v1/slack/interactions`.
+#[derive(Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlackAppConfig {
+    /// The app's signing secret (Basic Information → Signing Secret).
+    pub signing_secret: Option<crate::Secret>,
+    /// File holding the signing secret (its content, trailing newline removed).
+    pub signing_secret_file: Option<PathBuf>,
+    /// Where Clarion may post the update of a message a button was pressed in (Slack's `response_url`);
+    /// default `["https://hooks.slack.com/"]`.
+    #[serde(default = "default_response_urls")]
+    pub response_url_prefixes: Vec<String>,
+}
+
+fn default_response_urls() -> Vec<String> {
+    vec!["https://hooks.slack.com/".into()]
+}
+
+impl fmt::Debug for SlackAppConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SlackAppConfig")
+            .field("signing_secret", &self.signing_secret.as_ref().map(|_| "<redacted>"))
+            .field("signing_secret_file", &self.signing_secret_file)
+            .field("response_url_prefixes", &self.response_url_prefixes)
+            .finish()
+    }
 }
 
 /// One bearer token, stored as the SHA-256 of the token (`clarion token new` prints both).
@@ -126,7 +175,10 @@ pub struct TokenConfig {
     /// Hex SHA-256 of the token.
     pub sha256: TokenHash,
     /// What it may do.
+    #[serde(default)]
     pub scopes: Vec<Scope>,
+    /// A provider's token: it may post events about that provider's services, nothing else.
+    pub provider: Option<String>,
 }
 
 impl fmt::Debug for TokenConfig {
@@ -135,6 +187,7 @@ impl fmt::Debug for TokenConfig {
             .field("name", &self.name)
             .field("sha256", &"<redacted>")
             .field("scopes", &self.scopes)
+            .field("provider", &self.provider)
             .finish()
     }
 }
@@ -168,6 +221,8 @@ pub enum Scope {
     Ingest,
     /// Read alerts, silences, status.
     Read,
+    /// Acknowledge, un-acknowledge and mark pages done (API and CLI).
+    Respond,
     /// Everything, including silences and reloads.
     Admin,
 }
@@ -183,6 +238,8 @@ pub struct TeamConfig {
     /// Names of the channels the team's messages go to.
     #[serde(default)]
     pub channels: Vec<String>,
+    /// The escalation policy of the team's pages, unless their route names another.
+    pub escalation: Option<String>,
 }
 
 /// A node of the routing tree, as written. Missing options inherit from the parent.
@@ -208,6 +265,9 @@ pub struct RouteConfig {
     pub group_wait: Option<ConfigDuration>,
     pub group_interval: Option<ConfigDuration>,
     pub repeat_interval: Option<ConfigDuration>,
+    /// The escalation policy of pages from this route (and its children, unless they name another); pages
+    /// from routes that name none use their team's.
+    pub escalation: Option<String>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
 }

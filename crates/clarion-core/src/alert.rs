@@ -53,7 +53,7 @@ impl Alert {
         let starts_at = starts_at.or(ends_at).unwrap_or(now);
         let (ends_at, timeout) = match ends_at {
             Some(t) => (t, false),
-            None => (now + chrono::Duration::from_std(resolve_timeout).unwrap_or(chrono::Duration::MAX), true),
+            None => (crate::later(now, resolve_timeout), true),
         };
         remove_empty_labels(&mut labels);
         if ends_at < starts_at {

@@ -103,6 +103,8 @@ pub fn accept(
             deadline: text(&draft.deadline),
             owner: text(&draft.owner),
             sent_at: now,
+            page: None,
+            source: None,
         })
         .collect())
 }

@@ -67,8 +67,8 @@ impl RetryPolicy {
             return AfterFailure::GiveUp(GiveUpReason::TooManyAttempts(attempts));
         }
         let wait = retry_after.unwrap_or_else(|| self.backoff(attempts, jitter));
-        let at = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-        let deadline = created_at + chrono::Duration::from_std(self.max_age).unwrap_or(chrono::Duration::MAX);
+        let at = crate::later(now, wait);
+        let deadline = crate::later(created_at, self.max_age);
         if at > deadline {
             return AfterFailure::GiveUp(GiveUpReason::TooOld(self.max_age));
         }

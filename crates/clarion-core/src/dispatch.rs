@@ -18,9 +18,7 @@ use crate::labels::{Fingerprint, FingerprintMap, LabelSet};
 use crate::route::{label_set_string, Route, RouteOpts};
 use crate::Timestamp;
 
-fn chrono(d: Duration) -> chrono::Duration {
-    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
-}
+use crate::later;
 
 /// One aggregation group.
 #[derive(Clone, Debug)]
@@ -41,6 +39,8 @@ pub struct Flush {
     pub receiver: String,
     pub group_labels: LabelSet,
     pub repeat_interval: Duration,
+    /// The escalation policy the route names, if any.
+    pub escalation: Option<String>,
     /// Firing alerts, not silenced or inhibited, in [`alert_order`].
     pub firing: Vec<(Fingerprint, Alert)>,
     /// Resolved alerts, not silenced or inhibited, in [`alert_order`].
@@ -92,12 +92,12 @@ impl Dispatcher {
                 opts: node.opts.clone(),
                 labels,
                 members: FingerprintMap::default(),
-                next_flush: now + chrono(node.opts.group_wait),
+                next_flush: later(now, node.opts.group_wait),
                 has_flushed: false,
             });
             group.members.insert(fp, alert.updated_at);
             // An alert that started longer than group_wait ago does not wait again.
-            if !group.has_flushed && alert.starts_at + chrono(group.opts.group_wait) < now {
+            if !group.has_flushed && later(alert.starts_at, group.opts.group_wait) < now {
                 group.next_flush = group.next_flush.min(now);
             }
         }
@@ -145,6 +145,7 @@ impl Dispatcher {
             receiver: group.opts.receiver.clone(),
             group_labels: group.labels.clone(),
             repeat_interval: group.opts.repeat_interval,
+            escalation: group.opts.escalation.clone(),
             firing,
             resolved,
             resolved_seen,
@@ -163,7 +164,7 @@ impl Dispatcher {
         }
         group.members.retain(|fp, _| table.get(*fp).is_some());
         group.has_flushed = true;
-        group.next_flush = now + chrono(group.opts.group_interval);
+        group.next_flush = later(now, group.opts.group_interval);
         if group.members.is_empty() {
             self.groups.remove(&flush.group_key);
         }
@@ -239,7 +240,7 @@ pub fn needs_update(
     if send_resolved && !resolved.is_subset(&last.resolved) {
         return true;
     }
-    last.notified_at + chrono(repeat_interval) <= now
+    later(last.notified_at, repeat_interval) <= now
 }
 
 /// What one channel of a flushed group must be told, decided by [`notice_for_channel`].
@@ -248,30 +249,54 @@ pub struct ChannelNotice<'a> {
     /// The notification-log entry that records this notice; committed with its delivery.
     pub log: NotificationLogEntry,
     /// The alerts to tell, firing first then resolved (resolved ones only for channels that want them),
-    /// each in [`alert_order`], with whether it is resolved. Empty when only the log changes: everything
-    /// resolved and the channel does not want resolved notifications (as in Alertmanager).
-    pub alerts: Vec<(Fingerprint, &'a Alert, bool)>,
+    /// each in [`alert_order`]. Empty when only the log changes: everything resolved and the channel does
+    /// not want resolved notifications (as in Alertmanager).
+    pub alerts: Vec<NoticeAlert<'a>>,
+}
+
+/// One alert of a [`ChannelNotice`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeAlert<'a> {
+    pub fingerprint: Fingerprint,
+    pub alert: &'a Alert,
+    pub resolved: bool,
+    /// Firing, and not in the channel's previous notification of the group.
+    pub is_new: bool,
 }
 
 /// Whether and what a channel (`send_resolved` as configured) is told about `flush`, given its last
-/// notification of the group: `None` when [`needs_update`] says nothing changed.
+/// notification of the group: `None` when [`needs_update`] says nothing changed. With `repeat` false (the
+/// group's page is acknowledged), the repeat interval alone is no reason to notify: only new or resolved
+/// alerts are.
 pub fn notice_for_channel<'a>(
     flush: &'a Flush,
     send_resolved: bool,
     last: Option<&NotificationLogEntry>,
+    repeat: bool,
     now: Timestamp,
 ) -> Option<ChannelNotice<'a>> {
     let firing: BTreeSet<Fingerprint> = flush.firing.iter().map(|(fp, _)| *fp).collect();
     let resolved: BTreeSet<Fingerprint> = flush.resolved.iter().map(|(fp, _)| *fp).collect();
-    if !needs_update(last, &firing, &resolved, send_resolved, flush.repeat_interval, now) {
+    let repeat_interval = if repeat { flush.repeat_interval } else { Duration::MAX };
+    if !needs_update(last, &firing, &resolved, send_resolved, repeat_interval, now) {
         return None;
     }
     let sequence = last.map_or(1, |l| l.sequence + 1);
-    let mut alerts: Vec<(Fingerprint, &Alert, bool)> = flush.firing.iter().map(|(fp, a)| (*fp, a, false)).collect();
+    let is_new = |fp: &Fingerprint| last.is_some_and(|l| !l.firing.contains(fp));
+    let mut alerts: Vec<NoticeAlert> = flush
+        .firing
+        .iter()
+        .map(|(fp, a)| NoticeAlert { fingerprint: *fp, alert: a, resolved: false, is_new: is_new(fp) })
+        .collect();
     if send_resolved {
-        alerts.extend(flush.resolved.iter().map(|(fp, a)| (*fp, a, true)));
+        alerts.extend(flush.resolved.iter().map(|(fp, a)| NoticeAlert {
+            fingerprint: *fp,
+            alert: a,
+            resolved: true,
+            is_new: false,
+        }));
     }
-    alerts.sort_by(|a, b| alert_order(&a.1.labels, &b.1.labels));
+    alerts.sort_by(|a, b| alert_order(&a.alert.labels, &b.alert.labels));
     Some(ChannelNotice { log: NotificationLogEntry { firing, resolved, notified_at: now, sequence }, alerts })
 }
 
@@ -336,6 +361,7 @@ mod tests {
             group_wait: Duration::from_secs(30),
             group_interval: Duration::from_secs(300),
             repeat_interval: Duration::from_secs(3600),
+            escalation: None,
         }
     }
 
@@ -539,15 +565,32 @@ mod tests {
         w.receive(alert("Disk", &[("i", "1")], 0, 1000, 0), t(0));
         w.receive(alert("Disk", &[("i", "2")], 0, 1000, 0), t(0));
         let first = w.flush_due(t(30)).remove(0);
-        let told = notice_for_channel(&first, true, None, t(30)).map(|n| n.log);
+        let told = notice_for_channel(&first, true, None, true, t(30)).map(|n| n.log);
         assert_eq!(told.as_ref().map(|l| (l.sequence, l.firing.len())), Some((1, 2)));
-        assert_eq!(notice_for_channel(&first, true, told.as_ref(), t(31)), None, "nothing changed");
+        assert_eq!(notice_for_channel(&first, true, told.as_ref(), true, t(31)), None, "nothing changed");
         w.receive(alert("Disk", &[("i", "2")], 0, 40, 40), t(40));
         let second = w.flush_due(t(330)).remove(0);
-        let wants = notice_for_channel(&second, true, told.as_ref(), t(330)).map(|n| (n.log.sequence, n.alerts.len()));
+        let wants =
+            notice_for_channel(&second, true, told.as_ref(), true, t(330)).map(|n| (n.log.sequence, n.alerts.len()));
         assert_eq!(wants, Some((2, 2)), "one firing and one resolved alert");
-        let quiet = notice_for_channel(&second, false, told.as_ref(), t(330));
+        let quiet = notice_for_channel(&second, false, told.as_ref(), true, t(330));
         assert_eq!(quiet, None, "a resolved alert alone is no news without send_resolved");
+    }
+
+    #[test]
+    fn an_acknowledged_group_repeats_nothing_but_still_shows_new_alerts() {
+        let mut w = World::new();
+        w.receive(alert("Disk", &[("i", "1")], 0, 100_000, 0), t(0));
+        let first = w.flush_due(t(30)).remove(0);
+        let told = notice_for_channel(&first, true, None, true, t(30)).map(|n| n.log);
+        let later = t(30 + 4 * 3600);
+        assert!(notice_for_channel(&first, true, told.as_ref(), true, later).is_some(), "the repeat interval passed");
+        assert_eq!(notice_for_channel(&first, true, told.as_ref(), false, later), None, "but the page is acknowledged");
+        w.receive(alert("Disk", &[("i", "2")], 0, 100_000, 100), t(100));
+        let second = w.flush_due(t(330)).remove(0);
+        let notice = notice_for_channel(&second, true, told.as_ref(), false, t(330));
+        let new: Vec<bool> = notice.iter().flat_map(|n| n.alerts.iter().map(|a| a.is_new)).collect();
+        assert_eq!(new, [false, true], "the alert that joined is marked new");
     }
 
     #[test]
@@ -566,5 +609,21 @@ mod tests {
         assert_eq!(receivers.get(&Fingerprint::of(&a)).cloned(), Some(vec!["db"]));
         let (only_db, _) = listing_groups(&route, fps, |r| r.opts.receiver == "db");
         assert_eq!(only_db.len(), 1);
+    }
+
+    /// Regression: a duration from the configuration added to a time overflowed chrono and panicked the
+    /// notifier (`group_wait: 300000y`, or the "never" repeat interval of an acknowledged page).
+    #[test]
+    fn durations_beyond_the_end_of_time_saturate_instead_of_panicking() {
+        let forever = Duration::from_secs(300_000 * 365 * 86_400);
+        let mut route = tree();
+        route.opts.group_wait = forever;
+        route.opts.group_interval = forever;
+        let mut w = World { route, ..World::new() };
+        w.receive(alert("Slow", &[], 0, 1000, 0), t(0));
+        assert!(w.flush_due(t(1_000_000)).is_empty(), "due at the end of time");
+        let last = NotificationLogEntry { firing: set(&[1]), resolved: set(&[]), notified_at: t(0), sequence: 1 };
+        let repeat_now = needs_update(Some(&last), &set(&[1]), &set(&[]), true, forever, t(10));
+        assert!(!repeat_now, "the repeat interval never passes");
     }
 }

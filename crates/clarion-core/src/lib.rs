@@ -14,12 +14,22 @@ pub mod inhibit;
 pub mod labels;
 pub mod matcher;
 pub mod notification;
+pub mod page;
 pub mod route;
 pub mod silence;
 pub mod standard;
 
 /// The one timestamp type of the domain: UTC with nanosecond precision, like Alertmanager's Go `time.Time`.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// `t` plus `d`, saturating at the end of time instead of overflowing: a duration from a configuration
+/// file (a `repeat_interval` of 300000y) must not be able to panic a worker.
+pub fn later(t: Timestamp, d: std::time::Duration) -> Timestamp {
+    chrono::Duration::from_std(d)
+        .ok()
+        .and_then(|d| t.checked_add_signed(d))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
 
 pub use alert::{Alert, AlertError};
 pub use labels::{Fingerprint, LabelSet};

@@ -58,14 +58,31 @@ pub enum Notification {
     AlertGroup(AlertGroup),
     /// A message written by a person, for one of the teams it addresses.
     Announcement(Announcement),
+    /// A page nobody acknowledged (or whose acknowledgement timed out), for a target of its escalation.
+    Escalation(Escalation),
+}
+
+/// The page a notification belongs to, as its readers see it: the id to acknowledge, and the signed link
+/// for this recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageRef {
+    pub id: String,
+    /// The signed acknowledgement link for the recipient of this delivery.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub opened_at: Timestamp,
+    /// Who acknowledged it, when someone has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
 }
 
 impl Notification {
-    /// The team the notification goes to (Alertmanager's receiver).
+    /// The team the notification is about (Alertmanager's receiver; for an escalation, the page's team).
     pub fn team(&self) -> &str {
         match self {
             Notification::AlertGroup(g) => &g.receiver,
             Notification::Announcement(a) => &a.team,
+            Notification::Escalation(e) => &e.team,
         }
     }
 
@@ -74,6 +91,7 @@ impl Notification {
         match self {
             Notification::AlertGroup(g) => &g.external_url,
             Notification::Announcement(a) => &a.external_url,
+            Notification::Escalation(e) => &e.external_url,
         }
     }
 
@@ -82,15 +100,57 @@ impl Notification {
         match self {
             Notification::AlertGroup(g) => g.group_key.clone(),
             Notification::Announcement(a) => a.group_key(),
+            Notification::Escalation(e) => e.group_key.clone(),
         }
     }
 
-    /// A one-line title: `[FIRING:2] DiskFull (payments)`, or `[ANNOUNCEMENT] <title> (payments)`.
+    /// The page this notification belongs to, if any.
+    pub fn page(&self) -> Option<&PageRef> {
+        match self {
+            Notification::AlertGroup(g) => g.page.as_ref(),
+            Notification::Announcement(a) => a.page.as_ref(),
+            Notification::Escalation(e) => Some(&e.page),
+        }
+    }
+
+    /// The page, to change (the outbox sets each recipient's link).
+    pub fn page_mut(&mut self) -> Option<&mut PageRef> {
+        match self {
+            Notification::AlertGroup(g) => g.page.as_mut(),
+            Notification::Announcement(a) => a.page.as_mut(),
+            Notification::Escalation(e) => Some(&mut e.page),
+        }
+    }
+
+    /// The first line people see, on a lock screen as in a subject: what is wrong, how bad, whose —
+    /// `CRITICAL · Checkout API returns 5xx for 12% of requests · payments`. See [`first_line`].
     pub fn title(&self) -> String {
         match self {
             Notification::AlertGroup(g) => g.title(),
-            Notification::Announcement(a) => format!("[ANNOUNCEMENT] {} ({})", a.title, a.team),
+            Notification::Announcement(a) => match &a.source {
+                Some(source) => first_line(&[&source.to_uppercase(), &a.title, &a.team]),
+                None => first_line(&["ANNOUNCEMENT", &a.title, &a.team]),
+            },
+            Notification::Escalation(e) => e.title(),
         }
+    }
+}
+
+/// Joins the non-empty parts of a first line with ` · `.
+pub fn first_line(parts: &[&str]) -> String {
+    parts.iter().map(|p| p.trim()).filter(|p| !p.is_empty()).collect::<Vec<_>>().join(" · ")
+}
+
+/// A duration as people say it: `45s`, `12m`, `3h 5m`, `2d 4h`.
+pub fn human_duration(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m", s / 60),
+        3600..=86_399 if s % 3600 / 60 == 0 => format!("{}h", s / 3600),
+        3600..=86_399 => format!("{}h {}m", s / 3600, s % 3600 / 60),
+        _ if s % 86_400 / 3600 == 0 => format!("{}d", s / 86_400),
+        _ => format!("{}d {}h", s / 86_400, s % 86_400 / 3600),
     }
 }
 
@@ -108,6 +168,9 @@ pub struct NotifiedAlert {
     /// Where the alert falls short of the communication standard; shown with it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub findings: Vec<FindingNote>,
+    /// The alert was not in the group's previous notification.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub is_new: bool,
 }
 
 /// The alerts of one aggregation group, for one team. The fields are those of Alertmanager's webhook
@@ -123,6 +186,9 @@ pub struct AlertGroup {
     pub common_annotations: LabelSet,
     pub external_url: String,
     pub group_key: String,
+    /// The page this notification is (absent in notifications stored before pages existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageRef>,
 }
 
 impl AlertGroup {
@@ -155,6 +221,7 @@ impl AlertGroup {
             common_annotations,
             external_url,
             group_key,
+            page: None,
         }
     }
 
@@ -162,19 +229,63 @@ impl AlertGroup {
         self.alerts.iter().filter(|a| a.status == Status::Firing)
     }
 
-    /// `[FIRING:2] DiskFull (payments)`.
-    pub fn title(&self) -> String {
-        let count = match self.status {
+    /// What the alerts say is wrong: the summary they share, else the first firing alert's (else the
+    /// first alert's), else the alert name; `(+N more)` when there are more alerts.
+    pub fn summary(&self) -> String {
+        let lead = self.firing().next().or(self.alerts.first());
+        let text = self
+            .common_annotations
+            .get("summary")
+            .or_else(|| lead.and_then(|a| a.annotations.get("summary")))
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.common_labels.get("alertname"))
+            .or_else(|| lead.and_then(|a| a.labels.get("alertname")))
+            .unwrap_or("alerts")
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let shown = match self.status {
             Status::Firing => self.firing().count(),
             Status::Resolved => self.alerts.len(),
         };
-        let name = self
-            .common_labels
-            .get("alertname")
-            .or_else(|| self.group_labels.get("alertname"))
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("{} alerts", self.alerts.len()));
-        format!("[{}:{count}] {name} ({})", self.status.as_str().to_uppercase(), self.receiver)
+        if shown > 1 {
+            format!("{text} (+{} more)", shown - 1)
+        } else {
+            text
+        }
+    }
+
+    /// The severity, upper case: the one the alerts share, else the first firing alert's.
+    pub fn severity(&self) -> String {
+        let lead = self.firing().next().or(self.alerts.first());
+        self.common_labels
+            .get("severity")
+            .or_else(|| lead.and_then(|a| a.labels.get("severity")))
+            .unwrap_or_default()
+            .to_uppercase()
+    }
+
+    /// The first line: `CRITICAL · Disk full on db1 (+2 more) · payments` while firing;
+    /// `RESOLVED · Disk full on db1 · payments · lasted 12m · acknowledged by alice` once resolved.
+    pub fn title(&self) -> String {
+        match self.status {
+            Status::Firing => first_line(&[&self.severity(), &self.summary(), &self.receiver]),
+            Status::Resolved => {
+                let started = self.alerts.iter().map(|a| a.starts_at).min();
+                let ended = self.alerts.iter().filter_map(|a| a.ends_at).max();
+                let lasted = match (started, ended) {
+                    (Some(s), Some(e)) => format!("lasted {}", human_duration(e - s)),
+                    _ => String::new(),
+                };
+                let acked = match self.page.as_ref().map(|p| p.acknowledged_by.as_deref()) {
+                    Some(Some(who)) => format!("acknowledged by {who}"),
+                    Some(None) => "nobody acknowledged".to_string(),
+                    None => String::new(),
+                };
+                first_line(&["RESOLVED", &self.summary(), &self.receiver, &lasted, &acked])
+            }
+        }
     }
 }
 
@@ -198,12 +309,68 @@ pub struct Announcement {
     pub deadline: Option<String>,
     pub owner: Option<String>,
     pub sent_at: Timestamp,
+    /// The page this announcement is for the team (to acknowledge having read it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<PageRef>,
+    /// Who sent it when it is not a person of the organisation: a provider's event, as
+    /// `incident from cloud-support`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 impl Announcement {
     /// `announcement/<id>`: the group key of every delivery of this announcement.
     pub fn group_key(&self) -> String {
         format!("announcement/{}", self.id)
+    }
+}
+
+/// Why an escalation notice is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationReason {
+    /// Nobody acknowledged within the previous tier's wait (or the page just opened).
+    NotAcknowledged,
+    /// It was acknowledged, but is still open after the policy's ack timeout.
+    AckTimedOut,
+    /// Someone took the acknowledgement back.
+    Unacknowledged,
+}
+
+/// A page escalated to one target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Escalation {
+    pub page: PageRef,
+    /// The page's team.
+    pub team: String,
+    /// The target this notice is for, as written in the policy (`person:alice`).
+    pub target: String,
+    /// 1-based tier and round.
+    pub tier: usize,
+    pub round: u32,
+    pub policy: String,
+    pub reason: EscalationReason,
+    /// The page's first line when it opened, and its parts.
+    pub severity: String,
+    pub summary: String,
+    /// Why it matters, when the page's message says.
+    pub context: Option<String>,
+    /// The page's group key, so notices of one page go out in order.
+    pub group_key: String,
+    pub external_url: String,
+    pub sent_at: Timestamp,
+}
+
+impl Escalation {
+    /// `ESCALATED · CRITICAL · Checkout API returns 5xx · payments · open 15m, nobody acknowledged`.
+    pub fn title(&self) -> String {
+        let open = format!("open {}", human_duration(self.sent_at - self.page.opened_at));
+        let why = match self.reason {
+            EscalationReason::NotAcknowledged => format!("{open}, nobody acknowledged"),
+            EscalationReason::AckTimedOut => format!("{open}, acknowledged but still open"),
+            EscalationReason::Unacknowledged => format!("{open}, acknowledgement withdrawn"),
+        };
+        first_line(&["ESCALATED", &self.severity, &self.summary, &self.team, &why])
     }
 }
 
@@ -222,6 +389,7 @@ mod tests {
             generator_url: String::new(),
             fingerprint: String::new(),
             findings: Vec::new(),
+            is_new: false,
         }
     }
 
@@ -239,6 +407,39 @@ mod tests {
         );
         assert_eq!(n.status, Status::Firing);
         assert_eq!(n.common_labels, [("alertname".to_string(), "A".to_string())].into());
-        assert_eq!(Notification::AlertGroup(n).title(), "[FIRING:1] A (ops)");
+        assert_eq!(Notification::AlertGroup(n).title(), "A · ops", "no severity, no summary: the alert name");
+    }
+
+    #[test]
+    fn the_first_line_says_how_bad_what_and_whose() {
+        let mut a = alert(Status::Firing, &[("alertname", "CheckoutErrors"), ("severity", "critical")]);
+        a.annotations = [("summary".to_string(), "Checkout API returns 5xx for 12% of requests".to_string())].into();
+        let mut b = a.clone();
+        b.labels.insert("instance", "b");
+        let one = AlertGroup::new("payments".into(), "g".into(), LabelSet::new(), vec![a.clone()], String::new());
+        assert_eq!(one.title(), "CRITICAL · Checkout API returns 5xx for 12% of requests · payments");
+        let two = AlertGroup::new("payments".into(), "g".into(), LabelSet::new(), vec![a.clone(), b], String::new());
+        assert_eq!(two.title(), "CRITICAL · Checkout API returns 5xx for 12% of requests (+1 more) · payments");
+        a.status = Status::Resolved;
+        a.ends_at = Some(a.starts_at + chrono::Duration::minutes(12));
+        let mut done = AlertGroup::new("payments".into(), "g".into(), LabelSet::new(), vec![a], String::new());
+        done.page = Some(PageRef {
+            id: "p1".into(),
+            url: None,
+            opened_at: done.alerts[0].starts_at,
+            acknowledged_by: Some("alice".into()),
+        });
+        assert_eq!(
+            done.title(),
+            "RESOLVED · Checkout API returns 5xx for 12% of requests · payments · lasted 12m · acknowledged by alice"
+        );
+    }
+
+    #[test]
+    fn durations_read_like_people_say_them() {
+        let d = chrono::Duration::seconds;
+        let got: Vec<String> =
+            [d(45), d(720), d(3600), d(3900), d(86_400), d(90_000)].into_iter().map(human_duration).collect();
+        assert_eq!(got, ["45s", "12m", "1h", "1h 5m", "1d", "1d 1h"]);
     }
 }

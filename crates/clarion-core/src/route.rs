@@ -27,6 +27,8 @@ pub struct RouteOpts {
     pub group_wait: Duration,
     pub group_interval: Duration,
     pub repeat_interval: Duration,
+    /// The escalation policy of pages from this route, if it names one (inherited from the parent).
+    pub escalation: Option<String>,
 }
 
 /// One node of the routing tree.
@@ -207,6 +209,7 @@ mod tests {
             group_wait: Duration::from_secs(30),
             group_interval: Duration::from_secs(300),
             repeat_interval: Duration::from_secs(14400),
+            escalation: None,
         }
     }
 

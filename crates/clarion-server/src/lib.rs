@@ -12,10 +12,13 @@ mod auth;
 mod clock;
 mod error;
 mod intake;
+mod links;
 mod memory;
 mod metrics;
 mod outbox;
+mod pages;
 mod state;
+mod web;
 mod workers;
 
 use std::future::Future;
@@ -47,6 +50,14 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/deliveries", get(api::deliveries::list))
         .route("/api/v1/deliveries/{id}", get(api::deliveries::get_one))
         .route("/api/v1/deliveries/{id}/retry", post(api::deliveries::retry))
+        .route("/api/v1/pages", get(api::pages::list))
+        .route("/api/v1/pages/{id}", get(api::pages::get_one))
+        .route("/api/v1/pages/{id}/ack", post(api::pages::ack))
+        .route("/api/v1/pages/{id}/unack", post(api::pages::unack))
+        .route("/api/v1/pages/{id}/done", post(api::pages::done))
+        .route("/api/v1/slack/interactions", post(api::slack::interactions))
+        .route("/api/v1/provider-events", post(api::provider_events::post))
+        .route("/pages/{id}/ack", get(web::ack::show).post(web::ack::post))
         .route("/-/healthy", get(api::status::healthy).head(api::status::healthy))
         .route("/-/ready", get(api::status::ready).head(api::status::ready))
         .route("/-/reload", post(api::status::reload).put(api::status::reload))

@@ -290,6 +290,7 @@ mod tests {
                 group_wait: std::time::Duration::ZERO,
                 group_interval: std::time::Duration::from_secs(60),
                 repeat_interval: std::time::Duration::from_secs(3600),
+                escalation: None,
             },
             vec![],
         );

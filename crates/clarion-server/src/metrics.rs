@@ -49,6 +49,18 @@ pub struct DeliveryLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TeamLabel {
+    pub team: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EscalationLabels {
+    pub team: String,
+    /// 1-based.
+    pub tier: u64,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
     pub handler: String,
     pub method: String,
@@ -88,6 +100,10 @@ pub struct Metrics {
     standard_refreshed: Mutex<Option<Timestamp>>,
     pub delivery_attempt_seconds: HistogramFamily<ChannelLabel>,
     pub delivery_latency_seconds: HistogramFamily<ChannelLabel>,
+    pub pages_opened: Family<TeamLabel, Counter>,
+    pub escalations: Family<EscalationLabels, Counter>,
+    pub page_time_to_acknowledge_seconds: HistogramFamily<TeamLabel>,
+    pub page_time_to_resolve_seconds: HistogramFamily<TeamLabel>,
 }
 
 impl Metrics {
@@ -143,8 +159,30 @@ impl Metrics {
             "Firing alerts that fall short of the communication standard, by alert name and rule",
             standard_findings.clone(),
         );
+        let pages_opened = Family::<TeamLabel, Counter>::default();
+        registry.register("pages_opened", "Pages opened, by team", pages_opened.clone());
+        let escalations = Family::<EscalationLabels, Counter>::default();
+        registry.register("escalations", "Escalation tiers notified, by team and tier", escalations.clone());
+        let page_time_to_acknowledge_seconds =
+            HistogramFamily::<TeamLabel>::new_with_constructor(delivery_histogram as fn() -> Histogram);
+        registry.register(
+            "page_time_to_acknowledge_seconds",
+            "Time from a page opening to its first acknowledgement, by team",
+            page_time_to_acknowledge_seconds.clone(),
+        );
+        let page_time_to_resolve_seconds =
+            HistogramFamily::<TeamLabel>::new_with_constructor(delivery_histogram as fn() -> Histogram);
+        registry.register(
+            "page_time_to_resolve_seconds",
+            "Time from a page opening to its resolution, by team",
+            page_time_to_resolve_seconds.clone(),
+        );
         Metrics {
             registry,
+            pages_opened,
+            escalations,
+            page_time_to_acknowledge_seconds,
+            page_time_to_resolve_seconds,
             deliveries,
             standard_findings,
             standard_refreshed: Mutex::new(None),

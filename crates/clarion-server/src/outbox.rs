@@ -115,6 +115,7 @@ impl Outbox {
                 let payload = encode(&e.notification)
                     .map_err(|source| OutboxError::Encode { channel: e.channel.clone(), source })?;
                 Ok(NewDelivery {
+                    page_id: e.notification.page().map(|p| p.id.clone()),
                     idempotency_key: e.idempotency_key.clone(),
                     channel: e.channel.clone(),
                     team: e.notification.team().to_string(),
@@ -181,7 +182,7 @@ pub fn decode(payload: &str) -> Result<Notification, serde_json::Error> {
 /// When a lease taken at `now` ends: the longest channel timeout plus a margin.
 pub fn lease_until(config: &Config, now: Timestamp) -> Timestamp {
     let longest = config.file.channels.iter().map(|c| c.timeout()).max().unwrap_or(DEFAULT_CHANNEL_TIMEOUT);
-    now + chrono::Duration::from_std(longest + LEASE_MARGIN).unwrap_or(chrono::Duration::MAX)
+    clarion_core::later(now, longest.saturating_add(LEASE_MARGIN))
 }
 
 /// Idempotency keys: one function per producer. A key is the same for every attempt of a message and for
@@ -213,6 +214,16 @@ pub mod keys {
         for fp in resolved {
             h.update(fp.0.to_le_bytes());
         }
+        hex::encode(&h.finalize()[..16])
+    }
+
+    /// Tier `tier` (0-based) of round `round` of escalation epoch `epoch` of page `page`, to `channel`.
+    pub fn escalation(page: &str, epoch: u32, round: u32, tier: usize, channel: &str) -> String {
+        let mut h = Sha256::new().chain_update("escalation").chain_update([0]).chain_update(page).chain_update([0]);
+        h.update(epoch.to_le_bytes());
+        h.update(round.to_le_bytes());
+        h.update((tier as u64).to_le_bytes());
+        h.update(channel);
         hex::encode(&h.finalize()[..16])
     }
 
@@ -258,6 +269,10 @@ mod tests {
         assert_ne!(base, keys::alert_group("c", "g", 1, &fps(&[]), &fps(&[1])), "firing is not resolved");
         assert_ne!(base, keys::alert_group("d", "g", 1, &fps(&[1]), &fps(&[])), "the channel counts");
         assert_ne!(keys::announcement("a", "bc", "d"), keys::announcement("ab", "c", "d"), "inputs are separated");
+        let tier = keys::escalation("p1", 0, 0, 1, "alice-phone");
+        assert_ne!(tier, keys::escalation("p1", 1, 0, 1, "alice-phone"), "a restarted escalation is new");
+        assert_ne!(tier, keys::escalation("p1", 0, 1, 1, "alice-phone"), "so is the next round");
+        assert_ne!(tier, keys::escalation("p1", 0, 0, 2, "alice-phone"), "and the next tier");
     }
 
     /// Deliveries committed before notifications had kinds are still read: their JSON is the alert
@@ -269,7 +284,7 @@ mod tests {
             "group_labels":{},"common_labels":{"alertname":"A"},"common_annotations":{},"external_url":"http://c",
             "group_key":"{}:{}","kind":"alerts"}"#;
         let n = decode(stored)?;
-        assert_eq!(n.title(), "[FIRING:1] A (ops)");
+        assert_eq!(n.title(), "A · ops");
         assert_eq!(decode(&encode(&n)?)?, n, "encoding round-trips");
         Ok(())
     }

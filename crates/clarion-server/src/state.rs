@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::clock::Clock;
 use crate::intake::{Intake, IntakeReceiver};
+use crate::links::LinkKey;
 use crate::memory::{Memory, NotificationLog};
 use crate::metrics::{Metrics, OutcomeLabel};
 use crate::outbox::{Handoff, Outbox};
@@ -40,6 +41,8 @@ pub enum StartError {
     HttpClient(String),
     #[error(transparent)]
     Config(#[from] ConfigError),
+    #[error("cannot read {}: {reason}", path.display())]
+    SecretFile { path: PathBuf, reason: String },
 }
 
 /// An unauthenticated server would be reachable beyond this machine.
@@ -85,6 +88,12 @@ struct Inner {
     silence_writes: tokio::sync::Mutex<()>,
     /// Wakes the notifier: alerts arrived or the groups changed.
     notifier_wake: Notify,
+    /// Wakes the escalation worker: a page timer may have moved earlier.
+    escalation_wake: Notify,
+    /// Signs acknowledgement links; the same for every instance sharing the store.
+    link_key: LinkKey,
+    /// The Slack app's signing secret, when `auth.slack` is configured.
+    slack_signing_secret: RwLock<Option<Vec<u8>>>,
     http: reqwest::Client,
     metrics: Metrics,
     clock: Clock,
@@ -114,6 +123,18 @@ fn build_channels(config: &Config) -> Result<HashMap<String, Channel>, StartErro
                 .map_err(|source| StartError::Channel { name: c.name.clone(), source })
         })
         .collect()
+}
+
+/// Reads the Slack app's signing secret from the configuration or the file it names.
+fn slack_secret(config: &Config) -> Result<Option<Vec<u8>>, StartError> {
+    let Some(slack) = &config.file.auth.slack else { return Ok(None) };
+    match (&slack.signing_secret, &slack.signing_secret_file) {
+        (Some(s), _) => Ok(Some(s.0.clone().into_bytes())),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| Some(s.trim_end_matches(['\n', '\r']).as_bytes().to_vec()))
+            .map_err(|e| StartError::SecretFile { path: path.clone(), reason: e.to_string() }),
+        (None, None) => Ok(None),
+    }
 }
 
 /// The in-memory form of notification-log rows, keyed by (group key, channel).
@@ -167,6 +188,12 @@ impl AppState {
         if released > 0 {
             tracing::info!(deliveries = released, "took back deliveries this instance was sending when it stopped");
         }
+        let stored = store.server_key(crate::links::KEY_NAME, &LinkKey::generate_hex()).await?;
+        let link_key = LinkKey::from_hex(&stored).ok_or(StoreError::Corrupt {
+            table: "server_keys",
+            reason: format!("the key {:?} is not at least 16 bytes of hex", crate::links::KEY_NAME),
+        })?;
+        let slack_signing_secret = slack_secret(&config)?;
         let (stop, _) = watch::channel(false);
         let state = AppState(Arc::new(Inner {
             config: RwLock::new(Arc::new(config)),
@@ -179,6 +206,9 @@ impl AppState {
             outbox,
             silence_writes: tokio::sync::Mutex::new(()),
             notifier_wake: Notify::new(),
+            escalation_wake: Notify::new(),
+            link_key,
+            slack_signing_secret: RwLock::new(slack_signing_secret),
             http,
             metrics: Metrics::new(),
             started_at: now,
@@ -267,6 +297,26 @@ impl AppState {
         self.0.notifier_wake.notified().await;
     }
 
+    /// Wakes the escalation worker (a page opened, or a timer moved).
+    pub fn wake_escalation(&self) {
+        self.0.escalation_wake.notify_one();
+    }
+
+    /// Resolves when [`AppState::wake_escalation`] was called.
+    pub async fn escalation_woken(&self) {
+        self.0.escalation_wake.notified().await;
+    }
+
+    /// The key that signs acknowledgement links.
+    pub fn link_key(&self) -> &LinkKey {
+        &self.0.link_key
+    }
+
+    /// The Slack app's signing secret, if one is configured.
+    pub fn slack_signing_secret(&self) -> Option<Vec<u8>> {
+        self.0.slack_signing_secret.read().clone()
+    }
+
     /// Changes to `true` when the server shuts down.
     pub fn stopping(&self) -> watch::Receiver<bool> {
         self.0.stop.subscribe()
@@ -285,6 +335,7 @@ impl AppState {
         let result = Config::load(path).map_err(StartError::from).and_then(|new| {
             check_exposure(self.0.listen, &new)?;
             let channels = build_channels(&new)?;
+            let slack = slack_secret(&new)?;
             let old = self.config();
             if new.file.listen != old.file.listen || new.file.storage.url != old.file.storage.url {
                 tracing::warn!("`listen` and `storage` changes take effect only after a restart");
@@ -292,6 +343,7 @@ impl AppState {
             // Regroup every alert under the new route tree (as Alertmanager does on reload).
             self.0.memory.regroup(Arc::new(new.route.clone()), self.now());
             *self.0.channels.write() = Arc::new(channels);
+            *self.0.slack_signing_secret.write() = slack;
             *self.0.config.write() = Arc::new(new);
             self.wake_notifier();
             Ok(())

@@ -141,7 +141,7 @@ pub fn fingerprints_from_json(text: &str) -> Result<Vec<u64>, StoreError> {
 
 /// The columns of a `deliveries` row, in the order every query selects them.
 pub const DELIVERY_COLUMNS: &str = "id, idempotency_key, channel, team, group_key, payload, state, attempts, \
-     next_attempt_at, lease_owner, last_error, created_at, updated_at, delivered_at";
+     next_attempt_at, lease_owner, last_error, created_at, updated_at, delivered_at, page_id";
 
 /// A `deliveries` row before decoding.
 pub struct DeliveryColumns {
@@ -159,6 +159,7 @@ pub struct DeliveryColumns {
     pub created_at: i64,
     pub updated_at: i64,
     pub delivered_at: Option<i64>,
+    pub page_id: Option<String>,
 }
 
 impl DeliveryColumns {
@@ -182,6 +183,106 @@ impl DeliveryColumns {
             created_at: from_nanos(self.created_at),
             updated_at: from_nanos(self.updated_at),
             delivered_at: self.delivered_at.map(from_nanos),
+            page_id: self.page_id,
+        })
+    }
+}
+
+/// The columns of `pages`, in the order [`PageColumns`] reads them.
+pub const PAGE_COLUMNS: &str = "id, team, group_key, kind, severity, summary, context, policy, state, tier, round, \
+     epoch, next_at, opened_at, acknowledged_at, acknowledged_by, action_done_at, action_done_by, resolved_at, version";
+
+/// A `pages` row before decoding (or after encoding).
+pub struct PageColumns {
+    pub id: String,
+    pub team: String,
+    pub group_key: String,
+    pub kind: String,
+    pub severity: String,
+    pub summary: String,
+    pub context: Option<String>,
+    pub policy: Option<String>,
+    pub state: String,
+    pub tier: Option<i64>,
+    pub round: Option<i64>,
+    pub epoch: i64,
+    pub next_at: Option<i64>,
+    pub opened_at: i64,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+    pub action_done_at: Option<i64>,
+    pub action_done_by: Option<String>,
+    pub resolved_at: Option<i64>,
+    pub version: i64,
+}
+
+/// The life columns of a page: state, tier, round, epoch, next_at, opened_at, acknowledged_at,
+/// acknowledged_by, action_done_at, action_done_by, resolved_at.
+pub struct LifeColumns {
+    pub state: &'static str,
+    pub tier: Option<i64>,
+    pub round: Option<i64>,
+    pub epoch: i64,
+    pub next_at: Option<i64>,
+    pub opened_at: i64,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+    pub action_done_at: Option<i64>,
+    pub action_done_by: Option<String>,
+    pub resolved_at: Option<i64>,
+}
+
+pub fn life_columns(life: &clarion_core::page::PageLife) -> Result<LifeColumns, StoreError> {
+    let opt = |t: Option<Timestamp>| t.map(nanos).transpose();
+    Ok(LifeColumns {
+        state: life.state.as_str(),
+        tier: life.position.map(|(t, _)| t as i64),
+        round: life.position.map(|(_, r)| i64::from(r)),
+        epoch: i64::from(life.epoch),
+        next_at: opt(life.next_at)?,
+        opened_at: nanos(life.opened_at)?,
+        acknowledged_at: opt(life.acknowledged_at)?,
+        acknowledged_by: life.acknowledged_by.clone(),
+        action_done_at: opt(life.action_done_at)?,
+        action_done_by: life.action_done_by.clone(),
+        resolved_at: opt(life.resolved_at)?,
+    })
+}
+
+impl PageColumns {
+    pub fn into_page(self) -> Result<crate::PageRow, StoreError> {
+        let corrupt = |reason: String| StoreError::Corrupt { table: "pages", reason };
+        let state = clarion_core::page::PageState::parse(&self.state)
+            .ok_or_else(|| corrupt(format!("unknown state {:?}", self.state)))?;
+        let position = match (self.tier, self.round) {
+            (Some(t), Some(r)) => Some((
+                usize::try_from(t).map_err(|_| corrupt(format!("tier {t}")))?,
+                u32::try_from(r).map_err(|_| corrupt(format!("round {r}")))?,
+            )),
+            _ => None,
+        };
+        Ok(crate::PageRow {
+            id: self.id,
+            team: self.team,
+            group_key: self.group_key,
+            kind: self.kind,
+            severity: self.severity,
+            summary: self.summary,
+            context: self.context,
+            policy: self.policy,
+            life: clarion_core::page::PageLife {
+                state,
+                position,
+                epoch: u32::try_from(self.epoch).unwrap_or(u32::MAX),
+                next_at: self.next_at.map(from_nanos),
+                opened_at: from_nanos(self.opened_at),
+                acknowledged_at: self.acknowledged_at.map(from_nanos),
+                acknowledged_by: self.acknowledged_by,
+                action_done_at: self.action_done_at.map(from_nanos),
+                action_done_by: self.action_done_by,
+                resolved_at: self.resolved_at.map(from_nanos),
+            },
+            version: self.version,
         })
     }
 }

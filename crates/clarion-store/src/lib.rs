@@ -1,7 +1,7 @@
 //! Clarion's durable storage.
 //!
 //! [`Store`] is what the server needs from storage — the sum of one role trait per kind of data
-//! ([`AlertLog`], [`SilenceStore`], [`OutboxStore`], [`NotificationLogStore`]); [`sqlite::SqliteStore`] (the
+//! ([`AlertLog`], [`SilenceStore`], [`OutboxStore`], [`NotificationLogStore`], [`PageStore`]); [`sqlite::SqliteStore`] (the
 //! embedded default) and [`postgres::PgStore`] (the scale-out store) implement each with the same
 //! semantics, checked by one test suite run against both. A new kind of data (timers, calendars,
 //! receipts) is a new role trait, a file per backend, and one more bound on `Store`. A call that returns `Ok` has committed: that is what lets the server answer
@@ -24,6 +24,7 @@ pub mod sqlite;
 use std::sync::Arc;
 
 use clarion_core::alert::Alert;
+use clarion_core::page::{PageLife, PageState};
 use clarion_core::silence::Silence;
 use clarion_core::Timestamp;
 
@@ -101,6 +102,8 @@ impl DeliveryState {
 /// A message for one channel, to be committed to the outbox before any attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {
+    /// The page the message belongs to, if any (its timeline lists the delivery).
+    pub page_id: Option<String>,
     /// Unique: enqueueing a key that exists already does nothing (so two instances producing the same
     /// notification store it once).
     pub idempotency_key: String,
@@ -117,6 +120,7 @@ pub struct NewDelivery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub id: i64,
+    pub page_id: Option<String>,
     pub idempotency_key: String,
     pub channel: String,
     pub team: String,
@@ -267,9 +271,110 @@ pub trait NotificationLogStore: Send + Sync {
     async fn delete_notification_log_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// A page to open (see [`PageStore::open_pages`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPage {
+    /// Used only if no page of (team, group key) is open.
+    pub id: String,
+    pub team: String,
+    pub group_key: String,
+    /// What the page is about: `alerts`, `announcement`, `provider_event`.
+    pub kind: String,
+    pub severity: String,
+    pub summary: String,
+    /// Why it matters, when the message says.
+    pub context: Option<String>,
+    /// The escalation policy, by name.
+    pub policy: Option<String>,
+    pub life: PageLife,
+}
+
+/// A page as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRow {
+    pub id: String,
+    pub team: String,
+    pub group_key: String,
+    pub kind: String,
+    pub severity: String,
+    pub summary: String,
+    pub context: Option<String>,
+    pub policy: Option<String>,
+    pub life: PageLife,
+    /// Increases with every change; [`PageStore::update_page`] changes a page only at the version read.
+    pub version: i64,
+}
+
+/// One entry of a page's timeline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageEventRow {
+    pub page_id: String,
+    pub at: Timestamp,
+    /// `opened`, `escalated`, `acknowledged`, … (`clarion_core::page::RecordKind`).
+    pub kind: String,
+    pub actor: String,
+    /// `link`, `api`, `cli`, `chat`, `automatic`.
+    pub via: String,
+    pub detail: String,
+}
+
+/// Which pages to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageFilter {
+    pub team: Option<String>,
+    pub state: Option<PageState>,
+    pub limit: usize,
+}
+
+/// Pages, their timelines, and the server keys that sign links to them. Every method commits before it
+/// returns `Ok`, synced to disk (a page's id is in notifications people hold).
+#[async_trait::async_trait]
+pub trait PageStore: Send + Sync {
+    /// For each page given, in one transaction: the open page of its (team, group key) if there is one,
+    /// else the page given, inserted with an `opened` timeline entry. At most one page of a (team, group
+    /// key) is open, even with several instances opening at once. Returns the pages in the order given.
+    async fn open_pages(&self, pages: &[NewPage], now: Timestamp) -> Result<Vec<PageRow>, StoreError>;
+
+    /// The most recent page of (team, group key), open or not.
+    async fn latest_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError>;
+
+    async fn get_page(&self, id: &str) -> Result<Option<PageRow>, StoreError>;
+
+    /// Pages, most recently opened first.
+    async fn list_pages(&self, filter: &PageFilter) -> Result<Vec<PageRow>, StoreError>;
+
+    /// Replaces the life of page `id` and appends `events` to its timeline, if the page is still at
+    /// `version`; returns false (and changes nothing) when someone changed it first.
+    async fn update_page(
+        &self,
+        id: &str,
+        version: i64,
+        life: &PageLife,
+        events: &[PageEventRow],
+    ) -> Result<bool, StoreError>;
+
+    /// Open pages whose `next_at` is at or before `now`, earliest first.
+    async fn due_pages(&self, now: Timestamp, limit: usize) -> Result<Vec<PageRow>, StoreError>;
+
+    /// The earliest `next_at` of an open page.
+    async fn next_page_due(&self) -> Result<Option<Timestamp>, StoreError>;
+
+    /// A page's timeline, oldest first.
+    async fn page_events(&self, id: &str) -> Result<Vec<PageEventRow>, StoreError>;
+
+    /// The deliveries of a page, oldest first.
+    async fn page_deliveries(&self, id: &str) -> Result<Vec<Delivery>, StoreError>;
+
+    /// The server key named `name`: the one stored, or `candidate`, stored now if none was. Every instance
+    /// sharing the store gets the same key.
+    async fn server_key(&self, name: &str, candidate: &str) -> Result<String, StoreError>;
+}
+
 /// Durable storage for signals: the sum of the role traits, which both backends implement with the same
 /// semantics. Callers that need one kind of data can take the role trait alone.
-pub trait Store: AlertLog + SilenceStore + OutboxStore + NotificationLogStore + std::fmt::Debug + 'static {
+pub trait Store:
+    AlertLog + SilenceStore + OutboxStore + NotificationLogStore + PageStore + std::fmt::Debug + 'static
+{
     /// `sqlite` or `postgres`, for logs and `/api/v2/status`.
     fn kind(&self) -> &'static str;
 }

@@ -7,9 +7,13 @@ use std::sync::Arc;
 
 use chrono::TimeZone;
 use clarion_core::alert::Alert;
+use clarion_core::page::{PageLife, PageState};
 use clarion_core::silence::Silence;
 use clarion_core::{Matchers, Timestamp};
-use clarion_store::{Completion, Delivery, DeliveryState, Lease, NewDelivery, NotificationLogRow, Store, StoreError};
+use clarion_store::{
+    Completion, Delivery, DeliveryState, Lease, NewDelivery, NewPage, NotificationLogRow, PageEventRow, PageFilter,
+    Store, StoreError,
+};
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -155,7 +159,143 @@ suite!(
     concurrent_claims_never_hand_out_a_delivery_twice,
     the_notification_log_is_upserted_loaded_and_aged_out,
     enqueue_and_claim_claims_only_what_is_first_in_line,
+    a_group_has_one_open_page_at_a_time,
+    pages_change_only_at_the_version_read_and_keep_a_timeline,
+    due_pages_come_earliest_first_and_resolved_ones_never,
+    concurrent_opens_of_one_group_share_one_page,
+    server_keys_are_stored_once,
 );
+
+fn new_page(id: &str, team: &str, group: &str, policy: Option<&str>, at: i64) -> NewPage {
+    let policy_domain = policy.map(|name| clarion_core::page::Policy {
+        name: name.into(),
+        tiers: vec![clarion_core::page::Tier { targets: vec![], wait: std::time::Duration::from_secs(60) }],
+        repeat: 0,
+        ack_timeout: None,
+    });
+    NewPage {
+        id: id.into(),
+        team: team.into(),
+        group_key: group.into(),
+        kind: "alerts".into(),
+        severity: "critical".into(),
+        summary: "Disk full on db1".into(),
+        context: Some("writes fail".into()),
+        policy: policy.map(String::from),
+        life: PageLife::open(policy_domain.as_ref(), t(at)),
+    }
+}
+
+async fn a_group_has_one_open_page_at_a_time<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let opened = store.open_pages(&[new_page("p1", "ops", "g", Some("ops-default"), 0)], t(0)).await?;
+    assert_eq!(opened[0].id, "p1");
+    assert_eq!(opened[0].life.next_at, Some(t(0)), "a page with a policy is due at once");
+    let again =
+        store.open_pages(&[new_page("p2", "ops", "g", None, 5), new_page("p3", "db", "g", None, 5)], t(5)).await?;
+    assert_eq!(
+        (again[0].id.as_str(), again[1].id.as_str()),
+        ("p1", "p3"),
+        "the open page is kept; another team gets its own"
+    );
+    // Resolved, the group gets a new page next time.
+    let mut life = again[0].life.clone();
+    life.state = PageState::Resolved;
+    life.resolved_at = Some(t(10));
+    life.next_at = None;
+    assert!(store.update_page("p1", again[0].version, &life, &[]).await?);
+    let after = store.open_pages(&[new_page("p4", "ops", "g", None, 20)], t(20)).await?;
+    assert_eq!(after[0].id, "p4");
+    assert_eq!(store.latest_page("ops", "g").await?.map(|p| p.id), Some("p4".into()));
+    let listed: Vec<String> = store
+        .list_pages(&PageFilter { team: Some("ops".into()), state: None, limit: 10 })
+        .await?
+        .into_iter()
+        .map(|p| p.id)
+        .collect();
+    assert_eq!(listed, ["p4", "p1"], "newest first, only the team's");
+    let resolved = store.list_pages(&PageFilter { team: None, state: Some(PageState::Resolved), limit: 10 }).await?;
+    assert_eq!(resolved.len(), 1);
+    Ok(())
+}
+
+async fn pages_change_only_at_the_version_read_and_keep_a_timeline<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let page = store.open_pages(&[new_page("p1", "ops", "g", None, 0)], t(0)).await?.remove(0);
+    let mut acked = page.life.clone();
+    acked.state = PageState::Acknowledged;
+    acked.acknowledged_at = Some(t(30));
+    acked.acknowledged_by = Some("alice".into());
+    let event = PageEventRow {
+        page_id: "p1".into(),
+        at: t(30),
+        kind: "acknowledged".into(),
+        actor: "alice".into(),
+        via: "link".into(),
+        detail: String::new(),
+    };
+    assert!(store.update_page("p1", page.version, &acked, std::slice::from_ref(&event)).await?);
+    assert!(
+        !store.update_page("p1", page.version, &page.life, std::slice::from_ref(&event)).await?,
+        "a second writer at the old version changes nothing"
+    );
+    let stored = store.get_page("p1").await?.ok_or("page p1")?;
+    assert_eq!(stored.life, acked);
+    assert_eq!(stored.version, page.version + 1);
+    let kinds: Vec<String> = store.page_events("p1").await?.into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["opened", "acknowledged"], "the refused update wrote no event");
+    let d = NewDelivery { page_id: Some("p1".into()), ..delivery("k1", "hook", "g", 1) };
+    enqueue_deliveries(&*store, &[d, delivery("k2", "hook", "other", 1)], &[]).await?;
+    assert_eq!(keys(&store.page_deliveries("p1").await?), ["k1"]);
+    assert_eq!(store.get_page("nope").await?, None);
+    Ok(())
+}
+
+async fn due_pages_come_earliest_first_and_resolved_ones_never<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let pages = store
+        .open_pages(
+            &[
+                new_page("late", "ops", "g1", Some("p"), 50),
+                new_page("early", "ops", "g2", Some("p"), 10),
+                new_page("quiet", "ops", "g3", None, 0),
+            ],
+            t(0),
+        )
+        .await?;
+    assert_eq!(store.next_page_due().await?, Some(t(10)));
+    let due: Vec<String> = store.due_pages(t(100), 10).await?.into_iter().map(|p| p.id).collect();
+    assert_eq!(due, ["early", "late"], "earliest first; a page without a timer is never due");
+    assert_eq!(store.due_pages(t(20), 10).await?.len(), 1);
+    let mut resolved = pages[1].life.clone();
+    resolved.state = PageState::Resolved;
+    assert!(store.update_page("early", pages[1].version, &resolved, &[]).await?);
+    assert_eq!(store.next_page_due().await?, Some(t(50)), "a resolved page keeps no timer");
+    Ok(())
+}
+
+async fn concurrent_opens_of_one_group_share_one_page<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let first = b.open().await?;
+    let second = b.open().await?;
+    let (from_a, from_b) = ([new_page("from-a", "ops", "g", None, 0)], [new_page("from-b", "ops", "g", None, 0)]);
+    let (a, c) = tokio::join!(first.open_pages(&from_a, t(0)), second.open_pages(&from_b, t(0)));
+    let (a, c) = (a?, c?);
+    assert_eq!(a[0].id, c[0].id, "two instances opening the same group's page at once get the same page");
+    Ok(())
+}
+
+async fn server_keys_are_stored_once<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    assert_eq!(store.server_key("link", "first").await?, "first");
+    assert_eq!(store.server_key("link", "second").await?, "first", "another instance gets the stored key");
+    assert_eq!(b.open().await?.server_key("link", "third").await?, "first", "and so does a restart");
+    Ok(())
+}
 
 async fn appended_alerts_load_back_identically_in_version_order<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
@@ -280,6 +420,7 @@ async fn an_empty_append_is_a_no_op<B: Backend>() -> TestResult {
 
 fn delivery(key: &str, channel: &str, group: &str, created: i64) -> NewDelivery {
     NewDelivery {
+        page_id: None,
         idempotency_key: key.into(),
         channel: channel.into(),
         team: "ops".into(),

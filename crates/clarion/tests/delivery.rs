@@ -103,7 +103,8 @@ fn a_group_reaches_every_channel_of_its_team_with_the_clarity_fields_in_order() 
     // Slack: Block Kit with the fields in the fixed order, missing ones marked.
     let slack = sink.wait_for("/slack", 1, WAIT)?;
     let blocks = slack[0].json()?;
-    assert_eq!(blocks["text"], "[FIRING:2] DiskFull (payments)");
+    // The first line says how bad, what and whose (issue "Acknowledgement and escalation").
+    assert_eq!(blocks["text"], "CRITICAL · Disk full on db1 (+1 more) · payments");
     let sections: Vec<&str> =
         blocks["blocks"].as_array().ok_or("blocks")?.iter().filter_map(|b| b["text"]["text"].as_str()).collect();
     let first = sections.iter().find(|s| s.contains("instance=db1")).ok_or("no section for db1")?;
@@ -126,7 +127,7 @@ fn a_group_reaches_every_channel_of_its_team_with_the_clarity_fields_in_order() 
     let mails = smtp.wait_for(1, WAIT)?;
     assert_eq!(mails[0].to, vec!["payments-oncall@example.com".to_string()]);
     let parsed = mail_parser::MessageParser::default().parse(mails[0].data.as_bytes()).ok_or("unparseable e-mail")?;
-    assert_eq!(parsed.subject(), Some("[FIRING:2] DiskFull (payments)"));
+    assert_eq!(parsed.subject(), Some("CRITICAL · Disk full on db1 (+1 more) · payments"));
     assert!(parsed.message_id().is_some_and(|id| id.ends_with("@clarion")), "{:?}", parsed.message_id());
     let text = parsed.body_text(0).ok_or("no text part")?;
     let html = parsed.body_html(0).ok_or("no HTML part")?;

@@ -158,7 +158,7 @@ fn a_clear_announcement_reaches_exactly_the_teams_it_addresses() -> TestResult {
 
     let slack = sink.wait_for("/payments", 1, WAIT)?;
     let text = slack[0].json()?.to_string();
-    assert!(text.contains("[ANNOUNCEMENT] Checkout database moves to the new cluster (payments)"), "{text}");
+    assert!(text.contains("ANNOUNCEMENT · Checkout database moves to the new cluster · payments"), "{text}");
     assert!(text.contains("*Deadline:* 2026-12-01") && text.contains("*Owner:* platform-team"), "{text}");
     let hook = sink.wait_for("/db", 1, WAIT)?;
     let payload = hook[0].json()?;

@@ -43,14 +43,34 @@ fn html_escape(s: &str) -> String {
 /// Subject, plain-text body and HTML body of `n`.
 pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, String) {
     let view = View::of(n);
-    let mut text = format!("{}\n\n", view.title);
+    let mut text = format!("{}\n", view.title);
     let mut html = format!("<html><body style=\"font-family:sans-serif\"><h2>{}</h2>\n", html_escape(&view.title));
+    // The acknowledgement link comes right after the first line.
+    if let Some(page) = &view.page {
+        match (&page.url, page.acknowledgeable) {
+            (Some(url), true) => {
+                text.push_str(&format!("Acknowledge page {}: {url}\n", page.id));
+                html.push_str(&format!(
+                    "<p><a href=\"{}\" style=\"background:#1a7f37;color:#fff;padding:6px 12px;text-decoration:none\">Acknowledge</a> page {}</p>\n",
+                    html_escape(url),
+                    html_escape(&page.id)
+                ));
+            }
+            (Some(url), false) => {
+                text.push_str(&format!("Page {}: {url}\n", page.id));
+                html.push_str(&format!("<p>Page <a href=\"{}\">{}</a></p>\n", html_escape(url), html_escape(&page.id)));
+            }
+            (None, _) => text.push_str(&format!("Page {}\n", page.id)),
+        }
+    }
+    text.push('\n');
     for item in &view.items {
         match &item.heading {
-            Heading::Alert { name, status, labels } => {
-                text.push_str(&format!("== {name} [{}] {labels}\n", status.as_str()));
+            Heading::Alert { name, status, labels, is_new } => {
+                let new = if *is_new { " NEW" } else { "" };
+                text.push_str(&format!("== {name} [{}]{new} {labels}\n", status.as_str()));
                 html.push_str(&format!(
-                    "<h3>{} <small>[{}] {}</small></h3>\n",
+                    "<h3>{} <small>[{}]{new} {}</small></h3>\n",
                     html_escape(name),
                     status.as_str(),
                     html_escape(labels)
@@ -59,6 +79,10 @@ pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, Strin
             Heading::Announcement => {
                 text.push_str("== Announcement\n");
                 html.push_str("<h3>Announcement</h3>\n");
+            }
+            Heading::Escalation { text: heading } => {
+                text.push_str(&format!("== {heading}\n"));
+                html.push_str(&format!("<h3>{}</h3>\n", html_escape(heading)));
             }
         }
         html.push_str("<table cellpadding=\"4\">\n");
@@ -74,11 +98,9 @@ pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, Strin
             };
             html.push_str(&format!("<tr><th align=\"left\">{}</th><td>{cell}</td></tr>\n", f.label));
         }
-        for (label, value) in [("Context", &item.context), ("Details", &item.details)] {
-            if let Some(v) = value {
-                text.push_str(&format!("{:<9} {v}\n", format!("{label}:")));
-                html.push_str(&format!("<tr><th align=\"left\">{label}</th><td>{}</td></tr>\n", html_escape(v)));
-            }
+        if let Some(v) = &item.details {
+            text.push_str(&format!("Details:  {v}\n"));
+            html.push_str(&format!("<tr><th align=\"left\">Details</th><td>{}</td></tr>\n", html_escape(v)));
         }
         if !item.findings.is_empty() {
             text.push_str("Falls short of the communication standard:\n");

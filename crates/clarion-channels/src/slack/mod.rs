@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 use clarion_core::notification::{Notification, Status};
 
 use crate::view::{Heading, Item, View, MISSING};
+
+/// The `action_id` of the Acknowledge button; `POST /api/v1/slack/interactions` acts on it.
+pub const ACK_ACTION: &str = "clarion_ack";
 use crate::{http, Attempt, Outcome};
 
 #[derive(Clone)]
@@ -33,14 +36,16 @@ fn escape(s: &str) -> String {
 
 fn item_block(item: &Item) -> Value {
     let mut lines = vec![match &item.heading {
-        Heading::Alert { name, status, labels } => {
+        Heading::Alert { name, status, labels, is_new } => {
             let icon = match status {
                 Status::Firing => ":red_circle:",
                 Status::Resolved => ":large_green_circle:",
             };
-            format!("{icon} *{}* `{}`", escape(name), escape(labels))
+            let new = if *is_new { " *NEW*" } else { "" };
+            format!("{icon}{new} *{}* `{}`", escape(name), escape(labels))
         }
         Heading::Announcement => ":mega: *Announcement*".to_string(),
+        Heading::Escalation { text } => format!(":rotating_light: *{}*", escape(text)),
     }];
     for f in &item.fields {
         let value = match (&f.value, f.is_link) {
@@ -49,9 +54,6 @@ fn item_block(item: &Item) -> Value {
             (Some(v), _) => escape(v),
         };
         lines.push(format!("*{}:* {value}", f.label));
-    }
-    if let Some(c) = &item.context {
-        lines.push(format!("*Context:* {}", escape(c)));
     }
     if let Some(d) = &item.details {
         lines.push(format!("*Details:* {}", escape(d)));
@@ -76,9 +78,35 @@ impl Slack {
     /// The Block Kit payload for `n`.
     pub fn render(n: &Notification, idempotency_key: &str) -> Value {
         let view = View::of(n);
+        // The first line carries text from alerts: escaped, so `<!channel>` in a summary pings nobody.
+        let title = escape(&view.title);
         let mut blocks = vec![
-            json!({"type": "header", "text": {"type": "plain_text", "text": view.title.chars().take(150).collect::<String>()}}),
+            json!({"type": "header", "text": {"type": "plain_text", "text": title.chars().take(150).collect::<String>()}}),
         ];
+        // The buttons come right after the first line: acknowledging is the first thing a reader may do.
+        if let Some(page) = &view.page {
+            let mut elements = Vec::new();
+            if page.acknowledgeable {
+                elements.push(json!({
+                    "type": "button",
+                    "action_id": ACK_ACTION,
+                    "value": page.id,
+                    "style": "primary",
+                    "text": {"type": "plain_text", "text": "Acknowledge"},
+                }));
+            }
+            if let Some(url) = &page.url {
+                elements.push(json!({
+                    "type": "button",
+                    "action_id": "clarion_open",
+                    "url": url,
+                    "text": {"type": "plain_text", "text": format!("Open page {}", page.id)},
+                }));
+            }
+            if !elements.is_empty() {
+                blocks.push(json!({"type": "actions", "block_id": format!("page:{}", page.id), "elements": elements}));
+            }
+        }
         for item in &view.items {
             blocks.push(json!({"type": "divider"}));
             blocks.push(item_block(item));
@@ -89,7 +117,7 @@ impl Slack {
             );
         }
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Clarion delivery `{idempotency_key}` · group `{}`", escape(&view.group_key))}]}));
-        json!({"text": view.title, "blocks": blocks})
+        json!({"text": title, "blocks": blocks})
     }
 
     pub async fn send(

@@ -3,11 +3,15 @@
 //!
 //! Both formats are alert-shaped, because that is what webhook consumers parse: an announcement is
 //! rendered as a group of one alert named `Announcement` whose annotations carry its clarity fields where
-//! [`ClarityField::alert_sources`] says an alert carries them.
+//! [`ClarityField::alert_sources`] says an alert carries them, and an escalation notice as one alert named
+//! `PageEscalation`. Clarion's format adds `kind`, the first line (`title`) and the `page` with its signed
+//! acknowledgement link.
 
 use clarion_core::clarity::{ClarityField, Source};
 use clarion_core::labels::LabelSet;
-use clarion_core::notification::{AlertGroup, Announcement, FindingNote, Notification, NotifiedAlert, Status};
+use clarion_core::notification::{
+    AlertGroup, Announcement, Escalation, FindingNote, Notification, NotifiedAlert, PageRef, Status,
+};
 use clarion_core::Timestamp;
 use serde::Serialize;
 
@@ -33,7 +37,48 @@ fn alert_group(n: &Notification) -> std::borrow::Cow<'_, AlertGroup> {
     match n {
         Notification::AlertGroup(g) => std::borrow::Cow::Borrowed(g),
         Notification::Announcement(a) => std::borrow::Cow::Owned(announcement_as_alert_group(a)),
+        Notification::Escalation(e) => std::borrow::Cow::Owned(escalation_as_alert_group(e)),
     }
+}
+
+/// The `alertname` of the alert that carries an escalation notice in webhook payloads.
+pub const ESCALATION_NAME: &str = "PageEscalation";
+
+/// An escalation notice as a group of one alert: labels `alertname`, `severity`, `team`, `page`,
+/// `target`; annotations `summary`, `description` and `escalation` (which tier of which policy, and why).
+pub fn escalation_as_alert_group(e: &Escalation) -> AlertGroup {
+    let mut labels: LabelSet = [
+        ("alertname".to_string(), ESCALATION_NAME.to_string()),
+        ("team".to_string(), e.team.clone()),
+        ("page".to_string(), e.page.id.clone()),
+        ("target".to_string(), e.target.clone()),
+    ]
+    .into();
+    if !e.severity.trim().is_empty() {
+        labels.insert("severity", e.severity.to_lowercase());
+    }
+    let mut annotations: LabelSet = [
+        ("summary".to_string(), e.summary.clone()),
+        ("escalation".to_string(), format!("tier {} (round {}) of policy {}", e.tier, e.round + 1, e.policy)),
+    ]
+    .into();
+    if let Some(c) = &e.context {
+        annotations.insert("description", c.as_str());
+    }
+    let alert = NotifiedAlert {
+        status: Status::Firing,
+        labels: labels.clone(),
+        annotations,
+        starts_at: e.page.opened_at,
+        ends_at: None,
+        generator_url: format!("{}/api/v1/pages/{}", e.external_url, e.page.id),
+        fingerprint: String::new(),
+        findings: Vec::new(),
+        is_new: false,
+    };
+    let mut group = AlertGroup::new(e.team.clone(), e.group_key.clone(), labels, vec![alert], e.external_url.clone());
+    group.page = Some(e.page.clone());
+    group
 }
 
 /// An announcement as a group of one alert: labels `alertname`, `severity`, `team` (and `owner`),
@@ -74,8 +119,11 @@ pub fn announcement_as_alert_group(a: &Announcement) -> AlertGroup {
         generator_url: format!("{}/api/v1/deliveries", a.external_url),
         fingerprint: String::new(),
         findings: Vec::new(),
+        is_new: false,
     };
-    AlertGroup::new(a.team.clone(), a.group_key(), labels, vec![alert], a.external_url.clone())
+    let mut group = AlertGroup::new(a.team.clone(), a.group_key(), labels, vec![alert], a.external_url.clone());
+    group.page = a.page.clone();
+    group
 }
 
 #[derive(Serialize)]
@@ -123,6 +171,32 @@ struct V4Message<'a> {
     truncated_alerts: usize,
     #[serde(skip_serializing_if = "Option::is_none")]
     idempotency_key: Option<&'a str>,
+    /// Clarion's additions (absent from `alertmanager-v4`): what the notification is about, its first
+    /// line, and the page to acknowledge.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kind: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    page: Option<PageOut<'a>>,
+}
+
+/// The page of a notification in Clarion's payload.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PageOut<'a> {
+    id: &'a str,
+    /// The signed link that acknowledges the page for this recipient (a POST; a GET shows the page).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ack_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acknowledged_by: Option<&'a str>,
+}
+
+impl<'a> From<&'a PageRef> for PageOut<'a> {
+    fn from(p: &'a PageRef) -> Self {
+        PageOut { id: &p.id, ack_url: p.url.as_deref(), acknowledged_by: p.acknowledged_by.as_deref() }
+    }
 }
 
 fn alert<'a>(a: &'a NotifiedAlert, clarity: Option<Clarity>) -> V4Alert<'a> {
@@ -162,6 +236,9 @@ pub fn alertmanager_v4(n: &Notification, max_alerts: usize) -> Result<Vec<u8>, s
         group_key: &n.group_key,
         truncated_alerts: truncated,
         idempotency_key: None,
+        kind: None,
+        title: None,
+        page: None,
     };
     serde_json::to_vec(&msg)
 }
@@ -169,6 +246,13 @@ pub fn alertmanager_v4(n: &Notification, max_alerts: usize) -> Result<Vec<u8>, s
 /// Clarion's payload: version `clarion/1`, the v4 fields, `idempotencyKey`, and per alert a `clarity`
 /// object (absent fields are `null`).
 pub fn clarion(n: &Notification, max_alerts: usize, idempotency_key: &str) -> Result<Vec<u8>, serde_json::Error> {
+    let kind = match n {
+        Notification::AlertGroup(_) => "alerts",
+        Notification::Announcement(_) => "announcement",
+        Notification::Escalation(_) => "escalation",
+    };
+    let title = n.title();
+    let page = n.page();
     let n = alert_group(n);
     let (alerts, truncated) = truncate(&n, max_alerts);
     let msg = V4Message {
@@ -201,6 +285,9 @@ pub fn clarion(n: &Notification, max_alerts: usize, idempotency_key: &str) -> Re
         group_key: &n.group_key,
         truncated_alerts: truncated,
         idempotency_key: Some(idempotency_key),
+        kind: Some(kind),
+        title: Some(title),
+        page: page.map(PageOut::from),
     };
     serde_json::to_vec(&msg)
 }

@@ -18,6 +18,7 @@ use super::{decode_json, read_body};
 use crate::auth::{Authorized, Ingest};
 use crate::error::AppError;
 use crate::outbox::{self, keys, Envelope};
+use crate::pages;
 use crate::state::AppState;
 
 /// An announcement as posted. Clarity fields are optional here so that a missing one is reported as a
@@ -93,23 +94,32 @@ pub async fn post(
         }
         Err(other) => return Err(AppError::BadRequest(other.to_string())),
     };
+    // Each addressed team gets a page: it acknowledges having read the announcement.
+    let teams: Vec<(String, String)> = accepted.iter().map(|a| (a.team.clone(), a.title.clone())).collect();
+    let opened = pages::open_for_announcement(&state, &id, &teams, now).await?;
     let mut envelopes = Vec::new();
     let mut without_channels = Vec::new();
-    for a in &accepted {
+    for (a, page) in accepted.iter().zip(&opened) {
         let Some(team) = config.team(&a.team) else { continue };
         if team.channels.is_empty() {
             without_channels.push(team.name.clone());
         }
-        let notification = Notification::Announcement(a.clone());
-        envelopes.extend(Envelope::for_channels(team, &notification, |channel| {
-            keys::announcement(&id, &team.name, channel)
-        }));
+        for channel in &team.channels {
+            let mut announcement = a.clone();
+            announcement.page = Some(pages::page_ref(&state, &config, page, channel, now));
+            envelopes.push(Envelope {
+                channel: channel.clone(),
+                idempotency_key: keys::announcement(&id, &team.name, channel),
+                notification: Notification::Announcement(announcement),
+            });
+        }
     }
     let sent = state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
     tracing::info!(announcement = %id, teams = accepted.len(), deliveries = sent.stored, "announcement accepted");
     let body = json!({
         "id": id,
         "teams": accepted.iter().map(|a| a.team.as_str()).collect::<Vec<_>>(),
+        "pages": opened.iter().map(|p| json!({"team": p.team, "page": p.id})).collect::<Vec<_>>(),
         "deliveries": envelopes.len(),
         "teamsWithoutChannels": without_channels,
     });

@@ -8,7 +8,10 @@ pub mod alerts;
 pub mod announcements;
 pub mod deliveries;
 pub mod metrics;
+pub mod pages;
+pub mod provider_events;
 pub mod silences;
+pub mod slack;
 pub mod standard;
 pub mod status;
 

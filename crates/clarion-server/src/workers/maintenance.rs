@@ -41,7 +41,7 @@ pub async fn run(state: AppState) {
 }
 
 fn before(now: clarion_core::Timestamp, retention: Duration) -> clarion_core::Timestamp {
-    now - chrono::Duration::from_std(retention).unwrap_or_default()
+    chrono::Duration::from_std(retention).ok().and_then(|r| now.checked_sub_signed(r)).unwrap_or(now)
 }
 
 /// One round of housekeeping.

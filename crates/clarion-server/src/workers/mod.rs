@@ -3,12 +3,14 @@
 //! - `intake`: commits submitted alerts in groups, then installs them in memory;
 //! - `notifier`: flushes due aggregation groups into the outbox;
 //! - `sender`: sends what the outbox holds and records the outcomes;
+//! - `escalation`: steps pages whose timers came (next tier, ack timeout);
 //! - `maintenance`: forgets and deletes what has aged out.
 //!
 //! A worker reads and changes shared state only through [`AppState`]'s methods and produces messages only
 //! through the outbox; it never calls a handler. A new background capability (escalation timers, calendar
 //! notices, advisory matching) is a new module here and one more line in [`start`].
 
+pub mod escalation;
 pub mod intake;
 pub mod maintenance;
 pub mod notifier;
@@ -25,6 +27,7 @@ pub fn start(state: &AppState, inputs: WorkerInputs) -> Vec<JoinHandle<()>> {
         tokio::spawn(maintenance::run(state.clone())),
         tokio::spawn(notifier::run(state.clone())),
         tokio::spawn(sender::run(state.clone(), inputs.handoff)),
+        tokio::spawn(escalation::run(state.clone())),
     ]
 }
 

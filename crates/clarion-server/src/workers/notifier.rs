@@ -8,15 +8,23 @@
 //! restart; a crash after it finds the notification log saying the channel was told, so nothing is
 //! notified twice. What to tell whom is decided in `clarion-core` (`dispatch::notice_for_channel`); this
 //! worker looks up teams and channels, builds the notification, and commits.
+//!
+//! Each group's notification to its team is a **page** (`crate::pages`): opened before its first notice
+//! (every notice carries the page id and each recipient's signed acknowledgement link), resolved when all
+//! its alerts resolved. An acknowledged page is not re-notified at the repeat interval; new alerts in its
+//! group still are, marked new.
 
 use std::time::Duration;
 
 use clarion_config::Config;
+use clarion_core::clarity::ClarityField;
 use clarion_core::dispatch::{notice_for_channel, Flush, NotificationLogEntry};
 use clarion_core::notification::{AlertGroup, Notification, NotifiedAlert, Status};
-use clarion_store::NotificationLogRow;
+use clarion_core::page::{Event, PageState};
+use clarion_store::{NotificationLogRow, PageRow};
 
 use crate::outbox::{self, keys, Envelope, OutboxError};
+use crate::pages::{self, GroupPage, PageError};
 use crate::state::AppState;
 
 /// Longest sleep between checks when no group is due (a safety net; new alerts wake the notifier).
@@ -58,8 +66,9 @@ struct Round {
     logged: Vec<((String, String), NotificationLogEntry)>,
 }
 
-/// Flushes every due group: one outbox commit for all of them. Returns how many groups were flushed.
-pub async fn flush_due(state: &AppState) -> Result<usize, OutboxError> {
+/// Flushes every due group: pages opened or resolved first, then one outbox commit for every notice.
+/// Returns how many groups were flushed.
+pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     let now = state.now();
     let config = state.config();
     let flushes = state.memory().due_flushes(&config.inhibit_rules, now);
@@ -67,10 +76,11 @@ pub async fn flush_due(state: &AppState) -> Result<usize, OutboxError> {
         return Ok(0);
     }
     tracing::debug!(groups = flushes.len(), "flushing due groups");
+    let pages = pages_of(state, &config, &flushes, now).await?;
     let external_url = state.external_url();
     let mut round = Round::default();
-    for flush in &flushes {
-        plan_flush(state, &config, flush, &external_url, now, &mut round);
+    for (flush, page) in flushes.iter().zip(&pages) {
+        plan_flush(state, &config, flush, page.as_ref(), &external_url, now, &mut round);
     }
     let sent = state.outbox().send(&round.envelopes, &round.log_rows, now, outbox::lease_until(&config, now)).await?;
     state.memory().flushed(&flushes, round.logged, now);
@@ -85,20 +95,90 @@ pub async fn flush_due(state: &AppState) -> Result<usize, OutboxError> {
     Ok(flushes.len())
 }
 
+/// Why a flush round failed; it is tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Store(#[from] clarion_store::StoreError),
+    #[error(transparent)]
+    Page(#[from] PageError),
+}
+
+/// The page of each flushed group: opened when it has firing alerts, resolved when all its alerts
+/// resolved; `None` for a group of a team that is not configured, or with nothing firing and no page.
+async fn pages_of(
+    state: &AppState,
+    config: &Config,
+    flushes: &[Flush],
+    now: clarion_core::Timestamp,
+) -> Result<Vec<Option<PageRow>>, NotifierError> {
+    let mut out: Vec<Option<PageRow>> = vec![None; flushes.len()];
+    let mut requests = Vec::new();
+    let mut requested = Vec::new();
+    for (i, flush) in flushes.iter().enumerate() {
+        if config.team(&flush.receiver).is_none() {
+            continue;
+        }
+        if let Some((_, lead)) = flush.firing.first() {
+            let severity = lead.labels.get("severity").unwrap_or_default().to_string();
+            let summary = ClarityField::Summary
+                .of_alert(&lead.labels, &lead.annotations)
+                .or_else(|| lead.labels.get("alertname"))
+                .unwrap_or("alerts")
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_string();
+            requests.push(GroupPage {
+                team: flush.receiver.clone(),
+                group_key: flush.group_key.clone(),
+                route_policy: flush.escalation.clone(),
+                severity,
+                summary,
+                context: ClarityField::Context.of_alert(&lead.labels, &lead.annotations).map(str::to_string),
+            });
+            requested.push(i);
+        } else if !flush.resolved.is_empty() {
+            // Everything resolved: the page ends (or ended already, if this flush is repeated after a crash).
+            let Some(page) = state.store().latest_page(&flush.receiver, &flush.group_key).await? else { continue };
+            out[i] = Some(if page.life.state == PageState::Resolved {
+                page
+            } else {
+                match pages::apply(state, &page.id, &Event::Resolve(pages::automatic())).await {
+                    Ok(applied) => applied.page,
+                    Err(PageError::Refused(_)) => state.store().get_page(&page.id).await?.unwrap_or(page),
+                    Err(e) => return Err(e.into()),
+                }
+            });
+        }
+    }
+    for (i, page) in requested.into_iter().zip(pages::open_for_groups(state, &requests, now).await?) {
+        out[i] = Some(page);
+    }
+    Ok(out)
+}
+
 /// Adds to `round` what each channel of the flushed group's team must be told.
 fn plan_flush(
     state: &AppState,
     config: &Config,
     flush: &Flush,
+    page: Option<&PageRow>,
     external_url: &str,
     now: clarion_core::Timestamp,
     round: &mut Round,
 ) {
     let Some(team) = config.team(&flush.receiver) else { return };
+    // An acknowledged page hears of new and resolved alerts, not the same ones again.
+    let repeat = page.is_none_or(|p| p.life.state != PageState::Acknowledged);
     for channel_name in &team.channels {
         let Some(channel) = config.channel(channel_name) else { continue };
         let last = state.memory().last_notification(&flush.group_key, channel_name);
-        let Some(notice) = notice_for_channel(flush, channel.send_resolved, last.as_ref(), now) else { continue };
+        let Some(notice) = notice_for_channel(flush, channel.send_resolved, last.as_ref(), repeat, now) else {
+            continue;
+        };
         let log = &notice.log;
         round.log_rows.push(NotificationLogRow {
             group_key: flush.group_key.clone(),
@@ -112,26 +192,28 @@ fn plan_flush(
             let alerts = notice
                 .alerts
                 .iter()
-                .map(|(fp, alert, resolved)| NotifiedAlert {
-                    findings: config.standard.alert_findings(alert, Some(&team.name)),
-                    status: if *resolved { Status::Resolved } else { Status::Firing },
-                    labels: alert.labels.clone(),
-                    annotations: alert.annotations.clone(),
-                    starts_at: alert.starts_at,
+                .map(|a| NotifiedAlert {
+                    findings: config.standard.alert_findings(a.alert, Some(&team.name)),
+                    status: if a.resolved { Status::Resolved } else { Status::Firing },
+                    labels: a.alert.labels.clone(),
+                    annotations: a.alert.annotations.clone(),
+                    starts_at: a.alert.starts_at,
                     // Alertmanager sends the zero time for firing alerts, so they do not resolve as time
                     // moves on.
-                    ends_at: resolved.then_some(alert.ends_at),
-                    generator_url: alert.generator_url.clone(),
-                    fingerprint: fp.to_string(),
+                    ends_at: a.resolved.then_some(a.alert.ends_at),
+                    generator_url: a.alert.generator_url.clone(),
+                    fingerprint: a.fingerprint.to_string(),
+                    is_new: a.is_new,
                 })
                 .collect();
-            let group = AlertGroup::new(
+            let mut group = AlertGroup::new(
                 team.name.clone(),
                 flush.group_key.clone(),
                 flush.group_labels.clone(),
                 alerts,
                 external_url.to_string(),
             );
+            group.page = page.map(|p| pages::page_ref(state, config, p, channel_name, now));
             round.envelopes.push(Envelope {
                 channel: channel_name.clone(),
                 idempotency_key: keys::alert_group(

@@ -208,6 +208,7 @@ mod tests {
     fn delivery(attempts: u32) -> Delivery {
         Delivery {
             id: 7,
+            page_id: None,
             idempotency_key: "k".into(),
             channel: "hook".into(),
             team: "ops".into(),

@@ -8,6 +8,7 @@
 mod alerts;
 mod nflog;
 mod outbox;
+mod pages;
 mod silences;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
@@ -69,6 +70,46 @@ const MIGRATIONS: &[&str] = &[
         sequence    BIGINT NOT NULL,
         PRIMARY KEY (group_key, channel)
     );",
+    // 3: pages, their timelines, server keys; deliveries know their page.
+    "CREATE TABLE pages (
+        id              TEXT    PRIMARY KEY,
+        team            TEXT    NOT NULL,
+        group_key       TEXT    NOT NULL,
+        kind            TEXT    NOT NULL,
+        severity        TEXT    NOT NULL,
+        summary         TEXT    NOT NULL,
+        context         TEXT,
+        policy          TEXT,
+        state           TEXT    NOT NULL,
+        tier            BIGINT ,
+        round           BIGINT ,
+        epoch           BIGINT  NOT NULL DEFAULT 0,
+        next_at         BIGINT ,
+        opened_at       BIGINT  NOT NULL,
+        acknowledged_at BIGINT ,
+        acknowledged_by TEXT,
+        action_done_at  BIGINT ,
+        action_done_by  TEXT,
+        resolved_at     BIGINT ,
+        version         BIGINT  NOT NULL DEFAULT 1
+    );
+    CREATE UNIQUE INDEX pages_open ON pages (team, group_key) WHERE state <> 'resolved';
+    CREATE INDEX pages_latest ON pages (team, group_key, opened_at);
+    CREATE INDEX pages_due ON pages (next_at) WHERE next_at IS NOT NULL AND state <> 'resolved';
+    CREATE INDEX pages_opened ON pages (opened_at);
+    CREATE TABLE page_events (
+        id      BIGSERIAL PRIMARY KEY,
+        page_id TEXT    NOT NULL,
+        at      BIGINT  NOT NULL,
+        kind    TEXT    NOT NULL,
+        actor   TEXT    NOT NULL,
+        via     TEXT    NOT NULL,
+        detail  TEXT    NOT NULL
+    );
+    CREATE INDEX page_events_page ON page_events (page_id, id);
+    CREATE TABLE server_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+    ALTER TABLE deliveries ADD COLUMN page_id TEXT;
+    CREATE INDEX deliveries_page ON deliveries (page_id) WHERE page_id IS NOT NULL;",
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.

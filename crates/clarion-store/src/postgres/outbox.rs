@@ -173,8 +173,8 @@ async fn insert_deliveries(
     let insert = tx
         .prepare(
             "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
-                                     created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6)
+                                     created_at, updated_at, page_id)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, $7)
              ON CONFLICT (idempotency_key) DO NOTHING
              RETURNING id",
         )
@@ -183,7 +183,10 @@ async fn insert_deliveries(
     for d in deliveries {
         let created = nanos(d.created_at)?;
         if let Some(row) = tx
-            .query_opt(&insert, &[&d.idempotency_key, &d.channel, &d.team, &d.group_key, &d.payload, &created])
+            .query_opt(
+                &insert,
+                &[&d.idempotency_key, &d.channel, &d.team, &d.group_key, &d.payload, &created, &d.page_id],
+            )
             .await?
         {
             ids.push(row.get(0));
@@ -215,7 +218,7 @@ async fn insert_deliveries(
     Ok(ids)
 }
 
-fn pg_delivery(r: &tokio_postgres::Row) -> DeliveryColumns {
+pub(super) fn pg_delivery(r: &tokio_postgres::Row) -> DeliveryColumns {
     DeliveryColumns {
         id: r.get(0),
         idempotency_key: r.get(1),
@@ -231,5 +234,6 @@ fn pg_delivery(r: &tokio_postgres::Row) -> DeliveryColumns {
         created_at: r.get(11),
         updated_at: r.get(12),
         delivered_at: r.get(13),
+        page_id: r.get(14),
     }
 }

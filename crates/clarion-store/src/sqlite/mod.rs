@@ -8,6 +8,7 @@
 mod alerts;
 mod nflog;
 mod outbox;
+mod pages;
 mod runtime;
 mod schema;
 mod silences;

@@ -201,12 +201,14 @@ fn insert_deliveries(
     let mut ids = Vec::with_capacity(deliveries.len());
     let mut insert = tx.prepare_cached(
         "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
-                                 created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6)
+                                 created_at, updated_at, page_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6, ?7)
          ON CONFLICT (idempotency_key) DO NOTHING",
     )?;
     for (d, created) in deliveries {
-        if insert.execute(params![d.idempotency_key, d.channel, d.team, d.group_key, d.payload, created])? == 1 {
+        if insert.execute(params![d.idempotency_key, d.channel, d.team, d.group_key, d.payload, created, d.page_id])?
+            == 1
+        {
             ids.push(tx.last_insert_rowid());
         }
     }
@@ -229,7 +231,7 @@ fn insert_deliveries(
     Ok(ids)
 }
 
-fn delivery_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryColumns> {
+pub(super) fn delivery_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryColumns> {
     Ok(DeliveryColumns {
         id: r.get(0)?,
         idempotency_key: r.get(1)?,
@@ -245,5 +247,6 @@ fn delivery_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryColumns> 
         created_at: r.get(11)?,
         updated_at: r.get(12)?,
         delivered_at: r.get(13)?,
+        page_id: r.get(14)?,
     })
 }

@@ -1,0 +1,279 @@
+//! The pages API: `GET /api/v1/pages` (with `team`, `state`, `limit`), `GET /api/v1/pages/{id}` (the page
+//! and its timeline), and `POST /api/v1/pages/{id}/ack`, `/unack`, `/done` (scope `respond`).
+//!
+//! A change is `crate::pages::apply`; this module reads the request and writes the answer. Who made a
+//! change is the `by` of the body, else the token's name; `via` is `api`, or `cli` when the CLI says so.
+
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Uri};
+use axum::Json;
+use clarion_core::page::{Actor, Event, PageState, Refusal, Via};
+use clarion_core::Timestamp;
+use clarion_store::{Delivery, PageEventRow, PageFilter, PageRow};
+use serde::{Deserialize, Serialize};
+
+use super::{decode_json, format_time, query_pairs, read_body};
+use crate::auth::{Authorized, Read, Respond};
+use crate::error::AppError;
+use crate::pages::{self, PageError};
+use crate::state::AppState;
+
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 10_000;
+
+/// A page on the wire.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageOut {
+    id: String,
+    team: String,
+    kind: String,
+    group_key: String,
+    state: &'static str,
+    severity: String,
+    summary: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    policy: Option<String>,
+    opened_at: String,
+    acknowledged_at: Option<String>,
+    acknowledged_by: Option<String>,
+    action_done_at: Option<String>,
+    action_done_by: Option<String>,
+    resolved_at: Option<String>,
+    /// Seconds from opening to the first acknowledgement; to resolution.
+    time_to_acknowledge_seconds: Option<f64>,
+    time_to_resolve_seconds: Option<f64>,
+    /// Where escalation stands: the tier last notified (1-based), its round, and the next timer.
+    escalation: EscalationOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timeline: Option<Vec<TimelineEntry>>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EscalationOut {
+    tier: Option<usize>,
+    round: Option<u32>,
+    next_at: Option<String>,
+}
+
+/// One line of a page's timeline: a change of the page, or a delivery of one of its messages.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    at: String,
+    /// `opened`, `escalated`, `acknowledged`, … or, for a delivery, `delivered`, `pending`, `sending`, `dead`.
+    event: String,
+    actor: String,
+    via: String,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    channel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    delivery: Option<i64>,
+}
+
+fn seconds(from: Timestamp, to: Option<Timestamp>) -> Option<f64> {
+    to.map(|t| (t - from).num_milliseconds() as f64 / 1000.0)
+}
+
+pub fn page_out(p: PageRow, timeline: Option<Vec<TimelineEntry>>) -> PageOut {
+    let l = &p.life;
+    PageOut {
+        time_to_acknowledge_seconds: seconds(l.opened_at, l.acknowledged_at),
+        time_to_resolve_seconds: seconds(l.opened_at, l.resolved_at),
+        state: l.state.as_str(),
+        opened_at: format_time(l.opened_at),
+        acknowledged_at: l.acknowledged_at.map(format_time),
+        acknowledged_by: l.acknowledged_by.clone(),
+        action_done_at: l.action_done_at.map(format_time),
+        action_done_by: l.action_done_by.clone(),
+        resolved_at: l.resolved_at.map(format_time),
+        escalation: EscalationOut {
+            tier: l.position.map(|(t, _)| t + 1),
+            round: l.position.map(|(_, r)| r + 1),
+            next_at: l.next_at.map(format_time),
+        },
+        id: p.id,
+        team: p.team,
+        kind: p.kind,
+        group_key: p.group_key,
+        severity: p.severity,
+        summary: p.summary,
+        context: p.context,
+        policy: p.policy,
+        timeline,
+    }
+}
+
+/// The timeline: the page's own events and its deliveries (each at its last change), in time order.
+pub fn timeline(events: Vec<PageEventRow>, deliveries: Vec<Delivery>) -> Vec<TimelineEntry> {
+    let mut out: Vec<(Timestamp, TimelineEntry)> = events
+        .into_iter()
+        .map(|e| {
+            (
+                e.at,
+                TimelineEntry {
+                    at: format_time(e.at),
+                    event: e.kind,
+                    actor: e.actor,
+                    via: e.via,
+                    detail: e.detail,
+                    channel: None,
+                    delivery: None,
+                },
+            )
+        })
+        .collect();
+    for d in deliveries {
+        let at = d.delivered_at.unwrap_or(d.updated_at);
+        let detail = match (&d.last_error, d.attempts) {
+            (Some(e), n) => format!("{n} attempts; last error: {e}"),
+            (None, n) => format!("{n} attempts"),
+        };
+        out.push((
+            at,
+            TimelineEntry {
+                at: format_time(at),
+                event: d.state.as_str().to_string(),
+                actor: d.channel.clone(),
+                via: "channel".into(),
+                detail,
+                channel: Some(d.channel),
+                delivery: Some(d.id),
+            },
+        ));
+    }
+    out.sort_by_key(|(at, _)| *at);
+    out.into_iter().map(|(_, e)| e).collect()
+}
+
+/// `GET /api/v1/pages?team=payments&state=triggered&limit=100`: newest first.
+pub async fn list(
+    _: Authorized<Read>,
+    State(state): State<AppState>,
+    uri: Uri,
+) -> Result<Json<Vec<PageOut>>, AppError> {
+    let mut filter = PageFilter { limit: DEFAULT_LIMIT, ..PageFilter::default() };
+    for (key, value) in query_pairs(&uri)? {
+        match key.as_str() {
+            "team" if !value.is_empty() => filter.team = Some(value),
+            "state" if !value.is_empty() => {
+                filter.state = Some(PageState::parse(&value).ok_or_else(|| {
+                    AppError::BadRequest(format!("unknown state {value:?}: use triggered, acknowledged or resolved"))
+                })?)
+            }
+            "limit" => {
+                filter.limit = value
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| AppError::BadRequest(format!("limit must be a number from 1 to {MAX_LIMIT}")))?
+            }
+            _ => {}
+        }
+    }
+    let pages = state.store().list_pages(&filter).await?;
+    Ok(Json(pages.into_iter().map(|p| page_out(p, None)).collect()))
+}
+
+/// `GET /api/v1/pages/{id}`: the page with its timeline.
+pub async fn get_one(
+    _: Authorized<Read>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<PageOut>, AppError> {
+    let page =
+        state.store().get_page(&id).await?.ok_or_else(|| AppError::NotFound(format!("page {id:?} not found")))?;
+    let events = state.store().page_events(&id).await?;
+    let deliveries = state.store().page_deliveries(&id).await?;
+    Ok(Json(page_out(page, Some(timeline(events, deliveries)))))
+}
+
+/// The optional body of a change.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangeBody {
+    /// Who made the change (default: the token's name, else `api`).
+    by: Option<String>,
+    /// `api` (default) or `cli`.
+    via: Option<String>,
+}
+
+/// Reads who is making a change.
+async fn actor(state: &AppState, token: Option<String>, headers: &HeaderMap, body: Body) -> Result<Actor, AppError> {
+    let bytes = read_body(state, headers, body).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| AppError::BadRequest(format!("the body is not UTF-8 ({e})")))?;
+    let change: ChangeBody = if text.trim().is_empty() {
+        ChangeBody::default()
+    } else {
+        decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid change: {e}")))?
+    };
+    let via = match change.via.as_deref() {
+        None | Some("api") => Via::Api,
+        Some("cli") => Via::Cli,
+        Some(other) => return Err(AppError::BadRequest(format!("via {other:?}: use api or cli"))),
+    };
+    let who = change.by.map(|b| b.trim().to_string()).filter(|b| !b.is_empty() && b.len() <= 200);
+    Ok(Actor { who: who.or(token).unwrap_or_else(|| via.as_str().to_string()), via })
+}
+
+/// The answer to a change that could not be made.
+pub fn page_error(e: PageError) -> AppError {
+    match e {
+        PageError::NotFound(id) => AppError::NotFound(format!("page {id:?} not found")),
+        PageError::Refused(Refusal::Resolved) => AppError::Conflict("the page is resolved; nothing to change".into()),
+        PageError::Refused(Refusal::NotAcknowledged) => AppError::Conflict("the page is not acknowledged".into()),
+        PageError::Busy(_) => AppError::Conflict(e.to_string()),
+        other => AppError::Internal(other.to_string()),
+    }
+}
+
+async fn change(
+    state: &AppState,
+    id: &str,
+    auth: Authorized<Respond>,
+    headers: &HeaderMap,
+    body: Body,
+    event: fn(Actor) -> Event,
+) -> Result<Json<PageOut>, AppError> {
+    let who = actor(state, auth.token, headers, body).await?;
+    let applied = pages::apply(state, id, &event(who)).await.map_err(page_error)?;
+    Ok(Json(page_out(applied.page, None)))
+}
+
+/// `POST /api/v1/pages/{id}/ack`: acknowledges; acknowledging an acknowledged page changes nothing.
+pub async fn ack(
+    auth: Authorized<Respond>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PageOut>, AppError> {
+    change(&state, &id, auth, &headers, body, Event::Acknowledge).await
+}
+
+/// `POST /api/v1/pages/{id}/unack`: takes the acknowledgement back; escalation starts again.
+pub async fn unack(
+    auth: Authorized<Respond>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PageOut>, AppError> {
+    change(&state, &id, auth, &headers, body, Event::Unacknowledge).await
+}
+
+/// `POST /api/v1/pages/{id}/done`: the requested action was taken (acknowledges too).
+pub async fn done(
+    auth: Authorized<Respond>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PageOut>, AppError> {
+    change(&state, &id, auth, &headers, body, Event::ActionDone).await
+}

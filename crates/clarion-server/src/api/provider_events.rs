@@ -1,0 +1,134 @@
+//! `POST /api/v1/provider-events`: reverse escalation — a provider tells the teams that depend on it.
+//!
+//! A provider (a supplier behind services) posts an incident or planned work on one of its services with
+//! a token scoped to it (`clarion token new NAME --provider PROVIDER`). The event reaches the owner team
+//! of the affected service and of every service that depends on it, directly or through others
+//! (`clarion_config::escalation::dependents`), naming the provider as the source. It must meet the
+//! communication standard like any announcement (the provider is its owner unless it names one); each
+//! addressed team gets a page to acknowledge.
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use clarion_core::announcement::{accept, AnnouncementDraft, AnnouncementError};
+use clarion_core::notification::Notification;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{decode_json, read_body};
+use crate::auth::ProviderToken;
+use crate::error::AppError;
+use crate::outbox::{self, keys, Envelope};
+use crate::pages;
+use crate::state::AppState;
+
+/// A provider's event as posted.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PostableProviderEvent {
+    /// The affected service (one of the provider's).
+    service: String,
+    /// `incident` or `maintenance`.
+    kind: String,
+    title: Option<String>,
+    /// More about what happens.
+    details: Option<String>,
+    why: Option<String>,
+    impact: Option<String>,
+    action: Option<String>,
+    deadline: Option<String>,
+    owner: Option<String>,
+    severity: Option<String>,
+}
+
+pub async fn post(
+    token: ProviderToken,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let bytes = read_body(&state, &headers, body).await?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| AppError::BadRequest(format!("invalid provider event: the body is not UTF-8 ({e})")))?;
+    let event: PostableProviderEvent =
+        decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid provider event: {e}")))?;
+    if !matches!(event.kind.as_str(), "incident" | "maintenance") {
+        return Err(AppError::BadRequest(format!("kind {:?}: use incident or maintenance", event.kind)));
+    }
+    let config = state.config();
+    let services = &config.file.services;
+    let Some(affected) = services.iter().find(|s| s.name == event.service) else {
+        return Err(AppError::BadRequest(format!("unknown service {:?}", event.service)));
+    };
+    if !affected.providers.contains(&token.provider) {
+        return Err(AppError::Forbidden(format!(
+            "provider {:?} is not a provider of service {:?}; it may post only about its own services",
+            token.provider, affected.name
+        )));
+    }
+    let mut teams = vec![affected.team.clone()];
+    for s in clarion_config::escalation::dependents(services, &affected.name) {
+        if !teams.contains(&s.team) {
+            teams.push(s.team.clone());
+        }
+    }
+    let draft = AnnouncementDraft {
+        title: event.title,
+        what_changes: event.details,
+        why: event.why,
+        impact: event.impact,
+        action: event.action,
+        deadline: event.deadline,
+        // The provider answers for its event unless it names someone.
+        owner: event.owner.or_else(|| Some(token.provider.clone())),
+        severity: event.severity.or_else(|| Some(if event.kind == "incident" { "warning" } else { "info" }.into())),
+        teams,
+        everyone: false,
+    };
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = state.now();
+    let accepted = match accept(&draft, &config.team_names(), &config.standard, &id, &state.external_url(), now) {
+        Ok(accepted) => accepted,
+        Err(AnnouncementError::FallsShort(findings)) => {
+            let list: Vec<_> = findings
+                .iter()
+                .map(|f| json!({"rule": f.rule, "field": f.field.map(|x| x.as_str()), "message": f.message, "fix": f.fix}))
+                .collect();
+            let error = AnnouncementError::FallsShort(findings).to_string();
+            return Ok(
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(json!({ "error": error, "findings": list }))).into_response()
+            );
+        }
+        Err(other) => return Err(AppError::BadRequest(other.to_string())),
+    };
+    let source = format!("{} from {} ({})", event.kind, token.provider, affected.name);
+    let teams: Vec<(String, String)> = accepted.iter().map(|a| (a.team.clone(), a.title.clone())).collect();
+    let opened = pages::open_for_announcement(&state, &id, &teams, now).await?;
+    let mut envelopes = Vec::new();
+    for (a, page) in accepted.iter().zip(&opened) {
+        let Some(team) = config.team(&a.team) else { continue };
+        for channel in &team.channels {
+            let mut notice = a.clone();
+            notice.source = Some(source.clone());
+            notice.page = Some(pages::page_ref(&state, &config, page, channel, now));
+            envelopes.push(Envelope {
+                channel: channel.clone(),
+                idempotency_key: keys::announcement(&id, &team.name, channel),
+                notification: Notification::Announcement(notice),
+            });
+        }
+    }
+    state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
+    tracing::info!(event = %id, provider = %token.provider, token = %token.token, service = %affected.name, teams = accepted.len(), "provider event accepted");
+    let body = json!({
+        "id": id,
+        "service": affected.name,
+        "source": source,
+        "teams": accepted.iter().map(|a| a.team.as_str()).collect::<Vec<_>>(),
+        "pages": opened.iter().map(|p| json!({"team": p.team, "page": p.id})).collect::<Vec<_>>(),
+        "deliveries": envelopes.len(),
+    });
+    Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}

@@ -1,0 +1,267 @@
+//! The one place a page changes.
+//!
+//! Every change — an acknowledgement by link, API, CLI or chat button, an escalation timer, a group that
+//! resolved — goes through [`apply`]: read the page, step its life (`clarion_core::page::step`), hand the
+//! messages the step asks for to the outbox, then commit the new life and its timeline entries **at the
+//! version read**. Messages go first and carry idempotency keys made of the page, epoch, round, tier and
+//! channel, so a crash between the two steps, or two instances stepping the same page, sends each tier
+//! once; the commit at the version read lets exactly one of two racing instances record the step, and the
+//! other reads the page again.
+//!
+//! Pages open in [`open_for_groups`], called by the notifier with what it is about to notify.
+
+use std::time::Duration;
+
+use clarion_config::Config;
+use clarion_core::notification::{Escalation, EscalationReason, Notification, PageRef};
+use clarion_core::page::{step, Actor, Effect, Event, NotifyReason, PageLife, PageState, Refusal, Target};
+use clarion_core::Timestamp;
+use clarion_store::{NewPage, PageEventRow, PageRow, StoreError};
+
+use crate::metrics::TeamLabel;
+use crate::outbox::{self, keys, Envelope, OutboxError};
+use crate::state::AppState;
+
+/// How many times [`apply`] re-reads a page another instance changed meanwhile.
+const RETRIES: usize = 5;
+
+/// Why a page could not be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error("page {0:?} not found")]
+    NotFound(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error("page {0:?} kept changing under this instance; try again")]
+    Busy(String),
+}
+
+/// What [`apply`] did.
+#[derive(Debug, Clone)]
+pub struct Applied {
+    /// The page after the event.
+    pub page: PageRow,
+    /// Whether the event changed anything (acknowledging twice does not).
+    pub changed: bool,
+}
+
+/// A group the notifier is about to notify a team of, for [`open_for_groups`].
+#[derive(Debug, Clone)]
+pub struct GroupPage {
+    pub team: String,
+    pub group_key: String,
+    /// The escalation policy the group's route names, if any (else the team's applies).
+    pub route_policy: Option<String>,
+    pub severity: String,
+    pub summary: String,
+    pub context: Option<String>,
+}
+
+/// A new page id: 12 hex digits, short enough to type in `clarion ack`.
+pub fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+}
+
+/// The open page of each group (opening those that have none), in the order given.
+pub async fn open_for_groups(
+    state: &AppState,
+    groups: &[GroupPage],
+    now: Timestamp,
+) -> Result<Vec<PageRow>, StoreError> {
+    if groups.is_empty() {
+        return Ok(Vec::new());
+    }
+    let config = state.config();
+    let new: Vec<NewPage> = groups
+        .iter()
+        .map(|g| {
+            let policy = config.policy_for(g.route_policy.as_deref(), &g.team);
+            NewPage {
+                id: new_id(),
+                team: g.team.clone(),
+                group_key: g.group_key.clone(),
+                kind: "alerts".into(),
+                severity: g.severity.clone(),
+                summary: g.summary.clone(),
+                context: g.context.clone(),
+                policy: policy.map(|p| p.name.clone()),
+                life: PageLife::open(policy, now),
+            }
+        })
+        .collect();
+    let pages = state.store().open_pages(&new, now).await?;
+    let opened = pages.iter().zip(&new).filter(|(p, n)| p.id == n.id).count();
+    if opened > 0 {
+        for p in pages.iter().zip(&new).filter(|(p, n)| p.id == n.id).map(|(p, _)| p) {
+            state.metrics().pages_opened.get_or_create(&TeamLabel { team: p.team.clone() }).inc();
+        }
+        // Pages with a policy are due at once: tier 1.
+        state.wake_escalation();
+    }
+    Ok(pages)
+}
+
+/// Opens one page per addressed team of an announcement (no escalation: people read announcements when
+/// they can; the page records who acknowledged having read it).
+pub async fn open_for_announcement(
+    state: &AppState,
+    id: &str,
+    teams: &[(String, String)],
+    now: Timestamp,
+) -> Result<Vec<PageRow>, StoreError> {
+    let new: Vec<NewPage> = teams
+        .iter()
+        .map(|(team, title)| NewPage {
+            id: new_id(),
+            team: team.clone(),
+            group_key: format!("announcement/{id}"),
+            kind: "announcement".into(),
+            severity: String::new(),
+            summary: title.clone(),
+            context: None,
+            policy: None,
+            life: PageLife::open(None, now),
+        })
+        .collect();
+    state.store().open_pages(&new, now).await
+}
+
+/// The reference a notification to `recipient` (a channel) carries: the page id and a signed link that
+/// acknowledges it for that recipient.
+pub fn page_ref(state: &AppState, config: &Config, page: &PageRow, recipient: &str, now: Timestamp) -> PageRef {
+    let expires = clarion_core::later(now, config.file.auth.ack_link_ttl.0);
+    PageRef {
+        id: page.id.clone(),
+        url: Some(state.link_key().link(&state.external_url(), &page.id, recipient, expires)),
+        opened_at: page.life.opened_at,
+        acknowledged_by: page.life.acknowledged_by.clone(),
+    }
+}
+
+/// Who acknowledges through a link sent to `channel`: the person the channel belongs to, else the channel.
+pub fn link_actor(config: &Config, channel: &str) -> String {
+    config.person_of_channel(channel).map_or_else(|| format!("channel:{channel}"), str::to_string)
+}
+
+/// Applies `event` to page `id` (see the module documentation).
+pub async fn apply(state: &AppState, id: &str, event: &Event) -> Result<Applied, PageError> {
+    for _ in 0..RETRIES {
+        let page = state.store().get_page(id).await?.ok_or_else(|| PageError::NotFound(id.to_string()))?;
+        let config = state.config();
+        let policy = page.policy.as_deref().and_then(|p| config.policies.get(p));
+        let now = state.now();
+        let (life, effects) = step(&page.life, event, policy, &page.team, now)?;
+        if life == page.life && effects.is_empty() {
+            return Ok(Applied { page, changed: false });
+        }
+        let envelopes = notices(state, &config, &page, &life, &effects, now);
+        if !envelopes.is_empty() {
+            state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
+        }
+        let events: Vec<PageEventRow> = effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Record(r) => Some(PageEventRow {
+                    page_id: page.id.clone(),
+                    at: now,
+                    kind: r.kind.as_str().to_string(),
+                    actor: r.actor.who.clone(),
+                    via: r.actor.via.as_str().to_string(),
+                    detail: r.detail.clone(),
+                }),
+                Effect::Notify { .. } => None,
+            })
+            .collect();
+        if state.store().update_page(&page.id, page.version, &life, &events).await? {
+            observe(state, &page, &life, now);
+            if life.next_at.is_some() {
+                state.wake_escalation();
+            }
+            let version = page.version + 1;
+            return Ok(Applied { page: PageRow { life, version, ..page }, changed: true });
+        }
+        tracing::debug!(page = %page.id, "the page changed under this instance; reading it again");
+    }
+    Err(PageError::Busy(id.to_string()))
+}
+
+/// Time to acknowledge and time to resolve, per team.
+fn observe(state: &AppState, page: &PageRow, life: &PageLife, now: Timestamp) {
+    let seconds = |from: Timestamp| (now - from).to_std().unwrap_or(Duration::ZERO).as_secs_f64();
+    let team = TeamLabel { team: page.team.clone() };
+    let metrics = state.metrics();
+    if page.life.acknowledged_at.is_none() && life.acknowledged_at.is_some() {
+        metrics.page_time_to_acknowledge_seconds.get_or_create(&team).observe(seconds(page.life.opened_at));
+    }
+    if page.life.state != PageState::Resolved && life.state == PageState::Resolved {
+        metrics.page_time_to_resolve_seconds.get_or_create(&team).observe(seconds(page.life.opened_at));
+    }
+}
+
+/// The channels a target reaches.
+fn channels_of<'a>(config: &'a Config, target: &Target) -> &'a [String] {
+    match target {
+        Target::Team(n) => config.team(n).map(|t| t.channels.as_slice()),
+        Target::Person(n) => config.file.people.iter().find(|p| &p.name == n).map(|p| p.channels.as_slice()),
+        Target::Provider(n) => config.file.providers.iter().find(|p| &p.name == n).map(|p| p.channels.as_slice()),
+    }
+    .unwrap_or(&[])
+}
+
+/// The escalation notices a step's effects ask for, one per channel of each target.
+fn notices(
+    state: &AppState,
+    config: &Config,
+    page: &PageRow,
+    life: &PageLife,
+    effects: &[Effect],
+    now: Timestamp,
+) -> Vec<Envelope> {
+    let mut out = Vec::new();
+    for effect in effects {
+        let Effect::Notify { tier, round, targets, reason } = effect else { continue };
+        state
+            .metrics()
+            .escalations
+            .get_or_create(&crate::metrics::EscalationLabels { team: page.team.clone(), tier: (*tier + 1) as u64 })
+            .inc();
+        for target in targets {
+            for channel in channels_of(config, target) {
+                let notice = Escalation {
+                    page: page_ref(state, config, page, channel, now),
+                    team: page.team.clone(),
+                    target: target.to_string(),
+                    tier: tier + 1,
+                    round: *round,
+                    policy: page.policy.clone().unwrap_or_default(),
+                    reason: match reason {
+                        NotifyReason::Escalation => EscalationReason::NotAcknowledged,
+                        NotifyReason::AckTimedOut => EscalationReason::AckTimedOut,
+                        NotifyReason::Unacknowledged => EscalationReason::Unacknowledged,
+                    },
+                    severity: page.severity.to_uppercase(),
+                    summary: page.summary.clone(),
+                    context: page.context.clone(),
+                    group_key: page.group_key.clone(),
+                    external_url: state.external_url(),
+                    sent_at: now,
+                };
+                out.push(Envelope {
+                    channel: channel.clone(),
+                    idempotency_key: keys::escalation(&page.id, life.epoch, *round, *tier, channel),
+                    notification: Notification::Escalation(notice),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// The actor of a change made by Clarion itself.
+pub fn automatic() -> Actor {
+    Actor::clarion()
+}

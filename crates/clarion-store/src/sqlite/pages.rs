@@ -1,0 +1,262 @@
+//! Pages in SQLite: opened at most once per (team, group key) by a partial unique index, changed only at
+//! the version read, with their timeline and the server keys that sign links to them.
+
+use clarion_core::Timestamp;
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::outbox::delivery_columns;
+use super::SqliteStore;
+use crate::codec::{from_nanos, life_columns, nanos, DeliveryColumns, PageColumns, DELIVERY_COLUMNS, PAGE_COLUMNS};
+use crate::{Delivery, NewPage, PageEventRow, PageFilter, PageRow, PageStore, StoreError};
+
+fn page_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageColumns> {
+    Ok(PageColumns {
+        id: r.get(0)?,
+        team: r.get(1)?,
+        group_key: r.get(2)?,
+        kind: r.get(3)?,
+        severity: r.get(4)?,
+        summary: r.get(5)?,
+        context: r.get(6)?,
+        policy: r.get(7)?,
+        state: r.get(8)?,
+        tier: r.get(9)?,
+        round: r.get(10)?,
+        epoch: r.get(11)?,
+        next_at: r.get(12)?,
+        opened_at: r.get(13)?,
+        acknowledged_at: r.get(14)?,
+        acknowledged_by: r.get(15)?,
+        action_done_at: r.get(16)?,
+        action_done_by: r.get(17)?,
+        resolved_at: r.get(18)?,
+        version: r.get(19)?,
+    })
+}
+
+fn one_page(tx: &rusqlite::Connection, sql: &str, p: impl rusqlite::Params) -> Result<Option<PageRow>, StoreError> {
+    let mut stmt = tx.prepare_cached(sql)?;
+    stmt.query_row(p, page_columns).optional()?.map(PageColumns::into_page).transpose()
+}
+
+fn insert_events(tx: &Transaction<'_>, events: &[PageEventRow]) -> Result<(), StoreError> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT INTO page_events (page_id, at, kind, actor, via, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?;
+    for e in events {
+        stmt.execute(params![e.page_id, nanos(e.at)?, e.kind, e.actor, e.via, e.detail])?;
+    }
+    Ok(())
+}
+
+#[async_trait::async_trait]
+impl PageStore for SqliteStore {
+    async fn open_pages(&self, pages: &[NewPage], now: Timestamp) -> Result<Vec<PageRow>, StoreError> {
+        let pages = pages.to_vec();
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let mut out = Vec::with_capacity(pages.len());
+            {
+                let mut insert = tx.prepare_cached(
+                    "INSERT INTO pages (id, team, group_key, kind, severity, summary, context, policy, state, tier,
+                                        round, epoch, next_at, opened_at, acknowledged_at, acknowledged_by,
+                                        action_done_at, action_done_by, resolved_at, version)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1)
+                     ON CONFLICT (team, group_key) WHERE state <> 'resolved' DO NOTHING",
+                )?;
+                for p in &pages {
+                    let l = life_columns(&p.life)?;
+                    let inserted = insert.execute(params![
+                        p.id,
+                        p.team,
+                        p.group_key,
+                        p.kind,
+                        p.severity,
+                        p.summary,
+                        p.context,
+                        p.policy,
+                        l.state,
+                        l.tier,
+                        l.round,
+                        l.epoch,
+                        l.next_at,
+                        l.opened_at,
+                        l.acknowledged_at,
+                        l.acknowledged_by,
+                        l.action_done_at,
+                        l.action_done_by,
+                        l.resolved_at
+                    ])? == 1;
+                    if inserted {
+                        let opened = PageEventRow {
+                            page_id: p.id.clone(),
+                            at: now,
+                            kind: "opened".into(),
+                            actor: "clarion".into(),
+                            via: "automatic".into(),
+                            detail: p.policy.as_ref().map(|x| format!("escalation policy {x}")).unwrap_or_default(),
+                        };
+                        insert_events(&tx, std::slice::from_ref(&opened))?;
+                    }
+                    let open = one_page(
+                        &tx,
+                        &format!("SELECT {PAGE_COLUMNS} FROM pages WHERE team = ?1 AND group_key = ?2 AND state <> 'resolved'"),
+                        params![p.team, p.group_key],
+                    )?;
+                    out.push(open.ok_or(StoreError::Corrupt { table: "pages", reason: "an opened page vanished".into() })?);
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn latest_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError> {
+        let (team, group_key) = (team.to_string(), group_key.to_string());
+        self.call(move |conn| {
+            one_page(
+                conn,
+                &format!(
+                    "SELECT {PAGE_COLUMNS} FROM pages WHERE team = ?1 AND group_key = ?2
+                     ORDER BY opened_at DESC, rowid DESC LIMIT 1"
+                ),
+                params![team, group_key],
+            )
+        })
+        .await
+    }
+
+    async fn get_page(&self, id: &str) -> Result<Option<PageRow>, StoreError> {
+        let id = id.to_string();
+        self.call(move |conn| one_page(conn, &format!("SELECT {PAGE_COLUMNS} FROM pages WHERE id = ?1"), params![id]))
+            .await
+    }
+
+    async fn list_pages(&self, filter: &PageFilter) -> Result<Vec<PageRow>, StoreError> {
+        let team = filter.team.clone();
+        let state = filter.state.map(|s| s.as_str());
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {PAGE_COLUMNS} FROM pages WHERE (?1 IS NULL OR team = ?1) AND (?2 IS NULL OR state = ?2)
+                 ORDER BY opened_at DESC, rowid DESC LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![team, state, limit], page_columns)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(PageColumns::into_page)).collect()
+        })
+        .await
+    }
+
+    async fn update_page(
+        &self,
+        id: &str,
+        version: i64,
+        life: &clarion_core::page::PageLife,
+        events: &[PageEventRow],
+    ) -> Result<bool, StoreError> {
+        let (id, l, events) = (id.to_string(), life_columns(life)?, events.to_vec());
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            let changed = tx.prepare_cached(
+                "UPDATE pages SET state = ?3, tier = ?4, round = ?5, epoch = ?6, next_at = ?7, acknowledged_at = ?8,
+                   acknowledged_by = ?9, action_done_at = ?10, action_done_by = ?11, resolved_at = ?12,
+                   version = version + 1
+                 WHERE id = ?1 AND version = ?2",
+            )?
+            .execute(params![
+                id,
+                version,
+                l.state,
+                l.tier,
+                l.round,
+                l.epoch,
+                l.next_at,
+                l.acknowledged_at,
+                l.acknowledged_by,
+                l.action_done_at,
+                l.action_done_by,
+                l.resolved_at
+            ])? == 1;
+            if changed {
+                insert_events(&tx, &events)?;
+            }
+            tx.commit()?;
+            Ok(changed)
+        })
+        .await
+    }
+
+    async fn due_pages(&self, now: Timestamp, limit: usize) -> Result<Vec<PageRow>, StoreError> {
+        let (now, limit) = (nanos(now)?, i64::try_from(limit).unwrap_or(i64::MAX));
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {PAGE_COLUMNS} FROM pages WHERE next_at IS NOT NULL AND next_at <= ?1 AND state <> 'resolved'
+                 ORDER BY next_at LIMIT ?2"
+            ))?;
+            let rows = stmt.query_map(params![now, limit], page_columns)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(PageColumns::into_page)).collect()
+        })
+        .await
+    }
+
+    async fn next_page_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        self.call(|conn| {
+            let at: Option<i64> = conn.query_row(
+                "SELECT MIN(next_at) FROM pages WHERE next_at IS NOT NULL AND state <> 'resolved'",
+                [],
+                |r| r.get(0),
+            )?;
+            Ok(at.map(from_nanos))
+        })
+        .await
+    }
+
+    async fn page_events(&self, id: &str) -> Result<Vec<PageEventRow>, StoreError> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT page_id, at, kind, actor, via, detail FROM page_events WHERE page_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![id], |r| {
+                Ok(PageEventRow {
+                    page_id: r.get(0)?,
+                    at: from_nanos(r.get(1)?),
+                    kind: r.get(2)?,
+                    actor: r.get(3)?,
+                    via: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })?;
+            rows.map(|r| r.map_err(StoreError::from)).collect()
+        })
+        .await
+    }
+
+    async fn page_deliveries(&self, id: &str) -> Result<Vec<Delivery>, StoreError> {
+        let id = id.to_string();
+        self.call(move |conn| {
+            let mut stmt = conn
+                .prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE page_id = ?1 ORDER BY id"))?;
+            let rows = stmt.query_map(params![id], delivery_columns)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery)).collect()
+        })
+        .await
+    }
+
+    async fn server_key(&self, name: &str, candidate: &str) -> Result<String, StoreError> {
+        let (name, candidate) = (name.to_string(), candidate.to_string());
+        self.call(move |conn| {
+            let tx = conn.transaction()?;
+            tx.execute(
+                "INSERT INTO server_keys (name, value) VALUES (?1, ?2) ON CONFLICT (name) DO NOTHING",
+                params![name, candidate],
+            )?;
+            let value: String =
+                tx.query_row("SELECT value FROM server_keys WHERE name = ?1", params![name], |r| r.get(0))?;
+            tx.commit()?;
+            Ok(value)
+        })
+        .await
+    }
+}
