@@ -166,6 +166,7 @@ fn announcements_are_titled_as_announcements_and_carried_alert_shaped_by_webhook
         owner: Some("platform".into()),
         sent_at: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 6, 0, 0).single().unwrap_or_default(),
         page: None,
+        label: None,
         source: None,
     });
     assert_eq!(n.title(), "ANNOUNCEMENT · Checkout moves to the new cluster · payments");

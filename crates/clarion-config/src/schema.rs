@@ -121,7 +121,7 @@ fn default_max_body_bytes() -> usize {
     DEFAULT_MAX_BODY_BYTES
 }
 
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
     /// Bearer tokens. With none, Clarion only starts on a loopback address.
@@ -132,6 +132,12 @@ pub struct AuthConfig {
     pub ack_link_ttl: ConfigDuration,
     /// The Slack app whose buttons acknowledge pages (`POST /api/v1/slack/interactions`).
     pub slack: Option<SlackAppConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { tokens: Vec::new(), ack_link_ttl: default_ack_link_ttl(), slack: None }
+    }
 }
 
 fn default_ack_link_ttl() -> ConfigDuration {

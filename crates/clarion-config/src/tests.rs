@@ -294,3 +294,133 @@ fn the_commented_standard_in_the_example_is_the_built_in_standard() -> Result<()
     assert_eq!(c.file.standard.to_domain()?, clarion_core::standard::Standard::default());
     Ok(())
 }
+
+/// The escalation sections of the acknowledgement-and-escalation issue, as written there.
+const ESCALATION: &str = "
+channels:
+  - name: ops-slack
+    slack: {url: 'https://hooks.slack.com/services/T0/B0/X'}
+  - name: alice-phone
+    webhook: {url: 'https://push.example.com/alice', format: clarion}
+  - name: cloud-support-mail
+    email: {smtp: 'mail:25', tls: none, from: a@example.com, to: [support@example.com]}
+people:
+  - name: alice
+    channels: [alice-phone]
+services:
+  - name: checkout
+    team: payments
+    depends_on: [postgres-main]
+  - name: postgres-main
+    team: dba
+    providers: [cloud-support]
+providers:
+  - name: cloud-support
+    channels: [cloud-support-mail]
+escalation_policies:
+  - name: ops-default
+    ack_timeout: 1h
+    repeat: 1
+    tiers:
+      - notify: [ 'team:ops' ]
+        wait: 5m
+      - notify: [ 'person:alice' ]
+        wait: 10m
+      - notify: [ 'provider:cloud-support' ]
+        wait: 30m
+teams:
+  - name: ops
+    channels: [ops-slack]
+    escalation: ops-default
+  - {name: payments}
+  - {name: dba}
+route:
+  receiver: ops
+  routes:
+    - matchers: ['severity=\"critical\"']
+      escalation: ops-default
+";
+
+#[test]
+fn the_escalation_sections_parse_into_policies() -> Result<(), ConfigError> {
+    let c = parse(ESCALATION)?;
+    let policy = c.policy_for(None, "ops").ok_or_else(|| error("no policy"))?;
+    assert_eq!((policy.tiers.len(), policy.repeat), (3, 1));
+    assert_eq!(policy.ack_timeout, Some(std::time::Duration::from_secs(3600)));
+    assert_eq!(c.policy_for(None, "payments"), None, "a team without a policy");
+    assert_eq!(c.route.routes[0].opts.escalation.as_deref(), Some("ops-default"));
+    assert_eq!(c.person_of_channel("alice-phone"), Some("alice"));
+    let deps: Vec<&str> =
+        crate::escalation::dependents(&c.file.services, "postgres-main").iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(deps, ["checkout"]);
+    Ok(())
+}
+
+#[test]
+fn escalation_mistakes_are_located_and_explained() {
+    let swap = |from: &str, to: &str| ESCALATION.replacen(from, to, 1);
+    let cases: Vec<(String, &str, &str)> = vec![
+        (
+            swap("'person:alice'", "'person:bob'"),
+            "escalation_policies[0].tiers[1].notify[0]",
+            "unknown target person:bob",
+        ),
+        (swap("'team:ops'", "'crew:ops'"), "escalation_policies[0].tiers[0].notify[0]", "is not a target"),
+        (
+            swap("    channels: [alice-phone]", "    channels: []"),
+            "escalation_policies[0].tiers[1].notify",
+            "reaches no channel",
+        ),
+        (
+            swap("    escalation: ops-default\n  - {name: payments}", "    escalation: nope\n  - {name: payments}"),
+            "teams[0].escalation",
+            "unknown escalation policy \"nope\"",
+        ),
+        (
+            swap("      escalation: ops-default\n", "      escalation: other\n"),
+            "route.routes[0].escalation",
+            "unknown escalation policy \"other\"",
+        ),
+        (
+            swap("    team: dba\n", "    team: dba\n    depends_on: [checkout]\n"),
+            "services[0].depends_on",
+            "in a circle: checkout -> postgres-main -> checkout",
+        ),
+        (
+            swap("    depends_on: [postgres-main]", "    depends_on: [mysql]"),
+            "services[0].depends_on[0]",
+            "unknown service \"mysql\"",
+        ),
+        (
+            swap("    providers: [cloud-support]", "    providers: [aws]"),
+            "services[1].providers[0]",
+            "unknown provider \"aws\"",
+        ),
+        (swap("    tiers:\n", "    tiers: []\n    x:\n"), "escalation_policies[0].x", "unknown field"),
+        (swap("        wait: 5m", "        wait: 0s"), "escalation_policies[0].tiers[0].wait", "longer than 0s"),
+    ];
+    let mut failures = Vec::new();
+    for (text, field, msg) in &cases {
+        let e = error(text);
+        if e.field != *field || !e.message.contains(msg) || e.line.is_none() {
+            failures.push(format!("got {e:?}\n  want field {field:?}, message containing {msg:?}, a line"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Regression: with no `auth:` section the derived default made acknowledgement links expire at once.
+#[test]
+fn defaults_are_the_same_with_and_without_their_section() -> Result<(), ConfigError> {
+    let without = parse("teams: [{name: ops}]\nroute: {receiver: ops}\n")?;
+    let with = parse("teams: [{name: ops}]\nroute: {receiver: ops}\nauth: {}\n")?;
+    assert_eq!(without.file.auth.ack_link_ttl, with.file.auth.ack_link_ttl);
+    assert_eq!(without.file.auth.ack_link_ttl.0, std::time::Duration::from_secs(7 * 24 * 3600));
+    let delivery = parse("teams: [{name: ops}]\nroute: {receiver: ops}\ndelivery: {}\n")?;
+    assert_eq!(without.file.delivery.max_attempts, delivery.file.delivery.max_attempts);
+    assert_eq!(without.file.delivery.concurrency, delivery.file.delivery.concurrency);
+    let (g1, g2) =
+        (without.file.global, parse("teams: [{name: ops}]\nroute: {receiver: ops}\nglobal: {}\n")?.file.global);
+    assert_eq!(g1.resolve_timeout, g2.resolve_timeout);
+    Ok(())
+}

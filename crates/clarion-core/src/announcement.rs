@@ -104,6 +104,7 @@ pub fn accept(
             owner: text(&draft.owner),
             sent_at: now,
             page: None,
+            label: None,
             source: None,
         })
         .collect())

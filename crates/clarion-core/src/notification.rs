@@ -127,10 +127,11 @@ impl Notification {
     pub fn title(&self) -> String {
         match self {
             Notification::AlertGroup(g) => g.title(),
-            Notification::Announcement(a) => match &a.source {
-                Some(source) => first_line(&[&source.to_uppercase(), &a.title, &a.team]),
-                None => first_line(&["ANNOUNCEMENT", &a.title, &a.team]),
-            },
+            Notification::Announcement(a) => {
+                let label = a.label.as_deref().unwrap_or("announcement").to_uppercase();
+                let source = a.source.as_deref().map(|s| format!("from {s}")).unwrap_or_default();
+                first_line(&[&label, &a.title, &a.team, &source])
+            }
             Notification::Escalation(e) => e.title(),
         }
     }
@@ -312,8 +313,10 @@ pub struct Announcement {
     /// The page this announcement is for the team (to acknowledge having read it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<PageRef>,
-    /// Who sent it when it is not a person of the organisation: a provider's event, as
-    /// `incident from cloud-support`.
+    /// What it is, when not a plain announcement: `incident` or `maintenance` for a provider's event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// Who sent it when it is not a person of the organisation: `cloud-support (postgres-main)`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub source: Option<String>,
 }

@@ -10,7 +10,9 @@ use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::Client;
-use crate::{AlertsArgs, AnnounceArgs, DeliveriesCommand, Output, SendArgs, ServeArgs, ServerArgs};
+use crate::{
+    AlertsArgs, AnnounceArgs, DeliveriesCommand, Output, PageChangeArgs, PagesCommand, SendArgs, ServeArgs, ServerArgs,
+};
 
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CLARION_LOG")
@@ -70,11 +72,13 @@ pub fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
     match Config::load(file) {
         Ok(c) => {
             println!(
-                "{}: ok ({} teams, {} routes, {} inhibit rules, {} tokens)",
+                "{}: ok ({} teams, {} routes, {} inhibit rules, {} escalation policies, {} services, {} tokens)",
                 file.display(),
                 c.file.teams.len(),
                 c.route.walk().len(),
                 c.inhibit_rules.len(),
+                c.policies.len(),
+                c.file.services.len(),
                 c.file.auth.tokens.len()
             );
             Ok(ExitCode::SUCCESS)
@@ -190,17 +194,124 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn token_new(name: &str, scopes: &[String]) -> anyhow::Result<ExitCode> {
+pub fn token_new(name: &str, scopes: &[String], provider: Option<&str>) -> anyhow::Result<ExitCode> {
     for s in scopes {
-        if !matches!(s.as_str(), "ingest" | "read" | "admin") {
-            bail!("unknown scope {s:?}: use ingest, read or admin");
+        if !matches!(s.as_str(), "ingest" | "read" | "respond" | "admin") {
+            bail!("unknown scope {s:?}: use ingest, read, respond or admin");
         }
     }
     let token = format!("clarion_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());
     let hash = clarion_server::hash_token(&token);
     println!("token (shown once; give it to {name}):\n  {token}\n");
     println!("add to clarion.yml under auth.tokens:");
-    println!("    - name: {name}\n      sha256: {hash}\n      scopes: [{}]", scopes.join(", "));
+    match provider {
+        Some(p) => println!("    - name: {name}\n      sha256: {hash}\n      provider: {p}"),
+        None => println!("    - name: {name}\n      sha256: {hash}\n      scopes: [{}]", scopes.join(", ")),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn page_change(args: PageChangeArgs, action: &str, said: &str) -> anyhow::Result<ExitCode> {
+    let client = Client::new(&args.server)?;
+    let by = args.by.or_else(|| std::env::var("USER").ok()).filter(|b| !b.trim().is_empty());
+    let mut body = json!({ "via": "cli" });
+    if let Some(by) = by {
+        body["by"] = Value::String(by);
+    }
+    let path = format!("/api/v1/pages/{}/{action}", urlencode(&args.id));
+    let answer: Value = serde_json::from_str(&client.call(Method::POST, &path, &[], Some(body)).await?)
+        .context("the server answered something that is not a page")?;
+    println!(
+        "page {} {said}: {} ({})",
+        answer["id"].as_str().unwrap_or(&args.id),
+        answer["state"].as_str().unwrap_or("?"),
+        answer["summary"].as_str().unwrap_or("")
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Escapes a path segment.
+fn urlencode(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+pub async fn pages(command: PagesCommand) -> anyhow::Result<ExitCode> {
+    let s = |v: &Value, k: &str| match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    match command {
+        PagesCommand::List { server, team, state, limit, output } => {
+            let client = Client::new(&server)?;
+            let mut query = vec![("limit", limit.to_string())];
+            query.extend(team.map(|t| ("team", t)));
+            query.extend(state.map(|st| ("state", st)));
+            let body = client.call(Method::GET, "/api/v1/pages", &query, None).await?;
+            let list: Vec<Value> =
+                serde_json::from_str(&body).context("the server answered something that is not a list of pages")?;
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+                Output::Table => {
+                    let rows: Vec<[String; 6]> = list
+                        .iter()
+                        .map(|p| {
+                            [
+                                s(p, "id"),
+                                s(p, "state"),
+                                s(p, "team"),
+                                s(p, "openedAt"),
+                                s(p, "acknowledgedBy"),
+                                s(p, "summary"),
+                            ]
+                        })
+                        .collect();
+                    print_table(["ID", "STATE", "TEAM", "OPENED", "ACKNOWLEDGED BY", "SUMMARY"], &rows);
+                }
+            }
+        }
+        PagesCommand::Show { server, id, output } => {
+            let client = Client::new(&server)?;
+            let body = client.call(Method::GET, &format!("/api/v1/pages/{}", urlencode(&id)), &[], None).await?;
+            let page: Value =
+                serde_json::from_str(&body).context("the server answered something that is not a page")?;
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&page)?),
+                Output::Table => {
+                    println!("page {}: {}", s(&page, "id"), s(&page, "summary"));
+                    println!("  team:     {}", s(&page, "team"));
+                    println!("  state:    {}", s(&page, "state"));
+                    if !s(&page, "policy").is_empty() {
+                        println!("  policy:   {}", s(&page, "policy"));
+                    }
+                    println!("  opened:   {}", s(&page, "openedAt"));
+                    if !s(&page, "acknowledgedBy").is_empty() {
+                        println!("  acknowledged by {} at {}", s(&page, "acknowledgedBy"), s(&page, "acknowledgedAt"));
+                    }
+                    println!("timeline:");
+                    let rows: Vec<[String; 4]> = page["timeline"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .map(|e| {
+                            let who = match (s(e, "actor"), s(e, "via")) {
+                                (a, v) if v == "channel" => format!("to {a}"),
+                                (a, v) => format!("{a} via {v}"),
+                            };
+                            [s(e, "at"), s(e, "event"), who, s(e, "detail")]
+                        })
+                        .collect();
+                    print_table(["AT", "EVENT", "WHO", "DETAIL"], &rows);
+                }
+            }
+        }
+    }
     Ok(ExitCode::SUCCESS)
 }
 

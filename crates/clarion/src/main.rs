@@ -49,6 +49,53 @@ enum Command {
     Standard(StandardCommand),
     /// Check Prometheus alerting rule files against the communication standard (exit 1 on findings).
     Lint(lint::LintArgs),
+    /// Acknowledge a page: "I have it". Stops its escalation.
+    Ack(PageChangeArgs),
+    /// Take back an acknowledgement; escalation starts again.
+    Unack(PageChangeArgs),
+    /// Say the action a page asked for is done (acknowledges it too).
+    Done(PageChangeArgs),
+    /// List pages, or show one with its timeline.
+    #[command(subcommand)]
+    Pages(PagesCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct PageChangeArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// The page's id (shown in every notification and by `clarion pages list`).
+    pub id: String,
+    /// Who you are (default: $USER).
+    #[arg(long)]
+    pub by: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PagesCommand {
+    /// Pages, newest first.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Only this team's pages.
+        #[arg(long)]
+        team: Option<String>,
+        /// Only pages in this state: triggered, acknowledged, resolved.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// One page and its timeline: opened, delivered, escalated, acknowledged, resolved.
+    Show {
+        #[command(flatten)]
+        server: ServerArgs,
+        id: String,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -218,9 +265,12 @@ enum TokenCommand {
     New {
         /// Who will hold the token (shown in logs).
         name: String,
-        /// Scopes, comma-separated: ingest, read, admin.
-        #[arg(long, value_delimiter = ',', default_value = "read")]
+        /// Scopes, comma-separated: ingest, read, respond, admin.
+        #[arg(long, value_delimiter = ',', default_value = "read", conflicts_with = "provider")]
         scopes: Vec<String>,
+        /// Make a provider's token instead: it may only post events about that provider's services.
+        #[arg(long)]
+        provider: Option<String>,
     },
     /// Print the SHA-256 of an existing token (read from standard input).
     Hash,
@@ -241,7 +291,9 @@ fn main() -> std::process::ExitCode {
             Command::CheckConfig { file } => commands::check_config(&file),
             Command::Alerts(args) => commands::alerts(args).await,
             Command::Send(args) => commands::send(args).await,
-            Command::Token(TokenCommand::New { name, scopes }) => commands::token_new(&name, &scopes),
+            Command::Token(TokenCommand::New { name, scopes, provider }) => {
+                commands::token_new(&name, &scopes, provider.as_deref())
+            }
             Command::Token(TokenCommand::Hash) => commands::token_hash(),
             Command::Deliveries(c) => commands::deliveries(c).await,
             Command::Announce(args) => commands::announce(args).await,
@@ -252,6 +304,10 @@ fn main() -> std::process::ExitCode {
                 commands::routes_test(config.as_deref(), &labels)
             }
             Command::Lint(args) => lint::run(args),
+            Command::Ack(args) => commands::page_change(args, "ack", "acknowledged").await,
+            Command::Unack(args) => commands::page_change(args, "unack", "un-acknowledged").await,
+            Command::Done(args) => commands::page_change(args, "done", "marked done").await,
+            Command::Pages(c) => commands::pages(c).await,
         }
     });
     match result {

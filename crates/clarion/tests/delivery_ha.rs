@@ -6,7 +6,6 @@
 mod util;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::Command;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
@@ -256,36 +255,6 @@ fn a_delivery_pending_when_clarion_is_killed_arrives_after_restart_and_nothing_i
     Ok(())
 }
 
-/// A fresh PostgreSQL schema, dropped at the end of the test.
-struct Schema {
-    base: String,
-    name: String,
-}
-
-impl Schema {
-    fn create() -> TestResult<Schema> {
-        let base = std::env::var("CLARION_TEST_POSTGRES_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-        let name = format!("ha_{}", uuid::Uuid::new_v4().simple());
-        let out = Command::new("psql").args([base.as_str(), "-q", "-c", &format!("CREATE SCHEMA {name}")]).output()?;
-        assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
-        Ok(Schema { base, name })
-    }
-
-    fn url(&self) -> String {
-        let sep = if self.base.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
-    }
-}
-
-impl Drop for Schema {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args([self.base.as_str(), "-q", "-c", &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)])
-            .output();
-    }
-}
-
 /// How many notifications `server` has delivered on the channel `hook`, from its metrics.
 fn sent_by(server: &Server) -> TestResult<u64> {
     let (_, text) = util::blocking_get(&format!("{}/metrics", server.url))?;
@@ -297,7 +266,7 @@ fn sent_by(server: &Server) -> TestResult<u64> {
 fn two_instances_on_one_postgres_send_every_delivery_exactly_once() -> TestResult {
     const GROUPS: usize = 60;
     const ORPHANS: usize = 20;
-    let schema = Schema::create()?;
+    let schema = util::PgSchema::create("ha")?;
     let sink = Sink::start()?;
     let config = hook_config(
         &format!("{}/hook", sink.url),
@@ -668,7 +637,7 @@ fn group_keys_order_and_quote_group_labels_as_alertmanager_0_25_does() -> TestRe
 /// acknowledged alert was never notified. Keys now cover the alerts notified.
 #[test]
 fn a_group_split_between_two_instances_notifies_every_alert() -> TestResult {
-    let schema = Schema::create()?;
+    let schema = util::PgSchema::create("ha")?;
     let sink = Sink::start()?;
     let config = hook_config(&format!("{}/hook", sink.url), "{}");
     let a = Server::builder(Some(&config))?.arg("--database-url").arg(&schema.url()).spawn()?;

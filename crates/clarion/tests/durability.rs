@@ -5,7 +5,6 @@
 mod util;
 
 use std::collections::BTreeMap;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -137,14 +136,8 @@ fn sqlite_keeps_every_acknowledged_alert_and_silence_across_kill_9() -> TestResu
 
 #[test]
 fn postgres_keeps_every_acknowledged_alert_and_silence_across_kill_9() -> TestResult {
-    let base =
-        std::env::var("CLARION_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("crash_{}", uuid::Uuid::new_v4().simple());
-    let out = Command::new("psql").args([base.as_str(), "-q", "-c", &format!("CREATE SCHEMA {schema}")]).output()?;
-    assert!(out.status.success(), "psql: {}", String::from_utf8_lossy(&out.stderr));
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let server = Server::builder(None)?.arg("--database-url").arg(&url).spawn()?;
+    let schema = util::PgSchema::create("crash")?;
+    let server = Server::builder(None)?.arg("--database-url").arg(&schema.url()).spawn()?;
     assert!(!server.dir.join("data/clarion.db").exists(), "PostgreSQL, not SQLite, must hold the data");
     kill_while_posting_and_check_everything_acknowledged_survives(server)
 }

@@ -103,7 +103,7 @@ pub async fn post(
         }
         Err(other) => return Err(AppError::BadRequest(other.to_string())),
     };
-    let source = format!("{} from {} ({})", event.kind, token.provider, affected.name);
+    let source = format!("{} ({})", token.provider, affected.name);
     let teams: Vec<(String, String)> = accepted.iter().map(|a| (a.team.clone(), a.title.clone())).collect();
     let opened = pages::open_for_announcement(&state, &id, &teams, now).await?;
     let mut envelopes = Vec::new();
@@ -111,6 +111,7 @@ pub async fn post(
         let Some(team) = config.team(&a.team) else { continue };
         for channel in &team.channels {
             let mut notice = a.clone();
+            notice.label = Some(event.kind.clone());
             notice.source = Some(source.clone());
             notice.page = Some(pages::page_ref(&state, &config, page, channel, now));
             envelopes.push(Envelope {

@@ -265,6 +265,39 @@ pub fn eventually<T>(timeout: Duration, what: &str, mut check: impl FnMut() -> T
     }
 }
 
+/// A fresh PostgreSQL schema (from `CLARION_TEST_POSTGRES_URL`), dropped when the test ends.
+pub struct PgSchema {
+    base: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    pub fn create(prefix: &str) -> TestResult<PgSchema> {
+        let base = std::env::var("CLARION_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        let out = Command::new("psql").args([base.as_str(), "-q", "-c", &format!("CREATE SCHEMA {name}")]).output()?;
+        if !out.status.success() {
+            return Err(format!("psql: {}", String::from_utf8_lossy(&out.stderr)).into());
+        }
+        Ok(PgSchema { base, name })
+    }
+
+    /// The URL that selects this schema.
+    pub fn url(&self) -> String {
+        let sep = if self.base.contains('?') { '&' } else { '?' };
+        format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([self.base.as_str(), "-q", "-c", &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name)])
+            .output();
+    }
+}
+
 /// A real Alertmanager (Debian's `prometheus-alertmanager`) in a temporary directory, with gossip disabled,
 /// for side-by-side comparisons with Clarion. Killed when dropped.
 pub struct Alertmanager {
