@@ -327,7 +327,9 @@ pub struct PageFilter {
 }
 
 /// Pages, their timelines, and the server keys that sign links to them. Every method commits before it
-/// returns `Ok`, synced to disk (a page's id is in notifications people hold).
+/// returns `Ok`. Changes people make (acknowledgements, `update_page`) and server keys are synced to disk;
+/// opening pages is bookkeeping derived from the alerts and has the outbox's durability (see the crate
+/// documentation): a power loss of the database host can make a group open a new page.
 #[async_trait::async_trait]
 pub trait PageStore: Send + Sync {
     /// For each page given, in one transaction: the open page of its (team, group key) if there is one,

@@ -4,7 +4,7 @@
 use clarion_core::Timestamp;
 
 use super::outbox::pg_delivery;
-use super::PgStore;
+use super::{relaxed, PgStore};
 use crate::codec::{from_nanos, life_columns, nanos, PageColumns, DELIVERY_COLUMNS, PAGE_COLUMNS};
 use crate::{Delivery, NewPage, PageEventRow, PageFilter, PageRow, PageStore, StoreError};
 
@@ -48,7 +48,8 @@ async fn insert_events(tx: &deadpool_postgres::Transaction<'_>, events: &[PageEv
 impl PageStore for PgStore {
     async fn open_pages(&self, pages: &[NewPage], now: Timestamp) -> Result<Vec<PageRow>, StoreError> {
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
+        // Opening is bookkeeping derived from the alerts: relaxed durability, like the outbox.
+        let tx = relaxed(&mut client).await?;
         let insert = tx
             .prepare(
                 "INSERT INTO pages (id, team, group_key, kind, severity, summary, context, policy, state, tier,

@@ -5,6 +5,7 @@ use clarion_core::Timestamp;
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::outbox::delivery_columns;
+use super::schema::relaxed;
 use super::SqliteStore;
 use crate::codec::{from_nanos, life_columns, nanos, DeliveryColumns, PageColumns, DELIVERY_COLUMNS, PAGE_COLUMNS};
 use crate::{Delivery, NewPage, PageEventRow, PageFilter, PageRow, PageStore, StoreError};
@@ -49,67 +50,69 @@ fn insert_events(tx: &Transaction<'_>, events: &[PageEventRow]) -> Result<(), St
     Ok(())
 }
 
+/// Opens the pages of one `open_pages` call inside `tx`.
+fn open_in(tx: &Transaction<'_>, pages: &[NewPage], now: Timestamp) -> Result<Vec<PageRow>, StoreError> {
+    let mut out = Vec::with_capacity(pages.len());
+    {
+        let mut insert = tx.prepare_cached(
+            "INSERT INTO pages (id, team, group_key, kind, severity, summary, context, policy, state, tier,
+                                round, epoch, next_at, opened_at, acknowledged_at, acknowledged_by,
+                                action_done_at, action_done_by, resolved_at, version)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1)
+             ON CONFLICT (team, group_key) WHERE state <> 'resolved' DO NOTHING",
+        )?;
+        for p in pages {
+            let l = life_columns(&p.life)?;
+            let inserted = insert.execute(params![
+                p.id,
+                p.team,
+                p.group_key,
+                p.kind,
+                p.severity,
+                p.summary,
+                p.context,
+                p.policy,
+                l.state,
+                l.tier,
+                l.round,
+                l.epoch,
+                l.next_at,
+                l.opened_at,
+                l.acknowledged_at,
+                l.acknowledged_by,
+                l.action_done_at,
+                l.action_done_by,
+                l.resolved_at
+            ])? == 1;
+            if inserted {
+                let opened = PageEventRow {
+                    page_id: p.id.clone(),
+                    at: now,
+                    kind: "opened".into(),
+                    actor: "clarion".into(),
+                    via: "automatic".into(),
+                    detail: p.policy.as_ref().map(|x| format!("escalation policy {x}")).unwrap_or_default(),
+                };
+                insert_events(tx, std::slice::from_ref(&opened))?;
+            }
+            let open = one_page(
+                &tx,
+                &format!("SELECT {PAGE_COLUMNS} FROM pages WHERE team = ?1 AND group_key = ?2 AND state <> 'resolved'"),
+                params![p.team, p.group_key],
+            )?;
+            out.push(open.ok_or(StoreError::Corrupt { table: "pages", reason: "an opened page vanished".into() })?);
+        }
+    }
+    Ok(out)
+}
+
 #[async_trait::async_trait]
 impl PageStore for SqliteStore {
     async fn open_pages(&self, pages: &[NewPage], now: Timestamp) -> Result<Vec<PageRow>, StoreError> {
         let pages = pages.to_vec();
-        self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let mut out = Vec::with_capacity(pages.len());
-            {
-                let mut insert = tx.prepare_cached(
-                    "INSERT INTO pages (id, team, group_key, kind, severity, summary, context, policy, state, tier,
-                                        round, epoch, next_at, opened_at, acknowledged_at, acknowledged_by,
-                                        action_done_at, action_done_by, resolved_at, version)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1)
-                     ON CONFLICT (team, group_key) WHERE state <> 'resolved' DO NOTHING",
-                )?;
-                for p in &pages {
-                    let l = life_columns(&p.life)?;
-                    let inserted = insert.execute(params![
-                        p.id,
-                        p.team,
-                        p.group_key,
-                        p.kind,
-                        p.severity,
-                        p.summary,
-                        p.context,
-                        p.policy,
-                        l.state,
-                        l.tier,
-                        l.round,
-                        l.epoch,
-                        l.next_at,
-                        l.opened_at,
-                        l.acknowledged_at,
-                        l.acknowledged_by,
-                        l.action_done_at,
-                        l.action_done_by,
-                        l.resolved_at
-                    ])? == 1;
-                    if inserted {
-                        let opened = PageEventRow {
-                            page_id: p.id.clone(),
-                            at: now,
-                            kind: "opened".into(),
-                            actor: "clarion".into(),
-                            via: "automatic".into(),
-                            detail: p.policy.as_ref().map(|x| format!("escalation policy {x}")).unwrap_or_default(),
-                        };
-                        insert_events(&tx, std::slice::from_ref(&opened))?;
-                    }
-                    let open = one_page(
-                        &tx,
-                        &format!("SELECT {PAGE_COLUMNS} FROM pages WHERE team = ?1 AND group_key = ?2 AND state <> 'resolved'"),
-                        params![p.team, p.group_key],
-                    )?;
-                    out.push(open.ok_or(StoreError::Corrupt { table: "pages", reason: "an opened page vanished".into() })?);
-                }
-            }
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        // Opening is bookkeeping derived from the alerts: relaxed durability, like the outbox. Changes
+        // people make (`update_page`) are synced.
+        self.call(move |conn| relaxed(conn, |tx| open_in(tx, &pages, now))).await
     }
 
     async fn latest_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError> {
