@@ -115,7 +115,7 @@ impl Outbox {
                 let payload = encode(&e.notification)
                     .map_err(|source| OutboxError::Encode { channel: e.channel.clone(), source })?;
                 Ok(NewDelivery {
-                    page_id: e.notification.page().map(|p| p.id.clone()),
+                    page_id: e.notification.page().and_then(|p| crate::pages::parse_id(&p.id)),
                     idempotency_key: e.idempotency_key.clone(),
                     channel: e.channel.clone(),
                     team: e.notification.team().to_string(),

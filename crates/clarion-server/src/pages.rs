@@ -16,7 +16,7 @@ use clarion_config::Config;
 use clarion_core::notification::{Escalation, EscalationReason, Notification, PageRef};
 use clarion_core::page::{step, Actor, Effect, Event, NotifyReason, PageLife, PageState, Refusal, Target};
 use clarion_core::Timestamp;
-use clarion_store::{NewPage, PageEventRow, PageRow, StoreError};
+use clarion_store::{Durability, NewPage, PageEventRow, PageRow, StoreError};
 
 use crate::metrics::TeamLabel;
 use crate::outbox::{self, keys, Envelope, OutboxError};
@@ -61,9 +61,14 @@ pub struct GroupPage {
     pub context: Option<String>,
 }
 
-/// A new page id: 12 hex digits, short enough to type in `clarion ack`.
-pub fn new_id() -> String {
-    uuid::Uuid::new_v4().simple().to_string()[..12].to_string()
+/// A page id as people read and type it.
+pub fn display_id(id: i64) -> String {
+    id.to_string()
+}
+
+/// A page id as people typed it; `None` when it is not one.
+pub fn parse_id(text: &str) -> Option<i64> {
+    text.trim().parse::<i64>().ok().filter(|id| *id > 0)
 }
 
 /// The open page of each group (opening those that have none), in the order given.
@@ -81,7 +86,6 @@ pub async fn open_for_groups(
         .map(|g| {
             let policy = config.policy_for(g.route_policy.as_deref(), &g.team);
             NewPage {
-                id: new_id(),
                 team: g.team.clone(),
                 group_key: g.group_key.clone(),
                 kind: "alerts".into(),
@@ -94,11 +98,13 @@ pub async fn open_for_groups(
         })
         .collect();
     let pages = state.store().open_pages(&new, now).await?;
-    let opened = pages.iter().zip(&new).filter(|(p, n)| p.id == n.id).count();
+    // A page opened now carries this round's `opened_at`; one opened before keeps its own.
+    let mut opened = 0;
+    for p in pages.iter().filter(|p| p.life.opened_at == now && p.version == 1) {
+        state.metrics().pages_opened.get_or_create(&TeamLabel { team: p.team.clone() }).inc();
+        opened += 1;
+    }
     if opened > 0 {
-        for p in pages.iter().zip(&new).filter(|(p, n)| p.id == n.id).map(|(p, _)| p) {
-            state.metrics().pages_opened.get_or_create(&TeamLabel { team: p.team.clone() }).inc();
-        }
         // Pages with a policy are due at once: tier 1.
         state.wake_escalation();
     }
@@ -116,7 +122,6 @@ pub async fn open_for_announcement(
     let new: Vec<NewPage> = teams
         .iter()
         .map(|(team, title)| NewPage {
-            id: new_id(),
             team: team.clone(),
             group_key: format!("announcement/{id}"),
             kind: "announcement".into(),
@@ -134,9 +139,10 @@ pub async fn open_for_announcement(
 /// acknowledges it for that recipient.
 pub fn page_ref(state: &AppState, config: &Config, page: &PageRow, recipient: &str, now: Timestamp) -> PageRef {
     let expires = clarion_core::later(now, config.file.auth.ack_link_ttl.0);
+    let id = display_id(page.id);
     PageRef {
-        id: page.id.clone(),
-        url: Some(state.link_key().link(&state.external_url(), &page.id, recipient, expires)),
+        url: Some(state.link_key().link(&state.external_url(), &id, recipient, expires)),
+        id,
         opened_at: page.life.opened_at,
         acknowledged_by: page.life.acknowledged_by.clone(),
     }
@@ -147,10 +153,21 @@ pub fn link_actor(config: &Config, channel: &str) -> String {
     config.person_of_channel(channel).map_or_else(|| format!("channel:{channel}"), str::to_string)
 }
 
-/// Applies `event` to page `id` (see the module documentation).
-pub async fn apply(state: &AppState, id: &str, event: &Event) -> Result<Applied, PageError> {
+/// Applies `event` to page `id` (see the module documentation); a change people make is synced to disk.
+pub async fn apply(state: &AppState, id: i64, event: &Event) -> Result<Applied, PageError> {
+    apply_with(state, id, event, Durability::Synced).await
+}
+
+/// [`apply`], committed with `durability` (Clarion's own derived changes, such as a page resolving with
+/// its group, are relaxed like the outbox).
+pub async fn apply_with(
+    state: &AppState,
+    id: i64,
+    event: &Event,
+    durability: Durability,
+) -> Result<Applied, PageError> {
     for _ in 0..RETRIES {
-        let page = state.store().get_page(id).await?.ok_or_else(|| PageError::NotFound(id.to_string()))?;
+        let page = state.store().get_page(id).await?.ok_or_else(|| PageError::NotFound(display_id(id)))?;
         let config = state.config();
         let policy = page.policy.as_deref().and_then(|p| config.policies.get(p));
         let now = state.now();
@@ -166,7 +183,7 @@ pub async fn apply(state: &AppState, id: &str, event: &Event) -> Result<Applied,
             .iter()
             .filter_map(|e| match e {
                 Effect::Record(r) => Some(PageEventRow {
-                    page_id: page.id.clone(),
+                    page_id: page.id,
                     at: now,
                     kind: r.kind.as_str().to_string(),
                     actor: r.actor.who.clone(),
@@ -176,7 +193,7 @@ pub async fn apply(state: &AppState, id: &str, event: &Event) -> Result<Applied,
                 Effect::Notify { .. } => None,
             })
             .collect();
-        if state.store().update_page(&page.id, page.version, &life, &events).await? {
+        if state.store().update_page(page.id, page.version, &life, &events, durability).await? {
             observe(state, &page, &life, now);
             if life.next_at.is_some() {
                 state.wake_escalation();
@@ -186,7 +203,7 @@ pub async fn apply(state: &AppState, id: &str, event: &Event) -> Result<Applied,
         }
         tracing::debug!(page = %page.id, "the page changed under this instance; reading it again");
     }
-    Err(PageError::Busy(id.to_string()))
+    Err(PageError::Busy(display_id(id)))
 }
 
 /// Time to acknowledge and time to resolve, per team.
@@ -252,7 +269,7 @@ fn notices(
                 };
                 out.push(Envelope {
                     channel: channel.clone(),
-                    idempotency_key: keys::escalation(&page.id, life.epoch, *round, *tier, channel),
+                    idempotency_key: keys::escalation(&display_id(page.id), life.epoch, *round, *tier, channel),
                     notification: Notification::Escalation(notice),
                 });
             }

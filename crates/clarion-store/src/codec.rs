@@ -159,7 +159,7 @@ pub struct DeliveryColumns {
     pub created_at: i64,
     pub updated_at: i64,
     pub delivered_at: Option<i64>,
-    pub page_id: Option<String>,
+    pub page_id: Option<i64>,
 }
 
 impl DeliveryColumns {
@@ -194,7 +194,7 @@ pub const PAGE_COLUMNS: &str = "id, team, group_key, kind, severity, summary, co
 
 /// A `pages` row before decoding (or after encoding).
 pub struct PageColumns {
-    pub id: String,
+    pub id: i64,
     pub team: String,
     pub group_key: String,
     pub kind: String,

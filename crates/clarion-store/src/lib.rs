@@ -103,7 +103,7 @@ impl DeliveryState {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewDelivery {
     /// The page the message belongs to, if any (its timeline lists the delivery).
-    pub page_id: Option<String>,
+    pub page_id: Option<i64>,
     /// Unique: enqueueing a key that exists already does nothing (so two instances producing the same
     /// notification store it once).
     pub idempotency_key: String,
@@ -120,7 +120,7 @@ pub struct NewDelivery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivery {
     pub id: i64,
-    pub page_id: Option<String>,
+    pub page_id: Option<i64>,
     pub idempotency_key: String,
     pub channel: String,
     pub team: String,
@@ -274,8 +274,6 @@ pub trait NotificationLogStore: Send + Sync {
 /// A page to open (see [`PageStore::open_pages`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPage {
-    /// Used only if no page of (team, group key) is open.
-    pub id: String,
     pub team: String,
     pub group_key: String,
     /// What the page is about: `alerts`, `announcement`, `provider_event`.
@@ -292,7 +290,8 @@ pub struct NewPage {
 /// A page as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageRow {
-    pub id: String,
+    /// Sequential, never reused.
+    pub id: i64,
     pub team: String,
     pub group_key: String,
     pub kind: String,
@@ -308,7 +307,7 @@ pub struct PageRow {
 /// One entry of a page's timeline.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PageEventRow {
-    pub page_id: String,
+    pub page_id: i64,
     pub at: Timestamp,
     /// `opened`, `escalated`, `acknowledged`, … (`clarion_core::page::RecordKind`).
     pub kind: String,
@@ -326,21 +325,30 @@ pub struct PageFilter {
     pub limit: usize,
 }
 
+/// How hard a commit is pushed to disk (see the crate documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Synced to disk before `Ok`: what people did (an acknowledgement).
+    Synced,
+    /// Safe against a crash of Clarion, not necessarily a power loss: what Clarion derives from the alerts
+    /// (a page resolving with its group).
+    Relaxed,
+}
+
 /// Pages, their timelines, and the server keys that sign links to them. Every method commits before it
-/// returns `Ok`. Changes people make (acknowledgements, `update_page`) and server keys are synced to disk;
-/// opening pages is bookkeeping derived from the alerts and has the outbox's durability (see the crate
-/// documentation): a power loss of the database host can make a group open a new page.
+/// returns `Ok`. Opening pages is bookkeeping derived from the alerts and has the outbox's durability: a
+/// power loss of the database host can make a group open a new page. Server keys are synced.
 #[async_trait::async_trait]
 pub trait PageStore: Send + Sync {
     /// For each page given, in one transaction: the open page of its (team, group key) if there is one,
-    /// else the page given, inserted with an `opened` timeline entry. At most one page of a (team, group
-    /// key) is open, even with several instances opening at once. Returns the pages in the order given.
+    /// else a new page with the next id. At most one page of a (team, group key) is open, even with several
+    /// instances opening at once. Returns the pages in the order given.
     async fn open_pages(&self, pages: &[NewPage], now: Timestamp) -> Result<Vec<PageRow>, StoreError>;
 
-    /// The most recent page of (team, group key), open or not.
-    async fn latest_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError>;
+    /// The open page of (team, group key), if any.
+    async fn open_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError>;
 
-    async fn get_page(&self, id: &str) -> Result<Option<PageRow>, StoreError>;
+    async fn get_page(&self, id: i64) -> Result<Option<PageRow>, StoreError>;
 
     /// Pages, most recently opened first.
     async fn list_pages(&self, filter: &PageFilter) -> Result<Vec<PageRow>, StoreError>;
@@ -349,10 +357,11 @@ pub trait PageStore: Send + Sync {
     /// `version`; returns false (and changes nothing) when someone changed it first.
     async fn update_page(
         &self,
-        id: &str,
+        id: i64,
         version: i64,
         life: &PageLife,
         events: &[PageEventRow],
+        durability: Durability,
     ) -> Result<bool, StoreError>;
 
     /// Open pages whose `next_at` is at or before `now`, earliest first.
@@ -361,11 +370,11 @@ pub trait PageStore: Send + Sync {
     /// The earliest `next_at` of an open page.
     async fn next_page_due(&self) -> Result<Option<Timestamp>, StoreError>;
 
-    /// A page's timeline, oldest first.
-    async fn page_events(&self, id: &str) -> Result<Vec<PageEventRow>, StoreError>;
+    /// A page's timeline, oldest first (its opening is the page's `opened_at`, not an entry).
+    async fn page_events(&self, id: i64) -> Result<Vec<PageEventRow>, StoreError>;
 
     /// The deliveries of a page, oldest first.
-    async fn page_deliveries(&self, id: &str) -> Result<Vec<Delivery>, StoreError>;
+    async fn page_deliveries(&self, id: i64) -> Result<Vec<Delivery>, StoreError>;
 
     /// The server key named `name`: the one stored, or `candidate`, stored now if none was. Every instance
     /// sharing the store gets the same key.

@@ -11,8 +11,8 @@ use clarion_core::page::{PageLife, PageState};
 use clarion_core::silence::Silence;
 use clarion_core::{Matchers, Timestamp};
 use clarion_store::{
-    Completion, Delivery, DeliveryState, Lease, NewDelivery, NewPage, NotificationLogRow, PageEventRow, PageFilter,
-    Store, StoreError,
+    Completion, Delivery, DeliveryState, Durability, Lease, NewDelivery, NewPage, NotificationLogRow, PageEventRow,
+    PageFilter, Store, StoreError,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -166,7 +166,7 @@ suite!(
     server_keys_are_stored_once,
 );
 
-fn new_page(id: &str, team: &str, group: &str, policy: Option<&str>, at: i64) -> NewPage {
+fn new_page(team: &str, group: &str, policy: Option<&str>, at: i64) -> NewPage {
     let policy_domain = policy.map(|name| clarion_core::page::Policy {
         name: name.into(),
         tiers: vec![clarion_core::page::Tier { targets: vec![], wait: std::time::Duration::from_secs(60) }],
@@ -174,7 +174,6 @@ fn new_page(id: &str, team: &str, group: &str, policy: Option<&str>, at: i64) ->
         ack_timeout: None,
     });
     NewPage {
-        id: id.into(),
         team: team.into(),
         group_key: group.into(),
         kind: "alerts".into(),
@@ -189,32 +188,29 @@ fn new_page(id: &str, team: &str, group: &str, policy: Option<&str>, at: i64) ->
 async fn a_group_has_one_open_page_at_a_time<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
     let store = b.open().await?;
-    let opened = store.open_pages(&[new_page("p1", "ops", "g", Some("ops-default"), 0)], t(0)).await?;
-    assert_eq!(opened[0].id, "p1");
+    let opened = store.open_pages(&[new_page("ops", "g", Some("ops-default"), 0)], t(0)).await?;
+    let first = opened[0].id;
     assert_eq!(opened[0].life.next_at, Some(t(0)), "a page with a policy is due at once");
-    let again =
-        store.open_pages(&[new_page("p2", "ops", "g", None, 5), new_page("p3", "db", "g", None, 5)], t(5)).await?;
-    assert_eq!(
-        (again[0].id.as_str(), again[1].id.as_str()),
-        ("p1", "p3"),
-        "the open page is kept; another team gets its own"
-    );
+    let again = store.open_pages(&[new_page("ops", "g", None, 5), new_page("db", "g", None, 5)], t(5)).await?;
+    assert_eq!(again[0].id, first, "the open page is kept");
+    assert!(again[1].id > first, "another team gets its own, with the next id");
+    assert_eq!(store.open_page("ops", "g").await?.map(|p| p.id), Some(first));
     // Resolved, the group gets a new page next time.
     let mut life = again[0].life.clone();
     life.state = PageState::Resolved;
     life.resolved_at = Some(t(10));
     life.next_at = None;
-    assert!(store.update_page("p1", again[0].version, &life, &[]).await?);
-    let after = store.open_pages(&[new_page("p4", "ops", "g", None, 20)], t(20)).await?;
-    assert_eq!(after[0].id, "p4");
-    assert_eq!(store.latest_page("ops", "g").await?.map(|p| p.id), Some("p4".into()));
-    let listed: Vec<String> = store
+    assert!(store.update_page(first, again[0].version, &life, &[], Durability::Relaxed).await?);
+    assert_eq!(store.open_page("ops", "g").await?, None);
+    let after = store.open_pages(&[new_page("ops", "g", None, 20)], t(20)).await?;
+    assert!(after[0].id > again[1].id);
+    let listed: Vec<i64> = store
         .list_pages(&PageFilter { team: Some("ops".into()), state: None, limit: 10 })
         .await?
         .into_iter()
         .map(|p| p.id)
         .collect();
-    assert_eq!(listed, ["p4", "p1"], "newest first, only the team's");
+    assert_eq!(listed, [after[0].id, first], "newest first, only the team's");
     let resolved = store.list_pages(&PageFilter { team: None, state: Some(PageState::Resolved), limit: 10 }).await?;
     assert_eq!(resolved.len(), 1);
     Ok(())
@@ -223,33 +219,33 @@ async fn a_group_has_one_open_page_at_a_time<B: Backend>() -> TestResult {
 async fn pages_change_only_at_the_version_read_and_keep_a_timeline<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
     let store = b.open().await?;
-    let page = store.open_pages(&[new_page("p1", "ops", "g", None, 0)], t(0)).await?.remove(0);
+    let page = store.open_pages(&[new_page("ops", "g", None, 0)], t(0)).await?.remove(0);
     let mut acked = page.life.clone();
     acked.state = PageState::Acknowledged;
     acked.acknowledged_at = Some(t(30));
     acked.acknowledged_by = Some("alice".into());
     let event = PageEventRow {
-        page_id: "p1".into(),
+        page_id: page.id,
         at: t(30),
         kind: "acknowledged".into(),
         actor: "alice".into(),
         via: "link".into(),
         detail: String::new(),
     };
-    assert!(store.update_page("p1", page.version, &acked, std::slice::from_ref(&event)).await?);
+    assert!(store.update_page(page.id, page.version, &acked, std::slice::from_ref(&event), Durability::Synced).await?);
     assert!(
-        !store.update_page("p1", page.version, &page.life, std::slice::from_ref(&event)).await?,
+        !store.update_page(page.id, page.version, &page.life, std::slice::from_ref(&event), Durability::Synced).await?,
         "a second writer at the old version changes nothing"
     );
-    let stored = store.get_page("p1").await?.ok_or("page p1")?;
+    let stored = store.get_page(page.id).await?.ok_or("the page")?;
     assert_eq!(stored.life, acked);
     assert_eq!(stored.version, page.version + 1);
-    let kinds: Vec<String> = store.page_events("p1").await?.into_iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, ["opened", "acknowledged"], "the refused update wrote no event");
-    let d = NewDelivery { page_id: Some("p1".into()), ..delivery("k1", "hook", "g", 1) };
+    let kinds: Vec<String> = store.page_events(page.id).await?.into_iter().map(|e| e.kind).collect();
+    assert_eq!(kinds, ["acknowledged"], "the refused update wrote no event");
+    let d = NewDelivery { page_id: Some(page.id), ..delivery("k1", "hook", "g", 1) };
     enqueue_deliveries(&*store, &[d, delivery("k2", "hook", "other", 1)], &[]).await?;
-    assert_eq!(keys(&store.page_deliveries("p1").await?), ["k1"]);
-    assert_eq!(store.get_page("nope").await?, None);
+    assert_eq!(keys(&store.page_deliveries(page.id).await?), ["k1"]);
+    assert_eq!(store.get_page(page.id + 1000).await?, None);
     Ok(())
 }
 
@@ -259,20 +255,20 @@ async fn due_pages_come_earliest_first_and_resolved_ones_never<B: Backend>() -> 
     let pages = store
         .open_pages(
             &[
-                new_page("late", "ops", "g1", Some("p"), 50),
-                new_page("early", "ops", "g2", Some("p"), 10),
-                new_page("quiet", "ops", "g3", None, 0),
+                new_page("ops", "g1", Some("p"), 50),
+                new_page("ops", "g2", Some("p"), 10),
+                new_page("ops", "g3", None, 0),
             ],
             t(0),
         )
         .await?;
     assert_eq!(store.next_page_due().await?, Some(t(10)));
-    let due: Vec<String> = store.due_pages(t(100), 10).await?.into_iter().map(|p| p.id).collect();
-    assert_eq!(due, ["early", "late"], "earliest first; a page without a timer is never due");
+    let due: Vec<i64> = store.due_pages(t(100), 10).await?.into_iter().map(|p| p.id).collect();
+    assert_eq!(due, [pages[1].id, pages[0].id], "earliest first; a page without a timer is never due");
     assert_eq!(store.due_pages(t(20), 10).await?.len(), 1);
     let mut resolved = pages[1].life.clone();
     resolved.state = PageState::Resolved;
-    assert!(store.update_page("early", pages[1].version, &resolved, &[]).await?);
+    assert!(store.update_page(pages[1].id, pages[1].version, &resolved, &[], Durability::Synced).await?);
     assert_eq!(store.next_page_due().await?, Some(t(50)), "a resolved page keeps no timer");
     Ok(())
 }
@@ -281,7 +277,7 @@ async fn concurrent_opens_of_one_group_share_one_page<B: Backend>() -> TestResul
     let b = B::fresh().await?;
     let first = b.open().await?;
     let second = b.open().await?;
-    let (from_a, from_b) = ([new_page("from-a", "ops", "g", None, 0)], [new_page("from-b", "ops", "g", None, 0)]);
+    let (from_a, from_b) = ([new_page("ops", "g", None, 0)], [new_page("ops", "g", None, 0)]);
     let (a, c) = tokio::join!(first.open_pages(&from_a, t(0)), second.open_pages(&from_b, t(0)));
     let (a, c) = (a?, c?);
     assert_eq!(a[0].id, c[0].id, "two instances opening the same group's page at once get the same page");

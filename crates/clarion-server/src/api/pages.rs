@@ -81,6 +81,7 @@ fn seconds(from: Timestamp, to: Option<Timestamp>) -> Option<f64> {
 }
 
 pub fn page_out(p: PageRow, timeline: Option<Vec<TimelineEntry>>) -> PageOut {
+    let id = pages::display_id(p.id);
     let l = &p.life;
     PageOut {
         time_to_acknowledge_seconds: seconds(l.opened_at, l.acknowledged_at),
@@ -97,7 +98,7 @@ pub fn page_out(p: PageRow, timeline: Option<Vec<TimelineEntry>>) -> PageOut {
             round: l.position.map(|(_, r)| r + 1),
             next_at: l.next_at.map(format_time),
         },
-        id: p.id,
+        id,
         team: p.team,
         kind: p.kind,
         group_key: p.group_key,
@@ -109,25 +110,35 @@ pub fn page_out(p: PageRow, timeline: Option<Vec<TimelineEntry>>) -> PageOut {
     }
 }
 
-/// The timeline: the page's own events and its deliveries (each at its last change), in time order.
-pub fn timeline(events: Vec<PageEventRow>, deliveries: Vec<Delivery>) -> Vec<TimelineEntry> {
-    let mut out: Vec<(Timestamp, TimelineEntry)> = events
-        .into_iter()
-        .map(|e| {
-            (
-                e.at,
-                TimelineEntry {
-                    at: format_time(e.at),
-                    event: e.kind,
-                    actor: e.actor,
-                    via: e.via,
-                    detail: e.detail,
-                    channel: None,
-                    delivery: None,
-                },
-            )
-        })
-        .collect();
+/// The timeline: the page's opening, its own events and its deliveries (each at its last change), in
+/// time order.
+pub fn timeline(page: &PageRow, events: Vec<PageEventRow>, deliveries: Vec<Delivery>) -> Vec<TimelineEntry> {
+    let mut out: Vec<(Timestamp, TimelineEntry)> = vec![(
+        page.life.opened_at,
+        TimelineEntry {
+            at: format_time(page.life.opened_at),
+            event: "opened".into(),
+            actor: "clarion".into(),
+            via: "automatic".into(),
+            detail: page.policy.as_ref().map(|p| format!("escalation policy {p}")).unwrap_or_default(),
+            channel: None,
+            delivery: None,
+        },
+    )];
+    for e in events {
+        out.push((
+            e.at,
+            TimelineEntry {
+                at: format_time(e.at),
+                event: e.kind,
+                actor: e.actor,
+                via: e.via,
+                detail: e.detail,
+                channel: None,
+                delivery: None,
+            },
+        ));
+    }
     for d in deliveries {
         let at = d.delivered_at.unwrap_or(d.updated_at);
         let detail = match (&d.last_error, d.attempts) {
@@ -186,11 +197,13 @@ pub async fn get_one(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<PageOut>, AppError> {
-    let page =
-        state.store().get_page(&id).await?.ok_or_else(|| AppError::NotFound(format!("page {id:?} not found")))?;
-    let events = state.store().page_events(&id).await?;
-    let deliveries = state.store().page_deliveries(&id).await?;
-    Ok(Json(page_out(page, Some(timeline(events, deliveries)))))
+    let not_found = || AppError::NotFound(format!("page {id:?} not found"));
+    let id = pages::parse_id(&id).ok_or_else(not_found)?;
+    let page = state.store().get_page(id).await?.ok_or_else(not_found)?;
+    let events = state.store().page_events(id).await?;
+    let deliveries = state.store().page_deliveries(id).await?;
+    let timeline = timeline(&page, events, deliveries);
+    Ok(Json(page_out(page, Some(timeline))))
 }
 
 /// The optional body of a change.
@@ -241,6 +254,7 @@ async fn change(
     event: fn(Actor) -> Event,
 ) -> Result<Json<PageOut>, AppError> {
     let who = actor(state, auth.token, headers, body).await?;
+    let id = pages::parse_id(id).ok_or_else(|| AppError::NotFound(format!("page {id:?} not found")))?;
     let applied = pages::apply(state, id, &event(who)).await.map_err(page_error)?;
     Ok(Json(page_out(applied.page, None)))
 }

@@ -122,7 +122,9 @@ pub async fn interactions(
         .and_then(|u| u.username.clone().or_else(|| u.name.clone()).or_else(|| u.id.clone()))
         .unwrap_or_else(|| "someone".into());
     let actor = Actor { who: format!("slack:{user}"), via: Via::Chat };
-    let applied = pages::apply(&state, &page_id, &Event::Acknowledge(actor)).await.map_err(super::pages::page_error)?;
+    let page_id = pages::parse_id(&page_id)
+        .ok_or_else(|| AppError::BadRequest(format!("the button's value {page_id:?} is not a page id")))?;
+    let applied = pages::apply(&state, page_id, &Event::Acknowledge(actor)).await.map_err(super::pages::page_error)?;
     let by = applied.page.life.acknowledged_by.clone().unwrap_or_else(|| format!("slack:{user}"));
     let text = format!(":white_check_mark: Page {} acknowledged by {by}", applied.page.id);
     if let Some(url) = interaction.response_url.filter(|u| {

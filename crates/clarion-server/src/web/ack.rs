@@ -46,7 +46,7 @@ fn render(page: &PageRow, note: &str) -> String {
     }
     body.push_str("<dl>\n");
     let mut row = |k: &str, v: &str| body.push_str(&format!("<dt>{}</dt><dd>{}</dd>\n", escape(k), escape(v)));
-    row("Page", &page.id);
+    row("Page", &pages::display_id(page.id));
     row("Team", &page.team);
     if !page.severity.is_empty() {
         row("Severity", &page.severity);
@@ -81,7 +81,10 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<String>, Query(l
     if let Err(e) = state.link_key().verify(&id, &link, state.now()) {
         return link_refused(&e);
     }
-    match state.store().get_page(&id).await {
+    let Some(id) = pages::parse_id(&id) else {
+        return refused(StatusCode::NOT_FOUND, "This page does not exist (any more).");
+    };
+    match state.store().get_page(id).await {
         Ok(Some(page)) => {
             let body = format!("{}{}", render(&page, ""), form(&page));
             Html(document(&format!("Page {}", page.id), &body)).into_response()
@@ -111,7 +114,10 @@ pub async fn post(
         Some("done") => (Event::ActionDone(actor), "Marked done. Thank you."),
         Some(_) => return refused(StatusCode::BAD_REQUEST, "Unknown action: use the buttons of the page."),
     };
-    match pages::apply(&state, &id, &event).await {
+    let Some(id) = pages::parse_id(&id) else {
+        return refused(StatusCode::NOT_FOUND, "This page does not exist (any more).");
+    };
+    match pages::apply(&state, id, &event).await {
         Ok(applied) => {
             let note = if applied.changed { done_note } else { "Already acknowledged; nothing changed." };
             Html(document(&format!("Page {}", applied.page.id), &render(&applied.page, note))).into_response()

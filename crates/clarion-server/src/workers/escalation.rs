@@ -55,7 +55,7 @@ pub async fn escalate_due(state: &AppState) -> Result<usize, clarion_store::Stor
     let due = state.store().due_pages(state.now(), BATCH).await?;
     let mut changed = 0;
     for page in due {
-        match pages::apply(state, &page.id, &Event::Due).await {
+        match pages::apply(state, page.id, &Event::Due).await {
             Ok(applied) => changed += usize::from(applied.changed),
             // Resolved meanwhile (by this instance or another): nothing left to escalate.
             Err(PageError::Refused(_)) | Err(PageError::NotFound(_)) => {}

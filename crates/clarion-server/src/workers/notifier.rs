@@ -21,7 +21,7 @@ use clarion_core::clarity::ClarityField;
 use clarion_core::dispatch::{notice_for_channel, Flush, NotificationLogEntry};
 use clarion_core::notification::{AlertGroup, Notification, NotifiedAlert, Status};
 use clarion_core::page::{Event, PageState};
-use clarion_store::{NotificationLogRow, PageRow};
+use clarion_store::{Durability, NotificationLogRow, PageRow};
 
 use crate::outbox::{self, keys, Envelope, OutboxError};
 use crate::pages::{self, GroupPage, PageError};
@@ -141,16 +141,14 @@ async fn pages_of(
             });
             requested.push(i);
         } else if !flush.resolved.is_empty() {
-            // Everything resolved: the page ends (or ended already, if this flush is repeated after a crash).
-            let Some(page) = state.store().latest_page(&flush.receiver, &flush.group_key).await? else { continue };
-            out[i] = Some(if page.life.state == PageState::Resolved {
-                page
-            } else {
-                match pages::apply(state, &page.id, &Event::Resolve(pages::automatic())).await {
-                    Ok(applied) => applied.page,
-                    Err(PageError::Refused(_)) => state.store().get_page(&page.id).await?.unwrap_or(page),
-                    Err(e) => return Err(e.into()),
-                }
+            // Everything resolved: the open page ends. (A flush repeated after a crash finds it resolved
+            // already, and its notice goes out without the page.)
+            let Some(page) = state.store().open_page(&flush.receiver, &flush.group_key).await? else { continue };
+            let resolve = Event::Resolve(pages::automatic());
+            out[i] = Some(match pages::apply_with(state, page.id, &resolve, Durability::Relaxed).await {
+                Ok(applied) => applied.page,
+                Err(PageError::Refused(_)) => state.store().get_page(page.id).await?.unwrap_or(page),
+                Err(e) => return Err(e.into()),
             });
         }
     }

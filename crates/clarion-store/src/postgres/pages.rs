@@ -1,12 +1,18 @@
-//! Pages in PostgreSQL: opened at most once per (team, group key) by a partial unique index even when
-//! several instances open at once, changed only at the version read, with their timeline and server keys.
+//! Pages in PostgreSQL: ids from a sequence, opened at most once per (team, group key) by a partial unique
+//! index even when several instances open at once, changed only at the version read, with their timeline
+//! and server keys.
 
 use clarion_core::Timestamp;
 
 use super::outbox::pg_delivery;
 use super::{relaxed, PgStore};
 use crate::codec::{from_nanos, life_columns, nanos, PageColumns, DELIVERY_COLUMNS, PAGE_COLUMNS};
-use crate::{Delivery, NewPage, PageEventRow, PageFilter, PageRow, PageStore, StoreError};
+use crate::{Delivery, Durability, NewPage, PageEventRow, PageFilter, PageRow, PageStore, StoreError};
+
+/// The open page of (team, group key), through the partial unique index.
+const OPEN_PAGE: &str = "SELECT id, team, group_key, kind, severity, summary, context, policy, state, tier, round, \
+     epoch, next_at, opened_at, acknowledged_at, acknowledged_by, action_done_at, action_done_by, resolved_at, version \
+     FROM pages WHERE team = $1 AND group_key = $2 AND state <> 'resolved'";
 
 fn page(r: &tokio_postgres::Row) -> Result<PageRow, StoreError> {
     PageColumns {
@@ -46,65 +52,47 @@ async fn insert_events(tx: &deadpool_postgres::Transaction<'_>, events: &[PageEv
 
 #[async_trait::async_trait]
 impl PageStore for PgStore {
-    async fn open_pages(&self, pages: &[NewPage], now: Timestamp) -> Result<Vec<PageRow>, StoreError> {
+    async fn open_pages(&self, pages: &[NewPage], _now: Timestamp) -> Result<Vec<PageRow>, StoreError> {
         let mut client = self.client().await?;
         // Opening is bookkeeping derived from the alerts: relaxed durability, like the outbox.
         let tx = relaxed(&mut client).await?;
         let insert = tx
             .prepare(
-                "INSERT INTO pages (id, team, group_key, kind, severity, summary, context, policy, state, tier,
-                                    round, epoch, next_at, opened_at, acknowledged_at, acknowledged_by,
-                                    action_done_at, action_done_by, resolved_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1)
+                "INSERT INTO pages (team, group_key, kind, severity, summary, context, policy, state, tier, round,
+                                    epoch, next_at, opened_at, acknowledged_at, acknowledged_by, action_done_at,
+                                    action_done_by, resolved_at, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1)
                  ON CONFLICT (team, group_key) WHERE state <> 'resolved' DO NOTHING",
             )
             .await?;
-        let select = tx
-            .prepare(&format!(
-                "SELECT {PAGE_COLUMNS} FROM pages WHERE team = $1 AND group_key = $2 AND state <> 'resolved'"
-            ))
-            .await?;
+        let select = tx.prepare(OPEN_PAGE).await?;
         let mut out = Vec::with_capacity(pages.len());
         for p in pages {
             let l = life_columns(&p.life)?;
-            let inserted = tx
-                .execute(
-                    &insert,
-                    &[
-                        &p.id,
-                        &p.team,
-                        &p.group_key,
-                        &p.kind,
-                        &p.severity,
-                        &p.summary,
-                        &p.context,
-                        &p.policy,
-                        &l.state,
-                        &l.tier,
-                        &l.round,
-                        &l.epoch,
-                        &l.next_at,
-                        &l.opened_at,
-                        &l.acknowledged_at,
-                        &l.acknowledged_by,
-                        &l.action_done_at,
-                        &l.action_done_by,
-                        &l.resolved_at,
-                    ],
-                )
-                .await?
-                == 1;
-            if inserted {
-                let opened = PageEventRow {
-                    page_id: p.id.clone(),
-                    at: now,
-                    kind: "opened".into(),
-                    actor: "clarion".into(),
-                    via: "automatic".into(),
-                    detail: p.policy.as_ref().map(|x| format!("escalation policy {x}")).unwrap_or_default(),
-                };
-                insert_events(&tx, std::slice::from_ref(&opened)).await?;
-            }
+            tx.execute(
+                &insert,
+                &[
+                    &p.team,
+                    &p.group_key,
+                    &p.kind,
+                    &p.severity,
+                    &p.summary,
+                    &p.context,
+                    &p.policy,
+                    &l.state,
+                    &l.tier,
+                    &l.round,
+                    &l.epoch,
+                    &l.next_at,
+                    &l.opened_at,
+                    &l.acknowledged_at,
+                    &l.acknowledged_by,
+                    &l.action_done_at,
+                    &l.action_done_by,
+                    &l.resolved_at,
+                ],
+            )
+            .await?;
             let row = tx.query_opt(&select, &[&p.team, &p.group_key]).await?;
             let row = row.ok_or(StoreError::Corrupt { table: "pages", reason: "an opened page vanished".into() })?;
             out.push(page(&row)?);
@@ -113,21 +101,13 @@ impl PageStore for PgStore {
         Ok(out)
     }
 
-    async fn latest_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError> {
+    async fn open_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError> {
         let client = self.client().await?;
-        let row = client
-            .query_opt(
-                &format!(
-                    "SELECT {PAGE_COLUMNS} FROM pages WHERE team = $1 AND group_key = $2
-                     ORDER BY opened_at DESC, id DESC LIMIT 1"
-                ),
-                &[&team, &group_key],
-            )
-            .await?;
+        let row = client.query_opt(OPEN_PAGE, &[&team, &group_key]).await?;
         row.map(|r| page(&r)).transpose()
     }
 
-    async fn get_page(&self, id: &str) -> Result<Option<PageRow>, StoreError> {
+    async fn get_page(&self, id: i64) -> Result<Option<PageRow>, StoreError> {
         let client = self.client().await?;
         let row = client.query_opt(&format!("SELECT {PAGE_COLUMNS} FROM pages WHERE id = $1"), &[&id]).await?;
         row.map(|r| page(&r)).transpose()
@@ -142,7 +122,7 @@ impl PageStore for PgStore {
                 &format!(
                     "SELECT {PAGE_COLUMNS} FROM pages WHERE ($1::text IS NULL OR team = $1)
                        AND ($2::text IS NULL OR state = $2)
-                     ORDER BY opened_at DESC, id DESC LIMIT $3"
+                     ORDER BY id DESC LIMIT $3"
                 ),
                 &[&filter.team, &state, &limit],
             )
@@ -152,14 +132,18 @@ impl PageStore for PgStore {
 
     async fn update_page(
         &self,
-        id: &str,
+        id: i64,
         version: i64,
         life: &clarion_core::page::PageLife,
         events: &[PageEventRow],
+        durability: Durability,
     ) -> Result<bool, StoreError> {
         let l = life_columns(life)?;
         let mut client = self.client().await?;
-        let tx = client.transaction().await?;
+        let tx = match durability {
+            Durability::Synced => client.transaction().await?,
+            Durability::Relaxed => relaxed(&mut client).await?,
+        };
         let changed = tx
             .execute(
                 "UPDATE pages SET state = $3, tier = $4, round = $5, epoch = $6, next_at = $7, acknowledged_at = $8,
@@ -213,7 +197,7 @@ impl PageStore for PgStore {
         Ok(row.get::<_, Option<i64>>(0).map(from_nanos))
     }
 
-    async fn page_events(&self, id: &str) -> Result<Vec<PageEventRow>, StoreError> {
+    async fn page_events(&self, id: i64) -> Result<Vec<PageEventRow>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(
@@ -234,7 +218,7 @@ impl PageStore for PgStore {
             .collect())
     }
 
-    async fn page_deliveries(&self, id: &str) -> Result<Vec<Delivery>, StoreError> {
+    async fn page_deliveries(&self, id: i64) -> Result<Vec<Delivery>, StoreError> {
         let client = self.client().await?;
         let rows = client
             .query(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE page_id = $1 ORDER BY id"), &[&id])

@@ -1,5 +1,5 @@
-//! Pages in SQLite: opened at most once per (team, group key) by a partial unique index, changed only at
-//! the version read, with their timeline and the server keys that sign links to them.
+//! Pages in SQLite: sequential ids, opened at most once per (team, group key) by a partial unique index,
+//! changed only at the version read, with their timeline and the server keys that sign links to them.
 
 use clarion_core::Timestamp;
 use rusqlite::{params, OptionalExtension, Transaction};
@@ -8,7 +8,7 @@ use super::outbox::delivery_columns;
 use super::schema::relaxed;
 use super::SqliteStore;
 use crate::codec::{from_nanos, life_columns, nanos, DeliveryColumns, PageColumns, DELIVERY_COLUMNS, PAGE_COLUMNS};
-use crate::{Delivery, NewPage, PageEventRow, PageFilter, PageRow, PageStore, StoreError};
+use crate::{Delivery, Durability, NewPage, PageEventRow, PageFilter, PageRow, PageStore, StoreError};
 
 fn page_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageColumns> {
     Ok(PageColumns {
@@ -51,60 +51,47 @@ fn insert_events(tx: &Transaction<'_>, events: &[PageEventRow]) -> Result<(), St
 }
 
 /// Opens the pages of one `open_pages` call inside `tx`.
-fn open_in(tx: &Transaction<'_>, pages: &[NewPage], now: Timestamp) -> Result<Vec<PageRow>, StoreError> {
+fn open_in(tx: &Transaction<'_>, pages: &[NewPage]) -> Result<Vec<PageRow>, StoreError> {
     let mut out = Vec::with_capacity(pages.len());
-    {
-        let mut insert = tx.prepare_cached(
-            "INSERT INTO pages (id, team, group_key, kind, severity, summary, context, policy, state, tier,
-                                round, epoch, next_at, opened_at, acknowledged_at, acknowledged_by,
-                                action_done_at, action_done_by, resolved_at, version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1)
-             ON CONFLICT (team, group_key) WHERE state <> 'resolved' DO NOTHING",
-        )?;
-        for p in pages {
-            let l = life_columns(&p.life)?;
-            let inserted = insert.execute(params![
-                p.id,
-                p.team,
-                p.group_key,
-                p.kind,
-                p.severity,
-                p.summary,
-                p.context,
-                p.policy,
-                l.state,
-                l.tier,
-                l.round,
-                l.epoch,
-                l.next_at,
-                l.opened_at,
-                l.acknowledged_at,
-                l.acknowledged_by,
-                l.action_done_at,
-                l.action_done_by,
-                l.resolved_at
-            ])? == 1;
-            if inserted {
-                let opened = PageEventRow {
-                    page_id: p.id.clone(),
-                    at: now,
-                    kind: "opened".into(),
-                    actor: "clarion".into(),
-                    via: "automatic".into(),
-                    detail: p.policy.as_ref().map(|x| format!("escalation policy {x}")).unwrap_or_default(),
-                };
-                insert_events(tx, std::slice::from_ref(&opened))?;
-            }
-            let open = one_page(
-                &tx,
-                &format!("SELECT {PAGE_COLUMNS} FROM pages WHERE team = ?1 AND group_key = ?2 AND state <> 'resolved'"),
-                params![p.team, p.group_key],
-            )?;
-            out.push(open.ok_or(StoreError::Corrupt { table: "pages", reason: "an opened page vanished".into() })?);
-        }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO pages (team, group_key, kind, severity, summary, context, policy, state, tier, round, epoch,
+                            next_at, opened_at, acknowledged_at, acknowledged_by, action_done_at, action_done_by,
+                            resolved_at, version)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 1)
+         ON CONFLICT (team, group_key) WHERE state <> 'resolved' DO NOTHING",
+    )?;
+    for p in pages {
+        let l = life_columns(&p.life)?;
+        insert.execute(params![
+            p.team,
+            p.group_key,
+            p.kind,
+            p.severity,
+            p.summary,
+            p.context,
+            p.policy,
+            l.state,
+            l.tier,
+            l.round,
+            l.epoch,
+            l.next_at,
+            l.opened_at,
+            l.acknowledged_at,
+            l.acknowledged_by,
+            l.action_done_at,
+            l.action_done_by,
+            l.resolved_at
+        ])?;
+        let open = one_page(tx, OPEN_PAGE, params![p.team, p.group_key])?;
+        out.push(open.ok_or(StoreError::Corrupt { table: "pages", reason: "an opened page vanished".into() })?);
     }
     Ok(out)
 }
+
+/// The open page of (team, group key), through the partial unique index.
+const OPEN_PAGE: &str = "SELECT id, team, group_key, kind, severity, summary, context, policy, state, tier, round, \
+     epoch, next_at, opened_at, acknowledged_at, acknowledged_by, action_done_at, action_done_by, resolved_at, version \
+     FROM pages WHERE team = ?1 AND group_key = ?2 AND state <> 'resolved'";
 
 #[async_trait::async_trait]
 impl PageStore for SqliteStore {
@@ -112,26 +99,16 @@ impl PageStore for SqliteStore {
         let pages = pages.to_vec();
         // Opening is bookkeeping derived from the alerts: relaxed durability, like the outbox. Changes
         // people make (`update_page`) are synced.
-        self.call(move |conn| relaxed(conn, |tx| open_in(tx, &pages, now))).await
+        let _ = now;
+        self.call(move |conn| relaxed(conn, |tx| open_in(tx, &pages))).await
     }
 
-    async fn latest_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError> {
+    async fn open_page(&self, team: &str, group_key: &str) -> Result<Option<PageRow>, StoreError> {
         let (team, group_key) = (team.to_string(), group_key.to_string());
-        self.call(move |conn| {
-            one_page(
-                conn,
-                &format!(
-                    "SELECT {PAGE_COLUMNS} FROM pages WHERE team = ?1 AND group_key = ?2
-                     ORDER BY opened_at DESC, rowid DESC LIMIT 1"
-                ),
-                params![team, group_key],
-            )
-        })
-        .await
+        self.call(move |conn| one_page(conn, OPEN_PAGE, params![team, group_key])).await
     }
 
-    async fn get_page(&self, id: &str) -> Result<Option<PageRow>, StoreError> {
-        let id = id.to_string();
+    async fn get_page(&self, id: i64) -> Result<Option<PageRow>, StoreError> {
         self.call(move |conn| one_page(conn, &format!("SELECT {PAGE_COLUMNS} FROM pages WHERE id = ?1"), params![id]))
             .await
     }
@@ -143,7 +120,7 @@ impl PageStore for SqliteStore {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {PAGE_COLUMNS} FROM pages WHERE (?1 IS NULL OR team = ?1) AND (?2 IS NULL OR state = ?2)
-                 ORDER BY opened_at DESC, rowid DESC LIMIT ?3"
+                 ORDER BY id DESC LIMIT ?3"
             ))?;
             let rows = stmt.query_map(params![team, state, limit], page_columns)?;
             rows.map(|r| r.map_err(StoreError::from).and_then(PageColumns::into_page)).collect()
@@ -153,15 +130,16 @@ impl PageStore for SqliteStore {
 
     async fn update_page(
         &self,
-        id: &str,
+        id: i64,
         version: i64,
         life: &clarion_core::page::PageLife,
         events: &[PageEventRow],
+        durability: Durability,
     ) -> Result<bool, StoreError> {
-        let (id, l, events) = (id.to_string(), life_columns(life)?, events.to_vec());
+        let (l, events) = (life_columns(life)?, events.to_vec());
         self.call(move |conn| {
-            let tx = conn.transaction()?;
-            let changed = tx.prepare_cached(
+            let update = |tx: &Transaction<'_>| -> Result<bool, StoreError> {
+                let changed = tx.prepare_cached(
                 "UPDATE pages SET state = ?3, tier = ?4, round = ?5, epoch = ?6, next_at = ?7, acknowledged_at = ?8,
                    acknowledged_by = ?9, action_done_at = ?10, action_done_by = ?11, resolved_at = ?12,
                    version = version + 1
@@ -181,11 +159,20 @@ impl PageStore for SqliteStore {
                 l.action_done_by,
                 l.resolved_at
             ])? == 1;
-            if changed {
-                insert_events(&tx, &events)?;
+                if changed {
+                    insert_events(tx, &events)?;
+                }
+                Ok(changed)
+            };
+            match durability {
+                Durability::Relaxed => relaxed(conn, update),
+                Durability::Synced => {
+                    let tx = conn.transaction()?;
+                    let changed = update(&tx)?;
+                    tx.commit()?;
+                    Ok(changed)
+                }
             }
-            tx.commit()?;
-            Ok(changed)
         })
         .await
     }
@@ -215,8 +202,7 @@ impl PageStore for SqliteStore {
         .await
     }
 
-    async fn page_events(&self, id: &str) -> Result<Vec<PageEventRow>, StoreError> {
-        let id = id.to_string();
+    async fn page_events(&self, id: i64) -> Result<Vec<PageEventRow>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT page_id, at, kind, actor, via, detail FROM page_events WHERE page_id = ?1 ORDER BY id",
@@ -236,8 +222,7 @@ impl PageStore for SqliteStore {
         .await
     }
 
-    async fn page_deliveries(&self, id: &str) -> Result<Vec<Delivery>, StoreError> {
-        let id = id.to_string();
+    async fn page_deliveries(&self, id: i64) -> Result<Vec<Delivery>, StoreError> {
         self.call(move |conn| {
             let mut stmt = conn
                 .prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE page_id = ?1 ORDER BY id"))?;

@@ -60,9 +60,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         sequence    INTEGER NOT NULL,
         PRIMARY KEY (group_key, channel)
     );",
-    // 3: pages, their timelines, server keys; deliveries know their page.
+    // 3: pages, their timelines, server keys; deliveries know their page. Page ids are sequential (short
+    // to type, and cheap to insert: no random-key index but the one that keeps one open page per group).
     "CREATE TABLE pages (
-        id              TEXT    PRIMARY KEY,
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
         team            TEXT    NOT NULL,
         group_key       TEXT    NOT NULL,
         kind            TEXT    NOT NULL,
@@ -84,12 +85,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
         version         INTEGER NOT NULL DEFAULT 1
     );
     CREATE UNIQUE INDEX pages_open ON pages (team, group_key) WHERE state <> 'resolved';
-    CREATE INDEX pages_latest ON pages (team, group_key, opened_at);
     CREATE INDEX pages_due ON pages (next_at) WHERE next_at IS NOT NULL AND state <> 'resolved';
-    CREATE INDEX pages_opened ON pages (opened_at);
     CREATE TABLE page_events (
         id      INTEGER PRIMARY KEY AUTOINCREMENT,
-        page_id TEXT    NOT NULL,
+        page_id INTEGER NOT NULL,
         at      INTEGER NOT NULL,
         kind    TEXT    NOT NULL,
         actor   TEXT    NOT NULL,
@@ -98,7 +97,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX page_events_page ON page_events (page_id, id);
     CREATE TABLE server_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-    ALTER TABLE deliveries ADD COLUMN page_id TEXT;
+    ALTER TABLE deliveries ADD COLUMN page_id INTEGER;
     CREATE INDEX deliveries_page ON deliveries (page_id) WHERE page_id IS NOT NULL;",
 ];
 
