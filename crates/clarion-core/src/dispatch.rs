@@ -10,10 +10,11 @@
 //! meanwhile leave the group; an empty group is dropped.
 
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::alert::Alert;
-use crate::alerts::{AlertTable, StatusOracle};
+use crate::alerts::{AlertTable, StatusSource};
 use crate::labels::{Fingerprint, FingerprintMap, LabelSet};
 use crate::route::{label_set_string, Route, RouteOpts};
 use crate::Timestamp;
@@ -23,7 +24,7 @@ use crate::later;
 /// One aggregation group.
 #[derive(Clone, Debug)]
 pub struct Group {
-    pub key: String,
+    pub key: Arc<str>,
     pub opts: RouteOpts,
     pub labels: LabelSet,
     /// Members and the `updated_at` of the version the group last saw.
@@ -42,17 +43,20 @@ pub struct Flush {
     /// The escalation policy the route names, if any.
     pub escalation: Option<String>,
     /// Firing alerts, not silenced or inhibited, in [`alert_order`].
-    pub firing: Vec<(Fingerprint, Alert)>,
+    pub firing: Vec<(Fingerprint, Arc<Alert>)>,
     /// Resolved alerts, not silenced or inhibited, in [`alert_order`].
-    pub resolved: Vec<(Fingerprint, Alert)>,
+    pub resolved: Vec<(Fingerprint, Arc<Alert>)>,
     /// Resolved members as seen by this flush (to drop them afterwards if unchanged).
     resolved_seen: Vec<(Fingerprint, Timestamp)>,
 }
 
-/// All aggregation groups.
+/// All aggregation groups, and the order they come due in: finding the due groups costs the due groups,
+/// not every group (with a million distinct groups, a flush must not look at all of them).
 #[derive(Clone, Debug, Default)]
 pub struct Dispatcher {
-    groups: HashMap<String, Group>,
+    groups: HashMap<Arc<str>, Group>,
+    /// `(next_flush, key)` of every group.
+    queue: BTreeSet<(Timestamp, Arc<str>)>,
 }
 
 impl Dispatcher {
@@ -84,40 +88,48 @@ impl Dispatcher {
         for node in route.matching(&alert.labels) {
             let labels = node.group_labels(&alert.labels);
             let key = group_key(node, &labels);
-            if alert.is_resolved_at(now) && !self.groups.get(&key).is_some_and(|g| g.members.contains_key(&fp)) {
+            if alert.is_resolved_at(now) && !self.groups.get(key.as_str()).is_some_and(|g| g.members.contains_key(&fp))
+            {
                 continue;
             }
-            let group = self.groups.entry(key.clone()).or_insert_with(|| Group {
-                key,
-                opts: node.opts.clone(),
-                labels,
-                members: FingerprintMap::default(),
-                next_flush: later(now, node.opts.group_wait),
-                has_flushed: false,
-            });
+            let group = match self.groups.get_mut(key.as_str()) {
+                Some(g) => g,
+                None => {
+                    let key: Arc<str> = Arc::from(key);
+                    let next_flush = later(now, node.opts.group_wait);
+                    self.queue.insert((next_flush, key.clone()));
+                    self.groups.entry(key.clone()).or_insert(Group {
+                        key,
+                        opts: node.opts.clone(),
+                        labels,
+                        members: FingerprintMap::default(),
+                        next_flush,
+                        has_flushed: false,
+                    })
+                }
+            };
             group.members.insert(fp, alert.updated_at);
             // An alert that started longer than group_wait ago does not wait again.
-            if !group.has_flushed && later(alert.starts_at, group.opts.group_wait) < now {
-                group.next_flush = group.next_flush.min(now);
+            if !group.has_flushed && later(alert.starts_at, group.opts.group_wait) < now && group.next_flush > now {
+                self.queue.remove(&(group.next_flush, group.key.clone()));
+                group.next_flush = now;
+                self.queue.insert((now, group.key.clone()));
             }
         }
     }
 
     /// When the earliest group is due, if any.
     pub fn next_due(&self) -> Option<Timestamp> {
-        self.groups.values().map(|g| g.next_flush).min()
+        self.queue.first().map(|(at, _)| *at)
     }
 
     /// Keys of the groups due at `now`, earliest first.
     pub fn due(&self, now: Timestamp) -> Vec<String> {
-        let mut due: Vec<(&Timestamp, &String)> =
-            self.groups.values().filter(|g| g.next_flush <= now).map(|g| (&g.next_flush, &g.key)).collect();
-        due.sort();
-        due.into_iter().map(|(_, k)| k.clone()).collect()
+        self.queue.iter().take_while(|(at, _)| *at <= now).map(|(_, k)| k.to_string()).collect()
     }
 
     /// What flushing group `key` at `now` would notify.
-    pub fn flush(&self, key: &str, table: &AlertTable, oracle: &StatusOracle, now: Timestamp) -> Option<Flush> {
+    pub fn flush(&self, key: &str, table: &AlertTable, status: &dyn StatusSource, now: Timestamp) -> Option<Flush> {
         let group = self.groups.get(key)?;
         let mut firing = Vec::new();
         let mut resolved = Vec::new();
@@ -129,7 +141,7 @@ impl Dispatcher {
             if is_resolved {
                 resolved_seen.push((*fp, *seen));
             }
-            if oracle.status(&alert.labels).is_suppressed() {
+            if status.status(&alert.labels).is_suppressed() {
                 continue;
             }
             if is_resolved {
@@ -141,7 +153,7 @@ impl Dispatcher {
         firing.sort_by(|a, b| alert_order(&a.1.labels, &b.1.labels));
         resolved.sort_by(|a, b| alert_order(&a.1.labels, &b.1.labels));
         Some(Flush {
-            group_key: group.key.clone(),
+            group_key: group.key.to_string(),
             receiver: group.opts.receiver.clone(),
             group_labels: group.labels.clone(),
             repeat_interval: group.opts.repeat_interval,
@@ -156,7 +168,7 @@ impl Dispatcher {
     /// the next flush is a `group_interval` away, an empty group disappears. Members that vanished from
     /// the alert table (forgotten) are dropped too.
     pub fn flushed(&mut self, flush: &Flush, table: &AlertTable, now: Timestamp) {
-        let Some(group) = self.groups.get_mut(&flush.group_key) else { return };
+        let Some(group) = self.groups.get_mut(flush.group_key.as_str()) else { return };
         for (fp, seen) in &flush.resolved_seen {
             if group.members.get(fp) == Some(seen) {
                 group.members.remove(fp);
@@ -164,9 +176,12 @@ impl Dispatcher {
         }
         group.members.retain(|fp, _| table.get(*fp).is_some());
         group.has_flushed = true;
+        self.queue.remove(&(group.next_flush, group.key.clone()));
         group.next_flush = later(now, group.opts.group_interval);
         if group.members.is_empty() {
-            self.groups.remove(&flush.group_key);
+            self.groups.remove(flush.group_key.as_str());
+        } else {
+            self.queue.insert((group.next_flush, group.key.clone()));
         }
     }
 }
@@ -346,6 +361,7 @@ pub fn listing_groups<'r, 'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::alerts::StatusOracle;
     use crate::route::GroupBy;
     use crate::Matchers;
     use chrono::TimeZone;

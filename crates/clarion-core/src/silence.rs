@@ -7,7 +7,8 @@
 //! matchers and only moves times the state allows is applied in place; any other update expires the old
 //! silence and creates a new one with a new id.
 
-use crate::matcher::Matchers;
+use crate::labels::LabelSet;
+use crate::matcher::{MatchType, Matchers};
 use crate::Timestamp;
 
 /// A silence as stored.
@@ -125,6 +126,74 @@ impl Silence {
             SilenceState::Pending => draft.starts_at >= now,
             SilenceState::Expired => false,
         }
+    }
+}
+
+/// The silences that are not expired, indexed so that the silences of an alert are found without
+/// looking at every silence: each silence with an equality matcher on a non-empty value is filed under
+/// that (name, value) and only looked at for alerts carrying that label; the rest are looked at for every
+/// alert. Built from the silences in memory whenever they change; a lookup checks each candidate's matchers
+/// and whether it is active at `now`, so silences starting and ending by time need no rebuild.
+#[derive(Clone, Debug, Default)]
+pub struct SilenceIndex {
+    silences: Vec<Silence>,
+    /// Label name → label value → silences filed there.
+    by_label: std::collections::HashMap<String, std::collections::HashMap<String, Vec<usize>>>,
+    unindexed: Vec<usize>,
+}
+
+impl SilenceIndex {
+    /// An index of the silences not yet expired at `now` (an expired silence never mutes again).
+    pub fn build<'a>(silences: impl IntoIterator<Item = &'a Silence>, now: Timestamp) -> SilenceIndex {
+        let mut index = SilenceIndex::default();
+        for s in silences.into_iter().filter(|s| s.effective_state_at(now) != SilenceState::Expired) {
+            let i = index.silences.len();
+            let key = s.matchers.0.iter().find(|m| m.op() == MatchType::Equal && !m.value().is_empty());
+            match key {
+                Some(m) => index
+                    .by_label
+                    .entry(m.name().to_string())
+                    .or_default()
+                    .entry(m.value().to_string())
+                    .or_default()
+                    .push(i),
+                None => index.unindexed.push(i),
+            }
+            index.silences.push(s.clone());
+        }
+        index
+    }
+
+    /// The ids of the silences muting an alert with these labels at `now`, sorted.
+    pub fn silenced_by(&self, labels: &LabelSet, now: Timestamp) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        if self.silences.is_empty() {
+            return out;
+        }
+        let mut check = |i: usize| {
+            let s = &self.silences[i];
+            if s.is_active_at(now) && s.matchers.matches(labels) {
+                out.push(s.id.clone());
+            }
+        };
+        for (name, value) in labels.iter() {
+            // Each silence is filed under one key, and an alert has one value per name: no duplicates.
+            if let Some(candidates) = self.by_label.get(name).and_then(|values| values.get(value)) {
+                candidates.iter().for_each(|i| check(*i));
+            }
+        }
+        self.unindexed.iter().for_each(|i| check(*i));
+        out.sort();
+        out
+    }
+
+    /// How many silences the index holds.
+    pub fn len(&self) -> usize {
+        self.silences.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.silences.is_empty()
     }
 }
 

@@ -7,19 +7,19 @@
 //!
 //! **Lock order, kept in this one file.** The locks are private fields, taken only by the methods below,
 //! always in the order alerts → silences → notification log → garbage, and released before a method
-//! returns. [`Memory::read`] hands its closure plain references, and a debug-build check refuses a call
-//! back into `Memory` from inside it, so no caller can take a second lock out of order.
+//! returns; no method takes a closure or hands out a guard, so no caller can hold one lock while taking
+//! another. A long read takes a [`Snapshot`] (pointers to the alerts, the silence index, the route tree)
+//! and works on it without any lock.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use clarion_core::alert::Alert;
-use clarion_core::alerts::{AlertTable, StatusOracle};
+use clarion_core::alerts::{AlertTable, IndexedStatus};
 use clarion_core::dispatch::{Dispatcher, Flush, NotificationLogEntry};
-use clarion_core::inhibit::InhibitRule;
+use clarion_core::inhibit::{InhibitRule, InhibitionIndex};
 use clarion_core::route::Route;
-use clarion_core::silence::{Silence, SilenceState};
+use clarion_core::silence::{Silence, SilenceIndex, SilenceState};
 use clarion_core::{Fingerprint, Timestamp};
 use parking_lot::{Mutex, RwLock};
 
@@ -33,51 +33,46 @@ struct Alerts {
     /// The route tree the groups were built with; installs use it, so a reload regroups atomically.
     route: Arc<Route>,
     dispatcher: Dispatcher,
+    /// The sources of every inhibit rule, kept as alerts are installed and forgotten.
+    inhibition: InhibitionIndex,
 }
 
-/// What [`Memory::read`] lends a query: the alerts, the silences and the route tree, consistent with each
-/// other.
-#[derive(Debug)]
-pub struct View<'a> {
-    pub table: &'a AlertTable,
-    pub silences: &'a HashMap<String, Silence>,
-    pub route: &'a Route,
+/// The silences and their index, rebuilt whenever they change.
+#[derive(Debug, Default)]
+struct Silences {
+    by_id: HashMap<String, Silence>,
+    index: Arc<SilenceIndex>,
+}
+
+impl Silences {
+    fn reindex(&mut self, now: Timestamp) {
+        self.index = Arc::new(SilenceIndex::build(self.by_id.values(), now));
+    }
+}
+
+/// What a read of every alert needs, taken under the locks in a moment and used without them: the alerts
+/// (by pointer), the silence index, the route tree and the inhibit rules.
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub alerts: Vec<(Fingerprint, Arc<Alert>)>,
+    pub silences: Arc<SilenceIndex>,
+    pub route: Arc<Route>,
+    pub inhibit_rules: Vec<InhibitRule>,
 }
 
 /// See the module documentation.
 #[derive(Debug)]
 pub struct Memory {
     alerts: RwLock<Alerts>,
-    silences: RwLock<HashMap<String, Silence>>,
+    silences: RwLock<Silences>,
     nflog: Mutex<NotificationLog>,
     /// Versions of alert rows nothing points to any more, waiting to be deleted.
     garbage: Mutex<Vec<i64>>,
 }
 
-thread_local! {
-    /// Set while a [`Memory::read`] closure runs on this thread.
-    static READING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks this thread as inside a [`Memory::read`] closure until dropped (also when the closure panics).
-struct Reading;
-
-impl Reading {
-    fn enter() -> Reading {
-        READING.with(|r| r.set(true));
-        Reading
-    }
-}
-
-impl Drop for Reading {
-    fn drop(&mut self) {
-        READING.with(|r| r.set(false));
-    }
-}
-
-/// Refuses (in debug builds) a call into `Memory` from a closure that already holds its locks.
-fn not_reentrant() {
-    debug_assert!(!READING.with(Cell::get), "Memory called from inside Memory::read: lock order at risk");
+/// The inhibition index of every alert of `table`.
+fn inhibition_of(table: &AlertTable, rules: Vec<InhibitRule>) -> InhibitionIndex {
+    InhibitionIndex::build(rules, table.iter().map(|(fp, e)| (*fp, &e.alert.labels, e.alert.ends_at)))
 }
 
 impl Memory {
@@ -88,6 +83,7 @@ impl Memory {
         silences: Vec<Silence>,
         nflog: NotificationLog,
         route: Arc<Route>,
+        inhibit_rules: Vec<InhibitRule>,
         now: Timestamp,
     ) -> Memory {
         let mut table = AlertTable::new();
@@ -96,90 +92,92 @@ impl Memory {
             garbage.extend(table.install(alert, version));
         }
         let dispatcher = Dispatcher::rebuild(&route, &table, now);
+        let inhibition = inhibition_of(&table, inhibit_rules);
+        let mut silences =
+            Silences { by_id: silences.into_iter().map(|s| (s.id.clone(), s)).collect(), ..Silences::default() };
+        silences.reindex(now);
         Memory {
-            alerts: RwLock::new(Alerts { table, route, dispatcher }),
-            silences: RwLock::new(silences.into_iter().map(|s| (s.id.clone(), s)).collect()),
+            alerts: RwLock::new(Alerts { table, route, dispatcher, inhibition }),
+            silences: RwLock::new(silences),
             nflog: Mutex::new(nflog),
             garbage: Mutex::new(garbage),
         }
     }
 
-    /// Runs a query against a consistent image of alerts, silences and route tree. `f` gets plain
-    /// references and must not call back into `Memory`.
-    pub fn read<R>(&self, f: impl FnOnce(&View<'_>) -> R) -> R {
-        not_reentrant();
-        let alerts = self.alerts.read();
-        let silences = self.silences.read();
-        let _reading = Reading::enter();
-        f(&View { table: &alerts.table, silences: &silences, route: &alerts.route })
+    /// A snapshot of every alert for a long read (`GET /api/v2/alerts`): the table's lock is held only
+    /// while pointers are copied, so intake is not held up by the read that follows.
+    pub fn snapshot(&self) -> Snapshot {
+        let (alerts, route, inhibit_rules) = {
+            let a = self.alerts.read();
+            (a.table.snapshot(), a.route.clone(), a.inhibition.rules().to_vec())
+        };
+        let silences = self.silences.read().index.clone();
+        Snapshot { alerts, silences, route, inhibit_rules }
     }
 
     // --- alerts -------------------------------------------------------------------------------------
 
     pub fn alert_count(&self) -> usize {
-        not_reentrant();
         self.alerts.read().table.len()
     }
 
     /// Alerts firing at `now`.
     pub fn firing_count(&self, now: Timestamp) -> usize {
-        not_reentrant();
         self.alerts.read().table.firing(now).count()
     }
 
     /// The rows to append for `incoming`, each merged with the version known before it.
     pub fn resolve_batch(&self, incoming: Vec<Alert>) -> Vec<(Fingerprint, Alert)> {
-        not_reentrant();
         self.alerts.read().table.resolve_batch(incoming)
     }
 
     /// Installs rows the store has appended (`versions` in the same order) and puts them in their
     /// aggregation groups. The rows they replace become garbage.
     pub fn install_alerts(&self, rows: Vec<(Fingerprint, Alert)>, versions: Vec<i64>, now: Timestamp) {
-        not_reentrant();
         let mut replaced = Vec::new();
         {
             let mut alerts = self.alerts.write();
-            let Alerts { table, route, dispatcher } = &mut *alerts;
+            let Alerts { table, route, dispatcher, inhibition } = &mut *alerts;
             for ((fp, row), version) in rows.into_iter().zip(versions) {
                 dispatcher.insert_as(route, fp, &row, now);
+                inhibition.upsert(fp, &row.labels, row.ends_at);
                 replaced.extend(table.install_as(fp, row, version));
             }
         }
         self.garbage.lock().extend(replaced);
     }
 
-    /// Regroups every alert under `route` (a configuration reload), as Alertmanager does.
-    pub fn regroup(&self, route: Arc<Route>, now: Timestamp) {
-        not_reentrant();
+    /// Regroups every alert under `route` and re-indexes the sources of `inhibit_rules` (a configuration
+    /// reload), as Alertmanager does.
+    pub fn reconfigure(&self, route: Arc<Route>, inhibit_rules: Vec<InhibitRule>, now: Timestamp) {
         let mut alerts = self.alerts.write();
         alerts.dispatcher = Dispatcher::rebuild(&route, &alerts.table, now);
         alerts.route = route;
+        if alerts.inhibition.rules() != inhibit_rules.as_slice() {
+            alerts.inhibition = inhibition_of(&alerts.table, inhibit_rules);
+        }
     }
 
     /// When the earliest aggregation group is due, if any.
     pub fn next_due(&self) -> Option<Timestamp> {
-        not_reentrant();
         self.alerts.read().dispatcher.next_due()
     }
 
-    /// What flushing every group due at `now` would notify. Silences and inhibition are only looked at
-    /// when some group is due.
-    pub fn due_flushes(&self, inhibit_rules: &[InhibitRule], now: Timestamp) -> Vec<Flush> {
-        not_reentrant();
+    /// What flushing every group due at `now` would notify, with silences and inhibition looked up in
+    /// their indexes: the cost follows the due groups' members, not the number of alerts.
+    pub fn due_flushes(&self, now: Timestamp) -> Vec<Flush> {
         let alerts = self.alerts.read();
         let due = alerts.dispatcher.due(now);
         if due.is_empty() {
             return Vec::new();
         }
-        let silences = self.silences.read();
-        let oracle = StatusOracle::new(&alerts.table, silences.values(), inhibit_rules, now);
-        due.iter().filter_map(|key| alerts.dispatcher.flush(key, &alerts.table, &oracle, now)).collect()
+        let silences = self.silences.read().index.clone();
+        let status = IndexedStatus { silences: &silences, inhibition: &alerts.inhibition, now };
+        due.iter().filter_map(|key| alerts.dispatcher.flush(key, &alerts.table, &status, now)).collect()
     }
 
     /// Records flushes whose notifications (and `logged` notification-log entries) the store committed.
     pub fn flushed(&self, flushes: &[Flush], logged: Vec<((String, String), NotificationLogEntry)>, now: Timestamp) {
-        not_reentrant();
         {
             let mut alerts = self.alerts.write();
             let Alerts { table, dispatcher, .. } = &mut *alerts;
@@ -193,120 +191,84 @@ impl Memory {
     /// Alerts resolved before `cutoff`, with the versions of their rows: what housekeeping forgets once
     /// the rows are deleted.
     pub fn forgettable(&self, cutoff: Timestamp) -> Vec<(Fingerprint, i64)> {
-        not_reentrant();
         let alerts = self.alerts.read();
         alerts.table.iter().filter(|(_, e)| e.alert.is_resolved_at(cutoff)).map(|(fp, e)| (*fp, e.version)).collect()
     }
 
     /// Forgets alerts whose rows the store deleted; an alert that received a newer row meanwhile stays.
     pub fn forget_alerts(&self, deleted: &[(Fingerprint, i64)]) {
-        not_reentrant();
         let mut alerts = self.alerts.write();
         for (fp, version) in deleted {
-            alerts.table.forget(*fp, *version);
+            if alerts.table.forget(*fp, *version) {
+                alerts.inhibition.remove(*fp);
+            }
         }
     }
 
     /// Takes the versions of rows waiting to be deleted.
     pub fn take_garbage(&self) -> Vec<i64> {
-        not_reentrant();
         std::mem::take(&mut *self.garbage.lock())
     }
 
     /// Gives back versions whose deletion failed, to try again.
     pub fn return_garbage(&self, versions: &[i64]) {
-        not_reentrant();
         self.garbage.lock().extend_from_slice(versions);
     }
 
     // --- silences -----------------------------------------------------------------------------------
 
     pub fn silence(&self, id: &str) -> Option<Silence> {
-        not_reentrant();
-        self.silences.read().get(id).cloned()
+        self.silences.read().by_id.get(id).cloned()
     }
 
     /// Every silence `keep` accepts.
     pub fn silences_where(&self, keep: impl Fn(&Silence) -> bool) -> Vec<Silence> {
-        not_reentrant();
-        self.silences.read().values().filter(|s| keep(s)).cloned().collect()
+        self.silences.read().by_id.values().filter(|s| keep(s)).cloned().collect()
     }
 
     /// Silences by state at `now`: active, pending, expired.
     pub fn silence_counts(&self, now: Timestamp) -> [(SilenceState, usize); 3] {
-        not_reentrant();
         let silences = self.silences.read();
         [SilenceState::Active, SilenceState::Pending, SilenceState::Expired]
-            .map(|st| (st, silences.values().filter(|s| s.state_at(now) == st).count()))
+            .map(|st| (st, silences.by_id.values().filter(|s| s.state_at(now) == st).count()))
     }
 
     /// Installs silences the store has saved.
-    pub fn install_silences(&self, saved: Vec<Silence>) {
-        not_reentrant();
+    pub fn install_silences(&self, saved: Vec<Silence>, now: Timestamp) {
         let mut silences = self.silences.write();
         for s in saved {
-            silences.insert(s.id.clone(), s);
+            silences.by_id.insert(s.id.clone(), s);
         }
+        silences.reindex(now);
     }
 
     /// Forgets silences the store has deleted.
-    pub fn forget_silences(&self, ids: &[String]) {
-        not_reentrant();
+    pub fn forget_silences(&self, ids: &[String], now: Timestamp) {
         let mut silences = self.silences.write();
         for id in ids {
-            silences.remove(id);
+            silences.by_id.remove(id);
         }
+        silences.reindex(now);
+    }
+
+    /// Rebuilds the silence index without the silences that expired since (housekeeping).
+    pub fn reindex_silences(&self, now: Timestamp) {
+        self.silences.write().reindex(now);
     }
 
     // --- notification log ---------------------------------------------------------------------------
 
     /// The last notification of group `group_key` to `channel`.
     pub fn last_notification(&self, group_key: &str, channel: &str) -> Option<NotificationLogEntry> {
-        not_reentrant();
         self.nflog.lock().get(&(group_key.to_string(), channel.to_string())).cloned()
     }
 
     pub fn notification_log_len(&self) -> usize {
-        not_reentrant();
         self.nflog.lock().len()
     }
 
     /// Forgets notification-log entries the store deleted (written before `cutoff`).
     pub fn forget_notifications_before(&self, cutoff: Timestamp) {
-        not_reentrant();
         self.nflog.lock().retain(|_, e| e.notified_at >= cutoff);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn memory() -> Memory {
-        let route = Route::root(
-            clarion_core::route::RouteOpts {
-                receiver: "ops".into(),
-                group_by: clarion_core::route::GroupBy::All,
-                group_wait: std::time::Duration::ZERO,
-                group_interval: std::time::Duration::from_secs(60),
-                repeat_interval: std::time::Duration::from_secs(3600),
-                escalation: None,
-            },
-            vec![],
-        );
-        Memory::load(Vec::new(), Vec::new(), NotificationLog::new(), Arc::new(route), chrono::DateTime::UNIX_EPOCH)
-    }
-
-    #[test]
-    fn a_query_cannot_call_back_into_memory() {
-        let m = memory();
-        let reentered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| m.read(|_| m.alert_count())));
-        assert_eq!(
-            reentered.is_err(),
-            cfg!(debug_assertions),
-            "debug builds refuse the call that risks the lock order"
-        );
-        assert_eq!(m.read(|v| v.table.len()), 0, "the mark is cleared after a refused call");
-        assert_eq!(m.alert_count(), 0, "and calls from outside a query work");
     }
 }

@@ -169,7 +169,14 @@ impl AppState {
         let nflog = notification_log(store.load_notification_log().await?);
         let now = clock.now();
         let route = Arc::new(config.route.clone());
-        let memory = Memory::load(rows.into_iter().map(|r| (r.alert, r.version)), silences, nflog, route, now);
+        let memory = Memory::load(
+            rows.into_iter().map(|r| (r.alert, r.version)),
+            silences,
+            nflog,
+            route,
+            config.inhibit_rules.clone(),
+            now,
+        );
         tracing::info!(
             alerts = memory.alert_count(),
             rows = loaded,
@@ -341,7 +348,7 @@ impl AppState {
                 tracing::warn!("`listen` and `storage` changes take effect only after a restart");
             }
             // Regroup every alert under the new route tree (as Alertmanager does on reload).
-            self.0.memory.regroup(Arc::new(new.route.clone()), self.now());
+            self.0.memory.reconfigure(Arc::new(new.route.clone()), new.inhibit_rules.clone(), self.now());
             *self.0.channels.write() = Arc::new(channels);
             *self.0.slack_signing_secret.write() = slack;
             *self.0.config.write() = Arc::new(new);

@@ -499,3 +499,47 @@ async fn metrics_count_received_and_invalid_alerts() -> TestResult {
     }
     Ok(())
 }
+
+/// A dashboard polling the whole alert list must not stall intake: the GET works on a snapshot and streams
+/// its answer, so a POST made while it runs waits at most for the snapshot to be taken.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_get_of_100000_alerts_does_not_hold_up_a_concurrent_post() -> TestResult {
+    let h = Harness::with_config(
+        "teams: [{name: ops}]\nroute: {receiver: ops, group_by: [alertname]}\nlimits: {max_body_bytes: 8388608}\n",
+    )
+    .await?;
+    const TOTAL: usize = 100_000;
+    for batch in 0..TOTAL / 1000 {
+        let alerts: Vec<Value> = (0..1000)
+            .map(|i| json!({"labels": {"alertname": format!("A{}", (batch * 1000 + i) % 100), "n": (batch * 1000 + i).to_string()}}))
+            .collect();
+        let (status, body) = h.post_alerts(&Value::Array(alerts).to_string()).await?;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let getter = {
+        let state = h.state.clone();
+        tokio::spawn(async move {
+            let started = std::time::Instant::now();
+            let req = Request::builder().uri("/api/v2/alerts").body(Body::empty())?;
+            let resp = app(state).oneshot(req).await?;
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+            let alerts: Vec<Value> = serde_json::from_slice(&bytes)?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>((alerts.len(), started.elapsed()))
+        })
+    };
+    // Let the GET take its snapshot and start serialising, then post one alert.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let started = std::time::Instant::now();
+    let (status, body) = h.post_alerts(r#"[{"labels":{"alertname":"DuringTheRead"}}]"#).await?;
+    let post = started.elapsed();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (listed, get) = getter.await?.map_err(|e| e.to_string())?;
+    assert!(listed >= TOTAL, "the GET listed {listed} alerts");
+    eprintln!("GET of {listed} alerts: {get:?}; a POST during it: {post:?}");
+    assert!(
+        post < Duration::from_millis(1000),
+        "the POST waited {post:?} while a GET of {listed} alerts ran ({get:?})"
+    );
+    assert!(get > post, "the POST did not overlap the GET ({get:?} vs {post:?}); the test proves nothing");
+    Ok(())
+}

@@ -2,15 +2,16 @@
 
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use clarion_core::alert::{Alert, AlertError, PostedAlert};
-use clarion_core::alerts::{matches_alert_filter, AlertStatus, StatusOracle};
+use clarion_core::alerts::{matches_alert_filter, AlertStatus, IndexedStatus, StatusSource};
 use clarion_core::dispatch::listing_groups;
+use clarion_core::inhibit::InhibitionIndex;
 use clarion_core::labels::LabelSet;
 use clarion_core::notification::FindingNote;
 use clarion_core::standard::Standard;
-use clarion_core::{Fingerprint, Matcher, Matchers};
+use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -20,6 +21,7 @@ use super::{
 };
 use crate::auth::{Authorized, Ingest, Read};
 use crate::error::AppError;
+use crate::memory::Snapshot;
 use crate::metrics::StatusLabel;
 use crate::state::AppState;
 
@@ -220,36 +222,53 @@ fn gettable<'a>(
     }
 }
 
-fn json(bytes: Vec<u8>) -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+/// The status of every alert of a snapshot, from its silence index and an inhibition index built from the
+/// snapshot itself: consistent with the alerts listed, and computed without any lock.
+struct Statuses {
+    inhibition: InhibitionIndex,
+    silences: std::sync::Arc<clarion_core::silence::SilenceIndex>,
+    now: Timestamp,
 }
 
-/// `GET /api/v2/alerts`: alerts still shown (`AlertTable::shown`) passing the filters, sorted by fingerprint.
+impl Statuses {
+    fn of(snapshot: &Snapshot, now: Timestamp) -> Statuses {
+        let inhibition = InhibitionIndex::build(
+            snapshot.inhibit_rules.clone(),
+            snapshot.alerts.iter().map(|(fp, a)| (*fp, &a.labels, a.ends_at)),
+        );
+        Statuses { inhibition, silences: snapshot.silences.clone(), now }
+    }
+
+    fn status(&self, labels: &LabelSet) -> AlertStatus {
+        IndexedStatus { silences: &self.silences, inhibition: &self.inhibition, now: self.now }.status(labels)
+    }
+}
+
+/// `GET /api/v2/alerts`: alerts still shown (`Alert::ends_at` not passed) passing the filters, sorted by
+/// fingerprint, streamed from a snapshot: a read of a million alerts holds up no POST.
 pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) -> Result<Response, AppError> {
     let q = AlertQuery::parse(&uri)?;
     let config = state.config();
     let now = state.now();
-    let bytes = state.memory().read(|view| {
-        let oracle = StatusOracle::new(view.table, view.silences.values(), &config.inhibit_rules, now);
-        let mut out = Vec::new();
-        for (fp, alert) in view.table.shown(now) {
-            if !matches_alert_filter(&q.filter, &alert.labels) {
+    let mut snapshot = state.memory().snapshot();
+    Ok(super::json_array_stream(move |out| {
+        snapshot.alerts.sort_unstable_by_key(|(fp, _)| fp.0);
+        let statuses = Statuses::of(&snapshot, now);
+        for (fp, alert) in &snapshot.alerts {
+            if alert.ends_at < now || !matches_alert_filter(&q.filter, &alert.labels) {
                 continue;
             }
             let receivers: Vec<&str> =
-                view.route.matching(&alert.labels).iter().map(|r| r.opts.receiver.as_str()).collect();
+                snapshot.route.matching(&alert.labels).iter().map(|r| r.opts.receiver.as_str()).collect();
             if q.receiver.as_ref().is_some_and(|re| !receivers.iter().any(|r| re.is_match(r))) {
                 continue;
             }
-            let status = oracle.status(&alert.labels);
-            if q.admits(&status) {
-                out.push(gettable(*fp, alert, &status, receivers, &config.standard));
+            let status = statuses.status(&alert.labels);
+            if q.admits(&status) && !out.push(&gettable(*fp, alert, &status, receivers, &config.standard)) {
+                return;
             }
         }
-        out.sort_by(|a, b| a.fingerprint.cmp(&b.fingerprint));
-        serde_json::to_vec(&out)
-    });
-    Ok(json(bytes.map_err(|e| AppError::Internal(e.to_string()))?))
+    }))
 }
 
 #[derive(Serialize)]
@@ -259,44 +278,42 @@ struct AlertGroup<'a> {
     receiver: ReceiverRef<'a>,
 }
 
-/// `GET /api/v2/alerts/groups`: alerts grouped as the route tree groups them (`dispatch::listing_groups`).
+/// `GET /api/v2/alerts/groups`: alerts grouped as the route tree groups them (`dispatch::listing_groups`),
+/// streamed from a snapshot like `GET /api/v2/alerts`.
 pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) -> Result<Response, AppError> {
     let q = AlertQuery::parse(&uri)?;
     let config = state.config();
     let now = state.now();
-    let bytes = state.memory().read(|view| {
-        let oracle = StatusOracle::new(view.table, view.silences.values(), &config.inhibit_rules, now);
-        let mut statuses = clarion_core::labels::FingerprintMap::default();
-        let mut admitted = Vec::new();
-        for (fp, alert) in view.table.shown(now) {
-            if !matches_alert_filter(&q.filter, &alert.labels) {
-                continue;
-            }
-            let status = oracle.status(&alert.labels);
-            if q.admits(&status) {
-                statuses.insert(*fp, status);
-                admitted.push((*fp, &alert.labels));
-            }
-        }
-        let keep =
-            |route: &clarion_core::route::Route| q.receiver.as_ref().is_none_or(|re| re.is_match(&route.opts.receiver));
-        let (groups, receivers_of) = listing_groups(view.route, admitted, keep);
-        let out: Vec<AlertGroup> = groups
-            .into_iter()
-            .map(|g| {
-                let alerts = g
-                    .members
-                    .iter()
-                    .filter_map(|(fp, _)| {
-                        let alert = &view.table.get(*fp)?.alert;
-                        let receivers = receivers_of.get(fp).cloned().unwrap_or_default();
-                        Some(gettable(*fp, alert, statuses.get(fp)?, receivers, &config.standard))
-                    })
-                    .collect();
-                AlertGroup { alerts, labels: g.labels, receiver: ReceiverRef { name: &g.route.opts.receiver } }
+    let snapshot = state.memory().snapshot();
+    Ok(super::json_array_stream(move |out| {
+        let statuses = Statuses::of(&snapshot, now);
+        let by_fp: clarion_core::labels::FingerprintMap<(&Alert, AlertStatus)> = snapshot
+            .alerts
+            .iter()
+            .filter(|(_, a)| a.ends_at >= now && matches_alert_filter(&q.filter, &a.labels))
+            .filter_map(|(fp, a)| {
+                let status = statuses.status(&a.labels);
+                q.admits(&status).then_some((*fp, (&**a, status)))
             })
             .collect();
-        serde_json::to_vec(&out)
-    });
-    Ok(json(bytes.map_err(|e| AppError::Internal(e.to_string()))?))
+        let keep =
+            |route: &clarion_core::route::Route| q.receiver.as_ref().is_none_or(|re| re.is_match(&route.opts.receiver));
+        let admitted = by_fp.iter().map(|(fp, (a, _))| (*fp, &a.labels));
+        let (groups, receivers_of) = listing_groups(&snapshot.route, admitted, keep);
+        for g in groups {
+            let alerts = g
+                .members
+                .iter()
+                .filter_map(|(fp, _)| {
+                    let (alert, status) = by_fp.get(fp)?;
+                    let receivers = receivers_of.get(fp).cloned().unwrap_or_default();
+                    Some(gettable(*fp, alert, status, receivers, &config.standard))
+                })
+                .collect();
+            let group = AlertGroup { alerts, labels: g.labels, receiver: ReceiverRef { name: &g.route.opts.receiver } };
+            if !out.push(&group) {
+                return;
+            }
+        }
+    }))
 }

@@ -18,9 +18,10 @@ pub async fn get(State(state): State<AppState>) -> Response {
     }
     if metrics.standard_refresh_due(now) {
         let config = state.config();
-        let report = state.memory().read(|view| {
-            clarion_core::standard::report(&config.standard, view.route, view.table.firing(now).map(|(_, a)| a))
-        });
+        // A snapshot: the report checks every firing alert and must not hold up intake meanwhile.
+        let snapshot = state.memory().snapshot();
+        let firing = snapshot.alerts.iter().filter(|(_, a)| !a.is_resolved_at(now)).map(|(_, a)| &**a);
+        let report = clarion_core::standard::report(&config.standard, &snapshot.route, firing);
         metrics.standard_findings.clear();
         for r in report {
             for (rule, n) in r.findings {

@@ -117,6 +117,57 @@ pub async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Res
     axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
 }
 
+/// Bytes a streamed answer gathers before sending them on.
+const STREAM_CHUNK: usize = 64 * 1024;
+
+/// Writes the items of a JSON array to a streamed answer in chunks (see [`json_array_stream`]).
+#[derive(Debug)]
+pub struct ArrayWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+    first: bool,
+}
+
+impl ArrayWriter {
+    /// Appends one item; false once the client has gone (stop producing).
+    pub fn push(&mut self, item: &impl serde::Serialize) -> bool {
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        if let Err(e) = serde_json::to_writer(&mut self.buf, item) {
+            tracing::error!(error = %e, "encoding an item of a streamed answer failed");
+            return false;
+        }
+        if self.buf.len() >= STREAM_CHUNK {
+            return self.flush();
+        }
+        true
+    }
+
+    fn flush(&mut self) -> bool {
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.blocking_send(Ok(chunk)).is_ok()
+    }
+}
+
+/// A JSON array answer whose items `produce` writes on a blocking thread while the answer is being sent:
+/// the memory it takes does not grow with the answer, and `produce` runs on data it owns (a snapshot), so
+/// no lock is held while the client reads.
+pub fn json_array_stream(produce: impl FnOnce(&mut ArrayWriter) + Send + 'static) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut w = ArrayWriter { tx, buf: Vec::with_capacity(STREAM_CHUNK + 4096), first: true };
+        w.buf.push(b'[');
+        produce(&mut w);
+        w.buf.push(b']');
+        w.flush();
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
+    ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
+}
+
 /// Any path Clarion does not serve.
 pub async fn not_found(uri: Uri) -> AppError {
     AppError::NotFound(format!("no such endpoint: {}", uri.path()))

@@ -146,7 +146,7 @@ pub async fn post(
     let change =
         plan_upsert(draft, existing.as_ref(), now, || uuid::Uuid::new_v4().to_string()).map_err(silence_error)?;
     state.store().save_silences(&change.rows).await?;
-    state.memory().install_silences(change.rows);
+    state.memory().install_silences(change.rows, now);
     Ok(Json(SilenceCreated { silence_id: change.id }))
 }
 
@@ -199,7 +199,7 @@ pub async fn delete(
     let silence = state.memory().silence(&id).ok_or_else(|| AppError::NotFound("silence not found".into()))?;
     if let Some(expired) = silence.expire(now) {
         state.store().save_silences(std::slice::from_ref(&expired)).await?;
-        state.memory().install_silences(vec![expired]);
+        state.memory().install_silences(vec![expired], now);
     }
     Ok(StatusCode::OK)
 }

@@ -41,8 +41,8 @@ impl From<AlertNameReport> for AlertNameReportOut {
 pub async fn get(_: Authorized<Read>, State(state): State<AppState>) -> Json<Vec<AlertNameReportOut>> {
     let config = state.config();
     let now = state.now();
-    let report = state.memory().read(|view| {
-        clarion_core::standard::report(&config.standard, view.route, view.table.firing(now).map(|(_, a)| a))
-    });
+    let snapshot = state.memory().snapshot();
+    let firing = snapshot.alerts.iter().filter(|(_, a)| !a.is_resolved_at(now)).map(|(_, a)| &**a);
+    let report = clarion_core::standard::report(&config.standard, &snapshot.route, firing);
     Json(report.into_iter().map(Into::into).collect())
 }

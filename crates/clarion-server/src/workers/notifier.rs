@@ -71,7 +71,7 @@ struct Round {
 pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     let now = state.now();
     let config = state.config();
-    let flushes = state.memory().due_flushes(&config.inhibit_rules, now);
+    let flushes = state.memory().due_flushes(now);
     if flushes.is_empty() {
         return Ok(0);
     }
