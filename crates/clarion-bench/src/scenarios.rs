@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use crate::load::{bodies, post_all, quantile_ms, Layout};
 use crate::procfs::{clock_ticks, cpu_time, rss_bytes};
 use crate::report::{Better, Machine, Report};
-use crate::servers::{start, Kind, Running};
+use crate::servers::{start, Kind, Running, Setup};
 use crate::sink::Sink;
 use crate::Args;
 
@@ -41,7 +41,11 @@ impl Ctx {
     }
 
     async fn start(&self, kind: Kind) -> anyhow::Result<Running> {
-        start(kind, self.binary(kind), &self.sink.url).await
+        start(kind, self.binary(kind), &self.sink.url, Setup::default()).await
+    }
+
+    async fn start_with(&self, kind: Kind, setup: Setup) -> anyhow::Result<Running> {
+        start(kind, self.binary(kind), &self.sink.url, setup).await
     }
 
     /// Values of both kinds for one metric, `None` where a kind did not run or did not finish.
@@ -92,6 +96,15 @@ pub async fn run_all(mut args: Args) -> anyhow::Result<()> {
     }
     if wants("resend", &ctx) {
         resend(&mut ctx).await?;
+    }
+    if wants("real", &ctx) {
+        real_configuration(&mut ctx).await?;
+    }
+    if wants("growth", &ctx) {
+        growth(&mut ctx).await?;
+    }
+    if wants("read", &ctx) {
+        reads_during_writes(&mut ctx).await?;
     }
     ctx.report.print();
     ctx.report.write_json(&json)
@@ -340,5 +353,253 @@ async fn resend(ctx: &mut Ctx) -> anyhow::Result<()> {
     ctx.report.add(&scenario, "CPU per round", "s", c, a, Better::Lower, "", "rounds 2..4, whole period");
     let (c, a) = ctx.pair(&results, |r| r.1);
     ctx.report.add(&scenario, "re-notifications", "count", c, a, Better::Lower, "0", "");
+    Ok(())
+}
+
+/// Posts `payload` with `concurrency` clients to `server` and measures it.
+async fn measure(
+    server: &Running,
+    payload: Vec<String>,
+    alerts: u64,
+    concurrency: usize,
+    ticks: u64,
+) -> Option<IngestResult> {
+    let cpu0 = cpu_time(server.pid(), ticks);
+    match post_all(&server.url, payload, concurrency, LOAD_DEADLINE).await {
+        Ok(mut posted) if posted.failures == 0 => {
+            let cpu = cpu_time(server.pid(), ticks) - cpu0;
+            Some(IngestResult {
+                alerts_per_sec: alerts as f64 / posted.wall.as_secs_f64(),
+                p50_ms: quantile_ms(&mut posted.latencies, 0.5),
+                p99_ms: quantile_ms(&mut posted.latencies, 0.99),
+                cpu_per_1000: cpu.as_secs_f64() / alerts as f64 * 1000.0,
+            })
+        }
+        Ok(posted) => {
+            println!("ingest: {} failed requests", posted.failures);
+            None
+        }
+        Err(e) => {
+            println!("ingest: {e}");
+            None
+        }
+    }
+}
+
+/// Creates `n` silences, silence `k` on `instance="host-{k * 100}"`: one alert each in the distinct layout.
+async fn silences(url: &str, n: u64) -> anyhow::Result<()> {
+    let client = crate::load::client()?;
+    let now = chrono::Utc::now();
+    let (starts, ends) = (
+        now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        (now + chrono::Duration::hours(6)).to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    );
+    for k in 0..n {
+        let body = serde_json::json!({
+            "matchers": [
+                {"name": "alertname", "value": "BenchAlert", "isRegex": false, "isEqual": true},
+                {"name": "instance", "value": format!("host-{}", k * 100), "isRegex": false, "isEqual": true},
+            ],
+            "startsAt": starts, "endsAt": ends, "createdBy": "clarion-bench", "comment": "bench",
+        });
+        let resp = client.post(format!("{url}/api/v2/silences")).json(&body).send().await?;
+        if !resp.status().is_success() {
+            bail!("creating a silence: {}", resp.status());
+        }
+    }
+    Ok(())
+}
+
+/// Ingest with what real configurations have: the built-in example's inhibit rule on both layouts, 1,000
+/// active silences, a 47-route tree with regex matchers and `continue`.
+async fn real_configuration(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let total = ctx.scaled(100_000);
+    let inhibit = Setup { inhibit: true, route_tree: false };
+    let tree = Setup { inhibit: false, route_tree: true };
+    let cases: [(Setup, Layout, u64, &str); 4] = [
+        (inhibit, Layout::Groups(100), 0, "example inhibit rule"),
+        (inhibit, Layout::Distinct, 0, "example inhibit rule"),
+        (inhibit, Layout::Distinct, 1000, "example inhibit rule, 1,000 active silences"),
+        (tree, Layout::Groups(100), 0, "47-route tree"),
+    ];
+    for (setup, layout, silence_count, what) in cases {
+        let mut results = Vec::new();
+        for kind in ctx.kinds.clone() {
+            let run = ctx.next_run();
+            let server = ctx.start_with(kind, setup).await?;
+            silences(&server.url, silence_count).await?;
+            let payload = bodies(&run, 0, total, 100, layout, &far_future());
+            let r = measure(&server, payload, total, 4, ctx.ticks).await;
+            results.push((kind, r));
+        }
+        let scenario = format!("ingest {total} alerts, {}, c=4, {what}", layout.name());
+        let (c, a) = ctx.pair(&results, |r| r.alerts_per_sec);
+        ctx.report.add(&scenario, "throughput", "alerts/s", c, a, Better::Higher, ">= 2x", "");
+        let (c, a) = ctx.pair(&results, |r| r.p99_ms);
+        ctx.report.add(&scenario, "request p99", "ms", c, a, Better::Lower, "", "");
+        let (c, a) = ctx.pair(&results, |r| r.cpu_per_1000);
+        ctx.report.add(&scenario, "server CPU", "s/1000 alerts", c, a, Better::Lower, "", "during the load");
+    }
+    Ok(())
+}
+
+/// Ingest in ten rounds of 100,000 new alerts, up to 1,000,000 active, with the example inhibit rule: the
+/// figure of each round, to show whether a server slows down as alerts pile up.
+async fn growth(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let per_round = ctx.scaled(100_000);
+    let rounds = if ctx.args.no_million { 3 } else { 10 };
+    let layout = Layout::Groups(1000);
+    let mut per_kind: Vec<(Kind, Vec<Option<IngestResult>>)> = Vec::new();
+    for kind in ctx.kinds.clone() {
+        let run = ctx.next_run();
+        let server = ctx.start_with(kind, Setup { inhibit: true, route_tree: false }).await?;
+        let mut rows = Vec::new();
+        for round in 0..rounds {
+            let payload = bodies(&run, round * per_round, per_round, 100, layout, &far_future());
+            rows.push(measure(&server, payload, per_round, 4, ctx.ticks).await);
+        }
+        per_kind.push((kind, rows));
+    }
+    for round in 0..rounds as usize {
+        let results: Vec<(Kind, Option<IngestResult>)> =
+            per_kind.iter_mut().map(|(k, rows)| (*k, rows.get_mut(round).and_then(Option::take))).collect();
+        let active = round as u64 * per_round;
+        let scenario = format!(
+            "growth: round {} of {per_round}, {active} active before, 1000 groups, c=4, example inhibit rule",
+            round + 1
+        );
+        let (c, a) = ctx.pair(&results, |r| r.alerts_per_sec);
+        ctx.report.add(&scenario, "throughput", "alerts/s", c, a, Better::Higher, ">= 2x", "");
+        let (c, a) = ctx.pair(&results, |r| r.p99_ms);
+        ctx.report.add(&scenario, "request p99", "ms", c, a, Better::Lower, "", "");
+    }
+    Ok(())
+}
+
+struct ReadResult {
+    seconds: f64,
+    bytes: u64,
+    rss_growth_mib: f64,
+    post_p99_ms: f64,
+    posts: usize,
+}
+
+/// Reads the whole alert list once, while one alert is posted every 10 ms; samples the server's RSS.
+async fn read_once(server: &Running, run: &str) -> anyhow::Result<ReadResult> {
+    let client = crate::load::client()?;
+    let pid = server.pid();
+    let baseline = rss_bytes(pid);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let peak = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut peak = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(rss_bytes(pid));
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            peak.max(rss_bytes(pid))
+        })
+    };
+    let writer = {
+        let (stop, client, url, run, ends) =
+            (stop.clone(), client.clone(), server.url.clone(), run.to_string(), far_future());
+        tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut n = 10_000_000u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let body = format!("[{}]", crate::load::alert(&run, n, Layout::Distinct, &ends));
+                n += 1;
+                let t0 = Instant::now();
+                let ok = client
+                    .post(format!("{url}/api/v2/alerts"))
+                    .header("content-type", "application/json")
+                    .body(body)
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status().is_success());
+                if ok {
+                    latencies.push(t0.elapsed());
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            latencies
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let mut resp = client.get(format!("{}/api/v2/alerts", server.url)).timeout(Duration::from_secs(900)).send().await?;
+    let mut bytes = 0u64;
+    while let Some(chunk) = resp.chunk().await? {
+        bytes += chunk.len() as u64;
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let mut latencies = writer.await?;
+    let peak = peak.await?;
+    Ok(ReadResult {
+        seconds,
+        bytes,
+        rss_growth_mib: peak.saturating_sub(baseline) as f64 / 1_048_576.0,
+        post_p99_ms: quantile_ms(&mut latencies, 0.99),
+        posts: latencies.len(),
+    })
+}
+
+/// `GET /api/v2/alerts` with 100,000 and 1,000,000 active alerts: time to the last byte, how much the
+/// server's memory grows, and the p99 of single-alert POSTs made while it runs.
+async fn reads_during_writes(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let mut sizes = vec![ctx.scaled(100_000)];
+    if !ctx.args.no_million {
+        sizes.push(ctx.scaled(1_000_000));
+    }
+    for total in sizes {
+        let mut results = Vec::new();
+        for kind in ctx.kinds.clone() {
+            let run = ctx.next_run();
+            let server = ctx.start_with(kind, Setup { inhibit: true, route_tree: false }).await?;
+            let payload = bodies(&run, 0, total, 1000, Layout::Groups(1000), &far_future());
+            let loaded = post_all(&server.url, payload, 4, LOAD_DEADLINE).await;
+            settle(&ctx.sink, kind, Duration::from_secs(2), Duration::from_secs(300)).await;
+            let r = match loaded {
+                Ok(p) if p.failures == 0 => match read_once(&server, &run).await {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        println!("{} read of {total}: {e}", kind.name());
+                        None
+                    }
+                },
+                _ => {
+                    println!("{} read of {total}: loading failed", kind.name());
+                    None
+                }
+            };
+            results.push((kind, r));
+        }
+        let scenario = format!("GET /api/v2/alerts of {total} active alerts, POSTs during it");
+        let target = if total >= 1_000_000 { "<= 3 s" } else { "" };
+        let (c, a) = ctx.pair(&results, |r| r.seconds);
+        ctx.report.add(&scenario, "time to last byte", "s", c, a, Better::Lower, target, "");
+        let (c, a) = ctx.pair(&results, |r| r.bytes as f64 / 1_048_576.0);
+        ctx.report.add(&scenario, "answer size", "MiB", c, a, Better::Lower, "", "");
+        let (c, a) = ctx.pair(&results, |r| r.rss_growth_mib);
+        let rss_target = if total >= 1_000_000 { "<= 300 MiB" } else { "" };
+        ctx.report.add(&scenario, "server RSS growth during the GET", "MiB", c, a, Better::Lower, rss_target, "");
+        let (c, a) = ctx.pair(&results, |r| r.post_p99_ms);
+        let post_target = if total >= 1_000_000 { "<= 50 ms" } else { "" };
+        ctx.report.add(
+            &scenario,
+            "POST p99 during the GET",
+            "ms",
+            c,
+            a,
+            Better::Lower,
+            post_target,
+            "one alert every 10 ms",
+        );
+        let (c, a) = ctx.pair(&results, |r| r.posts as f64);
+        ctx.report.add(&scenario, "POSTs during the GET", "count", c, a, Better::Higher, "", "");
+    }
     Ok(())
 }

@@ -1,5 +1,6 @@
-//! Starting the servers under test with equivalent configurations: one route to the benchmark's webhook
-//! sink, `group_by: [alertname, instance]`, `group_wait: 0s`; Alertmanager with gossip disabled.
+//! Starting the servers under test with equivalent configurations: a root route to the benchmark's webhook
+//! sink, `group_by: [alertname, instance]`, `group_wait: 0s`, and what a [`Setup`] adds (the example
+//! inhibit rule, a route tree); Alertmanager with gossip disabled.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -46,21 +47,69 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-/// Starts `kind` from `binary`, delivering to `sink_url` (the sink's base URL; each server posts to
-/// `<sink>/<kind>`), and waits until it is ready.
-pub async fn start(kind: Kind, binary: &Path, sink_url: &str) -> anyhow::Result<Running> {
+/// What the servers are configured with beyond the one route to the sink, the same for both kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Setup {
+    /// The built-in example's inhibit rule: `severity="critical"` mutes `severity="warning"` with equal
+    /// `alertname` and `instance`.
+    pub inhibit: bool,
+    /// A tree of 47 routes shaped like Alertmanager's `simple.yml`: regex matchers on `service`, a
+    /// `continue` route every alert of the load matches, severity sub-routes.
+    pub route_tree: bool,
+}
+
+impl Setup {
+    /// The route tree below the root (Alertmanager and Clarion read it alike; receivers are teams).
+    fn routes(self, indent: &str) -> (String, Vec<String>) {
+        if !self.route_tree {
+            return (String::new(), Vec::new());
+        }
+        let mut receivers = vec!["audit".to_string()];
+        let mut out = format!(
+            "{indent}routes:\n{indent}  - matchers: ['job=~\"bench|batch\"']\n{indent}    receiver: audit\n{indent}    continue: true\n"
+        );
+        for i in 0..15 {
+            receivers.push(format!("team{i}"));
+            receivers.push(format!("team{i}-pager"));
+            out.push_str(&format!(
+                "{indent}  - matchers: ['service=~\"svc{i}-a|svc{i}-b\"']\n{indent}    receiver: team{i}\n{indent}    routes:\n\
+                 {indent}      - matchers: ['severity=\"critical\"']\n{indent}        receiver: team{i}-pager\n\
+                 {indent}      - matchers: ['severity=\"warning\"']\n{indent}        receiver: team{i}\n{indent}        continue: true\n"
+            ));
+        }
+        (out, receivers)
+    }
+
+    fn inhibit_rules(self) -> &'static str {
+        if self.inhibit {
+            "inhibit_rules:\n  - source_matchers: ['severity=\"critical\"']\n    target_matchers: ['severity=\"warning\"']\n    equal: [alertname, instance]\n"
+        } else {
+            ""
+        }
+    }
+}
+
+/// Starts `kind` from `binary` with `setup`, delivering to `sink_url` (the sink's base URL; each server
+/// posts to `<sink>/<kind>`), and waits until it is ready.
+pub async fn start(kind: Kind, binary: &Path, sink_url: &str, setup: Setup) -> anyhow::Result<Running> {
     let dir = tempfile::tempdir()?;
     let port = free_port()?;
     let hook = format!("{sink_url}/{}", kind.name());
     let log = std::fs::File::create(dir.path().join("server.log"))?;
     let mut cmd = Command::new(binary);
+    let (routes, receivers) = setup.routes("  ");
+    let inhibit = setup.inhibit_rules();
     match kind {
         Kind::Clarion => {
+            let teams: String = std::iter::once("ops".to_string())
+                .chain(receivers)
+                .map(|t| format!("  - {{name: {t}, channels: [sink]}}\n"))
+                .collect();
             std::fs::write(
                 dir.path().join("clarion.yml"),
                 format!(
-                    "teams: [{{name: ops, channels: [sink]}}]
-channels:
+                    "teams:
+{teams}channels:
   - name: sink
     webhook: {{url: '{hook}', format: alertmanager-v4, timeout: 10s}}
 route:
@@ -69,7 +118,7 @@ route:
   group_wait: 0s
   group_interval: 5m
   repeat_interval: 4h
-limits: {{max_body_bytes: 67108864}}
+{routes}{inhibit}limits: {{max_body_bytes: 67108864}}
 "
                 ),
             )?;
@@ -83,6 +132,12 @@ limits: {{max_body_bytes: 67108864}}
                 .env("CLARION_LOG", "warn");
         }
         Kind::Alertmanager => {
+            let others: String = receivers
+                .iter()
+                .map(|r| {
+                    format!("  - name: {r}\n    webhook_configs:\n      - url: '{hook}'\n        send_resolved: true\n")
+                })
+                .collect();
             std::fs::write(
                 dir.path().join("alertmanager.yml"),
                 format!(
@@ -92,12 +147,12 @@ limits: {{max_body_bytes: 67108864}}
   group_wait: 0s
   group_interval: 5m
   repeat_interval: 4h
-receivers:
+{routes}{inhibit}receivers:
   - name: ops
     webhook_configs:
       - url: '{hook}'
         send_resolved: true
-"
+{others}"
                 ),
             )?;
             cmd.arg(format!("--config.file={}", dir.path().join("alertmanager.yml").display()))

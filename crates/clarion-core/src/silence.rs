@@ -130,8 +130,8 @@ impl Silence {
 }
 
 /// The silences that are not expired, indexed so that the silences of an alert are found without
-/// looking at every silence: each silence with an equality matcher on a non-empty value is filed under
-/// that (name, value) and only looked at for alerts carrying that label; the rest are looked at for every
+/// looking at every silence: each silence with an equality matcher on a non-empty value is filed under one
+/// such (name, value) and only looked at for alerts carrying that label; the rest are looked at for every
 /// alert. Built from the silences in memory whenever they change; a lookup checks each candidate's matchers
 /// and whether it is active at `now`, so silences starting and ending by time need no rebuild.
 #[derive(Clone, Debug, Default)]
@@ -143,20 +143,32 @@ pub struct SilenceIndex {
 }
 
 impl SilenceIndex {
-    /// An index of the silences not yet expired at `now` (an expired silence never mutes again).
+    /// An index of the silences not yet expired at `now` (an expired silence never mutes again). Each
+    /// silence is filed under its rarest equality matcher among the silences indexed, so that
+    /// `alertname="X", instance="db1"` is found through `instance` when many silences name `X`.
     pub fn build<'a>(silences: impl IntoIterator<Item = &'a Silence>, now: Timestamp) -> SilenceIndex {
+        let live: Vec<&Silence> =
+            silences.into_iter().filter(|s| s.effective_state_at(now) != SilenceState::Expired).collect();
+        let keys = |s: &'a Silence| {
+            s.matchers
+                .0
+                .iter()
+                .filter(|m| m.op() == MatchType::Equal && !m.value().is_empty())
+                .map(|m| (m.name(), m.value()))
+        };
+        let mut frequency: std::collections::HashMap<(&str, &str), usize> = std::collections::HashMap::new();
+        for s in &live {
+            for k in keys(s) {
+                *frequency.entry(k).or_default() += 1;
+            }
+        }
         let mut index = SilenceIndex::default();
-        for s in silences.into_iter().filter(|s| s.effective_state_at(now) != SilenceState::Expired) {
+        for s in live {
             let i = index.silences.len();
-            let key = s.matchers.0.iter().find(|m| m.op() == MatchType::Equal && !m.value().is_empty());
-            match key {
-                Some(m) => index
-                    .by_label
-                    .entry(m.name().to_string())
-                    .or_default()
-                    .entry(m.value().to_string())
-                    .or_default()
-                    .push(i),
+            match keys(s).min_by_key(|k| frequency.get(k).copied().unwrap_or(0)) {
+                Some((name, value)) => {
+                    index.by_label.entry(name.to_string()).or_default().entry(value.to_string()).or_default().push(i)
+                }
                 None => index.unindexed.push(i),
             }
             index.silences.push(s.clone());
