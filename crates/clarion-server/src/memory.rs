@@ -1,12 +1,13 @@
 //! The in-memory image of what the store holds: the alert table with the route tree and aggregation groups
-//! built from it, the silences, the notification log, and the versions of alert rows nothing points to.
+//! built from it, the silences, the notification log, and how many current alerts each stored batch of
+//! the alert log still holds (a batch none of whose alerts is current is garbage, deleted by housekeeping).
 //!
 //! **Memory changes only after the store committed.** Every method that changes the image takes what a
 //! commit returned (versions, saved silences, logged notifications) or removes what the store has already
 //! deleted; the image is rebuilt from the store at start.
 //!
 //! **Lock order, kept in this one file.** The locks are private fields, taken only by the methods below,
-//! always in the order alerts → silences → notification log → garbage, and released before a method
+//! always in the order alerts → silences → notification log → batches, and released before a method
 //! returns; no method takes a closure or hands out a guard, so no caller can hold one lock while taking
 //! another. A long read takes a [`Snapshot`] (pointers to the alerts, the silence index, the route tree)
 //! and works on it without any lock.
@@ -21,6 +22,7 @@ use clarion_core::inhibit::{InhibitRule, InhibitionIndex};
 use clarion_core::route::Route;
 use clarion_core::silence::{Silence, SilenceIndex, SilenceState};
 use clarion_core::{Fingerprint, Timestamp};
+use clarion_store::alert_batch;
 use parking_lot::{Mutex, RwLock};
 
 /// The notification log in memory: the last notification of each (group key, channel).
@@ -66,8 +68,36 @@ pub struct Memory {
     alerts: RwLock<Alerts>,
     silences: RwLock<Silences>,
     nflog: Mutex<NotificationLog>,
-    /// Versions of alert rows nothing points to any more, waiting to be deleted.
-    garbage: Mutex<Vec<i64>>,
+    /// Current alerts per stored batch, and the batches that hold none any more.
+    batches: Mutex<Batches>,
+}
+
+/// The batches of the alert log, by how many current alerts each holds.
+#[derive(Debug, Default)]
+struct Batches {
+    live: HashMap<i64, u32>,
+    /// Batches that hold no current alert: garbage, to delete.
+    empty: Vec<i64>,
+}
+
+impl Batches {
+    fn add(&mut self, version: i64) {
+        *self.live.entry(alert_batch(version)).or_default() += 1;
+    }
+
+    /// One alert of `version`'s batch is no longer current.
+    fn drop_one(&mut self, version: i64, deleted: &std::collections::HashSet<i64>) {
+        let batch = alert_batch(version);
+        if let Some(n) = self.live.get_mut(&batch) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.live.remove(&batch);
+                if !deleted.contains(&batch) {
+                    self.empty.push(batch);
+                }
+            }
+        }
+    }
 }
 
 /// The inhibition index of every alert of `table`.
@@ -87,9 +117,13 @@ impl Memory {
         now: Timestamp,
     ) -> Memory {
         let mut table = AlertTable::new();
-        let mut garbage = Vec::new();
+        let mut batches = Batches::default();
+        let none = std::collections::HashSet::new();
         for (alert, version) in rows {
-            garbage.extend(table.install(alert, version));
+            batches.add(version);
+            if let Some(replaced) = table.install(alert, version) {
+                batches.drop_one(replaced, &none);
+            }
         }
         let dispatcher = Dispatcher::rebuild(&route, &table, now);
         let inhibition = inhibition_of(&table, inhibit_rules);
@@ -100,7 +134,7 @@ impl Memory {
             alerts: RwLock::new(Alerts { table, route, dispatcher, inhibition }),
             silences: RwLock::new(silences),
             nflog: Mutex::new(nflog),
-            garbage: Mutex::new(garbage),
+            batches: Mutex::new(batches),
         }
     }
 
@@ -132,8 +166,9 @@ impl Memory {
     }
 
     /// Installs rows the store has appended (`versions` in the same order) and puts them in their
-    /// aggregation groups. The rows they replace become garbage.
+    /// aggregation groups. The versions they replace are no longer current.
     pub fn install_alerts(&self, rows: Vec<(Fingerprint, Alert)>, versions: Vec<i64>, now: Timestamp) {
+        let versions_installed = versions.clone();
         let mut replaced = Vec::new();
         {
             let mut alerts = self.alerts.write();
@@ -144,7 +179,14 @@ impl Memory {
                 replaced.extend(table.install_as(fp, row, version));
             }
         }
-        self.garbage.lock().extend(replaced);
+        let mut batches = self.batches.lock();
+        let none = std::collections::HashSet::new();
+        for v in &versions_installed {
+            batches.add(*v);
+        }
+        for v in replaced {
+            batches.drop_one(v, &none);
+        }
     }
 
     /// Regroups every alert under `route` and re-indexes the sources of `inhibit_rules` (a configuration
@@ -188,31 +230,59 @@ impl Memory {
         self.nflog.lock().extend(logged);
     }
 
-    /// Alerts resolved before `cutoff`, with the versions of their rows: what housekeeping forgets once
-    /// the rows are deleted.
+    /// Alerts resolved before `cutoff`, with their versions: what housekeeping forgets.
     pub fn forgettable(&self, cutoff: Timestamp) -> Vec<(Fingerprint, i64)> {
         let alerts = self.alerts.read();
         alerts.table.iter().filter(|(_, e)| e.alert.is_resolved_at(cutoff)).map(|(fp, e)| (*fp, e.version)).collect()
     }
 
-    /// Forgets alerts whose rows the store deleted; an alert that received a newer row meanwhile stays.
-    pub fn forget_alerts(&self, deleted: &[(Fingerprint, i64)]) {
-        let mut alerts = self.alerts.write();
-        for (fp, version) in deleted {
-            if alerts.table.forget(*fp, *version) {
-                alerts.inhibition.remove(*fp);
+    /// The batches to delete: those holding no current alert, and those whose current alerts are all in
+    /// `forgettable`. Taken: give back with [`Memory::return_batches`] what could not be deleted.
+    pub fn take_garbage(&self, forgettable: &[(Fingerprint, i64)]) -> Vec<i64> {
+        let mut batches = self.batches.lock();
+        let mut forgotten_per_batch: HashMap<i64, u32> = HashMap::new();
+        for (_, v) in forgettable {
+            *forgotten_per_batch.entry(alert_batch(*v)).or_default() += 1;
+        }
+        let mut out = std::mem::take(&mut batches.empty);
+        out.extend(forgotten_per_batch.into_iter().filter(|(b, n)| batches.live.get(b) == Some(n)).map(|(b, _)| b));
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Gives back batches whose deletion failed, to try again.
+    pub fn return_batches(&self, failed: &[i64]) {
+        let mut batches = self.batches.lock();
+        for b in failed {
+            // Batches still holding current alerts (forgetting did not happen) are not garbage yet.
+            if !batches.live.contains_key(b) {
+                batches.empty.push(*b);
             }
         }
     }
 
-    /// Takes the versions of rows waiting to be deleted.
-    pub fn take_garbage(&self) -> Vec<i64> {
-        std::mem::take(&mut *self.garbage.lock())
-    }
-
-    /// Gives back versions whose deletion failed, to try again.
-    pub fn return_garbage(&self, versions: &[i64]) {
-        self.garbage.lock().extend_from_slice(versions);
+    /// Forgets alerts whose batches the store deleted (`deleted`) or that other batches still hold; an
+    /// alert that received a newer version meanwhile stays.
+    pub fn forget_alerts(&self, forgotten: &[(Fingerprint, i64)], deleted: &[i64]) {
+        let mut dropped = Vec::new();
+        {
+            let mut alerts = self.alerts.write();
+            for (fp, version) in forgotten {
+                if alerts.table.forget(*fp, *version) {
+                    alerts.inhibition.remove(*fp);
+                    dropped.push(*version);
+                }
+            }
+        }
+        let deleted: std::collections::HashSet<i64> = deleted.iter().copied().collect();
+        let mut batches = self.batches.lock();
+        for v in dropped {
+            batches.drop_one(v, &deleted);
+        }
+        for b in &deleted {
+            batches.live.remove(b);
+        }
     }
 
     // --- silences -----------------------------------------------------------------------------------

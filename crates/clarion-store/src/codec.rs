@@ -16,14 +16,6 @@ pub fn from_nanos(n: i64) -> Timestamp {
     chrono::DateTime::from_timestamp_nanos(n)
 }
 
-pub fn labels_json(labels: &LabelSet) -> String {
-    serde_json::to_string(labels).unwrap_or_else(|_| "{}".to_string())
-}
-
-pub fn labels_from_json(table: &'static str, text: &str) -> Result<LabelSet, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Corrupt { table, reason: format!("labels: {e}") })
-}
-
 #[derive(serde::Serialize, serde::Deserialize)]
 struct MatcherRow {
     name: String,
@@ -62,32 +54,80 @@ pub fn matchers_from_json(text: &str) -> Result<Matchers, StoreError> {
         .map(Matchers)
 }
 
-/// An alert encoded as columns.
-pub struct AlertColumns {
-    pub fingerprint: i64,
-    pub labels: String,
-    pub annotations: String,
-    pub generator_url: String,
-    pub starts_at: i64,
-    pub ends_at: i64,
-    pub updated_at: i64,
-    pub timeout: bool,
+/// Bits of a version that number an alert within its batch: version = batch id << 16 | index.
+pub const BATCH_SHIFT: u32 = 16;
+
+/// Most alerts in one batch row.
+pub const MAX_BATCH: usize = 1 << BATCH_SHIFT;
+
+/// The version of the `index`-th alert of batch `batch`.
+pub fn version(batch: i64, index: usize) -> i64 {
+    (batch << BATCH_SHIFT) | index as i64
 }
 
-impl AlertColumns {
-    pub fn new(a: &Alert) -> Result<AlertColumns, StoreError> {
-        Ok(AlertColumns {
-            // The fingerprint's bits, stored as a signed 64-bit integer.
-            fingerprint: a.fingerprint().0 as i64,
-            labels: labels_json(&a.labels),
-            annotations: labels_json(&a.annotations),
-            generator_url: a.generator_url.clone(),
-            starts_at: nanos(a.starts_at)?,
-            ends_at: nanos(a.ends_at)?,
-            updated_at: nanos(a.updated_at)?,
-            timeout: a.timeout,
+/// One alert of a batch row, as written (short keys: a batch of 10,000 alerts is one row).
+#[derive(serde::Serialize)]
+struct BatchAlertRef<'a> {
+    l: &'a LabelSet,
+    a: &'a LabelSet,
+    g: &'a str,
+    s: i64,
+    e: i64,
+    u: i64,
+    t: bool,
+}
+
+/// One alert of a batch row, as read.
+#[derive(serde::Deserialize)]
+struct BatchAlert {
+    l: LabelSet,
+    a: LabelSet,
+    g: String,
+    s: i64,
+    e: i64,
+    u: i64,
+    t: bool,
+}
+
+/// The text of one batch row: a JSON array of alerts.
+pub fn encode_batch(alerts: &[Alert]) -> Result<String, StoreError> {
+    let rows = alerts
+        .iter()
+        .map(|a| {
+            Ok(BatchAlertRef {
+                l: &a.labels,
+                a: &a.annotations,
+                g: &a.generator_url,
+                s: nanos(a.starts_at)?,
+                e: nanos(a.ends_at)?,
+                u: nanos(a.updated_at)?,
+                t: a.timeout,
+            })
         })
-    }
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    serde_json::to_string(&rows).map_err(|e| StoreError::Corrupt { table: "alert_batches", reason: e.to_string() })
+}
+
+/// The alerts of batch row `id`, with their versions.
+pub fn decode_batch(id: i64, text: &str) -> Result<Vec<crate::AlertRow>, StoreError> {
+    let rows: Vec<BatchAlert> = serde_json::from_str(text)
+        .map_err(|e| StoreError::Corrupt { table: "alert_batches", reason: format!("batch {id}: {e}") })?;
+    Ok(rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| crate::AlertRow {
+            version: version(id, i),
+            alert: Alert {
+                labels: r.l,
+                annotations: r.a,
+                generator_url: r.g,
+                starts_at: from_nanos(r.s),
+                ends_at: from_nanos(r.e),
+                updated_at: from_nanos(r.u),
+                timeout: r.t,
+            },
+        })
+        .collect())
 }
 
 /// A silence encoded as columns.

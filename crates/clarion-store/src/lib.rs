@@ -12,8 +12,10 @@
 //! Delivery bookkeeping (enqueue, claim, complete) survives a crash of the Clarion process but not
 //! necessarily a power loss of the database host (SQLite `synchronous=NORMAL` in WAL mode; PostgreSQL
 //! `synchronous_commit=off`): what such a loss can drop is re-derived from the durable alerts with the
-//! same idempotency keys, so at worst a notification is sent again, never lost. Alerts are an append-only log (rows never updated, garbage deleted by version) because
-//! appending sequential keys is what makes durable ingest fast; silences are few and upserted by id.
+//! same idempotency keys, so at worst a notification is sent again, never lost. Alerts are an append-only
+//! log of batches (one row per commit, never updated, deleted once none of its alerts is current) because
+//! appending few rows with sequential keys is what makes durable ingest fast; silences are few and upserted
+//! by id.
 //! This crate knows SQL and its own row encoding, never HTTP.
 #![forbid(unsafe_code)]
 
@@ -180,19 +182,27 @@ pub struct Enqueued {
     pub claimed: Vec<Delivery>,
 }
 
-/// The alert log: append-only rows with sequential versions. Every method commits before it returns `Ok`;
-/// appended rows are synced to disk.
+/// The alert log: one row per appended batch, rows with sequential ids, alerts numbered within their
+/// batch (version = batch id << 16 | index, see [`alert_batch`]). Every method commits before it returns
+/// `Ok`; appended rows are synced to disk. One row per batch is what makes a durable append cheap: the
+/// per-row work of the database does not grow with the alerts of a batch.
 #[async_trait::async_trait]
 pub trait AlertLog: Send + Sync {
-    /// Appends alert rows in one transaction; returns their versions in the order given.
+    /// Appends alerts in one transaction (one row per 65,536 alerts); returns their versions in the order
+    /// given, increasing.
     async fn append_alerts(&self, alerts: &[Alert]) -> Result<Vec<i64>, StoreError>;
 
-    /// Every alert row, in version order.
+    /// Every alert, in version order.
     async fn load_alerts(&self) -> Result<Vec<AlertRow>, StoreError>;
 
-    /// Deletes alert rows by version (rows superseded by a later version, or of forgotten alerts).
-    /// Returns how many rows were deleted; unknown versions are ignored.
-    async fn delete_alert_rows(&self, versions: &[i64]) -> Result<u64, StoreError>;
+    /// Deletes whole batches by id (batches none of whose alerts is current any more). Returns how many
+    /// were deleted; unknown ids are ignored.
+    async fn delete_alert_batches(&self, batches: &[i64]) -> Result<u64, StoreError>;
+}
+
+/// The batch an alert version belongs to.
+pub fn alert_batch(version: i64) -> i64 {
+    version >> codec::BATCH_SHIFT
 }
 
 /// Silences, upserted by id. Every method commits before it returns `Ok`; saves are synced to disk.

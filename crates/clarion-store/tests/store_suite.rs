@@ -145,7 +145,7 @@ macro_rules! suite {
 suite!(
     appended_alerts_load_back_identically_in_version_order,
     committed_alerts_survive_reopening,
-    deleting_alert_rows_removes_exactly_those_versions,
+    deleting_alert_batches_removes_exactly_their_alerts,
     concurrent_appends_all_land_with_distinct_versions,
     silences_are_upserted_by_id_and_deleted,
     timestamps_outside_the_storable_range_are_refused,
@@ -330,15 +330,21 @@ async fn committed_alerts_survive_reopening<B: Backend>() -> TestResult {
     Ok(())
 }
 
-async fn deleting_alert_rows_removes_exactly_those_versions<B: Backend>() -> TestResult {
+async fn deleting_alert_batches_removes_exactly_their_alerts<B: Backend>() -> TestResult {
     let b = B::fresh().await?;
     let store = b.open().await?;
-    let v = store.append_alerts(&(0..5).map(|n| alert("Del", n)).collect::<Vec<_>>()).await?;
-    let deleted = store.delete_alert_rows(&[v[1], v[3], 999_999_999]).await?;
+    let mut batches = Vec::new();
+    for n in 0..4 {
+        let v = store.append_alerts(&[alert("Del", n * 2), alert("Del", n * 2 + 1)]).await?;
+        assert_eq!(clarion_store::alert_batch(v[0]), clarion_store::alert_batch(v[1]), "one append, one batch");
+        batches.push(v);
+    }
+    let ids: Vec<i64> = batches.iter().map(|v| clarion_store::alert_batch(v[0])).collect();
+    let deleted = store.delete_alert_batches(&[ids[1], ids[3], 999_999_999]).await?;
     assert_eq!(deleted, 2);
     let left: Vec<i64> = store.load_alerts().await?.iter().map(|r| r.version).collect();
-    assert_eq!(left, vec![v[0], v[2], v[4]]);
-    assert_eq!(store.delete_alert_rows(&[]).await?, 0);
+    assert_eq!(left, [batches[0].clone(), batches[2].clone()].concat());
+    assert_eq!(store.delete_alert_batches(&[]).await?, 0);
     Ok(())
 }
 
@@ -645,10 +651,54 @@ async fn a_corrupt_row_is_reported_not_skipped() -> TestResult {
     let store = clarion_store::open(&format!("sqlite://{}", path.display())).await?;
     store.append_alerts(&[alert("Ok", 1)]).await?;
     let conn = rusqlite::Connection::open(&path)?;
-    conn.execute("UPDATE alerts SET labels = 'not json'", [])?;
+    conn.execute("UPDATE alert_batches SET alerts = 'not json'", [])?;
     match store.load_alerts().await {
-        Err(StoreError::Corrupt { table: "alerts", reason }) => assert!(reason.contains("labels"), "{reason}"),
+        Err(StoreError::Corrupt { table: "alert_batches", reason }) => assert!(reason.contains("batch"), "{reason}"),
         other => panic!("expected Corrupt, got {other:?}"),
     }
+    Ok(())
+}
+
+/// A database written by a Clarion that kept one row per alert (schema 3) opens with every alert, each as
+/// a batch of one, and keeps taking new alerts.
+#[tokio::test]
+async fn an_alert_log_of_one_row_per_alert_is_migrated_to_batches() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("old.db");
+    {
+        let conn = rusqlite::Connection::open(&path)?;
+        conn.execute_batch(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL);
+             INSERT INTO schema_migrations VALUES (1, 0), (2, 0), (3, 0);
+             CREATE TABLE alerts (version INTEGER PRIMARY KEY AUTOINCREMENT, fingerprint INTEGER NOT NULL,
+               labels TEXT NOT NULL, annotations TEXT NOT NULL, generator_url TEXT NOT NULL,
+               starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+               timeout INTEGER NOT NULL);
+             CREATE TABLE deliveries (id INTEGER PRIMARY KEY);",
+        )?;
+        for (v, a) in [(7i64, alert("Old", 1)), (9, alert("Old", 2))] {
+            let json = |l: &clarion_core::LabelSet| serde_json::to_string(l).unwrap_or_default();
+            let nanos = |t: Timestamp| t.timestamp_nanos_opt().unwrap_or_default();
+            conn.execute(
+                "INSERT INTO alerts VALUES (?1, 0, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                rusqlite::params![
+                    v,
+                    json(&a.labels),
+                    json(&a.annotations),
+                    a.generator_url,
+                    nanos(a.starts_at),
+                    nanos(a.ends_at),
+                    nanos(a.updated_at),
+                    a.timeout
+                ],
+            )?;
+        }
+    }
+    let store = clarion_store::open(&format!("sqlite://{}", path.display())).await?;
+    let rows = store.load_alerts().await?;
+    assert_eq!(rows.iter().map(|r| r.alert.clone()).collect::<Vec<_>>(), vec![alert("Old", 1), alert("Old", 2)]);
+    assert_eq!(rows.iter().map(|r| clarion_store::alert_batch(r.version)).collect::<Vec<_>>(), [7, 9]);
+    let later = store.append_alerts(&[alert("New", 3)]).await?;
+    assert!(later[0] > rows[1].version);
     Ok(())
 }

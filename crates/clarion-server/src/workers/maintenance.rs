@@ -49,19 +49,18 @@ pub async fn housekeeping(state: &AppState) -> Result<(), StoreError> {
     let now = state.now();
     let memory = state.memory();
 
-    // Alerts resolved long ago: delete their rows, then forget them. Superseded rows go with them.
+    // Alerts resolved long ago, and batches of the log no current alert is in: delete the batches, then
+    // forget the alerts (memory changes after the store did).
     let forgettable = memory.forgettable(before(now, RESOLVED_RETENTION));
-    let mut versions = memory.take_garbage();
-    versions.extend(forgettable.iter().map(|(_, v)| *v));
-    versions.sort_unstable();
-    for (i, chunk) in versions.chunks(DELETE_CHUNK).enumerate() {
-        if let Err(e) = state.store().delete_alert_rows(chunk).await {
-            // Whatever was not deleted is retried next round; nothing was forgotten yet.
-            memory.return_garbage(&versions[i * DELETE_CHUNK..]);
+    let batches = memory.take_garbage(&forgettable);
+    for (i, chunk) in batches.chunks(DELETE_CHUNK).enumerate() {
+        if let Err(e) = state.store().delete_alert_batches(chunk).await {
+            // Whatever was not deleted is tried next round; nothing was forgotten yet.
+            memory.return_batches(&batches[i * DELETE_CHUNK..]);
             return Err(e);
         }
     }
-    memory.forget_alerts(&forgettable);
+    memory.forget_alerts(&forgettable, &batches);
 
     state.store().delete_delivered_before(before(now, DELIVERED_RETENTION)).await?;
     let nflog_cutoff = before(now, NOTIFICATION_LOG_RETENTION);

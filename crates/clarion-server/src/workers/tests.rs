@@ -94,10 +94,15 @@ async fn submissions_of_one_batch_share_one_commit_and_are_installed_after_it() 
     assert!(answers.iter().all(Result::is_ok), "{answers:?}");
     let rows = w.state.store().load_alerts().await?;
     let versions: Vec<i64> = rows.iter().map(|r| r.version).collect();
-    assert_eq!(versions.len(), 3, "every row of the batch is appended");
+    assert_eq!(versions.len(), 3, "every alert of the batch is appended");
     assert!(versions.windows(2).all(|v| v[1] == v[0] + 1), "in one transaction, in order: {versions:?}");
-    assert_eq!(w.state.memory().alert_count(), 2, "A's second row replaces its first in memory");
-    assert_eq!(w.state.memory().take_garbage(), vec![versions[0]], "A's first row is garbage once replaced");
+    let batch = clarion_store::alert_batch(versions[0]);
+    assert!(versions.iter().all(|v| clarion_store::alert_batch(*v) == batch), "as one row of the log");
+    assert_eq!(w.state.memory().alert_count(), 2, "A's second version replaces its first in memory");
+    assert!(w.state.memory().take_garbage(&[]).is_empty(), "the batch still holds current alerts");
+    // New versions of both alerts: the first batch holds no current alert any more.
+    w.commit(vec![vec![w.alert("A", 1200)?, w.alert("B", 1200)?]]).await;
+    assert_eq!(w.state.memory().take_garbage(&[]), vec![batch], "a batch is garbage once nothing in it is current");
     Ok(())
 }
 
@@ -153,5 +158,26 @@ async fn the_notifier_commits_each_notice_once_with_its_key_and_log_entry() -> T
     assert_eq!(all.len(), 2);
     assert_eq!(all[1].idempotency_key, keys::alert_group("hook", &key, 2, &BTreeSet::new(), &firing));
     assert!(outbox::decode(&all[1].payload)?.title().starts_with("RESOLVED · DiskFull · ops · lasted "));
+    Ok(())
+}
+
+#[tokio::test]
+async fn housekeeping_deletes_the_batches_of_long_resolved_alerts_then_forgets_them() -> TestResult {
+    let w = World::new().await?;
+    w.commit(vec![vec![w.alert("Short", 1)?, w.alert("Long", 100_000)?]]).await;
+    w.commit(vec![vec![w.alert("Brief", 1)?]]).await;
+    assert_eq!(w.state.store().load_alerts().await?.len(), 3);
+    w.clock.advance(Duration::from_secs(2 * 3600));
+    super::maintenance::housekeeping(&w.state).await?;
+    let left: Vec<String> = w
+        .state
+        .store()
+        .load_alerts()
+        .await?
+        .into_iter()
+        .filter_map(|r| r.alert.labels.get("alertname").map(str::to_string))
+        .collect();
+    assert_eq!(left, ["Short", "Long"], "the batch of Brief is deleted; Short's batch still holds Long");
+    assert_eq!(w.state.memory().alert_count(), 1, "both resolved alerts are forgotten");
     Ok(())
 }

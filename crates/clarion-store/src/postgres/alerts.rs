@@ -1,9 +1,10 @@
-//! The alert log in PostgreSQL: versions reserved from a sequence, rows inserted with UNNEST.
+//! The alert log in PostgreSQL: one row per appended batch, ids from a sequence; read back in version
+//! order; deleted a batch at a time.
 
 use clarion_core::alert::Alert;
 
 use super::PgStore;
-use crate::codec::{from_nanos, labels_from_json, AlertColumns};
+use crate::codec::{decode_batch, encode_batch, version, MAX_BATCH};
 use crate::{AlertLog, AlertRow, StoreError};
 
 #[async_trait::async_trait]
@@ -12,65 +13,39 @@ impl AlertLog for PgStore {
         if alerts.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = alerts.iter().map(AlertColumns::new).collect::<Result<Vec<_>, _>>()?;
+        let batches = alerts
+            .chunks(MAX_BATCH)
+            .map(|chunk| Ok((chunk.len(), encode_batch(chunk)?)))
+            .collect::<Result<Vec<_>, StoreError>>()?;
         let mut client = self.client().await?;
         let tx = client.transaction().await?;
-        let count = rows.len() as i32;
-        let mut versions: Vec<i64> = tx
-            .query("SELECT nextval('alerts_version_seq') FROM generate_series(1, $1)", &[&count])
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        versions.sort_unstable();
-        let fingerprints: Vec<i64> = rows.iter().map(|r| r.fingerprint).collect();
-        let labels: Vec<&str> = rows.iter().map(|r| r.labels.as_str()).collect();
-        let annotations: Vec<&str> = rows.iter().map(|r| r.annotations.as_str()).collect();
-        let urls: Vec<&str> = rows.iter().map(|r| r.generator_url.as_str()).collect();
-        let starts: Vec<i64> = rows.iter().map(|r| r.starts_at).collect();
-        let ends: Vec<i64> = rows.iter().map(|r| r.ends_at).collect();
-        let updated: Vec<i64> = rows.iter().map(|r| r.updated_at).collect();
-        let timeouts: Vec<bool> = rows.iter().map(|r| r.timeout).collect();
-        tx.execute(
-            "INSERT INTO alerts (version, fingerprint, labels, annotations, generator_url, starts_at, ends_at, updated_at, timeout)
-             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[],
-                                  $7::bigint[], $8::bigint[], $9::bool[])",
-            &[&versions, &fingerprints, &labels, &annotations, &urls, &starts, &ends, &updated, &timeouts],
-        )
-        .await?;
+        let mut versions = Vec::with_capacity(alerts.len());
+        for (len, text) in &batches {
+            let id: i64 = tx
+                .query_one(
+                    "INSERT INTO alert_batches (id, alerts) VALUES (nextval('alerts_version_seq'), $1) RETURNING id",
+                    &[text],
+                )
+                .await?
+                .get(0);
+            versions.extend((0..*len).map(|i| version(id, i)));
+        }
         tx.commit().await?;
         Ok(versions)
     }
 
     async fn load_alerts(&self) -> Result<Vec<AlertRow>, StoreError> {
         let client = self.client().await?;
-        let rows = client
-            .query(
-                "SELECT version, labels, annotations, generator_url, starts_at, ends_at, updated_at, timeout
-                 FROM alerts ORDER BY version",
-                &[],
-            )
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(AlertRow {
-                    version: r.get(0),
-                    alert: Alert {
-                        labels: labels_from_json("alerts", r.get(1))?,
-                        annotations: labels_from_json("alerts", r.get(2))?,
-                        generator_url: r.get(3),
-                        starts_at: from_nanos(r.get(4)),
-                        ends_at: from_nanos(r.get(5)),
-                        updated_at: from_nanos(r.get(6)),
-                        timeout: r.get(7),
-                    },
-                })
-            })
-            .collect()
+        let rows = client.query("SELECT id, alerts FROM alert_batches ORDER BY id", &[]).await?;
+        let mut out = Vec::new();
+        for r in &rows {
+            out.extend(decode_batch(r.get(0), r.get(1))?);
+        }
+        Ok(out)
     }
 
-    async fn delete_alert_rows(&self, versions: &[i64]) -> Result<u64, StoreError> {
+    async fn delete_alert_batches(&self, batches: &[i64]) -> Result<u64, StoreError> {
         let client = self.client().await?;
-        Ok(client.execute("DELETE FROM alerts WHERE version = ANY($1)", &[&versions]).await?)
+        Ok(client.execute("DELETE FROM alert_batches WHERE id = ANY($1)", &[&batches]).await?)
     }
 }

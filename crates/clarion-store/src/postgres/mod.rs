@@ -109,6 +109,18 @@ const MIGRATIONS: &[&str] = &[
     CREATE TABLE server_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     ALTER TABLE deliveries ADD COLUMN page_id BIGINT ;
     CREATE INDEX deliveries_page ON deliveries (page_id) WHERE page_id IS NOT NULL;",
+    // 4: the alert log keeps one row per appended batch; each old row becomes a batch of one. Batch ids
+    // come from the sequence that numbered rows.
+    "CREATE TABLE alert_batches (
+        id     BIGINT PRIMARY KEY,
+        alerts TEXT   NOT NULL
+    );
+    INSERT INTO alert_batches (id, alerts)
+        SELECT version, json_build_array(json_build_object('l', labels::json, 'a', annotations::json,
+                                                           'g', generator_url, 's', starts_at, 'e', ends_at,
+                                                           'u', updated_at, 't', timeout))::text
+        FROM alerts ORDER BY version;
+    DROP TABLE alerts;",
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.

@@ -99,6 +99,17 @@ pub(super) const MIGRATIONS: &[&str] = &[
     CREATE TABLE server_keys (name TEXT PRIMARY KEY, value TEXT NOT NULL);
     ALTER TABLE deliveries ADD COLUMN page_id INTEGER;
     CREATE INDEX deliveries_page ON deliveries (page_id) WHERE page_id IS NOT NULL;",
+    // 4: the alert log keeps one row per appended batch; each old row becomes a batch of one.
+    "CREATE TABLE alert_batches (
+        id     INTEGER PRIMARY KEY AUTOINCREMENT,
+        alerts TEXT    NOT NULL
+    );
+    INSERT INTO alert_batches (id, alerts)
+        SELECT version, json_array(json_object('l', json(labels), 'a', json(annotations), 'g', generator_url,
+                                               's', starts_at, 'e', ends_at, 'u', updated_at,
+                                               't', json(CASE WHEN timeout THEN 'true' ELSE 'false' END)))
+        FROM alerts ORDER BY version;
+    DROP TABLE alerts;",
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
