@@ -1,43 +1,103 @@
 //! One HTTP POST and what its answer means for the delivery: delivered, retry (maybe at a time the
-//! receiver asked for with `Retry-After`), or give up.
+//! receiver asked for with `Retry-After`), or give up. Errors never carry the URL, which is a credential.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use clarion_config::egress::{EgressError, EgressPolicy};
+use clarion_config::HttpUrl;
 use clarion_core::Timestamp;
 use reqwest::StatusCode;
 
-use crate::Outcome;
+use crate::{ChannelError, Outcome};
 
-/// Posts `body` and classifies the answer. `now` dates a `Retry-After` given as an HTTP date.
-pub async fn post(
-    client: &reqwest::Client,
-    url: &str,
-    headers: &[(&str, String)],
-    body: Vec<u8>,
+/// Where a webhook or Slack channel posts: its URL (a credential, never shown), the attempt timeout, and a
+/// client of its own that connects under the egress policy with the channel's connect timeout.
+#[derive(Clone)]
+pub struct Endpoint {
+    url: HttpUrl,
+    client: reqwest::Client,
+    policy: Arc<EgressPolicy>,
     timeout: Duration,
-    now: Timestamp,
-) -> Outcome {
-    let mut req = client.post(url).timeout(timeout).header("content-type", "application/json").body(body);
-    for (k, v) in headers {
-        req = req.header(*k, v);
-    }
-    match req.send().await {
-        Ok(resp) => {
-            let status = resp.status();
-            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
-            let text = resp.text().await.unwrap_or_default();
-            classify(status, retry_after.as_deref(), now, text.chars().take(200).collect())
-        }
-        Err(e) if e.is_timeout() => Outcome::Retry { after: None, error: format!("no answer within {timeout:?}") },
-        Err(e) => Outcome::Retry { after: None, error: format!("request failed: {}", error_chain(&e)) },
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint").field("url", &self.url).field("timeout", &self.timeout).finish()
     }
 }
 
+impl Endpoint {
+    pub fn new(
+        url: HttpUrl,
+        policy: Arc<EgressPolicy>,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<Endpoint, ChannelError> {
+        let client = crate::egress::http_client(policy.clone(), connect_timeout)?;
+        Ok(Endpoint { url, client, policy, timeout })
+    }
+
+    /// Posts `body` and classifies the answer. `now` dates a `Retry-After` given as an HTTP date.
+    pub async fn post(&self, headers: &[(&str, String)], body: Vec<u8>, now: Timestamp) -> Outcome {
+        // An address written in the URL is not resolved, so the resolver never sees it: check it here.
+        if let Err(e) = self.policy.check_url(self.url.expose()) {
+            return Outcome::Permanent { error: format!("egress policy: {e}") };
+        }
+        let timeout = self.timeout;
+        let mut req =
+            self.client.post(self.url.expose()).timeout(timeout).header("content-type", "application/json").body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        match req.send().await {
+            Ok(resp) => {
+                let status = resp.status();
+                let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+                let text = resp.text().await.unwrap_or_default();
+                classify(status, retry_after.as_deref(), now, text.chars().take(200).collect())
+            }
+            Err(e) if e.is_timeout() => Outcome::Retry { after: None, error: format!("no answer within {timeout:?}") },
+            // The URL is a credential: the error must not carry it into `last_error` or the logs.
+            Err(e) => {
+                let e = e.without_url();
+                let error = format!("request failed: {}", error_chain(&e));
+                if refused_by_policy(&e) {
+                    Outcome::Permanent { error }
+                } else {
+                    Outcome::Retry { after: None, error }
+                }
+            }
+        }
+    }
+}
+
+/// Did the egress policy refuse every address of the destination?
+fn refused_by_policy(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(e);
+    while let Some(s) = source {
+        if s.is::<EgressError>() {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
 /// Maps a status to an outcome: 2xx delivered; 408, 425, 429 and 5xx retried (honouring `Retry-After`);
-/// any other 4xx is the request's fault and will not get better, so it is permanent.
+/// a redirect is a failure (following it would send the body, the signature and the idempotency key
+/// somewhere nobody configured); any other 4xx is the request's fault and will not get better, so it is
+/// permanent.
 pub fn classify(status: StatusCode, retry_after: Option<&str>, now: Timestamp, body: String) -> Outcome {
     if status.is_success() {
         return Outcome::Delivered;
+    }
+    if status.is_redirection() {
+        return Outcome::Permanent {
+            error: format!(
+                "HTTP {status}: the receiver redirects, and Clarion does not follow redirects; configure the URL it redirects to"
+            ),
+        };
     }
     let error =
         if body.trim().is_empty() { format!("HTTP {status}") } else { format!("HTTP {status}: {}", body.trim()) };
@@ -97,6 +157,8 @@ mod tests {
             Outcome::Retry { after: Some(Duration::from_secs(30)), error: "HTTP 503 Service Unavailable".into() }
         );
         assert_eq!(c(404, None), Outcome::Permanent { error: "HTTP 404 Not Found".into() });
+        assert!(matches!(c(302, None), Outcome::Permanent { error } if error.contains("does not follow redirects")));
+        assert!(matches!(c(307, Some("1")), Outcome::Permanent { .. }));
         assert!(matches!(c(408, None), Outcome::Retry { .. }));
     }
 

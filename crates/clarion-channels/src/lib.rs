@@ -5,6 +5,7 @@
 //! itself: retry policy belongs to the caller. This crate knows nothing of the store.
 #![forbid(unsafe_code)]
 
+pub mod egress;
 pub mod email;
 pub mod http;
 pub mod slack;
@@ -12,8 +13,10 @@ pub mod view;
 pub mod webhook;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
+use clarion_config::egress::EgressPolicy;
 use clarion_config::{ChannelConfig, ChannelKind};
 use clarion_core::notification::Notification;
 use clarion_core::Timestamp;
@@ -33,6 +36,9 @@ pub enum ChannelError {
     /// The SMTP client refused the settings or the message.
     #[error("{0}")]
     Smtp(String),
+    /// The HTTP client could not be built.
+    #[error("cannot build the HTTP client: {0}")]
+    HttpClient(String),
 }
 
 /// What one attempt achieved.
@@ -67,12 +73,13 @@ pub enum Channel {
 }
 
 impl Channel {
-    /// Builds a channel from its configuration, reading secret files it names.
-    pub fn from_config(config: &ChannelConfig) -> Result<Channel, ChannelError> {
+    /// Builds a channel from its configuration, reading secret files it names; it connects only where
+    /// `policy` allows.
+    pub fn from_config(config: &ChannelConfig, policy: Arc<EgressPolicy>) -> Result<Channel, ChannelError> {
         let read_secret =
             |inline: Option<&clarion_config::Secret>, file: Option<&PathBuf>| -> Result<Option<String>, ChannelError> {
                 match (inline, file) {
-                    (Some(s), _) => Ok(Some(s.0.clone())),
+                    (Some(s), _) => Ok(Some(s.expose().to_string())),
                     (None, Some(path)) => std::fs::read_to_string(path)
                         .map(|s| Some(s.trim_end_matches(['\n', '\r']).to_string()))
                         .map_err(|source| ChannelError::SecretFile { path: path.clone(), source }),
@@ -82,27 +89,21 @@ impl Channel {
         Ok(match &config.kind {
             ChannelKind::Webhook(w) => {
                 let secret = read_secret(w.hmac_secret.as_ref(), w.hmac_secret_file.as_ref())?;
-                Channel::Webhook(webhook::Webhook::new(w, secret.map(String::into_bytes)))
+                Channel::Webhook(webhook::Webhook::new(w, secret.map(String::into_bytes), policy)?)
             }
-            ChannelKind::Slack(s) => Channel::Slack(slack::Slack::new(s)),
+            ChannelKind::Slack(s) => Channel::Slack(slack::Slack::new(s, policy)?),
             ChannelKind::Email(e) => {
                 let password = read_secret(e.password.as_ref(), e.password_file.as_ref())?;
-                Channel::Email(email::Email::new(e, password)?)
+                Channel::Email(email::Email::new(e, password, policy)?)
             }
         })
     }
 
     /// One attempt to deliver `n`.
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        n: &Notification,
-        attempt: &Attempt<'_>,
-        now: Timestamp,
-    ) -> Outcome {
+    pub async fn send(&self, n: &Notification, attempt: &Attempt<'_>, now: Timestamp) -> Outcome {
         match self {
-            Channel::Webhook(w) => w.send(client, n, attempt, now).await,
-            Channel::Slack(s) => s.send(client, n, attempt, now).await,
+            Channel::Webhook(w) => w.send(n, attempt, now).await,
+            Channel::Slack(s) => s.send(n, attempt, now).await,
             Channel::Email(e) => e.send(n, attempt).await,
         }
     }

@@ -1,16 +1,16 @@
 //! The `channels:` and `delivery:` sections: where notifications go and how hard Clarion tries.
 
-use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::{self, Deserialize, Deserializer};
 
 use crate::duration::ConfigDuration;
+use crate::secret::{HttpUrl, Secret};
 
 /// One destination: a name, whether it hears of resolved alerts, and its kind with that kind's settings.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(try_from = "ChannelEntry")]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(try_from = "ChannelEntry", into = "ChannelEntry")]
 pub struct ChannelConfig {
     pub name: String,
     /// Also notify when alerts resolve; default true.
@@ -28,14 +28,17 @@ pub enum ChannelKind {
 }
 
 /// A channel as written: exactly one of `webhook`, `slack`, `email` is set.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct ChannelEntry {
     name: String,
     #[serde(default = "yes")]
     send_resolved: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
     webhook: Option<WebhookConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     slack: Option<SlackConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<EmailConfig>,
 }
 
@@ -55,6 +58,18 @@ impl TryFrom<ChannelEntry> for ChannelConfig {
             _ => return Err(AmbiguousChannel(e.name)),
         };
         Ok(ChannelConfig { name: e.name, send_resolved: e.send_resolved, kind })
+    }
+}
+
+impl From<ChannelConfig> for ChannelEntry {
+    fn from(c: ChannelConfig) -> Self {
+        let (mut webhook, mut slack, mut email) = (None, None, None);
+        match c.kind {
+            ChannelKind::Webhook(w) => webhook = Some(w),
+            ChannelKind::Slack(s) => slack = Some(s),
+            ChannelKind::Email(e) => email = Some(e),
+        }
+        ChannelEntry { name: c.name, send_resolved: c.send_resolved, webhook, slack, email }
     }
 }
 
@@ -79,8 +94,12 @@ fn default_timeout() -> ConfigDuration {
     DEFAULT_TIMEOUT
 }
 
+fn default_connect_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(5))
+}
+
 /// Payload formats of a webhook.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum WebhookFormat {
     /// Alertmanager's webhook payload, version 4: existing consumers work unchanged.
@@ -90,7 +109,7 @@ pub enum WebhookFormat {
     Clarion,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
     pub url: HttpUrl,
@@ -100,25 +119,32 @@ pub struct WebhookConfig {
     pub hmac_secret: Option<Secret>,
     /// File holding the HMAC key (its content, trailing newline removed).
     pub hmac_secret_file: Option<PathBuf>,
-    /// Longest time one attempt may take; default 10s.
+    /// Longest time one attempt may take, answer included; default 10s.
     #[serde(default = "default_timeout")]
     pub timeout: ConfigDuration,
+    /// Longest time to open the connection; default 5s.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: ConfigDuration,
     /// Most alerts listed in one payload (0 = all); the rest are counted in `truncatedAlerts`.
     #[serde(default)]
     pub max_alerts: usize,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackConfig {
     /// The incoming-webhook URL.
     pub url: HttpUrl,
+    /// Longest time one attempt may take, answer included; default 10s.
     #[serde(default = "default_timeout")]
     pub timeout: ConfigDuration,
+    /// Longest time to open the connection; default 5s.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: ConfigDuration,
 }
 
 /// TLS on the SMTP connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmtpTls {
     /// Plain text (local relays only).
@@ -130,7 +156,7 @@ pub enum SmtpTls {
     Tls,
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailConfig {
     /// `host:port` of the SMTP server.
@@ -148,7 +174,7 @@ pub struct EmailConfig {
 }
 
 /// How deliveries are retried.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
     /// Attempts before a delivery is dead, at least 1; default 10.
@@ -188,7 +214,7 @@ fn positive_u32<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     }
 }
 
-fn positive_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+pub(crate) fn positive_usize<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     match usize::deserialize(d)? {
         0 => Err(de::Error::custom("must be at least 1")),
         n => Ok(n),
@@ -209,38 +235,4 @@ fn default_max_backoff() -> ConfigDuration {
 }
 fn default_concurrency() -> usize {
     16
-}
-
-/// A secret string: never printed by `Debug`.
-#[derive(Clone, PartialEq, Eq, serde::Deserialize)]
-#[serde(transparent)]
-pub struct Secret(pub String);
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<secret>")
-    }
-}
-
-/// An absolute `http://` or `https://` URL.
-#[derive(Clone, PartialEq, Eq)]
-pub struct HttpUrl(pub String);
-
-impl fmt::Debug for HttpUrl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Slack and many webhook URLs carry their secret in the path: show scheme and host only.
-        let host_end = self.0.find("://").map(|i| i + 3).and_then(|s| self.0[s..].find('/').map(|e| s + e));
-        write!(f, "{}/…", &self.0[..host_end.unwrap_or(self.0.len())])
-    }
-}
-
-impl<'de> Deserialize<'de> for HttpUrl {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let rest = s.strip_prefix("https://").or_else(|| s.strip_prefix("http://"));
-        match rest {
-            Some(r) if !r.is_empty() && !r.starts_with('/') && !s.contains(char::is_whitespace) => Ok(HttpUrl(s)),
-            _ => Err(de::Error::custom(format!("{s:?} is not an absolute http:// or https:// URL"))),
-        }
-    }
 }

@@ -10,7 +10,7 @@ use serde::de::{self, Deserialize, Deserializer};
 use crate::duration::ConfigDuration;
 
 /// A person: whom an escalation tier can name. A person's contacts are channels, like a team's.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PersonConfig {
     pub name: String,
@@ -21,7 +21,7 @@ pub struct PersonConfig {
 /// A provider: a supplier behind services (a cloud, a vendor's support), reachable through channels. A
 /// provider can also post events about its services (`POST /api/v1/provider-events`) with a token scoped
 /// to it.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProviderConfig {
     pub name: String,
@@ -32,7 +32,7 @@ pub struct ProviderConfig {
 }
 
 /// An entry of the service catalog.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceConfig {
     pub name: String,
@@ -49,7 +49,7 @@ pub struct ServiceConfig {
 }
 
 /// An escalation policy as written.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyConfig {
     pub name: String,
@@ -62,7 +62,7 @@ pub struct PolicyConfig {
 }
 
 /// One tier: whom to notify, and how long to wait for an acknowledgement before the next tier.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TierConfig {
     /// Targets such as `team:ops`, `person:alice`, `provider:cloud-support`.
@@ -73,6 +73,12 @@ pub struct TierConfig {
 /// A tier target as written: `team:NAME`, `person:NAME` or `provider:NAME`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TargetConfig(pub Target);
+
+impl serde::Serialize for TargetConfig {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
 
 impl<'de> Deserialize<'de> for TargetConfig {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -7,8 +7,10 @@
 
 mod channels;
 mod duration;
+pub mod egress;
 pub mod escalation;
 mod schema;
+pub mod secret;
 mod standard;
 
 use std::collections::HashMap;
@@ -18,6 +20,7 @@ use std::path::{Path, PathBuf};
 pub use channels::*;
 pub use duration::{parse_duration, ConfigDuration, DurationError};
 pub use schema::*;
+pub use secret::{HttpUrl, Secret, StorageUrl};
 pub use standard::{StandardConfig, StandardError};
 
 use clarion_core::inhibit::InhibitRule;
@@ -64,12 +67,12 @@ pub struct Config {
     pub inhibit_rules: Vec<InhibitRule>,
     /// The communication standard (the built-in one, adjusted by the `standard:` section).
     pub standard: clarion_core::standard::Standard,
-    /// The text the configuration was parsed from (served as `config.original` by `/api/v2/status`).
-    pub original: String,
     /// Where it came from: a path, or `<built-in example>`.
     pub source: String,
     /// Escalation policies by name.
     pub policies: HashMap<String, Policy>,
+    /// Where channels may connect (`egress:`).
+    pub egress: egress::EgressPolicy,
     /// Index of `file.teams` by name (names are unique).
     teams: HashMap<String, usize>,
     /// Index of `file.channels` by name (names are unique).
@@ -139,7 +142,21 @@ impl Config {
                 ));
             }
         }
+        let egress = egress::EgressPolicy::new(&file.egress);
         for (i, channel) in file.channels.iter().enumerate() {
+            // Where the channel connects, checked before anything is sent (and again on every resolved
+            // address when it connects). The URL is a credential: errors name the channel, not the URL.
+            let destination = match &channel.kind {
+                ChannelKind::Webhook(w) => Some(("webhook.url", egress.check_url(w.url.expose()))),
+                ChannelKind::Slack(s) => Some(("slack.url", egress.check_url(s.url.expose()))),
+                ChannelKind::Email(e) => e
+                    .smtp
+                    .rsplit_once(':')
+                    .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| ("email.smtp", egress.check_host(h, p)))),
+            };
+            if let Some((field, Err(e))) = destination {
+                return Err(located(format!("channels[{i}].{field}"), &named(&channel.name), e.to_string()));
+            }
             if file.channels[..i].iter().any(|c| c.name == channel.name) {
                 return Err(located_last(
                     format!("channels[{i}].name"),
@@ -211,7 +228,10 @@ impl Config {
                 return Err(located(
                     format!("auth.tokens[{i}].scopes"),
                     &named(&token.name),
-                    format!("token {:?} has no scopes (ingest, read, respond, admin) and no provider", token.name),
+                    format!(
+                        "token {:?} has no scopes (ingest, read, respond, announce, admin) and no provider",
+                        token.name
+                    ),
                 ));
             }
         }
@@ -293,18 +313,27 @@ impl Config {
             route,
             inhibit_rules,
             standard,
-            original: text.to_string(),
             source: source.to_string(),
             policies,
+            egress,
             teams,
             channels,
         })
     }
 
-    /// The configuration text with secrets replaced by `<secret>`: values of secret-bearing keys and the
-    /// passwords of URLs. This is what `/api/v2/status` shows as `config.original`.
-    pub fn redacted_text(&self) -> String {
-        redact(&self.original)
+    /// The configuration as Clarion understood it, in YAML, every secret shown as `<secret>` by its type
+    /// (see [`secret`]); fields left unset are left out, defaults are written. This is what
+    /// `/api/v2/status` serves as `config.original`, as Alertmanager serves its own configuration.
+    pub fn shown(&self) -> String {
+        let mut value = self.to_value();
+        strip_nulls(&mut value);
+        serde_yaml::to_string(&value).unwrap_or_else(|e| format!("# the configuration cannot be shown: {e}\n"))
+    }
+
+    /// The whole configuration as a tree, unset fields as nulls.
+    pub fn to_value(&self) -> serde_yaml::Value {
+        // The schema's types serialize infallibly (strings, numbers, lists, maps with string keys).
+        serde_yaml::to_value(&self.file).unwrap_or(serde_yaml::Value::Null)
     }
 
     /// The team named `name`.
@@ -443,55 +472,15 @@ impl MatchersConfig {
     }
 }
 
-/// Keys whose values are secrets, wherever they appear.
-const SECRET_KEYS: &[&str] = &["sha256", "password", "secret", "token", "hmac_secret", "api_key"];
-
-fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for line in text.lines() {
-        out.push_str(&redact_url_password(&redact_secret_values(line)));
-        out.push('\n');
-    }
-    out
-}
-
-/// Replaces the value after every `key:` in [`SECRET_KEYS`] on the line, in block style (`key: value`) and
-/// in flow style (`{name: x, key: value, …}`), up to the next `,` or `}` or the end of the line.
-fn redact_secret_values(line: &str) -> String {
-    let mut out = String::with_capacity(line.len());
-    let mut copied = 0;
-    let mut i = 0;
-    while i < line.len() {
-        let at_word_start = line[..i].chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
-        let key = SECRET_KEYS.iter().find(|k| at_word_start && line[i..].starts_with(&format!("{k}:")));
-        if let Some(key) = key {
-            let value_start = i + key.len() + 1;
-            let value_len = line[value_start..].find([',', '}']).unwrap_or(line.len() - value_start);
-            if !line[value_start..value_start + value_len].trim().is_empty() {
-                out.push_str(&line[copied..value_start]);
-                out.push_str(" <secret>");
-                copied = value_start + value_len;
-                i = copied;
-                continue;
-            }
+/// Removes null members (unset optional fields), for a readable rendering.
+fn strip_nulls(value: &mut serde_yaml::Value) {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(strip_nulls);
         }
-        i += line[i..].chars().next().map_or(1, char::len_utf8);
-    }
-    out.push_str(&line[copied..]);
-    out
-}
-
-/// `scheme://user:password@host` becomes `scheme://user:<secret>@host`.
-fn redact_url_password(line: &str) -> String {
-    let Some(scheme) = line.find("://") else { return line.to_string() };
-    let rest = &line[scheme + 3..];
-    let authority_end = rest.find(['/', ' ', '"', '\'']).unwrap_or(rest.len());
-    let authority = &rest[..authority_end];
-    match (authority.rfind('@'), authority.find(':')) {
-        (Some(at), Some(colon)) if colon < at => {
-            format!("{}{}:<secret>{}", &line[..scheme + 3], &authority[..colon], &line[scheme + 3 + at..])
-        }
-        _ => line.to_string(),
+        serde_yaml::Value::Sequence(items) => items.iter_mut().for_each(strip_nulls),
+        _ => {}
     }
 }
 

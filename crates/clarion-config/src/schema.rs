@@ -9,8 +9,10 @@ use std::time::Duration;
 use clarion_core::route::GroupBy;
 use clarion_core::{MatchType, Matcher, Matchers};
 use serde::de::{self, Deserialize, Deserializer};
+use serde::{Serialize, Serializer};
 
 use crate::duration::ConfigDuration;
+use crate::secret::StorageUrl;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9797";
 pub const DEFAULT_DATA_DIR: &str = "./clarion-data";
@@ -21,7 +23,7 @@ pub const DEFAULT_RESOLVE_TIMEOUT: ConfigDuration = ConfigDuration(Duration::fro
 pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 
 /// The whole file.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     /// Address to listen on; default `127.0.0.1:9797`. Overridden by `--listen`.
@@ -42,6 +44,11 @@ pub struct ConfigFile {
     /// Destinations teams use: webhooks, Slack, e-mail.
     #[serde(default)]
     pub channels: Vec<crate::channels::ChannelConfig>,
+    /// TLS for the listener; default plain HTTP.
+    pub tls: Option<TlsConfig>,
+    /// Where channels may connect: link-local and metadata addresses are refused by default.
+    #[serde(default)]
+    pub egress: crate::egress::EgressConfig,
     /// Retries and concurrency of deliveries.
     #[serde(default)]
     pub delivery: crate::channels::DeliveryConfig,
@@ -67,23 +74,27 @@ pub struct ConfigFile {
     pub escalation_policies: Vec<crate::escalation::PolicyConfig>,
 }
 
+/// The listener's certificate and key, PEM files as Alertmanager's `tls_server_config` takes them. Read at
+/// start; a reload does not change them.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// The certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+}
+
 /// Where signals are stored.
-#[derive(Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StorageConfig {
     /// `sqlite://PATH` or `postgres://user@host/db`; default `sqlite://<data_dir>/clarion.db`.
-    /// Overridden by `--database-url`.
-    pub url: Option<String>,
+    /// Overridden by `--database-url`. Shown with its password and query redacted.
+    pub url: Option<StorageUrl>,
 }
 
-impl fmt::Debug for StorageConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // A URL may carry a password.
-        f.debug_struct("StorageConfig").field("url", &self.url.as_ref().map(|_| "<redacted>")).finish()
-    }
-}
-
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct GlobalConfig {
     /// How long an alert posted without `endsAt` stays firing without a re-send; default 5m (Alertmanager's).
@@ -103,30 +114,91 @@ fn default_resolve_timeout() -> ConfigDuration {
     DEFAULT_RESOLVE_TIMEOUT
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+/// What one client may take of the server. Every limit has a default; health checks (`/-/healthy`,
+/// `/-/ready`) are exempt from the rate limits and keep a few connections of their own past
+/// `max_connections`, so a load balancer still gets its answer while the limits bite.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Largest request body accepted, in bytes; larger bodies get 413. Default 8 MiB.
     #[serde(default = "default_max_body_bytes")]
     pub max_body_bytes: usize,
+    /// Time a client has to send a request's headers once it started; default 10s.
+    #[serde(default = "default_header_read_timeout", deserialize_with = "positive_duration")]
+    pub header_read_timeout: ConfigDuration,
+    /// Time a client has to send a request's whole body; slower bodies get 408. Default 30s.
+    #[serde(default = "default_body_read_timeout", deserialize_with = "positive_duration")]
+    pub body_read_timeout: ConfigDuration,
+    /// A kept-alive connection with no request for this long is closed; default 60s.
+    #[serde(default = "default_idle_timeout", deserialize_with = "positive_duration")]
+    pub idle_timeout: ConfigDuration,
+    /// Connections served at once; more wait in the kernel's queue. Default 512 (keep it below the
+    /// process's file limit, `ulimit -n`).
+    #[serde(default = "default_max_connections", deserialize_with = "crate::channels::positive_usize")]
+    pub max_connections: usize,
+    /// Requests per second one client address may make (token bucket, bursts of twice this); beyond it,
+    /// 429 with `Retry-After`. 0 turns the limit off. Default 1000.
+    #[serde(default = "default_rate")]
+    pub requests_per_second_per_address: u32,
+    /// Requests per second one token may make, from any address; 0 turns the limit off. Default 1000.
+    #[serde(default = "default_rate")]
+    pub requests_per_second_per_token: u32,
 }
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        LimitsConfig { max_body_bytes: DEFAULT_MAX_BODY_BYTES }
+        LimitsConfig {
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            header_read_timeout: default_header_read_timeout(),
+            body_read_timeout: default_body_read_timeout(),
+            idle_timeout: default_idle_timeout(),
+            max_connections: default_max_connections(),
+            requests_per_second_per_address: default_rate(),
+            requests_per_second_per_token: default_rate(),
+        }
     }
+}
+
+fn default_header_read_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(10))
+}
+fn default_body_read_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(30))
+}
+fn default_idle_timeout() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(60))
+}
+fn default_max_connections() -> usize {
+    512
+}
+fn default_rate() -> u32 {
+    1000
+}
+
+fn positive_duration<'de, D: Deserializer<'de>>(d: D) -> Result<ConfigDuration, D::Error> {
+    let value = ConfigDuration::deserialize(d)?;
+    if value.0.is_zero() {
+        return Err(de::Error::custom("must be longer than 0s"));
+    }
+    Ok(value)
 }
 
 fn default_max_body_bytes() -> usize {
     DEFAULT_MAX_BODY_BYTES
 }
 
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Bearer tokens. With none, Clarion only starts on a loopback address.
+    /// Tokens, sent as `Authorization: Bearer <token>` or as the password of HTTP basic auth (the user
+    /// name is ignored), as Prometheus' `alerting` section sends `authorization` or `basic_auth`. With
+    /// none, Clarion only starts on a loopback address.
     #[serde(default)]
     pub tokens: Vec<TokenConfig>,
+    /// Serve `/metrics` without a token even when tokens are configured; default false (it needs the
+    /// `read` scope, since metrics name teams and channels).
+    #[serde(default)]
+    pub public_metrics: bool,
     /// How long the signed acknowledgement links in notifications stay valid; default 7d.
     #[serde(default = "default_ack_link_ttl")]
     pub ack_link_ttl: ConfigDuration,
@@ -136,7 +208,7 @@ pub struct AuthConfig {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { tokens: Vec::new(), ack_link_ttl: default_ack_link_ttl(), slack: None }
+        AuthConfig { tokens: Vec::new(), public_metrics: false, ack_link_ttl: default_ack_link_ttl(), slack: None }
     }
 }
 
@@ -145,7 +217,7 @@ fn default_ack_link_ttl() -> ConfigDuration {
 }
 
 /// A Slack app with interactivity pointed at `/api/v1/slack/interactions`.
-#[derive(Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlackAppConfig {
     /// The app's signing secret (Basic Information → Signing Secret).
@@ -162,18 +234,8 @@ fn default_response_urls() -> Vec<String> {
     vec!["https://hooks.slack.com/".into()]
 }
 
-impl fmt::Debug for SlackAppConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SlackAppConfig")
-            .field("signing_secret", &self.signing_secret.as_ref().map(|_| "<redacted>"))
-            .field("signing_secret_file", &self.signing_secret_file)
-            .field("response_url_prefixes", &self.response_url_prefixes)
-            .finish()
-    }
-}
-
 /// One bearer token, stored as the SHA-256 of the token (`clarion token new` prints both).
-#[derive(Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokenConfig {
     /// Who holds it (shown in logs, never the token).
@@ -185,17 +247,9 @@ pub struct TokenConfig {
     pub scopes: Vec<Scope>,
     /// A provider's token: it may post events about that provider's services, nothing else.
     pub provider: Option<String>,
-}
-
-impl fmt::Debug for TokenConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenConfig")
-            .field("name", &self.name)
-            .field("sha256", &"<redacted>")
-            .field("scopes", &self.scopes)
-            .field("provider", &self.provider)
-            .finish()
-    }
+    /// When the token stops working, such as `2027-03-31T00:00:00Z`; default never. To rotate a token,
+    /// add its successor, move clients over, then let the old one expire (or remove it) and reload.
+    pub expires: Option<clarion_core::Timestamp>,
 }
 
 /// A SHA-256 digest, written as 64 hex digits.
@@ -205,6 +259,14 @@ pub struct TokenHash(pub [u8; 32]);
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("TokenHash(<redacted>)")
+    }
+}
+
+/// The hash of a token is not the token, but it lets anyone holding it test guesses offline: it renders
+/// like a secret.
+impl Serialize for TokenHash {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(crate::secret::REDACTED)
     }
 }
 
@@ -220,7 +282,7 @@ impl<'de> Deserialize<'de> for TokenHash {
 }
 
 /// What a token allows. `admin` implies the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Scope {
     /// Post alerts and other signals.
@@ -229,12 +291,14 @@ pub enum Scope {
     Read,
     /// Acknowledge, un-acknowledge and mark pages done (API and CLI).
     Respond,
+    /// Post announcements, which reach every team they name.
+    Announce,
     /// Everything, including silences and reloads.
     Admin,
 }
 
 /// A team: an audience for messages.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeamConfig {
     pub name: String,
@@ -249,7 +313,7 @@ pub struct TeamConfig {
 }
 
 /// A node of the routing tree, as written. Missing options inherit from the parent.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteConfig {
     /// The team alerts matching this node go to.
@@ -279,7 +343,7 @@ pub struct RouteConfig {
 }
 
 /// Alertmanager's inhibit rule.
-#[derive(Debug, Clone, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct InhibitRuleConfig {
     #[serde(default)]
@@ -315,6 +379,13 @@ impl<'de> Deserialize<'de> for MatchersConfig {
     }
 }
 
+/// Written back as one matcher per string, in Alertmanager's syntax.
+impl Serialize for MatchersConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0 .0.iter().map(|m| m.to_string()))
+    }
+}
+
 /// `match` / `match_re` maps: label name to value (or regex when `REGEX`).
 #[derive(Debug, Clone, Default)]
 pub struct MatchMap<const REGEX: bool>(pub Vec<Matcher>);
@@ -330,6 +401,12 @@ impl<'de, const REGEX: bool> Deserialize<'de> for MatchMap<REGEX> {
     }
 }
 
+impl<const REGEX: bool> Serialize for MatchMap<REGEX> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|m| (m.name(), m.value())))
+    }
+}
+
 /// `group_by` as written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GroupByConfig(pub GroupBy);
@@ -337,6 +414,15 @@ pub struct GroupByConfig(pub GroupBy);
 impl GroupByConfig {
     pub fn to_domain(&self) -> GroupBy {
         self.0.clone()
+    }
+}
+
+impl Serialize for GroupByConfig {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            GroupBy::All => s.collect_seq(["..."]),
+            GroupBy::Labels(names) => s.collect_seq(names),
+        }
     }
 }
 

@@ -26,7 +26,7 @@ use serde::de::{self, Deserialize, Deserializer};
 
 /// The communication standard: which clarity fields each kind and severity of message must carry, and the
 /// limits of the rules beyond presence.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct StandardConfig {
     /// Longest summary, in characters (a notification's title); default 120. Must be at least 1.
@@ -76,7 +76,7 @@ fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 }
 
 /// Required fields per kind of message. Keys: `alert`, `announcement`, `planned_event`, `advisory`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequireConfig {
     /// Alerts; built in: paging `[summary, impact|context, action|runbook, owner]`, default `[summary, runbook|action]`.
@@ -92,7 +92,7 @@ pub struct RequireConfig {
 
 /// The required lists of one kind. Each entry is a field name (`summary`, `context`, `impact`, `action`,
 /// `deadline`, `owner`, `runbook`) or alternatives such as `impact|context`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct KindRequireConfig {
     /// For messages of a paging severity; left out, the built-in list.
@@ -113,6 +113,25 @@ impl<'de> Deserialize<'de> for RequirementConfig {
         let text = String::deserialize(d)?;
         text.parse::<Requirement>().map(RequirementConfig).map_err(de::Error::custom)
     }
+}
+
+/// Each newtype below is written back as the text it was read from.
+macro_rules! serialize_as_text {
+    ($($t:ty => |$v:ident| $e:expr;)*) => {$(
+        impl serde::Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                let $v = self;
+                s.collect_str(&$e)
+            }
+        }
+    )*};
+}
+
+serialize_as_text! {
+    RequirementConfig => |r| r.0;
+    SeverityName => |n| n.0;
+    VaguePhrase => |p| p.0;
+    RuleId => |r| r.0;
 }
 
 /// A severity name, stored lowercase; not blank.

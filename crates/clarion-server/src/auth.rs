@@ -1,7 +1,10 @@
-//! Bearer-token authentication with scopes.
+//! Token authentication with scopes.
 //!
-//! Tokens are configured as SHA-256 hashes; a request's token is hashed and compared to them, so the
-//! configuration never holds a usable secret. With no tokens configured (allowed on loopback only, see
+//! A token arrives as `Authorization: Bearer <token>` or as the password of `Authorization: Basic` (the
+//! scheme compared ignoring case, RFC 9110 §11.1). Tokens are configured as SHA-256 hashes; a request's
+//! token is hashed and compared with every configured hash in constant time, so neither the configuration
+//! nor the timing of an answer gives a usable secret away. An expired token is refused like an unknown one,
+//! with its own message. With no tokens configured (allowed on loopback only, see
 //! [`crate::check_exposure`]) every request is allowed. `admin` implies every other scope.
 
 use std::marker::PhantomData;
@@ -14,16 +17,59 @@ use sha2::{Digest, Sha256};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// The configured token the request's `Authorization: Bearer` header carries.
-fn token_entry<'a>(parts: &Parts, tokens: &'a [TokenConfig]) -> Result<&'a TokenConfig, AppError> {
-    let header = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Some(token) = header.and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer "))) else {
+/// The token a request presents, from `Authorization: Bearer <token>` or the password of
+/// `Authorization: Basic`; `None` when the header is missing or in another scheme.
+pub(crate) fn presented_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    let header = headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let (scheme, credentials) = header.split_once(' ')?;
+    let credentials = credentials.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        Some(credentials.to_string())
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(credentials).ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        text.split_once(':').map(|(_user, password)| password.to_string())
+    } else {
+        None
+    }
+}
+
+/// The configured token matching `token`, compared with every configured hash in constant time.
+pub(crate) fn find_token<'a>(token: &str, tokens: &'a [TokenConfig]) -> Option<&'a TokenConfig> {
+    use subtle::ConstantTimeEq;
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    let mut found = None;
+    for t in tokens {
+        if bool::from(t.sha256.0.ct_eq(&digest)) {
+            found = Some(t);
+        }
+    }
+    found
+}
+
+/// The configured token the request carries, if it has not expired at `now`.
+fn token_entry<'a>(
+    parts: &Parts,
+    tokens: &'a [TokenConfig],
+    now: clarion_core::Timestamp,
+) -> Result<&'a TokenConfig, AppError> {
+    let Some(token) = presented_token(&parts.headers) else {
         return Err(AppError::Unauthorized(
-            "authentication required: send the header `Authorization: Bearer <token>`".into(),
+            "authentication required: send the header `Authorization: Bearer <token>` (or the token as the \
+             password of basic auth)"
+                .into(),
         ));
     };
-    let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
-    tokens.iter().find(|t| t.sha256.0 == digest).ok_or_else(|| AppError::Unauthorized("unknown token".into()))
+    let entry = find_token(&token, tokens).ok_or_else(|| AppError::Unauthorized("unknown token".into()))?;
+    match entry.expires {
+        Some(at) if at <= now => Err(AppError::Unauthorized(format!(
+            "token {:?} expired at {}",
+            entry.name,
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ))),
+        _ => Ok(entry),
+    }
 }
 
 impl FromRequestParts<AppState> for ProviderToken {
@@ -39,7 +85,7 @@ impl FromRequestParts<AppState> for ProviderToken {
                     .into(),
             ));
         }
-        let entry = token_entry(parts, tokens)?;
+        let entry = token_entry(parts, tokens, state.now())?;
         match &entry.provider {
             Some(provider) => Ok(ProviderToken { token: entry.name.clone(), provider: provider.clone() }),
             None => Err(AppError::Forbidden(format!(
@@ -47,6 +93,16 @@ impl FromRequestParts<AppState> for ProviderToken {
                 entry.name
             ))),
         }
+    }
+}
+
+fn scope_name(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Ingest => "ingest",
+        Scope::Read => "read",
+        Scope::Respond => "respond",
+        Scope::Announce => "announce",
+        Scope::Admin => "admin",
     }
 }
 
@@ -68,6 +124,8 @@ pub struct Ingest;
 pub struct Admin;
 #[derive(Debug)]
 pub struct Respond;
+#[derive(Debug)]
+pub struct Announce;
 
 impl RequiredScope for Read {
     const SCOPE: Scope = Scope::Read;
@@ -80,6 +138,9 @@ impl RequiredScope for Admin {
 }
 impl RequiredScope for Respond {
     const SCOPE: Scope = Scope::Respond;
+}
+impl RequiredScope for Announce {
+    const SCOPE: Scope = Scope::Announce;
 }
 
 /// Extractor that succeeds only for a request allowed `S`; it knows the name of the token used, if any.
@@ -103,20 +164,25 @@ impl<S: RequiredScope + Send> FromRequestParts<AppState> for Authorized<S> {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let config = state.config();
-        let tokens = &config.file.auth.tokens;
-        if tokens.is_empty() {
-            return Ok(Authorized { token: None, scope: PhantomData });
-        }
-        let entry = token_entry(parts, tokens)?;
-        if entry.scopes.contains(&Scope::Admin) || entry.scopes.contains(&S::SCOPE) {
-            Ok(Authorized { token: Some(entry.name.clone()), scope: PhantomData })
-        } else {
-            Err(AppError::Forbidden(format!(
-                "token {:?} lacks the {:?} scope this request needs",
-                entry.name,
-                format!("{:?}", S::SCOPE).to_lowercase()
-            )))
-        }
+        authorize(parts, state, S::SCOPE).map(|token| Authorized { token, scope: PhantomData })
+    }
+}
+
+/// Checks that the request may do what `scope` allows; the token's name when tokens are configured.
+pub(crate) fn authorize(parts: &Parts, state: &AppState, scope: Scope) -> Result<Option<String>, AppError> {
+    let config = state.config();
+    let tokens = &config.file.auth.tokens;
+    if tokens.is_empty() {
+        return Ok(None);
+    }
+    let entry = token_entry(parts, tokens, state.now())?;
+    if entry.scopes.contains(&Scope::Admin) || entry.scopes.contains(&scope) {
+        Ok(Some(entry.name.clone()))
+    } else {
+        Err(AppError::Forbidden(format!(
+            "token {:?} lacks the {:?} scope this request needs",
+            entry.name,
+            scope_name(scope)
+        )))
     }
 }

@@ -1,5 +1,5 @@
-//! The server's only source of time: "now" for domain decisions ([`Clock`]) and elapsed time for metrics
-//! ([`Stopwatch`]). Domain functions take `now` as a parameter; the server asks this module, and the tidy
+//! The server's only source of time: "now" for domain decisions ([`Clock`]), elapsed time for metrics
+//! ([`Stopwatch`]) and monotonic instants for connection timeouts and rate limits ([`monotonic`]). Domain functions take `now` as a parameter; the server asks this module, and the tidy
 //! test refuses a clock read anywhere else.
 
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -28,6 +28,12 @@ impl Clock {
         let ms = i64::try_from(by.as_millis()).unwrap_or(i64::MAX);
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
     }
+}
+
+/// The monotonic "now" of timeouts and rate limits: connection deadlines follow real time, whatever
+/// [`Clock::advance`] did.
+pub fn monotonic() -> Instant {
+    Instant::now()
 }
 
 /// Measures how long something took, for latency metrics (monotonic, unaffected by [`Clock::advance`]).

@@ -13,10 +13,12 @@ mod clock;
 mod error;
 mod intake;
 mod links;
+mod listener;
 mod memory;
 mod metrics;
 mod outbox;
 mod pages;
+mod rate_limit;
 mod state;
 mod web;
 mod workers;
@@ -83,12 +85,21 @@ impl AppState {
 }
 
 /// Serves the application on `listener` until `shutdown` completes, then stops the background workers.
+/// The connection limits of `limits:` and the rate limits apply; with `tls:` configured, connections are
+/// TLS (an unreadable certificate or key is an error before anything is served).
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let result = axum::serve(listener, app(state.clone())).with_graceful_shutdown(shutdown).await;
+    let tls = match &state.config().file.tls {
+        Some(tls) => Some(listener::tls_acceptor(tls).map_err(std::io::Error::other)?),
+        None => None,
+    };
+    let limits = Arc::new(rate_limit::RateLimits::default());
+    let app =
+        app(state.clone()).layer(axum::middleware::from_fn_with_state((state.clone(), limits), rate_limit::limit));
+    let result = listener::run(listener, app, state.clone(), tls, shutdown).await;
     state.shutdown().await;
     result
 }

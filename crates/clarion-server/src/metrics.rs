@@ -26,6 +26,11 @@ pub struct StateLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
     pub outcome: &'static str,
 }
@@ -104,6 +109,11 @@ pub struct Metrics {
     pub escalations: Family<EscalationLabels, Counter>,
     pub page_time_to_acknowledge_seconds: HistogramFamily<TeamLabel>,
     pub page_time_to_resolve_seconds: HistogramFamily<TeamLabel>,
+    /// `reason` is `idle`, `header_timeout`, `stalled` (an answer the client stopped reading) or
+    /// `over_limit`.
+    pub connections_closed: Family<ReasonLabel, Counter>,
+    /// `reason` is `address` or `token`.
+    pub requests_limited: Family<ReasonLabel, Counter>,
 }
 
 impl Metrics {
@@ -177,8 +187,22 @@ impl Metrics {
             "Time from a page opening to its resolution, by team",
             page_time_to_resolve_seconds.clone(),
         );
+        let connections_closed = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "http_connections_closed",
+            "Connections the server closed: idle, header_timeout (a request head too slow), stalled (an answer not read), over_limit",
+            connections_closed.clone(),
+        );
+        let requests_limited = Family::<ReasonLabel, Counter>::default();
+        registry.register(
+            "http_requests_rate_limited",
+            "Requests answered 429, by the limit they hit (address, token)",
+            requests_limited.clone(),
+        );
         Metrics {
             registry,
+            connections_closed,
+            requests_limited,
             pages_opened,
             escalations,
             page_time_to_acknowledge_seconds,

@@ -11,6 +11,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use clarion_channels::{Channel, ChannelError};
 use clarion_config::{Config, ConfigError};
@@ -113,12 +114,13 @@ fn instance_id(listen: SocketAddr) -> String {
 
 /// Builds every configured channel, reading the secret files they name.
 fn build_channels(config: &Config) -> Result<HashMap<String, Channel>, StartError> {
+    let policy = Arc::new(config.egress.clone());
     config
         .file
         .channels
         .iter()
         .map(|c| {
-            Channel::from_config(c)
+            Channel::from_config(c, policy.clone())
                 .map(|ch| (c.name.clone(), ch))
                 .map_err(|source| StartError::Channel { name: c.name.clone(), source })
         })
@@ -129,7 +131,7 @@ fn build_channels(config: &Config) -> Result<HashMap<String, Channel>, StartErro
 fn slack_secret(config: &Config) -> Result<Option<Vec<u8>>, StartError> {
     let Some(slack) = &config.file.auth.slack else { return Ok(None) };
     match (&slack.signing_secret, &slack.signing_secret_file) {
-        (Some(s), _) => Ok(Some(s.0.clone().into_bytes())),
+        (Some(s), _) => Ok(Some(s.expose().as_bytes().to_vec())),
         (None, Some(path)) => std::fs::read_to_string(path)
             .map(|s| Some(s.trim_end_matches(['\n', '\r']).as_bytes().to_vec()))
             .map_err(|e| StartError::SecretFile { path: path.clone(), reason: e.to_string() }),
@@ -185,9 +187,8 @@ impl AppState {
             "loaded stored state"
         );
         let channels = build_channels(&config)?;
-        let http = reqwest::Client::builder()
-            .user_agent(concat!("clarion/", env!("CARGO_PKG_VERSION")))
-            .build()
+        // Posts updates to Slack's `response_url`: under the egress policy of the configuration at start.
+        let http = clarion_channels::egress::http_client(Arc::new(config.egress.clone()), Duration::from_secs(5))
             .map_err(|e| StartError::HttpClient(e.to_string()))?;
         let (intake, intake_rx) = Intake::channel();
         let (outbox, handoff) = Outbox::new(store.clone(), instance_id(listen));

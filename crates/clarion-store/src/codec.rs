@@ -181,7 +181,7 @@ pub fn fingerprints_from_json(text: &str) -> Result<Vec<u64>, StoreError> {
 
 /// The columns of a `deliveries` row, in the order every query selects them.
 pub const DELIVERY_COLUMNS: &str = "id, idempotency_key, channel, team, group_key, payload, state, attempts, \
-     next_attempt_at, lease_owner, last_error, created_at, updated_at, delivered_at, page_id";
+     next_attempt_at, lease_owner, last_error, created_at, updated_at, delivered_at, page_id, attempt_base";
 
 /// A `deliveries` row before decoding.
 pub struct DeliveryColumns {
@@ -200,6 +200,7 @@ pub struct DeliveryColumns {
     pub updated_at: i64,
     pub delivered_at: Option<i64>,
     pub page_id: Option<i64>,
+    pub attempt_base: i64,
 }
 
 impl DeliveryColumns {
@@ -224,6 +225,7 @@ impl DeliveryColumns {
             updated_at: from_nanos(self.updated_at),
             delivered_at: self.delivered_at.map(from_nanos),
             page_id: self.page_id,
+            attempt_base: u32::try_from(self.attempt_base).unwrap_or(0),
         })
     }
 }

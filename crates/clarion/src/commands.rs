@@ -4,14 +4,15 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context};
-use clarion_config::{Config, DEFAULT_LISTEN};
+use clarion_config::{Config, StorageUrl, DEFAULT_LISTEN};
 use clarion_server::{AppState, Clock};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::{
-    AlertsArgs, AnnounceArgs, DeliveriesCommand, Output, PageChangeArgs, PagesCommand, SendArgs, ServeArgs, ServerArgs,
+    AlertsArgs, AnnounceArgs, BackupArgs, DeliveriesCommand, Output, PageChangeArgs, PagesCommand, SendArgs, ServeArgs,
+    ServerArgs,
 };
 
 fn init_tracing() {
@@ -19,6 +20,41 @@ fn init_tracing() {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let colour = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(colour).init();
+}
+
+/// The store a server with this configuration and these overrides uses.
+fn storage_url(config: &Config, data_dir: Option<&Path>, database_url: Option<&str>) -> StorageUrl {
+    let data_dir = data_dir.map(Path::to_path_buf).unwrap_or_else(|| config.data_dir());
+    database_url
+        .map(StorageUrl::new)
+        .or_else(|| config.file.storage.url.clone())
+        .unwrap_or_else(|| StorageUrl::new(format!("sqlite://{}", data_dir.join("clarion.db").display())))
+}
+
+pub fn backup(args: &BackupArgs) -> anyhow::Result<ExitCode> {
+    let config = match &args.config {
+        Some(path) => Config::load(path)?,
+        None => Config::example(),
+    };
+    let url = storage_url(&config, args.data_dir.as_deref(), args.database_url.as_deref());
+    let Some(path) = url.expose().strip_prefix("sqlite://").or_else(|| url.expose().strip_prefix("sqlite:")) else {
+        bail!(
+            "the store is {url}: back PostgreSQL up with its own tools, such as \
+             `pg_dump --format=custom --file=clarion.dump DBNAME` (restore with pg_restore)"
+        );
+    };
+    let summary = clarion_store::sqlite::backup::backup(Path::new(path), &args.file)
+        .with_context(|| format!("cannot back up {path}"))?;
+    println!(
+        "backed up {path} to {} ({} bytes, schema version {}, integrity ok)",
+        args.file.display(),
+        summary.bytes,
+        summary.schema_version
+    );
+    for (table, rows) in &summary.rows {
+        println!("  {table}: {rows} rows");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -32,16 +68,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         None => DEFAULT_LISTEN.parse().context("the default listen address is valid")?,
     };
     clarion_server::check_exposure(listen, &config).map_err(anyhow::Error::msg)?;
-    let data_dir = args.data_dir.clone().unwrap_or_else(|| config.data_dir());
-    let url = args
-        .database_url
-        .clone()
-        .or_else(|| config.file.storage.url.clone())
-        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("clarion.db").display()));
-    let store = clarion_store::open(&url)
-        .await
-        .with_context(|| format!("cannot open the store at {}", clarion_store::redact_url(&url)))?;
-    tracing::info!(config = %config.source, store = %clarion_store::redact_url(&url), "starting");
+    let url = storage_url(&config, args.data_dir.as_deref(), args.database_url.as_deref());
+    let store = clarion_store::open(url.expose()).await.with_context(|| format!("cannot open the store at {url}"))?;
+    tracing::info!(config = %config.source, store = %url, "starting");
     let state = AppState::start(config, args.config.clone(), listen, store, Clock::system()).await?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -196,8 +225,8 @@ pub async fn send(args: SendArgs) -> anyhow::Result<ExitCode> {
 
 pub fn token_new(name: &str, scopes: &[String], provider: Option<&str>) -> anyhow::Result<ExitCode> {
     for s in scopes {
-        if !matches!(s.as_str(), "ingest" | "read" | "respond" | "admin") {
-            bail!("unknown scope {s:?}: use ingest, read, respond or admin");
+        if !matches!(s.as_str(), "ingest" | "read" | "respond" | "announce" | "admin") {
+            bail!("unknown scope {s:?}: use ingest, read, respond, announce or admin");
         }
     }
     let token = format!("clarion_{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple());

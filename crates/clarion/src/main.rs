@@ -58,6 +58,24 @@ enum Command {
     /// List pages, or show one with its timeline.
     #[command(subcommand)]
     Pages(PagesCommand),
+    /// Copy the SQLite database to FILE while the server runs (VACUUM INTO), and check the copy. To
+    /// restore, stop the server and put the copy in the database's place. For PostgreSQL use pg_dump.
+    Backup(BackupArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// Where to write the copy; must not exist.
+    pub file: PathBuf,
+    /// The server's configuration file (for `data_dir` and `storage.url`).
+    #[arg(long, env = "CLARION_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The server's data directory (overrides `data_dir`).
+    #[arg(long, env = "CLARION_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The server's storage URL (overrides `storage.url`).
+    #[arg(long, env = "CLARION_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -265,7 +283,7 @@ enum TokenCommand {
     New {
         /// Who will hold the token (shown in logs).
         name: String,
-        /// Scopes, comma-separated: ingest, read, respond, admin.
+        /// Scopes, comma-separated: ingest, read, respond, announce, admin.
         #[arg(long, value_delimiter = ',', default_value = "read", conflicts_with = "provider")]
         scopes: Vec<String>,
         /// Make a provider's token instead: it may only post events about that provider's services.
@@ -289,6 +307,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => commands::serve(args).await,
             Command::CheckConfig { file } => commands::check_config(&file),
+            Command::Backup(args) => commands::backup(&args),
             Command::Alerts(args) => commands::alerts(args).await,
             Command::Send(args) => commands::send(args).await,
             Command::Token(TokenCommand::New { name, scopes, provider }) => {

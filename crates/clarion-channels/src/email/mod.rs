@@ -2,11 +2,14 @@
 //! the fixed order, sent over SMTP (plain, STARTTLS or implicit TLS). The idempotency key is the
 //! `Message-ID`, so a mail system can drop a duplicate.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use clarion_config::egress::EgressPolicy;
 use clarion_config::{EmailConfig, SmtpTls};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use clarion_core::notification::Notification;
@@ -17,6 +20,7 @@ use crate::{Attempt, ChannelError, Outcome};
 
 #[derive(Clone)]
 pub struct Email {
+    policy: Arc<EgressPolicy>,
     host: String,
     port: u16,
     tls: SmtpTls,
@@ -130,7 +134,11 @@ pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, Strin
 
 impl Email {
     /// `password` is the SMTP password already read from `password` or `password_file`.
-    pub fn new(config: &EmailConfig, password: Option<String>) -> Result<Email, ChannelError> {
+    pub fn new(
+        config: &EmailConfig,
+        password: Option<String>,
+        policy: Arc<EgressPolicy>,
+    ) -> Result<Email, ChannelError> {
         let not_host_port = || ChannelError::NotHostPort(config.smtp.clone());
         let (host, port) = config.smtp.rsplit_once(':').ok_or_else(not_host_port)?;
         let port = port.parse().map_err(|_| not_host_port())?;
@@ -140,6 +148,7 @@ impl Email {
                 .map_err(|e| ChannelError::Address { address: address.clone(), reason: e.to_string() })?;
         }
         Ok(Email {
+            policy,
             host: host.to_string(),
             port,
             tls: config.tls,
@@ -171,15 +180,22 @@ impl Email {
             .map_err(|e| ChannelError::Smtp(e.to_string()))
     }
 
-    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, ChannelError> {
-        let builder = match self.tls {
-            SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&self.host),
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&self.host)
-                .map_err(|e| ChannelError::Smtp(error_chain(&e)))?,
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&self.host)
-                .map_err(|e| ChannelError::Smtp(error_chain(&e)))?,
+    /// A transport to `server` (an address the egress policy allowed), verifying TLS against the host
+    /// name.
+    fn transport(&self, server: std::net::IpAddr) -> Result<AsyncSmtpTransport<Tokio1Executor>, ChannelError> {
+        let tls_parameters = || {
+            TlsParameters::new(self.host.trim_start_matches('[').trim_end_matches(']').to_string())
+                .map_err(|e| ChannelError::Smtp(error_chain(&e)))
         };
-        let mut builder = builder.port(self.port).timeout(Some(self.timeout));
+        let tls = match self.tls {
+            SmtpTls::None => Tls::None,
+            SmtpTls::Starttls => Tls::Required(tls_parameters()?),
+            SmtpTls::Tls => Tls::Wrapper(tls_parameters()?),
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(server.to_string())
+            .port(self.port)
+            .tls(tls)
+            .timeout(Some(self.timeout));
         if let Some((user, pass)) = &self.credentials {
             builder = builder.credentials(Credentials::new(user.clone(), pass.clone()));
         }
@@ -191,7 +207,17 @@ impl Email {
             Ok(m) => m,
             Err(e) => return Outcome::Permanent { error: format!("cannot build the e-mail: {e}") },
         };
-        let transport = match self.transport() {
+        let server = match crate::egress::resolve_allowed(&self.policy, &self.host, self.port).await {
+            Ok(addrs) => match addrs.first() {
+                Some(a) => a.ip(),
+                None => return Outcome::Retry { after: None, error: format!("SMTP: {} has no address", self.host) },
+            },
+            Err(e @ crate::egress::ResolveError::Refused(_)) => {
+                return Outcome::Permanent { error: format!("egress policy: {e}") }
+            }
+            Err(e) => return Outcome::Retry { after: None, error: format!("SMTP: {e}") },
+        };
+        let transport = match self.transport(server) {
             Ok(t) => t,
             Err(e) => return Outcome::Permanent { error: format!("bad SMTP settings: {e}") },
         };

@@ -2,8 +2,9 @@
 //! the clarity fields of each alert or announcement in the fixed order, missing ones marked, at most
 //! [`crate::view::MAX_LISTED`] items then "and N more".
 
-use std::time::Duration;
+use std::sync::Arc;
 
+use clarion_config::egress::EgressPolicy;
 use clarion_config::SlackConfig;
 use clarion_core::Timestamp;
 use serde_json::{json, Value};
@@ -14,12 +15,11 @@ use crate::view::{Heading, Item, View, MISSING};
 
 /// The `action_id` of the Acknowledge button; `POST /api/v1/slack/interactions` acts on it.
 pub const ACK_ACTION: &str = "clarion_ack";
-use crate::{http, Attempt, Outcome};
+use crate::{http, Attempt, ChannelError, Outcome};
 
 #[derive(Clone)]
 pub struct Slack {
-    url: String,
-    timeout: Duration,
+    endpoint: http::Endpoint,
 }
 
 impl std::fmt::Debug for Slack {
@@ -71,8 +71,9 @@ fn item_block(item: &Item) -> Value {
 }
 
 impl Slack {
-    pub fn new(config: &SlackConfig) -> Slack {
-        Slack { url: config.url.0.clone(), timeout: config.timeout.0 }
+    pub fn new(config: &SlackConfig, policy: Arc<EgressPolicy>) -> Result<Slack, ChannelError> {
+        let endpoint = http::Endpoint::new(config.url.clone(), policy, config.connect_timeout.0, config.timeout.0)?;
+        Ok(Slack { endpoint })
     }
 
     /// The Block Kit payload for `n`.
@@ -120,18 +121,12 @@ impl Slack {
         json!({"text": title, "blocks": blocks})
     }
 
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        n: &Notification,
-        attempt: &Attempt<'_>,
-        now: Timestamp,
-    ) -> Outcome {
+    pub async fn send(&self, n: &Notification, attempt: &Attempt<'_>, now: Timestamp) -> Outcome {
         let body = match serde_json::to_vec(&Slack::render(n, attempt.idempotency_key)) {
             Ok(body) => body,
             Err(e) => return Outcome::Permanent { error: format!("cannot render the payload: {e}") },
         };
         let headers = [("idempotency-key", attempt.idempotency_key.to_string())];
-        http::post(client, &self.url, &headers, body, self.timeout, now).await
+        self.endpoint.post(&headers, body, now).await
     }
 }

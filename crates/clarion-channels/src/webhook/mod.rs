@@ -4,22 +4,22 @@
 pub mod payload;
 pub mod sign;
 
-use std::time::Duration;
+use std::sync::Arc;
 
+use clarion_config::egress::EgressPolicy;
 use clarion_config::{WebhookConfig, WebhookFormat};
 use clarion_core::Timestamp;
 
 use clarion_core::notification::Notification;
 
-use crate::{http, Attempt, Outcome};
+use crate::{http, Attempt, ChannelError, Outcome};
 
 /// A configured webhook.
 #[derive(Clone)]
 pub struct Webhook {
-    url: String,
+    endpoint: http::Endpoint,
     format: WebhookFormat,
     secret: Option<Vec<u8>>,
-    timeout: Duration,
     max_alerts: usize,
 }
 
@@ -31,14 +31,13 @@ impl std::fmt::Debug for Webhook {
 
 impl Webhook {
     /// `secret` is the HMAC key already read from `hmac_secret` or `hmac_secret_file`.
-    pub fn new(config: &WebhookConfig, secret: Option<Vec<u8>>) -> Webhook {
-        Webhook {
-            url: config.url.0.clone(),
-            format: config.format,
-            secret,
-            timeout: config.timeout.0,
-            max_alerts: config.max_alerts,
-        }
+    pub fn new(
+        config: &WebhookConfig,
+        secret: Option<Vec<u8>>,
+        policy: Arc<EgressPolicy>,
+    ) -> Result<Webhook, ChannelError> {
+        let endpoint = http::Endpoint::new(config.url.clone(), policy, config.connect_timeout.0, config.timeout.0)?;
+        Ok(Webhook { endpoint, format: config.format, secret, max_alerts: config.max_alerts })
     }
 
     /// The body this webhook sends for `n`.
@@ -49,13 +48,7 @@ impl Webhook {
         }
     }
 
-    pub async fn send(
-        &self,
-        client: &reqwest::Client,
-        n: &Notification,
-        attempt: &Attempt<'_>,
-        now: Timestamp,
-    ) -> Outcome {
+    pub async fn send(&self, n: &Notification, attempt: &Attempt<'_>, now: Timestamp) -> Outcome {
         let body = match self.render(n, attempt.idempotency_key) {
             Ok(body) => body,
             Err(e) => return Outcome::Permanent { error: format!("cannot render the payload: {e}") },
@@ -67,6 +60,6 @@ impl Webhook {
         if let Some(secret) = &self.secret {
             headers.push((sign::HEADER, sign::signature(secret, now.timestamp(), &body)));
         }
-        http::post(client, &self.url, &headers, body, self.timeout, now).await
+        self.endpoint.post(&headers, body, now).await
     }
 }

@@ -138,9 +138,9 @@ impl AlertQuery {
             AlertQuery { active: true, silenced: true, inhibited: true, filter: Matchers::default(), receiver: None };
         for (key, value) in query_pairs(uri)? {
             match key.as_str() {
-                "active" => q.active = parse_bool(&value, true),
-                "silenced" => q.silenced = parse_bool(&value, true),
-                "inhibited" => q.inhibited = parse_bool(&value, true),
+                "active" => q.active = parse_bool("active", &value, true)?,
+                "silenced" => q.silenced = parse_bool("silenced", &value, true)?,
+                "inhibited" => q.inhibited = parse_bool("inhibited", &value, true)?,
                 "filter" => q.filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?),
                 "receiver" if !value.is_empty() => {
                     let re = Regex::new(&format!("^(?:{value})$"))

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::{decode_json, read_body};
-use crate::auth::{Authorized, Ingest};
+use crate::auth::{Announce, Authorized};
 use crate::error::AppError;
 use crate::outbox::{self, keys, Envelope};
 use crate::pages;
@@ -67,7 +67,7 @@ impl From<PostableAnnouncement> for AnnouncementDraft {
 }
 
 pub async fn post(
-    _: Authorized<Ingest>,
+    _: Authorized<Announce>,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,

@@ -1,7 +1,10 @@
 //! `GET /metrics`: every metric in the Prometheus text format, with the gauges that describe the current
-//! state (firing alerts, silences by state, standard findings) refreshed first.
+//! state (firing alerts, silences by state, standard findings) refreshed first. Metrics name teams,
+//! channels and alert names: when tokens are configured they need the `read` scope, unless
+//! `auth.public_metrics` says otherwise.
 
 use axum::extract::State;
+use axum::http::request::Parts;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
@@ -9,7 +12,12 @@ use crate::error::AppError;
 use crate::metrics::{FindingLabels, StateLabel};
 use crate::state::AppState;
 
-pub async fn get(State(state): State<AppState>) -> Response {
+pub async fn get(State(state): State<AppState>, parts: Parts) -> Response {
+    if !state.config().file.auth.public_metrics {
+        if let Err(e) = crate::auth::authorize(&parts, &state, clarion_config::Scope::Read) {
+            return e.into_response();
+        }
+    }
     let now = state.now();
     let metrics = state.metrics();
     metrics.alerts_active.set(state.memory().firing_count(now) as i64);

@@ -58,16 +58,18 @@ pub fn check_storable(field: &str, t: Timestamp) -> Result<(), TimeError> {
     }
 }
 
-/// Query-string booleans as Alertmanager's go-openapi reads them: a few words mean true, anything else
-/// false, an empty value means the default.
-pub fn parse_bool(value: &str, default: bool) -> bool {
+/// A query-string boolean: the words go-openapi reads as true (`true`, `1`, `yes`, `on`, …) or as false
+/// (`false`, `0`, `no`, `off`, …); an empty value means the default. Anything else is the client's
+/// mistake and gets 400 rather than a guess.
+pub fn parse_bool(name: &str, value: &str, default: bool) -> Result<bool, AppError> {
     if value.is_empty() {
-        return default;
+        return Ok(default);
     }
-    matches!(
-        value.to_ascii_lowercase().as_str(),
-        "true" | "1" | "yes" | "ok" | "y" | "on" | "selected" | "checked" | "t" | "enabled"
-    )
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "ok" | "y" | "on" | "selected" | "checked" | "t" | "enabled" => Ok(true),
+        "false" | "0" | "no" | "n" | "off" | "f" | "disabled" | "unselected" | "unchecked" => Ok(false),
+        _ => Err(AppError::BadRequest(format!("{name} must be true or false, not {value:?}"))),
+    }
 }
 
 /// Query parameters in order, repeated keys kept (`filter=a&filter=b`).
@@ -101,9 +103,20 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(json: &str, whole_body: bool)
     })
 }
 
-/// Reads a request body, refusing more than the configured `limits.max_body_bytes`.
+/// Reads a request body: refuses an encoded body (415: Clarion reads `identity` only, and a gzip body is
+/// not JSON), more than `limits.max_body_bytes` (413), and a body that takes longer than
+/// `limits.body_read_timeout` to arrive (408: a client dripping a body holds a connection).
 pub async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Bytes, AppError> {
-    let limit = state.config().file.limits.max_body_bytes;
+    let limits = state.config().file.limits.clone();
+    let limit = limits.max_body_bytes;
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING) {
+        let encoding = encoding.to_str().unwrap_or("?").trim();
+        if !encoding.eq_ignore_ascii_case("identity") {
+            return Err(AppError::UnsupportedMediaType(format!(
+                "Content-Encoding {encoding:?} is not supported: send the body uncompressed"
+            )));
+        }
+    }
     let too_large = || {
         AppError::PayloadTooLarge(format!(
             "request body exceeds the limit of {limit} bytes (limits.max_body_bytes); send smaller batches"
@@ -114,7 +127,20 @@ pub async fn read_body(state: &AppState, headers: &HeaderMap, body: Body) -> Res
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit).await.map_err(|_| too_large())
+    // The listener gives every body a deadline (`limits.body_read_timeout`); reading past it fails.
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if s.is::<crate::listener::BodyDeadline>() {
+                return AppError::RequestTimeout(format!(
+                    "the request body did not arrive within {} (limits.body_read_timeout)",
+                    limits.body_read_timeout
+                ));
+            }
+            source = s.source();
+        }
+        too_large()
+    })
 }
 
 /// Bytes a streamed answer gathers before sending them on.
@@ -194,10 +220,12 @@ mod tests {
 
     #[test]
     fn booleans_read_like_alertmanager() {
-        assert!(parse_bool("true", false));
-        assert!(parse_bool("On", false));
-        assert!(!parse_bool("false", true));
-        assert!(!parse_bool("foo", true));
-        assert!(parse_bool("", true));
+        let b = |v: &str, default: bool| parse_bool("active", v, default).ok();
+        assert_eq!(b("true", false), Some(true));
+        assert_eq!(b("On", false), Some(true));
+        assert_eq!(b("false", true), Some(false));
+        assert_eq!(b("0", true), Some(false));
+        assert_eq!(b("", true), Some(true));
+        assert_eq!(b("maybe", true), None, "neither true nor false is refused");
     }
 }

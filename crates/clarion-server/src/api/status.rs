@@ -16,7 +16,7 @@ pub async fn status(_: Authorized<Read>, State(state): State<AppState>) -> Json<
     let config = state.config();
     Json(json!({
         "cluster": { "status": "disabled", "peers": [] },
-        "config": { "original": config.redacted_text() },
+        "config": { "original": config.shown() },
         "uptime": format_time(state.started_at()),
         "versionInfo": {
             "branch": "",

@@ -142,7 +142,7 @@ pub async fn attempt(state: &AppState, d: &Delivery) -> Completion {
         (_, Err(e)) => Outcome::Permanent { error: format!("the stored notification cannot be read: {e}") },
         (Some(channel), Ok(n)) => {
             let attempt = Attempt { idempotency_key: &d.idempotency_key, number };
-            channel.send(state.http(), &n, &attempt, state.now()).await
+            channel.send(&n, &attempt, state.now()).await
         }
     };
     let metrics = state.metrics();
@@ -172,7 +172,9 @@ fn completion(metrics: &Metrics, policy: &RetryPolicy, d: &Delivery, outcome: Ou
         }
         Outcome::Retry { after, error } => {
             count("failed");
-            match policy.after_failure(number, d.created_at, now, after, jitter_from(&d.idempotency_key, number)) {
+            // Attempts count on across a manual retry; the budget counts from it.
+            let in_budget = number.saturating_sub(d.attempt_base);
+            match policy.after_failure(in_budget, d.created_at, now, after, jitter_from(&d.idempotency_key, number)) {
                 AfterFailure::RetryAt(at) => {
                     count("retried");
                     tracing::warn!(delivery = d.id, channel = %d.channel, attempt = number, error = %error, retry_at = %at, "delivery failed; will retry");
@@ -216,6 +218,7 @@ mod tests {
             payload: String::new(),
             state: DeliveryState::Sending,
             attempts,
+            attempt_base: 0,
             next_attempt_at: t(0),
             lease_owner: Some("me".into()),
             last_error: None,

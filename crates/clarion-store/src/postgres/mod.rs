@@ -121,6 +121,9 @@ const MIGRATIONS: &[&str] = &[
                                                            'u', updated_at, 't', timeout))::text
         FROM alerts ORDER BY version;
     DROP TABLE alerts;",
+    // 5: a manual retry keeps the attempt count (receivers see attempt numbers go on) and restarts the
+    // attempt budget from here.
+    "ALTER TABLE deliveries ADD COLUMN attempt_base BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.

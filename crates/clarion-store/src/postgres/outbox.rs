@@ -148,7 +148,7 @@ impl OutboxStore for PgStore {
         let client = self.client().await?;
         let changed = client
             .execute(
-                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = $2, updated_at = $2
+                "UPDATE deliveries SET state = 'pending', attempt_base = attempts, next_attempt_at = $2, updated_at = $2
                  WHERE id = $1 AND state = 'dead'",
                 &[&id, &nanos(now)?],
             )
@@ -235,5 +235,6 @@ pub(super) fn pg_delivery(r: &tokio_postgres::Row) -> DeliveryColumns {
         updated_at: r.get(12),
         delivered_at: r.get(13),
         page_id: r.get(14),
+        attempt_base: r.get(15),
     }
 }

@@ -3,9 +3,10 @@
 //!
 //! `runtime` is the connection's owner thread and its two job lanes; `schema` the tables and how the
 //! connection is opened; one file per role trait holds that role's SQL (`alerts`, `silences`, `outbox`,
-//! `nflog`).
+//! `nflog`); `backup` copies a live database for `clarion backup`.
 
 mod alerts;
+pub mod backup;
 mod nflog;
 mod outbox;
 mod pages;

@@ -162,7 +162,7 @@ impl OutboxStore for SqliteStore {
         let now = nanos(now)?;
         self.call(move |conn| {
             let changed = conn.execute(
-                "UPDATE deliveries SET state = 'pending', attempts = 0, next_attempt_at = ?2, updated_at = ?2
+                "UPDATE deliveries SET state = 'pending', attempt_base = attempts, next_attempt_at = ?2, updated_at = ?2
                  WHERE id = ?1 AND state = 'dead'",
                 params![id, now],
             )?;
@@ -248,5 +248,6 @@ pub(super) fn delivery_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delive
         updated_at: r.get(12)?,
         delivered_at: r.get(13)?,
         page_id: r.get(14)?,
+        attempt_base: r.get(15)?,
     })
 }

@@ -110,6 +110,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
                                                't', json(CASE WHEN timeout THEN 'true' ELSE 'false' END)))
         FROM alerts ORDER BY version;
     DROP TABLE alerts;",
+    // 5: a manual retry keeps the attempt count (receivers see attempt numbers go on) and restarts the
+    // attempt budget from here.
+    "ALTER TABLE deliveries ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0;",
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {

@@ -24,6 +24,8 @@ pub struct Server {
     pub url: String,
     extra_args: Vec<String>,
     env: Vec<(String, String)>,
+    /// Ready once the port accepts connections (for a TLS listener, which plain HTTP cannot ask).
+    ready_on_connect: bool,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -52,12 +54,19 @@ impl Server {
             url: format!("http://127.0.0.1:{port}"),
             extra_args,
             env: Vec::new(),
+            ready_on_connect: false,
             _tmp: Some(tmp),
         })
     }
 
     pub fn arg(mut self, a: &str) -> Server {
         self.extra_args.push(a.to_string());
+        self
+    }
+
+    /// Treats the server as ready once its port accepts connections.
+    pub fn ready_on_connect(mut self) -> Server {
+        self.ready_on_connect = true;
         self
     }
 
@@ -103,7 +112,11 @@ impl Server {
                     return Err(format!("clarion exited with {status} before becoming ready:\n{}", self.log()).into());
                 }
             }
-            if let Ok(resp) = blocking_get(&format!("{}/-/ready", self.url)) {
+            if self.ready_on_connect {
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return Ok(());
+                }
+            } else if let Ok(resp) = blocking_get(&format!("{}/-/ready", self.url)) {
                 if resp.0 == 200 {
                     return Ok(());
                 }

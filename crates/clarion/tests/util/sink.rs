@@ -18,6 +18,8 @@ pub enum Reply {
     RetryAfter(u16, String),
     /// Read the request, then say nothing for this long and close the connection.
     Hang(Duration),
+    /// A redirect status with a `Location` header.
+    Redirect(u16, String),
 }
 
 /// One request the sink received.
@@ -168,7 +170,7 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             .or_else(|| shared.default.lock().ok().and_then(|d| d.clone()))
             .unwrap_or(Reply::Status(200));
         let answered = match &reply {
-            Reply::Status(c) | Reply::RetryAfter(c, _) => *c,
+            Reply::Status(c) | Reply::RetryAfter(c, _) | Reply::Redirect(c, _) => *c,
             Reply::Hang(_) => 0,
         };
         let received = Received {
@@ -184,6 +186,9 @@ fn serve_connection(stream: TcpStream, shared: &Shared) {
             Reply::Status(code) => format!("HTTP/1.1 {code} Sink\r\nContent-Length: 0\r\n\r\n"),
             Reply::RetryAfter(code, after) => {
                 format!("HTTP/1.1 {code} Sink\r\nRetry-After: {after}\r\nContent-Length: 0\r\n\r\n")
+            }
+            Reply::Redirect(code, location) => {
+                format!("HTTP/1.1 {code} Sink\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n")
             }
             Reply::Hang(d) => {
                 std::thread::sleep(d);
