@@ -34,9 +34,14 @@ use clarion_config::Config;
 use clarion_store::Store;
 use tokio::net::TcpListener;
 
+pub use api::alerts::decode_batch as decode_alert_batch;
 pub use auth::hash_token;
 pub use clock::Clock;
+pub use error::AppError;
 pub use state::{check_exposure, AppState, ExposureError, StartError};
+/// One round of the maintenance worker's housekeeping, for tests that move the clock faster than the
+/// worker's real-time interval (the soak test).
+pub use workers::maintenance::housekeeping;
 
 /// The HTTP application.
 pub fn app(state: AppState) -> Router {

@@ -67,6 +67,45 @@ fn decode(item: &RawValue) -> Result<PostedAlert, InvalidAlert> {
     })
 }
 
+/// The pure part of `POST /api/v2/alerts`: splits the body into its elements and accepts each at `now`;
+/// the valid alerts, and one message per invalid one (`alert 3 (DiskFull): …`). `Err` when the body is
+/// not a JSON array at all. No I/O and no panic on any input (the fuzz harness checks).
+pub fn decode_batch(
+    bytes: &[u8],
+    now: Timestamp,
+    resolve_timeout: std::time::Duration,
+) -> Result<(Vec<Alert>, Vec<String>), AppError> {
+    // Split the array into its elements without building a tree; each element is decoded on its own so
+    // one bad alert does not cost the others.
+    let items: Vec<&RawValue> = match serde_json::from_slice(bytes) {
+        Ok(items) => items,
+        Err(e) if e.is_data() => return Err(AppError::BadRequest("the body must be a JSON array of alerts".into())),
+        Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
+            return Err(AppError::BadRequest(format!("the body is empty: expected a JSON array of alerts ({e})")))
+        }
+        Err(e) => return Err(AppError::BadRequest(format!("the body is not valid JSON: {e}"))),
+    };
+    let mut valid = Vec::with_capacity(items.len());
+    let mut errors = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        let accepted = decode(item)
+            .and_then(|p| Ok(Alert::accept(p, now, resolve_timeout)?))
+            .and_then(|a| Ok(check_storable("endsAt", a.ends_at).map(|()| a)?));
+        match accepted {
+            Ok(alert) => valid.push(alert),
+            Err(msg) => {
+                // Name the alert when its labels say what it is.
+                let name = serde_json::from_str::<serde_json::Value>(item.get())
+                    .ok()
+                    .and_then(|v| v.pointer("/labels/alertname").and_then(|n| n.as_str()).map(|n| format!(" ({n})")))
+                    .unwrap_or_default();
+                errors.push(format!("alert {index}{name}: {msg}"));
+            }
+        }
+    }
+    Ok((valid, errors))
+}
+
 /// `POST /api/v2/alerts`: accepts every valid alert of the batch (committed before the answer) and answers
 /// 400 naming each invalid one, or 200 when all were valid.
 pub async fn post(
@@ -77,43 +116,14 @@ pub async fn post(
 ) -> Result<StatusCode, AppError> {
     let coming = state.intake().expect();
     let bytes = read_body(&state, &headers, body).await?;
-    // Split the array into its elements without building a tree; each element is decoded on its own so
-    // one bad alert does not cost the others.
-    let items: Vec<&RawValue> = match serde_json::from_slice(&bytes) {
-        Ok(items) => items,
-        Err(e) if e.is_data() => return Err(AppError::BadRequest("the body must be a JSON array of alerts".into())),
-        Err(e) if bytes.iter().all(u8::is_ascii_whitespace) => {
-            return Err(AppError::BadRequest(format!("the body is empty: expected a JSON array of alerts ({e})")))
-        }
-        Err(e) => return Err(AppError::BadRequest(format!("the body is not valid JSON: {e}"))),
-    };
-    let config = state.config();
-    let resolve_timeout = config.file.global.resolve_timeout.0;
     let now = state.now();
+    let (valid, errors) = decode_batch(&bytes, now, state.config().file.global.resolve_timeout.0)?;
     let metrics = state.metrics();
-    let mut valid = Vec::with_capacity(items.len());
-    let mut errors = Vec::new();
-    for (index, item) in items.into_iter().enumerate() {
-        let accepted = decode(item)
-            .and_then(|p| Ok(Alert::accept(p, now, resolve_timeout)?))
-            .and_then(|a| Ok(check_storable("endsAt", a.ends_at).map(|()| a)?));
-        match accepted {
-            Ok(alert) => {
-                let status = if alert.is_resolved_at(now) { "resolved" } else { "firing" };
-                metrics.alerts_received.get_or_create(&StatusLabel { status }).inc();
-                valid.push(alert);
-            }
-            Err(msg) => {
-                metrics.alerts_invalid.inc();
-                // Name the alert when its labels say what it is.
-                let name = serde_json::from_str::<serde_json::Value>(item.get())
-                    .ok()
-                    .and_then(|v| v.pointer("/labels/alertname").and_then(|n| n.as_str()).map(|n| format!(" ({n})")))
-                    .unwrap_or_default();
-                errors.push(format!("alert {index}{name}: {msg}"));
-            }
-        }
+    for alert in &valid {
+        let status = if alert.is_resolved_at(now) { "resolved" } else { "firing" };
+        metrics.alerts_received.get_or_create(&StatusLabel { status }).inc();
     }
+    metrics.alerts_invalid.inc_by(errors.len() as u64);
     state.intake().submit(coming, valid).await?;
     if errors.is_empty() {
         Ok(StatusCode::OK)
