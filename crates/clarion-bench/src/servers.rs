@@ -1,6 +1,7 @@
 //! Starting the servers under test with equivalent configurations: a root route to the benchmark's webhook
 //! sink, `group_by: [alertname, instance]`, `group_wait: 0s`, and what a [`Setup`] adds (the example
-//! inhibit rule, a route tree); Alertmanager with gossip disabled.
+//! inhibit rule, a route tree); Alertmanager with gossip disabled. Clarion's per-client rate limits are off
+//! (Alertmanager has none, and the load generator is one client); its larger body limit fits the batches.
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -118,7 +119,7 @@ route:
   group_wait: 0s
   group_interval: 5m
   repeat_interval: 4h
-{routes}{inhibit}limits: {{max_body_bytes: 67108864}}
+{routes}{inhibit}limits: {{max_body_bytes: 67108864, requests_per_second_per_address: 0, requests_per_second_per_token: 0}}
 "
                 ),
             )?;
