@@ -76,7 +76,13 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
         return Ok(0);
     }
     tracing::debug!(groups = flushes.len(), "flushing due groups");
-    let pages = pages_of(state, &config, &flushes, now).await?;
+    // Most due groups have nothing new to say (a group is due again every group_interval): only those
+    // that will tell some channel something open or resolve their page, so a round costs the store
+    // nothing for the others.
+    let speaks: Vec<bool> = flushes.iter().map(|f| would_notify(state, &config, f, now)).collect();
+    let speaking: Vec<&Flush> = flushes.iter().zip(&speaks).filter(|(_, s)| **s).map(|(f, _)| f).collect();
+    let mut spoken = pages_of(state, &config, &speaking, now).await?.into_iter();
+    let pages: Vec<Option<PageRow>> = speaks.iter().map(|&s| if s { spoken.next().flatten() } else { None }).collect();
     let external_url = state.external_url();
     let mut round = Round::default();
     for (flush, page) in flushes.iter().zip(&pages) {
@@ -106,12 +112,24 @@ pub enum NotifierError {
     Page(#[from] PageError),
 }
 
+/// Would any channel of the group's team be told something, if its page were not acknowledged? (The
+/// superset of what `plan_flush` sends.)
+fn would_notify(state: &AppState, config: &Config, flush: &Flush, now: clarion_core::Timestamp) -> bool {
+    let Some(team) = config.team(&flush.receiver) else { return false };
+    team.channels.iter().any(|name| {
+        config.channel(name).is_some_and(|channel| {
+            let last = state.memory().last_notification(&flush.group_key, name);
+            notice_for_channel(flush, channel.send_resolved, last.as_ref(), true, now).is_some()
+        })
+    })
+}
+
 /// The page of each flushed group: opened when it has firing alerts, resolved when all its alerts
 /// resolved; `None` for a group of a team that is not configured, or with nothing firing and no page.
 async fn pages_of(
     state: &AppState,
     config: &Config,
-    flushes: &[Flush],
+    flushes: &[&Flush],
     now: clarion_core::Timestamp,
 ) -> Result<Vec<Option<PageRow>>, NotifierError> {
     let mut out: Vec<Option<PageRow>> = vec![None; flushes.len()];

@@ -140,9 +140,16 @@ impl OutboxStore for SqliteStore {
         let state = state.map(DeliveryState::as_str);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.call(move |conn| {
-            let mut stmt = conn.prepare_cached(&format!(
-                "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE (?1 IS NULL OR state = ?1) ORDER BY id DESC LIMIT ?2"
-            ))?;
+            // Two statements: `?1 IS NULL OR state = ?1` would keep SQLite from the (state, id) index and
+            // read every delivery kept.
+            let mut stmt = match state {
+                Some(_) => conn.prepare_cached(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE state = ?1 ORDER BY id DESC LIMIT ?2"
+                ))?,
+                None => conn.prepare_cached(&format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE ?1 IS NULL ORDER BY id DESC LIMIT ?2"
+                ))?,
+            };
             let rows = stmt.query_map(params![state, limit], delivery_columns)?;
             rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery)).collect()
         })
