@@ -391,6 +391,10 @@ pub trait PageStore: Send + Sync {
     /// The deliveries of a page, oldest first.
     async fn page_deliveries(&self, id: i64) -> Result<Vec<Delivery>, StoreError>;
 
+    /// Deletes pages resolved before `cutoff`, with their timelines, in one transaction; how many pages.
+    /// Open pages are never deleted.
+    async fn delete_resolved_pages_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
+
     /// The server key named `name`: the one stored, or `candidate`, stored now if none was. Every instance
     /// sharing the store gets the same key.
     async fn server_key(&self, name: &str, candidate: &str) -> Result<String, StoreError>;

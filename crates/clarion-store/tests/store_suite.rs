@@ -163,6 +163,7 @@ suite!(
     pages_change_only_at_the_version_read_and_keep_a_timeline,
     due_pages_come_earliest_first_and_resolved_ones_never,
     concurrent_opens_of_one_group_share_one_page,
+    long_resolved_pages_are_deleted_with_their_timelines_and_open_ones_never,
     server_keys_are_stored_once,
 );
 
@@ -246,6 +247,39 @@ async fn pages_change_only_at_the_version_read_and_keep_a_timeline<B: Backend>()
     enqueue_deliveries(&*store, &[d, delivery("k2", "hook", "other", 1)], &[]).await?;
     assert_eq!(keys(&store.page_deliveries(page.id).await?), ["k1"]);
     assert_eq!(store.get_page(page.id + 1000).await?, None);
+    Ok(())
+}
+
+async fn long_resolved_pages_are_deleted_with_their_timelines_and_open_ones_never<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let pages = store
+        .open_pages(
+            &[new_page("ops", "old", None, 0), new_page("ops", "recent", None, 0), new_page("ops", "open", None, 0)],
+            t(0),
+        )
+        .await?;
+    for (page, resolved_at) in pages.iter().zip([10, 100]) {
+        let mut life = page.life.clone();
+        life.state = PageState::Resolved;
+        life.resolved_at = Some(t(resolved_at));
+        let event = PageEventRow {
+            page_id: page.id,
+            at: t(resolved_at),
+            kind: "resolved".into(),
+            actor: "clarion".into(),
+            via: "automatic".into(),
+            detail: String::new(),
+        };
+        assert!(store.update_page(page.id, page.version, &life, &[event], Durability::Synced).await?);
+    }
+    assert_eq!(store.delete_resolved_pages_before(t(50)).await?, 1, "only the page resolved before the cutoff");
+    assert_eq!(store.get_page(pages[0].id).await?, None);
+    assert!(store.page_events(pages[0].id).await?.is_empty(), "its timeline went with it");
+    assert_eq!(store.page_events(pages[1].id).await?.len(), 1);
+    assert!(store.get_page(pages[1].id).await?.is_some());
+    assert_eq!(store.delete_resolved_pages_before(t(1_000)).await?, 1);
+    assert!(store.get_page(pages[2].id).await?.is_some(), "an open page is never deleted");
     Ok(())
 }
 

@@ -1,5 +1,5 @@
-//! Periodic housekeeping: forget long-resolved alerts, long-expired silences, old delivered deliveries and
-//! old notification-log entries, and delete alert rows that nothing points to any more, so the log stays
+//! Periodic housekeeping: forget long-resolved alerts, long-expired silences, old delivered deliveries,
+//! long-resolved pages and old notification-log entries, and delete alert rows that nothing points to any more, so the log stays
 //! about as large as the set of live alerts.
 //!
 //! Each step deletes from the store first and changes memory only after the deletion committed, so a
@@ -19,6 +19,8 @@ pub const RESOLVED_RETENTION: Duration = Duration::from_secs(3600);
 pub const SILENCE_RETENTION: Duration = Duration::from_secs(120 * 3600);
 /// Delivered deliveries are kept this long, for people to look at.
 pub const DELIVERED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Resolved pages and their timelines are kept this long, like the deliveries that went out for them.
+pub const RESOLVED_PAGE_RETENTION: Duration = DELIVERED_RETENTION;
 /// Notification-log entries are kept this long (Alertmanager's default `--data.retention`); a group quiet
 /// for longer starts afresh.
 pub const NOTIFICATION_LOG_RETENTION: Duration = Duration::from_secs(120 * 3600);
@@ -63,6 +65,7 @@ pub async fn housekeeping(state: &AppState) -> Result<(), StoreError> {
     memory.forget_alerts(&forgettable, &batches);
 
     state.store().delete_delivered_before(before(now, DELIVERED_RETENTION)).await?;
+    state.store().delete_resolved_pages_before(before(now, RESOLVED_PAGE_RETENTION)).await?;
     let nflog_cutoff = before(now, NOTIFICATION_LOG_RETENTION);
     state.store().delete_notification_log_before(nflog_cutoff).await?;
     memory.forget_notifications_before(nflog_cutoff);

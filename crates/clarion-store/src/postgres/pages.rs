@@ -189,6 +189,21 @@ impl PageStore for PgStore {
         rows.iter().map(page).collect()
     }
 
+    async fn delete_resolved_pages_before(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let cutoff = nanos(cutoff)?;
+        let mut client = self.client().await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "DELETE FROM page_events WHERE page_id IN
+               (SELECT id FROM pages WHERE state = 'resolved' AND resolved_at < $1)",
+            &[&cutoff],
+        )
+        .await?;
+        let deleted = tx.execute("DELETE FROM pages WHERE state = 'resolved' AND resolved_at < $1", &[&cutoff]).await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
     async fn next_page_due(&self) -> Result<Option<Timestamp>, StoreError> {
         let client = self.client().await?;
         let row = client

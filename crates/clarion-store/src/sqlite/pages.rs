@@ -190,6 +190,22 @@ impl PageStore for SqliteStore {
         .await
     }
 
+    async fn delete_resolved_pages_before(&self, cutoff: Timestamp) -> Result<u64, StoreError> {
+        let cutoff = nanos(cutoff)?;
+        self.call(move |conn| {
+            relaxed(conn, |tx| {
+                tx.execute(
+                    "DELETE FROM page_events WHERE page_id IN
+                       (SELECT id FROM pages WHERE state = 'resolved' AND resolved_at < ?1)",
+                    params![cutoff],
+                )?;
+                Ok(tx.execute("DELETE FROM pages WHERE state = 'resolved' AND resolved_at < ?1", params![cutoff])?
+                    as u64)
+            })
+        })
+        .await
+    }
+
     async fn next_page_due(&self) -> Result<Option<Timestamp>, StoreError> {
         self.call(|conn| {
             let at: Option<i64> = conn.query_row(
