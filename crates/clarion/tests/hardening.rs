@@ -380,15 +380,17 @@ fn base64_encode(bytes: &[u8]) -> String {
 #[test]
 fn clients_over_their_rate_get_429_and_health_checks_do_not() -> TestResult {
     let server = Server::start(Some(&format!(
-        "teams: [{{name: ops}}]\nlimits: {{requests_per_second_per_address: 5}}\n{ROUTE}"
+        "teams: [{{name: ops}}]\nlimits: {{requests_per_second_per_address: 1}}\n{ROUTE}"
     )))?;
     let mut codes = Vec::new();
     for _ in 0..30 {
         codes.push(blocking_request("GET", &format!("{}/api/v2/status", server.url), None, &[])?.0);
     }
     let limited = codes.iter().filter(|&&c| c == 429).count();
-    assert!(codes[..10].iter().all(|&c| c == 200), "the burst is allowed: {codes:?}");
-    assert!(limited >= 15, "{codes:?}");
+    // One request a second, bursts of two: even on a slow, busy machine most of 30 quick requests are
+    // over the limit.
+    assert!(codes[..2].iter().all(|&c| c == 200), "the burst is allowed: {codes:?}");
+    assert!(limited >= 20, "{codes:?}");
     let mut stream = TcpStream::connect(("127.0.0.1", server.port))?;
     stream.write_all(b"GET /api/v2/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
     let mut answer = String::new();
