@@ -14,7 +14,7 @@ use clarion_core::notification::Notification;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{decode_json, read_body};
+use super::read_json;
 use crate::auth::{Announce, Authorized};
 use crate::error::AppError;
 use crate::outbox::{self, keys, Envelope};
@@ -72,11 +72,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let bytes = read_body(&state, &headers, body).await?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| AppError::BadRequest(format!("invalid announcement: the body is not UTF-8 ({e})")))?;
-    let posted: PostableAnnouncement =
-        decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid announcement: {e}")))?;
+    let posted: PostableAnnouncement = read_json(&state, &headers, body, "announcement").await?;
     let config = state.config();
     let id = uuid::Uuid::new_v4().to_string();
     let now = state.now();

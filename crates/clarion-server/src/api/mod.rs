@@ -103,6 +103,20 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(json: &str, whole_body: bool)
     })
 }
 
+/// Reads a request body (see [`read_body`]) and decodes it as one JSON document; every error is a 400
+/// starting with `invalid {what}:`.
+pub async fn read_json<T: serde::de::DeserializeOwned>(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    what: &str,
+) -> Result<T, AppError> {
+    let bytes = read_body(state, headers, body).await?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| AppError::BadRequest(format!("invalid {what}: the body is not UTF-8 ({e})")))?;
+    decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid {what}: {e}")))
+}
+
 /// Reads a request body: refuses an encoded body (415: Clarion reads `identity` only, and a gzip body is
 /// not JSON), more than `limits.max_body_bytes` (413), and a body that takes longer than
 /// `limits.body_read_timeout` to arrive (408: a client dripping a body holds a connection).

@@ -17,7 +17,7 @@ use clarion_core::notification::Notification;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{decode_json, read_body};
+use super::read_json;
 use crate::auth::ProviderToken;
 use crate::error::AppError;
 use crate::outbox::{self, keys, Envelope};
@@ -49,11 +49,7 @@ pub async fn post(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, AppError> {
-    let bytes = read_body(&state, &headers, body).await?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| AppError::BadRequest(format!("invalid provider event: the body is not UTF-8 ({e})")))?;
-    let event: PostableProviderEvent =
-        decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid provider event: {e}")))?;
+    let event: PostableProviderEvent = read_json(&state, &headers, body, "provider event").await?;
     if !matches!(event.kind.as_str(), "incident" | "maintenance") {
         return Err(AppError::BadRequest(format!("kind {:?}: use incident or maintenance", event.kind)));
     }
