@@ -8,6 +8,10 @@
 //! the workers find by claiming. **A notification exists once `send` returned `Ok`**: from then on it is
 //! delivered at least once, by this instance or another.
 //!
+//! Once [`HANDOFF_LIMIT`] deliveries wait in memory to be sent (checked per [`Outbox::send`], so the bound
+//! is the limit plus one round), new deliveries are committed unclaimed and the workers claim them from the store as they become free, so a backlog (a slow channel,
+//! a burst of new groups) is held on disk, not in memory.
+//!
 //! The lease a claim takes outlives the longest channel timeout ([`lease_until`]), so no other instance
 //! claims a delivery while it is being sent; an instance that dies mid-send leaves a lease that expires.
 //!
@@ -16,6 +20,7 @@
 //! [`Outbox::send`] with a key function of its own in [`keys`] — it never talks to the store's delivery
 //! tables itself.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +29,9 @@ use clarion_core::notification::Notification;
 use clarion_core::Timestamp;
 use clarion_store::{Completion, Delivery, Lease, NewDelivery, NotificationLogRow, Store, StoreError};
 use tokio::sync::{mpsc, Notify};
+
+/// Most deliveries handed to the workers and not yet started; more wait in the store.
+pub const HANDOFF_LIMIT: usize = 1_024;
 
 /// Lease beyond the channel's timeout.
 const LEASE_MARGIN: Duration = Duration::from_secs(30);
@@ -73,8 +81,30 @@ pub struct Sent {
     pub handed_off: usize,
 }
 
-/// Deliveries claimed as they were committed, for the workers to send at once.
-pub type Handoff = mpsc::UnboundedReceiver<Vec<Delivery>>;
+/// Deliveries claimed as they were committed, for the workers to send at once. The worker calls
+/// [`Handoff::started`] for each one it starts.
+#[derive(Debug)]
+pub struct Handoff {
+    receiver: mpsc::UnboundedReceiver<Vec<Delivery>>,
+    waiting: Arc<AtomicUsize>,
+}
+
+impl Handoff {
+    /// The next handed-off batch; `None` once the outbox is gone.
+    pub async fn recv(&mut self) -> Option<Vec<Delivery>> {
+        self.receiver.recv().await
+    }
+
+    /// The next handed-off batch if one is waiting (for tests that run no worker).
+    pub fn try_recv(&mut self) -> Result<Vec<Delivery>, mpsc::error::TryRecvError> {
+        self.receiver.try_recv()
+    }
+
+    /// One handed-off delivery has started: it no longer counts against [`HANDOFF_LIMIT`].
+    pub fn started(&self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+}
 
 /// See the module documentation.
 #[derive(Debug)]
@@ -83,14 +113,20 @@ pub struct Outbox {
     /// Names this process in delivery leases.
     instance_id: String,
     handoff: mpsc::UnboundedSender<Vec<Delivery>>,
+    /// Deliveries handed off and not yet started.
+    waiting: Arc<AtomicUsize>,
     /// Wakes the delivery workers: deliveries were enqueued, retried or finished.
     wake: Notify,
 }
 
 impl Outbox {
     pub fn new(store: Arc<dyn Store>, instance_id: String) -> (Outbox, Handoff) {
-        let (handoff, rx) = mpsc::unbounded_channel();
-        (Outbox { store, instance_id, handoff, wake: Notify::new() }, rx)
+        let (handoff, receiver) = mpsc::unbounded_channel();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        (
+            Outbox { store, instance_id, handoff, waiting: waiting.clone(), wake: Notify::new() },
+            Handoff { receiver, waiting },
+        )
     }
 
     pub fn instance_id(&self) -> &str {
@@ -125,15 +161,27 @@ impl Outbox {
                 })
             })
             .collect::<Result<Vec<_>, OutboxError>>()?;
-        let lease = Lease { owner: &self.instance_id, now, until: lease_until };
-        let enqueued = self.store.enqueue(&deliveries, log, Some(lease)).await?;
+        // With a backlog waiting in memory, new deliveries are committed unclaimed and wait in the store.
+        let lease = (self.waiting.load(Ordering::Acquire) < HANDOFF_LIMIT).then_some(Lease {
+            owner: &self.instance_id,
+            now,
+            until: lease_until,
+        });
+        let enqueued = self.store.enqueue(&deliveries, log, lease).await?;
         let handed_off = enqueued.claimed.len();
         if (handed_off as u64) < enqueued.inserted {
-            // Some wait behind earlier deliveries of their group: the workers find them in the outbox.
+            // Some wait behind earlier deliveries of their group, or behind the backlog: the workers find
+            // them in the outbox.
             self.wake.notify_one();
         }
-        if handed_off > 0 && self.handoff.send(enqueued.claimed).is_err() {
-            tracing::warn!("the delivery workers have stopped; claimed deliveries are sent after their lease expires");
+        if handed_off > 0 {
+            self.waiting.fetch_add(handed_off, Ordering::AcqRel);
+            if let Err(returned) = self.handoff.send(enqueued.claimed) {
+                self.waiting.fetch_sub(returned.0.len(), Ordering::AcqRel);
+                tracing::warn!(
+                    "the delivery workers have stopped; claimed deliveries are sent after their lease expires"
+                );
+            }
         }
         Ok(Sent { stored: enqueued.inserted, handed_off })
     }

@@ -135,6 +135,9 @@ pub struct Delivery {
     /// `attempts` when the delivery was last retried by hand (0 if never): the attempt budget
     /// (`delivery.max_attempts`) counts from here.
     pub attempt_base: u32,
+    /// When the next attempt is due. While a delivery is leased (`sending`), the lease's end: an attempt
+    /// lost with its instance is tried again then, and the due index never has to step over leased rows
+    /// (a claim reads only what it can take, however large the backlog being sent).
     pub next_attempt_at: Timestamp,
     pub lease_owner: Option<String>,
     pub last_error: Option<String>,

@@ -549,6 +549,7 @@ async fn a_lease_keeps_a_delivery_from_other_workers_until_it_expires<B: Backend
     enqueue_deliveries(&*store, &[delivery("k", "hook", "g", 0)], &[]).await?;
     let mine = claim(&store, "instance-a", 1).await?;
     assert_eq!(mine.len(), 1);
+    assert_eq!(mine[0].next_attempt_at, t(1 + LEASE), "a leased delivery is due again when its lease ends");
     assert!(claim(&store, "instance-b", 1 + LEASE - 1).await?.is_empty());
     // Instance A died: its lease runs out and B takes over; A's late answer is refused.
     let theirs = claim(&store, "instance-b", 1 + LEASE).await?;
@@ -562,6 +563,8 @@ async fn a_lease_keeps_a_delivery_from_other_workers_until_it_expires<B: Backend
     let b = store.claim_deliveries("instance-b", t(100), t(1000), 1).await?;
     assert_eq!((a.len(), b.len()), (1, 1));
     assert_eq!(store.release_leases("instance-a").await?, 1);
+    let released = store.get_delivery(a[0].id).await?.ok_or("missing")?;
+    assert_eq!(released.next_attempt_at, t(100), "a released delivery is due at once again");
     assert_eq!(keys(&claim(&store, "instance-a", 101).await?), [a[0].idempotency_key.as_str()]);
     Ok(())
 }

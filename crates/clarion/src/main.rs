@@ -12,6 +12,10 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+/// mimalloc rather than the system allocator: see the workspace `Cargo.toml` for the measurement.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Clarion: timely, clear and actionable operational communications.
 #[derive(Debug, Parser)]
 #[command(name = "clarion", version, about)]

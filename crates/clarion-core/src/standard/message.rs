@@ -56,7 +56,7 @@ impl fmt::Display for MessageKind {
 /// A message as the standard sees it: its kind, severity and clarity fields.
 ///
 /// Build one with [`Message::new`] and [`Message::with`], or from an alert with [`Message::from_alert`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Message {
     pub kind: MessageKind,
     /// As given (for alerts, the `severity` label); empty when the message has none.

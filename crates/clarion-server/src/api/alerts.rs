@@ -10,8 +10,11 @@ use clarion_core::dispatch::listing_groups;
 use clarion_core::inhibit::InhibitionIndex;
 use clarion_core::labels::LabelSet;
 use clarion_core::notification::FindingNote;
-use clarion_core::standard::Standard;
+use clarion_core::standard::{Message, Standard};
 use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -203,7 +206,53 @@ struct GettableAlert<'a> {
     generator_url: &'a str,
     labels: &'a LabelSet,
     /// Clarion's addition: where the alert falls short of the communication standard (amtool ignores it).
-    findings: Vec<FindingNote>,
+    findings: EncodedFindings,
+}
+
+/// An alert's findings, encoded once for every alert whose message reads the same.
+#[derive(Clone)]
+struct EncodedFindings(Rc<RawValue>);
+
+impl Serialize for EncodedFindings {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+/// The findings of the alerts of one read, by the message the standard sees: alerts of one rule read the
+/// same, so a listing of a million alerts checks and encodes each distinct message once. Holds at most
+/// [`Findings::CAPACITY`] messages, so its memory does not grow with the answer.
+struct Findings<'s> {
+    standard: &'s Standard,
+    by_message: HashMap<Message, EncodedFindings>,
+}
+
+impl<'s> Findings<'s> {
+    const CAPACITY: usize = 10_000;
+
+    fn new(standard: &'s Standard) -> Findings<'s> {
+        Findings { standard, by_message: HashMap::new() }
+    }
+
+    /// `alert`'s findings; `team` is the team it falls back to as its owner.
+    fn of(&mut self, alert: &Alert, team: Option<&str>) -> EncodedFindings {
+        let message = Message::from_alert(&alert.labels, &alert.annotations, team);
+        if let Some(found) = self.by_message.get(&message) {
+            return found.clone();
+        }
+        let notes: Vec<FindingNote> = self.standard.check(&message).into_iter().map(Into::into).collect();
+        let encoded = serde_json::value::to_raw_value(&notes).map_or_else(
+            |e| {
+                tracing::error!(error = %e, "encoding findings failed");
+                EncodedFindings(Rc::from(RawValue::from_string("[]".into()).expect("`[]` is JSON")))
+            },
+            |raw| EncodedFindings(Rc::from(raw)),
+        );
+        if self.by_message.len() < Self::CAPACITY {
+            self.by_message.insert(message, encoded.clone());
+        }
+        encoded
+    }
 }
 
 fn gettable<'a>(
@@ -211,11 +260,11 @@ fn gettable<'a>(
     alert: &'a Alert,
     status: &AlertStatus,
     receivers: Vec<&'a str>,
-    standard: &Standard,
+    findings: &mut Findings<'_>,
 ) -> GettableAlert<'a> {
     GettableAlert {
         // The owner an alert falls back to is the team of its first route, as everywhere.
-        findings: standard.alert_findings(alert, receivers.first().copied()),
+        findings: findings.of(alert, receivers.first().copied()),
         annotations: &alert.annotations,
         ends_at: format_time(alert.ends_at),
         fingerprint: fp.to_string(),
@@ -264,6 +313,7 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
     Ok(super::json_array_stream(move |out| {
         snapshot.alerts.sort_unstable_by_key(|(fp, _)| fp.0);
         let statuses = Statuses::of(&snapshot, now);
+        let mut findings = Findings::new(&config.standard);
         for (fp, alert) in &snapshot.alerts {
             if alert.ends_at < now || !matches_alert_filter(&q.filter, &alert.labels) {
                 continue;
@@ -274,7 +324,7 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
                 continue;
             }
             let status = statuses.status(&alert.labels);
-            if q.admits(&status) && !out.push(&gettable(*fp, alert, &status, receivers, &config.standard)) {
+            if q.admits(&status) && !out.push(&gettable(*fp, alert, &status, receivers, &mut findings)) {
                 return;
             }
         }
@@ -297,6 +347,7 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
     let snapshot = state.memory().snapshot();
     Ok(super::json_array_stream(move |out| {
         let statuses = Statuses::of(&snapshot, now);
+        let mut findings = Findings::new(&config.standard);
         let by_fp: clarion_core::labels::FingerprintMap<(&Alert, AlertStatus)> = snapshot
             .alerts
             .iter()
@@ -317,7 +368,7 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
                 .filter_map(|(fp, _)| {
                     let (alert, status) = by_fp.get(fp)?;
                     let receivers = receivers_of.get(fp).cloned().unwrap_or_default();
-                    Some(gettable(*fp, alert, status, receivers, &config.standard))
+                    Some(gettable(*fp, alert, status, receivers, &mut findings))
                 })
                 .collect();
             let group = AlertGroup { alerts, labels: g.labels, receiver: ReceiverRef { name: &g.route.opts.receiver } };

@@ -52,6 +52,10 @@ pub async fn run(state: AppState, mut handoff: Handoff) {
         if *stop.borrow() {
             break;
         }
+        // Finished attempts are reaped on every turn: a JoinSet keeps each finished task (and the memory
+        // of its future) until it is joined, and a backlog claimed round after round never reaches the
+        // `select!` below.
+        while in_flight.try_join_next().is_some() {}
         // Claim as many as there are free workers.
         let free = permits.available_permits();
         if free > 0 && look_in_outbox {
@@ -76,13 +80,13 @@ pub async fn run(state: AppState, mut handoff: Handoff) {
             }
         }
         look_in_outbox = true;
-        while in_flight.try_join_next().is_some() {}
         tokio::select! {
             _ = tokio::time::sleep(POLL) => {}
             _ = state.outbox().woken() => {}
             Some(batch) = handoff.recv() => {
                 for d in batch {
                     let Ok(permit) = permits.clone().acquire_owned().await else { break };
+                    handoff.started();
                     dispatch(d, &mut in_flight, permit);
                 }
                 // Handed-off deliveries come already claimed; the outbox has nothing new for them.

@@ -181,3 +181,36 @@ async fn housekeeping_deletes_the_batches_of_long_resolved_alerts_then_forgets_t
     assert_eq!(w.state.memory().alert_count(), 1, "both resolved alerts are forgotten");
     Ok(())
 }
+
+/// A backlog waits in the store, not in memory: once `HANDOFF_LIMIT` deliveries wait for a worker,
+/// new ones are committed unclaimed (the workers claim them when free), and hand-offs resume as the
+/// waiting ones start.
+#[tokio::test]
+async fn beyond_the_handoff_limit_deliveries_wait_in_the_store() -> TestResult {
+    let mut w = World::new().await?;
+    fn names(w: &World, from: usize, to: usize) -> Result<Vec<Alert>, Box<dyn std::error::Error>> {
+        (from..to).map(|i| w.alert(&format!("A{i}"), 3600)).collect()
+    }
+    let first = outbox::HANDOFF_LIMIT + 5;
+    w.commit(vec![names(&w, 0, first)?]).await;
+    w.clock.advance(Duration::from_secs(31));
+    assert_eq!(notifier::flush_due(&w.state).await?, first);
+    assert_eq!(w.inputs.handoff.try_recv()?.len(), first, "a round is handed off whole while below the limit");
+
+    w.commit(vec![names(&w, first, first + 3)?]).await;
+    w.clock.advance(Duration::from_secs(31));
+    assert_eq!(notifier::flush_due(&w.state).await?, 3);
+    assert!(w.inputs.handoff.try_recv().is_err(), "nothing more is handed off above the limit");
+    let all = w.state.store().list_deliveries(None, 2 * first).await?;
+    assert_eq!(all.len(), first + 3, "yet every notification is committed");
+    assert_eq!(all.iter().filter(|d| d.state == DeliveryState::Pending).count(), 3, "unclaimed, for the workers");
+
+    for _ in 0..10 {
+        w.inputs.handoff.started();
+    }
+    w.commit(vec![names(&w, first + 3, first + 4)?]).await;
+    w.clock.advance(Duration::from_secs(31));
+    assert_eq!(notifier::flush_due(&w.state).await?, 1);
+    assert_eq!(w.inputs.handoff.try_recv()?.len(), 1, "below the limit again, deliveries are handed off");
+    Ok(())
+}

@@ -29,7 +29,7 @@ impl OutboxStore for PgStore {
         let rows = tx
             .query(
                 &format!(
-                    "UPDATE deliveries d SET state = 'sending', lease_owner = $2, lease_until = $4, updated_at = $3
+                    "UPDATE deliveries d SET state = 'sending', lease_owner = $2, lease_until = $4, next_attempt_at = $4, updated_at = $3
                      WHERE d.id = ANY($1) AND NOT EXISTS (SELECT 1 FROM deliveries e
                                                           WHERE e.channel = d.channel AND e.group_key = d.group_key
                                                             AND e.id < d.id AND e.state IN ('pending', 'sending'))
@@ -60,7 +60,7 @@ impl OutboxStore for PgStore {
         let rows = tx
             .query(
                 &format!(
-                    "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $3, updated_at = $2
+                    "UPDATE deliveries SET state = 'sending', lease_owner = $1, lease_until = $3, next_attempt_at = $3, updated_at = $2
                      WHERE id IN (
                        SELECT d.id FROM deliveries d
                        WHERE d.state IN ('pending', 'sending') AND d.next_attempt_at <= $2
@@ -116,7 +116,7 @@ impl OutboxStore for PgStore {
         let client = self.client().await?;
         Ok(client
             .execute(
-                "UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_until = NULL
+                "UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_until = NULL, next_attempt_at = updated_at
                  WHERE lease_owner = $1 AND state = 'sending'",
                 &[&owner],
             )

@@ -30,7 +30,7 @@ impl OutboxStore for SqliteStore {
                     return Ok(Enqueued { inserted, claimed: Vec::new() });
                 };
                 let mut stmt = tx.prepare_cached(&format!(
-                    "UPDATE deliveries SET state = 'sending', lease_owner = ?2, lease_until = ?4, updated_at = ?3
+                    "UPDATE deliveries SET state = 'sending', lease_owner = ?2, lease_until = ?4, next_attempt_at = ?4, updated_at = ?3
                      WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries e
                                                    WHERE e.channel = deliveries.channel AND e.group_key = deliveries.group_key
                                                      AND e.id < deliveries.id AND e.state IN ('pending', 'sending'))
@@ -61,18 +61,7 @@ impl OutboxStore for SqliteStore {
         self.call(move |conn| {
             relaxed(conn, |tx| {
                 let claimed = {
-                    let mut stmt = tx.prepare_cached(&format!(
-                        "UPDATE deliveries SET state = 'sending', lease_owner = ?1, lease_until = ?3, updated_at = ?2
-                     WHERE id IN (
-                       SELECT d.id FROM deliveries d
-                       WHERE d.state IN ('pending', 'sending') AND d.next_attempt_at <= ?2
-                         AND (d.lease_until IS NULL OR d.lease_until <= ?2)
-                         AND NOT EXISTS (SELECT 1 FROM deliveries e
-                                         WHERE e.channel = d.channel AND e.group_key = d.group_key AND e.id < d.id
-                                           AND e.state IN ('pending', 'sending'))
-                       ORDER BY d.next_attempt_at, d.id LIMIT ?4)
-                     RETURNING {DELIVERY_COLUMNS}"
-                    ))?;
+                    let mut stmt = tx.prepare_cached(&format!("{CLAIM} RETURNING {DELIVERY_COLUMNS}"))?;
                     let rows = stmt.query_map(params![owner, now, lease_until, limit], delivery_columns)?;
                     rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery))
                         .collect::<Result<Vec<_>, _>>()?
@@ -128,7 +117,7 @@ impl OutboxStore for SqliteStore {
         let owner = owner.to_string();
         self.call(move |conn| {
             Ok(conn.execute(
-                "UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_until = NULL
+                "UPDATE deliveries SET state = 'pending', lease_owner = NULL, lease_until = NULL, next_attempt_at = updated_at
                  WHERE lease_owner = ?1 AND state = 'sending'",
                 params![owner],
             )? as u64)
@@ -188,6 +177,20 @@ impl OutboxStore for SqliteStore {
         .await
     }
 }
+
+/// Claims `?4` due deliveries for owner `?1` at `?2` until `?3`. The due index is named: without
+/// statistics SQLite preferred `deliveries_state` and sorted every unfinished delivery on each claim, which
+/// took 0.67 s per claim with 420,000 waiting (0.1 ms with the due index).
+const CLAIM: &str =
+    "UPDATE deliveries SET state = 'sending', lease_owner = ?1, lease_until = ?3, next_attempt_at = ?3, updated_at = ?2
+     WHERE id IN (
+       SELECT d.id FROM deliveries d INDEXED BY deliveries_due
+       WHERE d.state IN ('pending', 'sending') AND d.next_attempt_at <= ?2
+         AND (d.lease_until IS NULL OR d.lease_until <= ?2)
+         AND NOT EXISTS (SELECT 1 FROM deliveries e
+                         WHERE e.channel = d.channel AND e.group_key = d.group_key AND e.id < d.id
+                           AND e.state IN ('pending', 'sending'))
+       ORDER BY d.next_attempt_at, d.id LIMIT ?4)";
 
 /// Deliveries with their creation time encoded.
 fn encode_deliveries(deliveries: &[NewDelivery]) -> Result<Vec<(NewDelivery, i64)>, StoreError> {
@@ -257,4 +260,24 @@ pub(super) fn delivery_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delive
         page_id: r.get(14)?,
         attempt_base: r.get(15)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A claim reads the due deliveries in order from their index and stops at its limit; it never sorts
+    /// the whole backlog.
+    #[test]
+    fn a_claim_walks_the_due_index() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let conn = super::super::schema::open_connection(&dir.path().join("c.db"))?;
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {CLAIM}"))?
+            .query_map(params!["w", 0, 1, 16], |r| r.get::<_, String>(3))?
+            .collect::<Result<_, _>>()?;
+        assert!(plan.iter().any(|p| p.contains("USING INDEX deliveries_due")), "{plan:?}");
+        assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+        Ok(())
+    }
 }
