@@ -123,9 +123,9 @@ impl Dispatcher {
         self.queue.first().map(|(at, _)| *at)
     }
 
-    /// Keys of the groups due at `now`, earliest first.
-    pub fn due(&self, now: Timestamp) -> Vec<String> {
-        self.queue.iter().take_while(|(at, _)| *at <= now).map(|(_, k)| k.to_string()).collect()
+    /// Keys of the first `limit` groups due at `now`, earliest first.
+    pub fn due(&self, now: Timestamp, limit: usize) -> Vec<String> {
+        self.queue.iter().take_while(|(at, _)| *at <= now).take(limit).map(|(_, k)| k.to_string()).collect()
     }
 
     /// What flushing group `key` at `now` would notify.
@@ -422,7 +422,7 @@ mod tests {
         fn flush_due(&mut self, now: Timestamp) -> Vec<Flush> {
             let oracle = StatusOracle::new(&self.table, [], &[], now);
             let mut out = Vec::new();
-            for key in self.dispatcher.due(now) {
+            for key in self.dispatcher.due(now, usize::MAX) {
                 if let Some(f) = self.dispatcher.flush(&key, &self.table, &oracle, now) {
                     self.dispatcher.flushed(&f, &self.table, now);
                     out.push(f);
@@ -504,7 +504,7 @@ mod tests {
             equal: vec!["i".into()],
         }];
         let oracle = StatusOracle::new(&w.table, [&silence], &rules, t(30));
-        let key = w.dispatcher.due(t(30)).pop().unwrap_or_default();
+        let key = w.dispatcher.due(t(30), usize::MAX).pop().unwrap_or_default();
         let flush = w.dispatcher.flush(&key, &w.table, &oracle, t(30));
         let firing: Vec<String> = flush
             .iter()

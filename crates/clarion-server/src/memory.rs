@@ -205,11 +205,12 @@ impl Memory {
         self.alerts.read().dispatcher.next_due()
     }
 
-    /// What flushing every group due at `now` would notify, with silences and inhibition looked up in
-    /// their indexes: the cost follows the due groups' members, not the number of alerts.
-    pub fn due_flushes(&self, now: Timestamp) -> Vec<Flush> {
+    /// What flushing the first `limit` groups due at `now` would notify (the earliest due first), with
+    /// silences and inhibition looked up in their indexes: the cost follows the due groups' members, not
+    /// the number of alerts.
+    pub fn due_flushes(&self, now: Timestamp, limit: usize) -> Vec<Flush> {
         let alerts = self.alerts.read();
-        let due = alerts.dispatcher.due(now);
+        let due = alerts.dispatcher.due(now, limit);
         if due.is_empty() {
             return Vec::new();
         }

@@ -29,6 +29,10 @@ use crate::state::AppState;
 
 /// Longest sleep between checks when no group is due (a safety net; new alerts wake the notifier).
 const IDLE: Duration = Duration::from_secs(5);
+/// Most groups flushed in one round (one outbox commit); more due groups are flushed in the rounds that
+/// follow at once. Bounds what a round holds in memory: with intake ahead of the notifier (a million new
+/// groups), one round of every due group took gigabytes, and the allocator kept the peak.
+const MAX_GROUPS_PER_ROUND: usize = 1_000;
 /// Wait after a failed commit before trying the due groups again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
@@ -66,12 +70,12 @@ struct Round {
     logged: Vec<((String, String), NotificationLogEntry)>,
 }
 
-/// Flushes every due group: pages opened or resolved first, then one outbox commit for every notice.
-/// Returns how many groups were flushed.
+/// Flushes the first [`MAX_GROUPS_PER_ROUND`] due groups: pages opened or resolved first, then one outbox
+/// commit for every notice. Returns how many groups were flushed.
 pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     let now = state.now();
     let config = state.config();
-    let flushes = state.memory().due_flushes(now);
+    let flushes = state.memory().due_flushes(now, MAX_GROUPS_PER_ROUND);
     if flushes.is_empty() {
         return Ok(0);
     }
