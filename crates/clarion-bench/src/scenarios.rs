@@ -304,7 +304,7 @@ async fn memory(ctx: &mut Ctx) -> anyhow::Result<()> {
             }
             let scenario = format!("memory {total} active alerts, {}", layout.name());
             let (c, a) = ctx.pair(&results, |r| r.0);
-            ctx.report.add(&scenario, "RSS per alert", "bytes", c, a, Better::Lower, "<= 0.5x", "RSS growth / alerts");
+            ctx.report.add(&scenario, "RSS per alert", "bytes", c, a, Better::Lower, "<= 0.2x", "RSS growth / alerts");
             let (c, a) = ctx.pair(&results, |r| r.1 as f64 / 1_048_576.0);
             ctx.report.add(&scenario, "RSS", "MiB", c, a, Better::Lower, "", "");
         }
