@@ -375,3 +375,52 @@ fn the_clarion_format_carries_clarity_fields_and_the_documented_python_verifier_
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "True False False");
     Ok(())
 }
+
+/// A backlog larger than the workers' hand-off waits in the store and drains from there: 2,500 new
+/// groups while the only worker is stuck on a hanging webhook (the first 1,024 or so wait in memory, the
+/// rest are committed unclaimed), and every notification arrives exactly once.
+#[test]
+fn a_backlog_beyond_the_hand_off_drains_from_the_store_exactly_once() -> TestResult {
+    let sink = Sink::start()?;
+    sink.then("/hook", Reply::Hang(Duration::from_secs(2)));
+    let yaml = format!(
+        "teams: [{{name: ops, channels: [hook]}}]
+channels:
+  - name: hook
+    webhook: {{url: '{}/hook', timeout: 1s}}
+delivery: {{concurrency: 1, initial_backoff: 100ms, max_backoff: 200ms}}
+route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1h
+  repeat_interval: 4h
+",
+        sink.url
+    );
+    let server =
+        Server::builder(Some(&yaml))?.env("CLARION_LOG", "info,clarion_server::workers::notifier=debug").spawn()?;
+    let groups = 2_500;
+    let alerts: Vec<Value> = (0..groups).map(|i| json!({"labels": {"alertname": format!("Backlog{i}")}})).collect();
+    post_alerts(&server, Value::Array(alerts))?;
+    let delivered = eventually(Duration::from_secs(60), "every group delivered", || {
+        let ok: Vec<_> = sink.received_on("/hook").into_iter().filter(|r| r.answered == 200).collect();
+        Ok((ok.len() >= groups).then_some(ok))
+    })
+    .map_err(|e| format!("{e}\n{}", server.log()))?;
+    let keys: std::collections::HashSet<_> = delivered.iter().filter_map(|r| r.header("idempotency-key")).collect();
+    assert_eq!(keys.len(), groups, "one notification per group");
+    assert!(
+        server.log().lines().any(|l| l.contains("notifications committed to the outbox") && l.contains("handed_off=0")),
+        "some round was committed without a hand-off (the workers claimed it from the store)\n{}",
+        server.log()
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let answered = sink.received_on("/hook").into_iter().filter(|r| r.answered == 200).count();
+    assert_eq!(answered, groups, "none delivered twice");
+    eventually(WAIT, "nothing left to send", || {
+        Ok((deliveries(&server, "?state=pending")?.is_empty() && deliveries(&server, "?state=sending")?.is_empty())
+            .then_some(()))
+    })?;
+    Ok(())
+}
