@@ -21,6 +21,7 @@ use serde_json::value::RawValue;
 
 use super::{
     check_storable, decode_json, format_time, parse_bool, parse_time, query_pairs, read_body, DecodeError, TimeError,
+    TimeText,
 };
 use crate::auth::{Authorized, Ingest, Read};
 use crate::error::AppError;
@@ -182,26 +183,47 @@ struct ReceiverRef<'a> {
 }
 
 #[derive(Serialize)]
-struct StatusWire {
+struct StatusWire<'a> {
     #[serde(rename = "inhibitedBy")]
-    inhibited_by: Vec<String>,
+    inhibited_by: Vec<FingerprintWire>,
     #[serde(rename = "silencedBy")]
-    silenced_by: Vec<String>,
+    silenced_by: &'a [String],
     state: &'static str,
+}
+
+/// A fingerprint written straight into the answer (no string per alert).
+struct FingerprintWire(Fingerprint);
+
+impl Serialize for FingerprintWire {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// A time written straight into the answer, as [`format_time`] writes it.
+struct TimeWire(Timestamp);
+
+impl Serialize for TimeWire {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match TimeText::of(self.0) {
+            Some(text) => s.serialize_str(text.as_str()),
+            None => s.serialize_str(&format_time(self.0)),
+        }
+    }
 }
 
 #[derive(Serialize)]
 struct GettableAlert<'a> {
     annotations: &'a LabelSet,
     #[serde(rename = "endsAt")]
-    ends_at: String,
-    fingerprint: String,
+    ends_at: TimeWire,
+    fingerprint: FingerprintWire,
     receivers: Vec<ReceiverRef<'a>>,
     #[serde(rename = "startsAt")]
-    starts_at: String,
-    status: StatusWire,
+    starts_at: TimeWire,
+    status: StatusWire<'a>,
     #[serde(rename = "updatedAt")]
-    updated_at: String,
+    updated_at: TimeWire,
     #[serde(rename = "generatorURL", skip_serializing_if = "str::is_empty")]
     generator_url: &'a str,
     labels: &'a LabelSet,
@@ -258,7 +280,7 @@ impl<'s> Findings<'s> {
 fn gettable<'a>(
     fp: Fingerprint,
     alert: &'a Alert,
-    status: &AlertStatus,
+    status: &'a AlertStatus,
     receivers: Vec<&'a str>,
     findings: &mut Findings<'_>,
 ) -> GettableAlert<'a> {
@@ -266,16 +288,16 @@ fn gettable<'a>(
         // The owner an alert falls back to is the team of its first route, as everywhere.
         findings: findings.of(alert, receivers.first().copied()),
         annotations: &alert.annotations,
-        ends_at: format_time(alert.ends_at),
-        fingerprint: fp.to_string(),
+        ends_at: TimeWire(alert.ends_at),
+        fingerprint: FingerprintWire(fp),
         receivers: receivers.into_iter().map(|name| ReceiverRef { name }).collect(),
-        starts_at: format_time(alert.starts_at),
+        starts_at: TimeWire(alert.starts_at),
         status: StatusWire {
-            inhibited_by: status.inhibited_by.iter().map(Fingerprint::to_string).collect(),
-            silenced_by: status.silenced_by.clone(),
+            inhibited_by: status.inhibited_by.iter().copied().map(FingerprintWire).collect(),
+            silenced_by: &status.silenced_by,
             state: status.state_name(),
         },
-        updated_at: format_time(alert.updated_at),
+        updated_at: TimeWire(alert.updated_at),
         generator_url: &alert.generator_url,
         labels: &alert.labels,
     }
