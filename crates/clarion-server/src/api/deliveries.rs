@@ -26,6 +26,8 @@ pub struct DeliveryOut {
     group_key: String,
     state: &'static str,
     attempts: u32,
+    /// When the next attempt is due; for a delivery being sent, when its lease ends (the attempt is made
+    /// again then if this one is lost with its instance).
     next_attempt_at: String,
     last_error: Option<String>,
     created_at: String,
