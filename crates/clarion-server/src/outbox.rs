@@ -9,8 +9,9 @@
 //! delivered at least once, by this instance or another.
 //!
 //! Once [`HANDOFF_LIMIT`] deliveries wait in memory to be sent (checked per [`Outbox::send`], so the bound
-//! is the limit plus one round), new deliveries are committed unclaimed and the workers claim them from the store as they become free, so a backlog (a slow channel,
-//! a burst of new groups) is held on disk, not in memory.
+//! is the limit plus one round), new deliveries are committed unclaimed and the workers claim them from
+//! the store as they become free, so a backlog (a slow channel, a burst of new groups) is held on disk,
+//! not in memory.
 //!
 //! The lease a claim takes outlives the longest channel timeout ([`lease_until`]), so no other instance
 //! claims a delivery while it is being sent; an instance that dies mid-send leaves a lease that expires.

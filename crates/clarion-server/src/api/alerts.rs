@@ -241,8 +241,9 @@ impl Serialize for EncodedFindings {
     }
 }
 
-/// The findings of the alerts of one read, by the message the standard sees: alerts of one rule read the
-/// same, so a listing of a million alerts checks and encodes each distinct message once. Holds at most
+/// The findings of the alerts of one read, by the message the standard sees: alerts of one rule whose
+/// annotations do not name the instance read the same, and their findings are checked and encoded once.
+/// (Templated summaries differ per alert; those are checked one by one, as before.) Holds at most
 /// [`Findings::CAPACITY`] messages, so its memory does not grow with the answer.
 struct Findings<'s> {
     standard: &'s Standard,
@@ -399,4 +400,46 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
             }
         }
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use clarion_core::alert::{Alert, PostedAlert};
+    use clarion_core::standard::Standard;
+
+    use super::Findings;
+
+    fn alert(labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> Result<Alert, Box<dyn std::error::Error>> {
+        let pairs = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let posted = PostedAlert {
+            labels: pairs(labels),
+            annotations: pairs(annotations),
+            starts_at: None,
+            ends_at: None,
+            generator_url: String::new(),
+        };
+        Ok(Alert::accept(posted, chrono::Utc::now(), std::time::Duration::from_secs(300))?)
+    }
+
+    /// Cached or not, an alert's findings are exactly what the standard says of it.
+    #[test]
+    fn findings_are_the_standards_whether_cached_or_not() -> Result<(), Box<dyn std::error::Error>> {
+        let standard = Standard::default();
+        let mut findings = Findings::new(&standard);
+        let alerts = [
+            alert(&[("alertname", "A"), ("instance", "h1")], &[("summary", "Disk full")])?,
+            alert(&[("alertname", "A"), ("instance", "h2")], &[("summary", "Disk full")])?,
+            alert(&[("alertname", "A"), ("instance", "h3")], &[("summary", "Disk full on h3")])?,
+            alert(&[("alertname", "B"), ("severity", "critical")], &[("runbook_url", "https://r.example/b")])?,
+            alert(&[("alertname", "A"), ("instance", "h1")], &[("summary", "Disk full")])?,
+        ];
+        for team in [None, Some("ops")] {
+            for a in &alerts {
+                let want = serde_json::to_string(&standard.alert_findings(a, team))?;
+                assert_eq!(findings.of(a, team).0.get(), want, "{a:?} {team:?}");
+            }
+        }
+        assert_eq!(findings.by_message.len(), 6, "equal messages share one entry");
+        Ok(())
+    }
 }
