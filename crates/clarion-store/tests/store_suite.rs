@@ -671,6 +671,7 @@ async fn enqueue_and_claim_claims_only_what_is_first_in_line<B: Backend>() -> Te
         "a delivery behind an unfinished one of its group waits; a known key is skipped"
     );
     assert_eq!(claimed[0].lease_owner.as_deref(), Some("me"));
+    assert_eq!(claimed[0].next_attempt_at, t(61), "due again when the lease ends, as the workers read it");
     assert_eq!(store.list_deliveries(None, 10).await?.len(), 3);
     // The claimed one is not handed out again; the waiting one is.
     assert_eq!(keys(&claim(&store, "other", 2).await?), ["waiting"]);

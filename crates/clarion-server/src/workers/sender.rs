@@ -84,13 +84,18 @@ pub async fn run(state: AppState, mut handoff: Handoff) {
             _ = tokio::time::sleep(POLL) => {}
             _ = state.outbox().woken() => {}
             Some(batch) = handoff.recv() => {
+                // Handed-off deliveries come already claimed; the outbox has nothing new for them, unless
+                // a lease ran out while its delivery waited here.
+                look_in_outbox = false;
                 for d in batch {
                     let Ok(permit) = permits.clone().acquire_owned().await else { break };
                     handoff.started();
-                    dispatch(d, &mut in_flight, permit);
+                    if lease_held(&d, state.now()) {
+                        dispatch(d, &mut in_flight, permit);
+                    } else {
+                        look_in_outbox = true;
+                    }
                 }
-                // Handed-off deliveries come already claimed; the outbox has nothing new for them.
-                look_in_outbox = false;
             }
             Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
             _ = stop.changed() => break,
@@ -101,6 +106,13 @@ pub async fn run(state: AppState, mut handoff: Handoff) {
         tokio::time::timeout(Duration::from_secs(10), async { while in_flight.join_next().await.is_some() {} }).await;
     drop(outcomes);
     let _ = recorder.await;
+}
+
+/// Whether the lease on a handed-off delivery still holds at `now` (a leased delivery is due again when
+/// its lease ends: `next_attempt_at`). One that waited out its lease behind a slow channel is claimable
+/// by anyone again; sending it from the hand-off as well would send it twice, so it is left to a claim.
+fn lease_held(d: &Delivery, now: Timestamp) -> bool {
+    now < d.next_attempt_at
 }
 
 /// Records outcomes as they come, many per transaction, then wakes the workers.
@@ -230,6 +242,16 @@ mod tests {
             updated_at: t(0),
             delivered_at: None,
         }
+    }
+
+    #[test]
+    fn a_hand_off_whose_lease_ran_out_is_left_to_a_claim() {
+        let mut d = delivery(0);
+        d.next_attempt_at = t(40);
+        assert!(lease_held(&d, t(0)));
+        assert!(lease_held(&d, t(39)));
+        assert!(!lease_held(&d, t(40)), "claimable again at the lease's end");
+        assert!(!lease_held(&d, t(100)));
     }
 
     fn policy() -> RetryPolicy {
