@@ -58,6 +58,10 @@ pub enum StoreError {
     /// The store was shut down.
     #[error("the store is closed")]
     Closed,
+    /// The caller's plan inside a transaction failed (see [`OutboxStore::open_pages_and_enqueue`]); nothing
+    /// was committed.
+    #[error("{0}")]
+    Plan(String),
 }
 
 /// One alert row read back from the log.
@@ -189,6 +193,27 @@ pub struct Enqueued {
     pub claimed: Vec<Delivery>,
 }
 
+/// What a flush commits after its pages are open: built by a [`PlanDeliveries`] from the opened pages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Planned {
+    pub deliveries: Vec<NewDelivery>,
+    pub log: Vec<NotificationLogRow>,
+}
+
+/// Builds, inside the transaction that opened them, what is committed with the pages given to
+/// [`OutboxStore::open_pages_and_enqueue`] (in their order). It runs on the store's own thread (SQLite) or
+/// between statements (PostgreSQL), so it must be quick and must not wait for a lock the caller of the
+/// store may hold.
+pub type PlanDeliveries = Box<dyn FnOnce(&[PageRow]) -> Result<Planned, StoreError> + Send>;
+
+/// What [`OutboxStore::open_pages_and_enqueue`] committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenedAndEnqueued {
+    /// The pages, in the order given (as [`PageStore::open_pages`] returns them).
+    pub pages: Vec<PageRow>,
+    pub enqueued: Enqueued,
+}
+
 /// The alert log: one row per appended batch, rows with sequential ids, alerts numbered within their
 /// batch (version = batch id << 16 | index, see [`alert_batch`]). Every method commits before it returns
 /// `Ok`; appended rows are synced to disk. One row per batch is what makes a durable append cheap: the
@@ -239,6 +264,16 @@ pub trait OutboxStore: Send + Sync {
         log: &[NotificationLogRow],
         lease: Option<Lease<'_>>,
     ) -> Result<Enqueued, StoreError>;
+
+    /// [`PageStore::open_pages`] and [`OutboxStore::enqueue`] of what `plan` builds from the opened pages,
+    /// in one transaction: a flush that opens a page and notifies it costs one round trip to the store,
+    /// not two. If `plan` fails, nothing is committed.
+    async fn open_pages_and_enqueue(
+        &self,
+        pages: &[NewPage],
+        plan: PlanDeliveries,
+        lease: Option<Lease<'_>>,
+    ) -> Result<OpenedAndEnqueued, StoreError>;
 
     /// Claims up to `limit` deliveries that are due at `now` and not leased, for `owner` until
     /// `lease_until`. Of the unfinished deliveries of one (channel, group), only the oldest is eligible, so

@@ -12,7 +12,7 @@ use clarion_core::silence::Silence;
 use clarion_core::{Matchers, Timestamp};
 use clarion_store::{
     Completion, Delivery, DeliveryState, Durability, Lease, NewDelivery, NewPage, NotificationLogRow, PageEventRow,
-    PageFilter, Store, StoreError,
+    PageFilter, PageRow, PlanDeliveries, Planned, Store, StoreError,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -159,6 +159,7 @@ suite!(
     concurrent_claims_never_hand_out_a_delivery_twice,
     the_notification_log_is_upserted_loaded_and_aged_out,
     enqueue_and_claim_claims_only_what_is_first_in_line,
+    pages_and_their_deliveries_commit_together_or_not_at_all,
     a_group_has_one_open_page_at_a_time,
     pages_change_only_at_the_version_read_and_keep_a_timeline,
     due_pages_come_earliest_first_and_resolved_ones_never,
@@ -675,6 +676,51 @@ async fn enqueue_and_claim_claims_only_what_is_first_in_line<B: Backend>() -> Te
     assert_eq!(store.list_deliveries(None, 10).await?.len(), 3);
     // The claimed one is not handed out again; the waiting one is.
     assert_eq!(keys(&claim(&store, "other", 2).await?), ["waiting"]);
+    Ok(())
+}
+
+async fn pages_and_their_deliveries_commit_together_or_not_at_all<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let known = store.open_pages(&[new_page("ops", "old", None, 0)], t(0)).await?.remove(0);
+    let log = |group: &str| NotificationLogRow {
+        group_key: group.into(),
+        channel: "hook".into(),
+        firing: vec![1],
+        resolved: vec![],
+        notified_at: t(5),
+        sequence: 1,
+    };
+    // The plan sees the pages the same transaction opened (the open one kept, a new one made) and builds
+    // deliveries that name them.
+    let plan: PlanDeliveries = Box::new(move |pages: &[PageRow]| {
+        let deliveries = pages
+            .iter()
+            .map(|p| NewDelivery {
+                page_id: Some(p.id),
+                ..delivery(&format!("page-{}", p.group_key), "hook", &p.group_key, 5)
+            })
+            .collect();
+        Ok(Planned { deliveries, log: vec![log("old"), log("new")] })
+    });
+    let lease = Lease { owner: "me", now: t(5), until: t(65) };
+    let done = store
+        .open_pages_and_enqueue(&[new_page("ops", "old", None, 5), new_page("ops", "new", None, 5)], plan, Some(lease))
+        .await?;
+    assert_eq!(done.pages[0].id, known.id, "the open page is kept");
+    assert!(done.pages[1].id > known.id);
+    assert_eq!(done.enqueued.inserted, 2);
+    assert_eq!(keys(&done.enqueued.claimed), ["page-old", "page-new"], "claimed under the lease, as enqueue does");
+    let page_ids: Vec<Option<i64>> = done.enqueued.claimed.iter().map(|d| d.page_id).collect();
+    assert_eq!(page_ids, [Some(known.id), Some(done.pages[1].id)]);
+    assert_eq!(store.load_notification_log().await?.len(), 2);
+
+    // A plan that fails leaves neither the page it would have opened nor anything else.
+    let failing: PlanDeliveries = Box::new(|_: &[PageRow]| Err(StoreError::Plan("cannot encode".into())));
+    let refused = store.open_pages_and_enqueue(&[new_page("ops", "third", None, 9)], failing, None).await;
+    assert!(matches!(refused, Err(StoreError::Plan(ref m)) if m == "cannot encode"), "{refused:?}");
+    assert_eq!(store.open_page("ops", "third").await?, None, "the page was rolled back");
+    assert_eq!(store.list_deliveries(None, 10).await?.len(), 2);
     Ok(())
 }
 

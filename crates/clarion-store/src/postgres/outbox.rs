@@ -1,12 +1,14 @@
-//! The delivery outbox in PostgreSQL: enqueue with the notification-log rows, claim with
+//! The delivery outbox in PostgreSQL: enqueue with the notification-log rows (and the pages a flush opens), claim with
 //! `FOR UPDATE SKIP LOCKED` and leases, record outcomes, list and retry.
 
 use clarion_core::Timestamp;
 
+use super::pages::open_in;
 use super::{relaxed, PgStore};
 use crate::codec::{completion_columns, fingerprints_json, nanos, DeliveryColumns, DELIVERY_COLUMNS};
 use crate::{
-    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NotificationLogRow, OutboxStore, StoreError,
+    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NewPage, NotificationLogRow, OpenedAndEnqueued,
+    OutboxStore, PlanDeliveries, StoreError,
 };
 
 #[async_trait::async_trait]
@@ -19,29 +21,24 @@ impl OutboxStore for PgStore {
     ) -> Result<Enqueued, StoreError> {
         let mut client = self.client().await?;
         let tx = relaxed(&mut client).await?;
-        let ids = insert_deliveries(&tx, deliveries, log).await?;
-        let inserted = ids.len() as u64;
-        let Some(lease) = lease else {
-            tx.commit().await?;
-            return Ok(Enqueued { inserted, claimed: Vec::new() });
-        };
-        let (now, lease_until) = (nanos(lease.now)?, nanos(lease.until)?);
-        let rows = tx
-            .query(
-                &format!(
-                    "UPDATE deliveries d SET state = 'sending', lease_owner = $2, lease_until = $4, next_attempt_at = $4, updated_at = $3
-                     WHERE d.id = ANY($1) AND NOT EXISTS (SELECT 1 FROM deliveries e
-                                                          WHERE e.channel = d.channel AND e.group_key = d.group_key
-                                                            AND e.id < d.id AND e.state IN ('pending', 'sending'))
-                     RETURNING {DELIVERY_COLUMNS}"
-                ),
-                &[&ids, &lease.owner, &now, &lease_until],
-            )
-            .await?;
+        let enqueued = enqueue_in(&tx, deliveries, log, lease).await?;
         tx.commit().await?;
-        let mut claimed = rows.iter().map(|r| pg_delivery(r).into_delivery()).collect::<Result<Vec<_>, _>>()?;
-        claimed.sort_by_key(|d| d.id);
-        Ok(Enqueued { inserted, claimed })
+        Ok(enqueued)
+    }
+
+    async fn open_pages_and_enqueue(
+        &self,
+        pages: &[NewPage],
+        plan: PlanDeliveries,
+        lease: Option<Lease<'_>>,
+    ) -> Result<OpenedAndEnqueued, StoreError> {
+        let mut client = self.client().await?;
+        let tx = relaxed(&mut client).await?;
+        let pages = open_in(&tx, pages).await?;
+        let planned = plan(&pages)?;
+        let enqueued = enqueue_in(&tx, &planned.deliveries, &planned.log, lease).await?;
+        tx.commit().await?;
+        Ok(OpenedAndEnqueued { pages, enqueued })
     }
 
     async fn claim_deliveries(
@@ -237,4 +234,34 @@ pub(super) fn pg_delivery(r: &tokio_postgres::Row) -> DeliveryColumns {
         page_id: r.get(14),
         attempt_base: r.get(15),
     }
+}
+
+/// `enqueue` inside `tx`: inserts, and with a lease claims the new deliveries first in line.
+async fn enqueue_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    deliveries: &[NewDelivery],
+    log: &[NotificationLogRow],
+    lease: Option<Lease<'_>>,
+) -> Result<Enqueued, StoreError> {
+    let ids = insert_deliveries(tx, deliveries, log).await?;
+    let inserted = ids.len() as u64;
+    let Some(lease) = lease else {
+        return Ok(Enqueued { inserted, claimed: Vec::new() });
+    };
+    let (now, lease_until) = (nanos(lease.now)?, nanos(lease.until)?);
+    let rows = tx
+        .query(
+            &format!(
+                "UPDATE deliveries d SET state = 'sending', lease_owner = $2, lease_until = $4, next_attempt_at = $4, updated_at = $3
+                 WHERE d.id = ANY($1) AND NOT EXISTS (SELECT 1 FROM deliveries e
+                                                      WHERE e.channel = d.channel AND e.group_key = d.group_key
+                                                        AND e.id < d.id AND e.state IN ('pending', 'sending'))
+                 RETURNING {DELIVERY_COLUMNS}"
+            ),
+            &[&ids, &lease.owner, &now, &lease_until],
+        )
+        .await?;
+    let mut claimed = rows.iter().map(|r| pg_delivery(r).into_delivery()).collect::<Result<Vec<_>, _>>()?;
+    claimed.sort_by_key(|d| d.id);
+    Ok(Enqueued { inserted, claimed })
 }

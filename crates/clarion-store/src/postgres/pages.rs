@@ -50,53 +50,62 @@ async fn insert_events(tx: &deadpool_postgres::Transaction<'_>, events: &[PageEv
     Ok(())
 }
 
+/// Opens the pages of one `open_pages` call inside `tx`.
+pub(super) async fn open_in(
+    tx: &deadpool_postgres::Transaction<'_>,
+    pages: &[NewPage],
+) -> Result<Vec<PageRow>, StoreError> {
+    let insert = tx
+        .prepare(
+            "INSERT INTO pages (team, group_key, kind, severity, summary, context, policy, state, tier, round,
+                                epoch, next_at, opened_at, acknowledged_at, acknowledged_by, action_done_at,
+                                action_done_by, resolved_at, version)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1)
+             ON CONFLICT (team, group_key) WHERE state <> 'resolved' DO NOTHING",
+        )
+        .await?;
+    let select = tx.prepare(OPEN_PAGE).await?;
+    let mut out = Vec::with_capacity(pages.len());
+    for p in pages {
+        let l = life_columns(&p.life)?;
+        tx.execute(
+            &insert,
+            &[
+                &p.team,
+                &p.group_key,
+                &p.kind,
+                &p.severity,
+                &p.summary,
+                &p.context,
+                &p.policy,
+                &l.state,
+                &l.tier,
+                &l.round,
+                &l.epoch,
+                &l.next_at,
+                &l.opened_at,
+                &l.acknowledged_at,
+                &l.acknowledged_by,
+                &l.action_done_at,
+                &l.action_done_by,
+                &l.resolved_at,
+            ],
+        )
+        .await?;
+        let row = tx.query_opt(&select, &[&p.team, &p.group_key]).await?;
+        let row = row.ok_or(StoreError::Corrupt { table: "pages", reason: "an opened page vanished".into() })?;
+        out.push(page(&row)?);
+    }
+    Ok(out)
+}
+
 #[async_trait::async_trait]
 impl PageStore for PgStore {
     async fn open_pages(&self, pages: &[NewPage], _now: Timestamp) -> Result<Vec<PageRow>, StoreError> {
         let mut client = self.client().await?;
         // Opening is bookkeeping derived from the alerts: relaxed durability, like the outbox.
         let tx = relaxed(&mut client).await?;
-        let insert = tx
-            .prepare(
-                "INSERT INTO pages (team, group_key, kind, severity, summary, context, policy, state, tier, round,
-                                    epoch, next_at, opened_at, acknowledged_at, acknowledged_by, action_done_at,
-                                    action_done_by, resolved_at, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, 1)
-                 ON CONFLICT (team, group_key) WHERE state <> 'resolved' DO NOTHING",
-            )
-            .await?;
-        let select = tx.prepare(OPEN_PAGE).await?;
-        let mut out = Vec::with_capacity(pages.len());
-        for p in pages {
-            let l = life_columns(&p.life)?;
-            tx.execute(
-                &insert,
-                &[
-                    &p.team,
-                    &p.group_key,
-                    &p.kind,
-                    &p.severity,
-                    &p.summary,
-                    &p.context,
-                    &p.policy,
-                    &l.state,
-                    &l.tier,
-                    &l.round,
-                    &l.epoch,
-                    &l.next_at,
-                    &l.opened_at,
-                    &l.acknowledged_at,
-                    &l.acknowledged_by,
-                    &l.action_done_at,
-                    &l.action_done_by,
-                    &l.resolved_at,
-                ],
-            )
-            .await?;
-            let row = tx.query_opt(&select, &[&p.team, &p.group_key]).await?;
-            let row = row.ok_or(StoreError::Corrupt { table: "pages", reason: "an opened page vanished".into() })?;
-            out.push(page(&row)?);
-        }
+        let out = open_in(&tx, pages).await?;
         tx.commit().await?;
         Ok(out)
     }

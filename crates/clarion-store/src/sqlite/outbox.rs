@@ -1,14 +1,16 @@
-//! The delivery outbox in SQLite: enqueue (with the notification-log rows, in one relaxed transaction),
-//! claim with leases, record outcomes, list and retry.
+//! The delivery outbox in SQLite: enqueue (with the notification-log rows, and with the pages a flush opens,
+//! in one relaxed transaction), claim with leases, record outcomes, list and retry.
 
 use clarion_core::Timestamp;
 use rusqlite::params;
 
+use super::pages::open_in;
 use super::schema::relaxed;
 use super::SqliteStore;
 use crate::codec::{completion_columns, fingerprints_json, nanos, DeliveryColumns, DELIVERY_COLUMNS};
 use crate::{
-    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NotificationLogRow, OutboxStore, StoreError,
+    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NewPage, NotificationLogRow, OpenedAndEnqueued,
+    OutboxStore, PlanDeliveries, Planned, StoreError,
 };
 
 #[async_trait::async_trait]
@@ -19,31 +21,25 @@ impl OutboxStore for SqliteStore {
         log: &[NotificationLogRow],
         lease: Option<Lease<'_>>,
     ) -> Result<Enqueued, StoreError> {
-        let (deliveries, log) = (encode_deliveries(deliveries)?, encode_log(log)?);
-        let lease =
-            lease.map(|l| Ok::<_, StoreError>((l.owner.to_string(), nanos(l.now)?, nanos(l.until)?))).transpose()?;
+        let planned = Planned { deliveries: deliveries.to_vec(), log: log.to_vec() };
+        let lease = lease_columns(lease)?;
+        self.call(move |conn| relaxed(conn, |tx| enqueue_in(tx, &planned, lease.as_ref()))).await
+    }
+
+    async fn open_pages_and_enqueue(
+        &self,
+        pages: &[NewPage],
+        plan: PlanDeliveries,
+        lease: Option<Lease<'_>>,
+    ) -> Result<OpenedAndEnqueued, StoreError> {
+        let pages = pages.to_vec();
+        let lease = lease_columns(lease)?;
         self.call(move |conn| {
             relaxed(conn, |tx| {
-                let ids = insert_deliveries(tx, &deliveries, &log)?;
-                let inserted = ids.len() as u64;
-                let Some((owner, now, lease_until)) = lease else {
-                    return Ok(Enqueued { inserted, claimed: Vec::new() });
-                };
-                let mut stmt = tx.prepare_cached(&format!(
-                    "UPDATE deliveries SET state = 'sending', lease_owner = ?2, lease_until = ?4, next_attempt_at = ?4, updated_at = ?3
-                     WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries e
-                                                   WHERE e.channel = deliveries.channel AND e.group_key = deliveries.group_key
-                                                     AND e.id < deliveries.id AND e.state IN ('pending', 'sending'))
-                     RETURNING {DELIVERY_COLUMNS}"
-                ))?;
-                let mut claimed = Vec::new();
-                for id in ids {
-                    let mut rows = stmt.query_map(params![id, owner, now, lease_until], delivery_columns)?;
-                    if let Some(row) = rows.next() {
-                        claimed.push(row?.into_delivery()?);
-                    }
-                }
-                Ok(Enqueued { inserted, claimed })
+                let pages = open_in(tx, &pages)?;
+                let planned = plan(&pages)?;
+                let enqueued = enqueue_in(tx, &planned, lease.as_ref())?;
+                Ok(OpenedAndEnqueued { pages, enqueued })
             })
         })
         .await
@@ -191,6 +187,42 @@ const CLAIM: &str =
                          WHERE e.channel = d.channel AND e.group_key = d.group_key AND e.id < d.id
                            AND e.state IN ('pending', 'sending'))
        ORDER BY d.next_attempt_at, d.id LIMIT ?4)";
+
+/// A lease in its stored form: (owner, now, until).
+type LeaseColumns = (String, i64, i64);
+
+fn lease_columns(lease: Option<Lease<'_>>) -> Result<Option<LeaseColumns>, StoreError> {
+    lease.map(|l| Ok((l.owner.to_string(), nanos(l.now)?, nanos(l.until)?))).transpose()
+}
+
+/// `enqueue` inside `tx`: inserts, and with a lease claims the new deliveries first in line.
+fn enqueue_in(
+    tx: &rusqlite::Transaction<'_>,
+    planned: &Planned,
+    lease: Option<&LeaseColumns>,
+) -> Result<Enqueued, StoreError> {
+    let (deliveries, log) = (encode_deliveries(&planned.deliveries)?, encode_log(&planned.log)?);
+    let ids = insert_deliveries(tx, &deliveries, &log)?;
+    let inserted = ids.len() as u64;
+    let Some((owner, now, lease_until)) = lease else {
+        return Ok(Enqueued { inserted, claimed: Vec::new() });
+    };
+    let mut stmt = tx.prepare_cached(&format!(
+        "UPDATE deliveries SET state = 'sending', lease_owner = ?2, lease_until = ?4, next_attempt_at = ?4, updated_at = ?3
+         WHERE id = ?1 AND NOT EXISTS (SELECT 1 FROM deliveries e
+                                       WHERE e.channel = deliveries.channel AND e.group_key = deliveries.group_key
+                                         AND e.id < deliveries.id AND e.state IN ('pending', 'sending'))
+         RETURNING {DELIVERY_COLUMNS}"
+    ))?;
+    let mut claimed = Vec::new();
+    for id in ids {
+        let mut rows = stmt.query_map(params![id, owner, now, lease_until], delivery_columns)?;
+        if let Some(row) = rows.next() {
+            claimed.push(row?.into_delivery()?);
+        }
+    }
+    Ok(Enqueued { inserted, claimed })
+}
 
 /// Deliveries with their creation time encoded.
 fn encode_deliveries(deliveries: &[NewDelivery]) -> Result<Vec<(NewDelivery, i64)>, StoreError> {

@@ -51,7 +51,7 @@ fn insert_events(tx: &Transaction<'_>, events: &[PageEventRow]) -> Result<(), St
 }
 
 /// Opens the pages of one `open_pages` call inside `tx`.
-fn open_in(tx: &Transaction<'_>, pages: &[NewPage]) -> Result<Vec<PageRow>, StoreError> {
+pub(super) fn open_in(tx: &Transaction<'_>, pages: &[NewPage]) -> Result<Vec<PageRow>, StoreError> {
     let mut out = Vec::with_capacity(pages.len());
     let mut insert = tx.prepare_cached(
         "INSERT INTO pages (team, group_key, kind, severity, summary, context, policy, state, tier, round, epoch,
