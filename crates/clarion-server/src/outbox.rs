@@ -2,7 +2,8 @@
 //!
 //! Every producer — the notifier, announcements, and next escalations, planned-event notices and
 //! advisories — builds [`Envelope`]s (one notification for one channel, with its idempotency key from
-//! [`keys`]) and calls [`Outbox::send`]. The outbox encodes them, commits them together with the
+//! [`keys`]) and calls [`Outbox::send`] (or [`Outbox::open_and_send`], when its messages name the pages the
+//! same commit opens: the notifier's flushes). The outbox encodes them, commits them together with the
 //! notification-log rows they record in one transaction, claims under this instance's lease those first in
 //! line for their (channel, group), and hands the claimed ones straight to the delivery workers; the rest
 //! the workers find by claiming. **A notification exists once `send` returned `Ok`**: from then on it is
@@ -28,7 +29,10 @@ use std::time::Duration;
 use clarion_config::{Config, TeamConfig};
 use clarion_core::notification::Notification;
 use clarion_core::Timestamp;
-use clarion_store::{Completion, Delivery, Lease, NewDelivery, NotificationLogRow, Store, StoreError};
+use clarion_store::{
+    Completion, Delivery, Enqueued, Lease, NewDelivery, NewPage, NotificationLogRow, PageRow, PlanDeliveries, Planned,
+    Store, StoreError,
+};
 use tokio::sync::{mpsc, Notify};
 
 /// Most deliveries handed to the workers and not yet started; more wait in the store.
@@ -146,29 +150,47 @@ impl Outbox {
         if envelopes.is_empty() && log.is_empty() {
             return Ok(Sent { stored: 0, handed_off: 0 });
         }
-        let deliveries = envelopes
-            .iter()
-            .map(|e| {
-                let payload = encode(&e.notification)
-                    .map_err(|source| OutboxError::Encode { channel: e.channel.clone(), source })?;
-                Ok(NewDelivery {
-                    page_id: e.notification.page().and_then(|p| crate::pages::parse_id(&p.id)),
-                    idempotency_key: e.idempotency_key.clone(),
-                    channel: e.channel.clone(),
-                    team: e.notification.team().to_string(),
-                    group_key: e.notification.group_key(),
-                    payload,
-                    created_at: now,
-                })
-            })
-            .collect::<Result<Vec<_>, OutboxError>>()?;
-        // With a backlog waiting in memory, new deliveries are committed unclaimed and wait in the store.
-        let lease = (self.waiting.load(Ordering::Acquire) < HANDOFF_LIMIT).then_some(Lease {
-            owner: &self.instance_id,
-            now,
-            until: lease_until,
+        let deliveries = deliveries_of(envelopes, now)?;
+        let enqueued = self.store.enqueue(&deliveries, log, self.lease(now, lease_until)).await?;
+        Ok(self.hand_off(enqueued))
+    }
+
+    /// Opens `pages` and commits, in the same transaction, the envelopes and notification-log rows `plan`
+    /// makes of the opened pages (given in the order of `pages`), then hands what it claimed to the
+    /// workers: [`Outbox::send`] for a producer whose messages name pages it opens. `plan` runs inside
+    /// the store's transaction (see [`clarion_store::PlanDeliveries`]): it must be quick and take no lock
+    /// that a caller of the store may hold. What else it returns (`T`) is handed back after the commit.
+    pub async fn open_and_send<T: Send + 'static>(
+        &self,
+        pages: &[NewPage],
+        plan: impl FnOnce(&[PageRow]) -> (Vec<Envelope>, Vec<NotificationLogRow>, T) + Send + 'static,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<(Vec<PageRow>, Sent, T), OutboxError> {
+        let kept = Arc::new(parking_lot::Mutex::new(None));
+        let keep = kept.clone();
+        let plan: PlanDeliveries = Box::new(move |pages: &[PageRow]| {
+            let (envelopes, log, extra) = plan(pages);
+            let deliveries = deliveries_of(&envelopes, now).map_err(|e| StoreError::Plan(e.to_string()))?;
+            *keep.lock() = Some(extra);
+            Ok(Planned { deliveries, log })
         });
-        let enqueued = self.store.enqueue(&deliveries, log, lease).await?;
+        let done = self.store.open_pages_and_enqueue(pages, plan, self.lease(now, lease_until)).await?;
+        let sent = self.hand_off(done.enqueued);
+        // The store runs the plan before it commits, so a commit always has its plan's output.
+        let extra =
+            kept.lock().take().ok_or_else(|| StoreError::Plan("the store committed without planning".into()))?;
+        Ok((done.pages, sent, extra))
+    }
+
+    /// The lease new deliveries are claimed under as they are committed; none with a backlog waiting in
+    /// memory, so new deliveries wait in the store.
+    fn lease(&self, now: Timestamp, until: Timestamp) -> Option<Lease<'_>> {
+        (self.waiting.load(Ordering::Acquire) < HANDOFF_LIMIT).then_some(Lease { owner: &self.instance_id, now, until })
+    }
+
+    /// Hands what a commit claimed to the workers, and wakes them for what it did not.
+    fn hand_off(&self, enqueued: Enqueued) -> Sent {
         let handed_off = enqueued.claimed.len();
         if (handed_off as u64) < enqueued.inserted {
             // Some wait behind earlier deliveries of their group, or behind the backlog: the workers find
@@ -184,7 +206,7 @@ impl Outbox {
                 );
             }
         }
-        Ok(Sent { stored: enqueued.inserted, handed_off })
+        Sent { stored: enqueued.inserted, handed_off }
     }
 
     /// Claims up to `limit` due deliveries for this instance.
@@ -216,6 +238,26 @@ impl Outbox {
     pub async fn woken(&self) {
         self.wake.notified().await;
     }
+}
+
+/// The stored form of `envelopes`, created at `now`.
+fn deliveries_of(envelopes: &[Envelope], now: Timestamp) -> Result<Vec<NewDelivery>, OutboxError> {
+    envelopes
+        .iter()
+        .map(|e| {
+            let payload =
+                encode(&e.notification).map_err(|source| OutboxError::Encode { channel: e.channel.clone(), source })?;
+            Ok(NewDelivery {
+                page_id: e.notification.page().and_then(|p| crate::pages::parse_id(&p.id)),
+                idempotency_key: e.idempotency_key.clone(),
+                channel: e.channel.clone(),
+                team: e.notification.team().to_string(),
+                group_key: e.notification.group_key(),
+                payload,
+                created_at: now,
+            })
+        })
+        .collect()
 }
 
 /// The stored form of a notification (JSON).

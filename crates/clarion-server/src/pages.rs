@@ -8,7 +8,9 @@
 //! once; the commit at the version read lets exactly one of two racing instances record the step, and the
 //! other reads the page again.
 //!
-//! Pages open in [`open_for_groups`], called by the notifier with what it is about to notify.
+//! Pages of aggregation groups open in the notifier's outbox commit ([`for_groups`] says what to open,
+//! [`crate::outbox::Outbox::open_and_send`] opens them in the transaction that enqueues the notices naming
+//! them, and [`opened`] counts them).
 
 use std::time::Duration;
 
@@ -49,7 +51,7 @@ pub struct Applied {
     pub changed: bool,
 }
 
-/// A group the notifier is about to notify a team of, for [`open_for_groups`].
+/// A group the notifier is about to notify a team of, for [`for_groups`].
 #[derive(Debug, Clone)]
 pub struct GroupPage {
     pub team: String,
@@ -71,17 +73,10 @@ pub fn parse_id(text: &str) -> Option<i64> {
     text.trim().parse::<i64>().ok().filter(|id| *id > 0)
 }
 
-/// The open page of each group (opening those that have none), in the order given.
-pub async fn open_for_groups(
-    state: &AppState,
-    groups: &[GroupPage],
-    now: Timestamp,
-) -> Result<Vec<PageRow>, StoreError> {
-    if groups.is_empty() {
-        return Ok(Vec::new());
-    }
-    let config = state.config();
-    let new: Vec<NewPage> = groups
+/// The pages to open for `groups` (each its team's page of an aggregation group, with the policy its
+/// route names or the team's default), for [`crate::outbox::Outbox::open_and_send`].
+pub fn for_groups(config: &Config, groups: &[GroupPage], now: Timestamp) -> Vec<NewPage> {
+    groups
         .iter()
         .map(|g| {
             let policy = config.policy_for(g.route_policy.as_deref(), &g.team);
@@ -96,19 +91,21 @@ pub async fn open_for_groups(
                 life: PageLife::open(policy, now),
             }
         })
-        .collect();
-    let pages = state.store().open_pages(&new, now).await?;
-    // A page opened now carries this round's `opened_at`; one opened before keeps its own.
+        .collect()
+}
+
+/// After a commit opened `pages` at `now`: counts the new ones and wakes escalation for them (pages with
+/// a policy are due at once: tier 1). A page opened now carries this round's `opened_at`; one opened
+/// before keeps its own.
+pub fn opened(state: &AppState, pages: &[PageRow], now: Timestamp) {
     let mut opened = 0;
     for p in pages.iter().filter(|p| p.life.opened_at == now && p.version == 1) {
         state.metrics().pages_opened.get_or_create(&TeamLabel { team: p.team.clone() }).inc();
         opened += 1;
     }
     if opened > 0 {
-        // Pages with a policy are due at once: tier 1.
         state.wake_escalation();
     }
-    Ok(pages)
 }
 
 /// Opens one page per addressed team of an announcement (no escalation: people read announcements when

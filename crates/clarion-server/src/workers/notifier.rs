@@ -9,18 +9,23 @@
 //! notified twice. What to tell whom is decided in `clarion-core` (`dispatch::notice_for_channel`); this
 //! worker looks up teams and channels, builds the notification, and commits.
 //!
-//! Each group's notification to its team is a **page** (`crate::pages`): opened before its first notice
-//! (every notice carries the page id and each recipient's signed acknowledgement link), resolved when all
-//! its alerts resolved. An acknowledged page is not re-notified at the repeat interval; new alerts in its
+//! Each group's notification to its team is a **page** (`crate::pages`): opened in the same transaction
+//! as its first notice (`Outbox::open_and_send`; every notice carries the page id and each recipient's
+//! signed acknowledgement link, so a flush costs one round trip to the store), resolved when all its
+//! alerts resolved. What the plan inside that transaction needs from memory (the notification log) and
+//! the alerts' findings are read before it, so the plan takes no lock. An acknowledged page is not re-notified at the repeat interval; new alerts in its
 //! group still are, marked new.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clarion_config::Config;
 use clarion_core::clarity::ClarityField;
 use clarion_core::dispatch::{notice_for_channel, Flush, NotificationLogEntry};
-use clarion_core::notification::{AlertGroup, Notification, NotifiedAlert, Status};
+use clarion_core::notification::{AlertGroup, FindingNote, Notification, NotifiedAlert, Status};
 use clarion_core::page::{Event, PageState};
+use clarion_core::Fingerprint;
 use clarion_store::{Durability, NotificationLogRow, PageRow};
 
 use crate::outbox::{self, keys, Envelope, OutboxError};
@@ -70,12 +75,35 @@ struct Round {
     logged: Vec<((String, String), NotificationLogEntry)>,
 }
 
-/// Flushes the first [`MAX_GROUPS_PER_ROUND`] due groups: pages opened or resolved first, then one outbox
-/// commit for every notice. Returns how many groups were flushed.
+/// The page a flushed group's notices name.
+#[derive(Debug, Clone)]
+enum PageOf {
+    /// None (its team is not configured, or nothing fires and no page was open).
+    None,
+    /// Read (and resolved) before the round's commit.
+    Known(Box<PageRow>),
+    /// Opened by the round's commit: the index among the pages it opens.
+    Opened(usize),
+}
+
+/// What planning a flush reads from memory and computes before the commit, so that the plan itself, which
+/// runs inside the store's transaction, takes no lock and does no slow work.
+#[derive(Debug)]
+struct Prepared {
+    /// The last notification of the group to each channel of its team, in the team's order.
+    last: Vec<Option<NotificationLogEntry>>,
+    /// Each alert's findings against the communication standard.
+    findings: HashMap<Fingerprint, Vec<FindingNote>>,
+    page: PageOf,
+}
+
+/// Flushes the first [`MAX_GROUPS_PER_ROUND`] due groups: pages resolved first, then one outbox commit
+/// that opens the pages of groups with firing alerts and enqueues every notice (naming those pages).
+/// Returns how many groups were flushed.
 pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     let now = state.now();
     let config = state.config();
-    let flushes = state.memory().due_flushes(now, MAX_GROUPS_PER_ROUND);
+    let flushes = Arc::new(state.memory().due_flushes(now, MAX_GROUPS_PER_ROUND));
     if flushes.is_empty() {
         return Ok(0);
     }
@@ -84,17 +112,40 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     // that will tell some channel something open or resolve their page, so a round costs the store
     // nothing for the others.
     let speaks: Vec<bool> = flushes.iter().map(|f| would_notify(state, &config, f, now)).collect();
-    let speaking: Vec<&Flush> = flushes.iter().zip(&speaks).filter(|(_, s)| **s).map(|(f, _)| f).collect();
-    let mut spoken = pages_of(state, &config, &speaking, now).await?.into_iter();
-    let pages: Vec<Option<PageRow>> = speaks.iter().map(|&s| if s { spoken.next().flatten() } else { None }).collect();
-    let external_url = state.external_url();
-    let mut round = Round::default();
-    for (flush, page) in flushes.iter().zip(&pages) {
-        plan_flush(state, &config, flush, page.as_ref(), &external_url, now, &mut round);
+    if !speaks.contains(&true) {
+        state.memory().flushed(&flushes, Vec::new(), now);
+        return Ok(flushes.len());
     }
-    let sent = state.outbox().send(&round.envelopes, &round.log_rows, now, outbox::lease_until(&config, now)).await?;
-    state.memory().flushed(&flushes, round.logged, now);
-    if !round.envelopes.is_empty() {
+    let (pages_of, to_open) = pages_of(state, &config, &flushes, &speaks).await?;
+    let prepared: Vec<Prepared> = flushes
+        .iter()
+        .zip(&speaks)
+        .zip(pages_of)
+        .map(|((flush, &speaks), page)| prepare(state, &config, flush, speaks, page))
+        .collect();
+    let plan = {
+        let (state, config, flushes) = (state.clone(), config.clone(), flushes.clone());
+        let external_url = state.external_url();
+        move |opened: &[PageRow]| {
+            let mut round = Round::default();
+            for (flush, prepared) in flushes.iter().zip(&prepared) {
+                let page = match &prepared.page {
+                    PageOf::None => None,
+                    PageOf::Known(page) => Some(&**page),
+                    PageOf::Opened(i) => opened.get(*i),
+                };
+                plan_flush(&state, &config, flush, prepared, page, &external_url, now, &mut round);
+            }
+            (round.envelopes, round.log_rows, round.logged)
+        }
+    };
+    let new_pages = pages::for_groups(&config, &to_open, now);
+    let (opened, sent, logged) =
+        state.outbox().open_and_send(&new_pages, plan, now, outbox::lease_until(&config, now)).await?;
+    pages::opened(state, &opened, now);
+    let notified = !logged.is_empty();
+    state.memory().flushed(&flushes, logged, now);
+    if notified {
         tracing::debug!(
             deliveries = sent.stored,
             handed_off = sent.handed_off,
@@ -128,19 +179,20 @@ fn would_notify(state: &AppState, config: &Config, flush: &Flush, now: clarion_c
     })
 }
 
-/// The page of each flushed group: opened when it has firing alerts, resolved when all its alerts
-/// resolved; `None` for a group of a team that is not configured, or with nothing firing and no page.
+/// The page each flushed group that speaks will name: resolved now when all its alerts resolved (read and
+/// stepped before the round's commit), to be opened by the commit when it has firing alerts (the
+/// [`GroupPage`]s returned, in the order of their [`PageOf::Opened`] indices), none for a group of a team
+/// that is not configured or that does not speak.
 async fn pages_of(
     state: &AppState,
     config: &Config,
-    flushes: &[&Flush],
-    now: clarion_core::Timestamp,
-) -> Result<Vec<Option<PageRow>>, NotifierError> {
-    let mut out: Vec<Option<PageRow>> = vec![None; flushes.len()];
-    let mut requests = Vec::new();
-    let mut requested = Vec::new();
+    flushes: &[Flush],
+    speaks: &[bool],
+) -> Result<(Vec<PageOf>, Vec<GroupPage>), NotifierError> {
+    let mut out = vec![PageOf::None; flushes.len()];
+    let mut to_open = Vec::new();
     for (i, flush) in flushes.iter().enumerate() {
-        if config.team(&flush.receiver).is_none() {
+        if !speaks[i] || config.team(&flush.receiver).is_none() {
             continue;
         }
         if let Some((_, lead)) = flush.firing.first() {
@@ -153,7 +205,8 @@ async fn pages_of(
                 .next()
                 .unwrap_or_default()
                 .to_string();
-            requests.push(GroupPage {
+            out[i] = PageOf::Opened(to_open.len());
+            to_open.push(GroupPage {
                 team: flush.receiver.clone(),
                 group_key: flush.group_key.clone(),
                 route_policy: flush.escalation.clone(),
@@ -161,30 +214,45 @@ async fn pages_of(
                 summary,
                 context: ClarityField::Context.of_alert(&lead.labels, &lead.annotations).map(str::to_string),
             });
-            requested.push(i);
         } else if !flush.resolved.is_empty() {
             // Everything resolved: the open page ends. (A flush repeated after a crash finds it resolved
             // already, and its notice goes out without the page.)
             let Some(page) = state.store().open_page(&flush.receiver, &flush.group_key).await? else { continue };
             let resolve = Event::Resolve(pages::automatic());
-            out[i] = Some(match pages::apply_with(state, page.id, &resolve, Durability::Relaxed).await {
-                Ok(applied) => applied.page,
-                Err(PageError::Refused(_)) => state.store().get_page(page.id).await?.unwrap_or(page),
-                Err(e) => return Err(e.into()),
-            });
+            out[i] =
+                PageOf::Known(Box::new(match pages::apply_with(state, page.id, &resolve, Durability::Relaxed).await {
+                    Ok(applied) => applied.page,
+                    Err(PageError::Refused(_)) => state.store().get_page(page.id).await?.unwrap_or(page),
+                    Err(e) => return Err(e.into()),
+                }));
         }
     }
-    for (i, page) in requested.into_iter().zip(pages::open_for_groups(state, &requests, now).await?) {
-        out[i] = Some(page);
-    }
-    Ok(out)
+    Ok((out, to_open))
+}
+
+/// Reads what planning `flush` needs from memory, and computes its alerts' findings (only for a group
+/// that speaks: the others plan nothing).
+fn prepare(state: &AppState, config: &Config, flush: &Flush, speaks: bool, page: PageOf) -> Prepared {
+    let Some(team) = config.team(&flush.receiver).filter(|_| speaks) else {
+        return Prepared { last: Vec::new(), findings: HashMap::new(), page };
+    };
+    let last = team.channels.iter().map(|c| state.memory().last_notification(&flush.group_key, c)).collect();
+    let findings = flush
+        .firing
+        .iter()
+        .chain(&flush.resolved)
+        .map(|(fp, alert)| (*fp, config.standard.alert_findings(alert, Some(&team.name))))
+        .collect();
+    Prepared { last, findings, page }
 }
 
 /// Adds to `round` what each channel of the flushed group's team must be told.
+#[allow(clippy::too_many_arguments)]
 fn plan_flush(
     state: &AppState,
     config: &Config,
     flush: &Flush,
+    prepared: &Prepared,
     page: Option<&PageRow>,
     external_url: &str,
     now: clarion_core::Timestamp,
@@ -193,9 +261,8 @@ fn plan_flush(
     let Some(team) = config.team(&flush.receiver) else { return };
     // An acknowledged page hears of new and resolved alerts, not the same ones again.
     let repeat = page.is_none_or(|p| p.life.state != PageState::Acknowledged);
-    for channel_name in &team.channels {
+    for (channel_name, last) in team.channels.iter().zip(&prepared.last) {
         let Some(channel) = config.channel(channel_name) else { continue };
-        let last = state.memory().last_notification(&flush.group_key, channel_name);
         let Some(notice) = notice_for_channel(flush, channel.send_resolved, last.as_ref(), repeat, now) else {
             continue;
         };
@@ -213,7 +280,7 @@ fn plan_flush(
                 .alerts
                 .iter()
                 .map(|a| NotifiedAlert {
-                    findings: config.standard.alert_findings(a.alert, Some(&team.name)),
+                    findings: prepared.findings.get(&a.fingerprint).cloned().unwrap_or_default(),
                     status: if a.resolved { Status::Resolved } else { Status::Firing },
                     labels: a.alert.labels.clone(),
                     annotations: a.alert.annotations.clone(),
