@@ -7,6 +7,7 @@
 pub mod alert;
 pub mod alerts;
 pub mod announcement;
+pub mod calendar;
 pub mod clarity;
 pub mod delivery;
 pub mod dispatch;
