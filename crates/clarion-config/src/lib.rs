@@ -5,6 +5,7 @@
 //! types; every error names the file, the line and the field. Nothing here reads the environment or the clock.
 #![forbid(unsafe_code)]
 
+pub mod calendars;
 mod channels;
 mod duration;
 pub mod egress;
@@ -77,6 +78,8 @@ pub struct Config {
     teams: HashMap<String, usize>,
     /// Index of `file.channels` by name (names are unique).
     channels: HashMap<String, usize>,
+    /// `calendars:`, checked, with the events of their `ics_file`s.
+    calendars: Vec<calendars::Calendar>,
 }
 
 impl Config {
@@ -293,6 +296,17 @@ impl Config {
             &file.providers.iter().map(|p| p.name.as_str()).collect(),
         )
         .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
+        // `ics_file` paths are relative to the configuration file (or the working directory for text that
+        // did not come from a file).
+        let base =
+            if source.starts_with('<') { Path::new(".") } else { Path::new(source).parent().unwrap_or(Path::new(".")) };
+        let calendars = calendars::check(&file.calendars, base).map_err(|(field, needle, msg, last)| {
+            if last {
+                located_last(field, &needle, msg)
+            } else {
+                located(field, &needle, msg)
+            }
+        })?;
         let route = build_route(&file.route, None, "route", &team_names, &policy_names)
             .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
         let policies = file.escalation_policies.iter().map(|p| (p.name.clone(), p.to_domain())).collect();
@@ -318,7 +332,18 @@ impl Config {
             egress,
             teams,
             channels,
+            calendars,
         })
+    }
+
+    /// The declared calendar named `name`.
+    pub fn calendar(&self, name: &str) -> Option<&calendars::Calendar> {
+        self.calendars.iter().find(|c| c.name == name)
+    }
+
+    /// Every declared calendar, in the order declared.
+    pub fn calendars(&self) -> &[calendars::Calendar] {
+        &self.calendars
     }
 
     /// The configuration as Clarion understood it, in YAML, every secret shown as `<secret>` by its type

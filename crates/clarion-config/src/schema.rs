@@ -72,6 +72,9 @@ pub struct ConfigFile {
     /// Who hears of a page, and when, while nobody acknowledges it.
     #[serde(default)]
     pub escalation_policies: Vec<crate::escalation::PolicyConfig>,
+    /// Change calendars: may a change go to production now?
+    #[serde(default)]
+    pub calendars: Vec<crate::calendars::CalendarConfig>,
 }
 
 /// The listener's certificate and key, PEM files as Alertmanager's `tls_server_config` takes them. Read at

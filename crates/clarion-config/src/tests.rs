@@ -473,3 +473,57 @@ fn defaults_are_the_same_with_and_without_their_section() -> Result<(), ConfigEr
     assert_eq!(g1.resolve_timeout, g2.resolve_timeout);
     Ok(())
 }
+
+/// The smallest configuration the calendar tests add to (two lines).
+const HEAD: &str = "teams: [{name: ops}]\nroute: {receiver: ops}\n";
+
+#[test]
+fn calendars_are_checked_with_the_line_of_the_mistake() {
+    let cases = [
+        ("calendars:\n  - {name: 'prod freeze', type: DEFAULT_OPEN}\n", 2, "calendars[0].name", "not a calendar name"),
+        (
+            "calendars:\n  - {name: prod, type: DEFAULT_OPEN}\n  - {name: prod, type: DEFAULT_CLOSED}\n",
+            3,
+            "calendars[1].name",
+            "defined twice",
+        ),
+        (
+            "calendars:\n  - {name: prod, type: DEFAULT_OPEN, timezone: Mars/Base}\n",
+            2,
+            "calendars[0].timezone",
+            "unknown time zone",
+        ),
+        ("calendars:\n  - {name: prod, type: SOMETIMES}\n", 2, "calendars[0].type", "DEFAULT_OPEN"),
+        (
+            "calendars:\n  - {name: prod, type: DEFAULT_OPEN, ics_file: testdata/missing.ics}\n",
+            2,
+            "calendars[0].ics_file",
+            "cannot read",
+        ),
+        (
+            "calendars:\n  - {name: prod, type: DEFAULT_OPEN, ics_file: testdata/every-field.yml}\n",
+            2,
+            "calendars[0].ics_file",
+            "line 1: not an iCalendar document",
+        ),
+    ];
+    for (text, line, field, message) in cases {
+        match Config::parse(&(HEAD.to_string() + text), "clarion.yml") {
+            Err(e) => {
+                assert_eq!((e.line, e.field.as_str()), (Some(line + 2), field), "{text}: {e}");
+                assert!(e.message.contains(message), "{text}: {e}");
+            }
+            Ok(_) => panic!("{text} was accepted"),
+        }
+    }
+}
+
+#[test]
+fn a_calendars_file_is_read_in_its_zone() -> Result<(), ConfigError> {
+    let text =
+        "calendars:\n  - {name: prod, type: DEFAULT_OPEN, timezone: Europe/Berlin, ics_file: testdata/freeze.ics}\n";
+    let c = Config::parse(&(HEAD.to_string() + text), "clarion.yml")?;
+    let prod = c.calendar("prod").map(|p| (p.zone, p.from_file.as_ref().map(|f| f.events.len())));
+    assert_eq!(prod, Some((chrono_tz::Europe::Berlin, Some(1))));
+    Ok(())
+}

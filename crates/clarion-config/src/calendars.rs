@@ -1,0 +1,99 @@
+//! The `calendars:` section: change calendars, their type and time zone, and an optional iCalendar file
+//! their events come from.
+
+use std::path::{Path, PathBuf};
+
+use clarion_core::calendar::CalendarType;
+
+/// A change calendar as declared.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarConfig {
+    /// Letters, digits, `.`, `_` and `-`: the name appears in URLs and in `calendar:NAME` references.
+    pub name: String,
+    /// `DEFAULT_OPEN` (events are freezes) or `DEFAULT_CLOSED` (events are change windows).
+    #[serde(rename = "type")]
+    pub calendar_type: CalendarType,
+    /// IANA time zone in which floating and date-only times of its events are read; default `UTC`.
+    #[serde(default = "default_timezone")]
+    pub timezone: String,
+    /// An iCalendar file the events come from, read at start and on every reload (relative to this
+    /// configuration file). Without it, events are imported by API or `clarion calendar import`.
+    pub ics_file: Option<PathBuf>,
+}
+
+fn default_timezone() -> String {
+    "UTC".into()
+}
+
+/// Whether `name` is a valid calendar name.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !name.starts_with('.')
+}
+
+/// A declared calendar, checked: its zone resolved and, with `ics_file`, its events read.
+#[derive(Debug, Clone)]
+pub struct Calendar {
+    pub name: String,
+    pub calendar_type: CalendarType,
+    pub zone: chrono_tz::Tz,
+    /// Events from `ics_file`, if set (then the API does not replace them).
+    pub from_file: Option<clarion_calendar::Calendar>,
+}
+
+/// A mistake in `calendars:`: the field, a text on its line, the message, and whether the line is the
+/// text's last occurrence (a name defined twice is reported at its second definition).
+pub(crate) type Mistake = (String, String, String, bool);
+
+/// Checks `calendars:`; returns them, or the first mistake. `base` is the directory relative `ics_file`
+/// paths start from.
+pub(crate) fn check(declared: &[CalendarConfig], base: &Path) -> Result<Vec<Calendar>, Mistake> {
+    let mut out: Vec<Calendar> = Vec::new();
+    for (i, c) in declared.iter().enumerate() {
+        let needle = format!("name: {}", c.name);
+        if !valid_name(&c.name) {
+            return Err((
+                format!("calendars[{i}].name"),
+                c.name.clone(),
+                format!("{:?} is not a calendar name: use letters, digits, '.', '_' and '-' (at most 64)", c.name),
+                false,
+            ));
+        }
+        if out.iter().any(|o| o.name == c.name) {
+            return Err((
+                format!("calendars[{i}].name"),
+                needle,
+                format!("calendar {:?} is defined twice", c.name),
+                true,
+            ));
+        }
+        let zone = clarion_calendar::resolve_zone(&c.timezone).ok_or_else(|| {
+            (
+                format!("calendars[{i}].timezone"),
+                format!("timezone: {}", c.timezone),
+                format!("unknown time zone {:?}; use an IANA name such as Europe/Berlin", c.timezone),
+                false,
+            )
+        })?;
+        let from_file = match &c.ics_file {
+            None => None,
+            Some(path) => {
+                let path = if path.is_absolute() { path.clone() } else { base.join(path) };
+                let field = format!("calendars[{i}].ics_file");
+                let needle = "ics_file".to_string();
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    (field.clone(), needle.clone(), format!("cannot read {}: {e}", path.display()), false)
+                })?;
+                Some(
+                    clarion_calendar::read(&text, zone)
+                        .map_err(|e| (field, needle, format!("{}: {e}", path.display()), false))?,
+                )
+            }
+        };
+        out.push(Calendar { name: c.name.clone(), calendar_type: c.calendar_type, zone, from_file });
+    }
+    Ok(out)
+}
