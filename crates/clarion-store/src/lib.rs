@@ -1,7 +1,8 @@
 //! Clarion's durable storage.
 //!
 //! [`Store`] is what the server needs from storage — the sum of one role trait per kind of data
-//! ([`AlertLog`], [`SilenceStore`], [`OutboxStore`], [`NotificationLogStore`], [`PageStore`]); [`sqlite::SqliteStore`] (the
+//! ([`AlertLog`], [`SilenceStore`], [`OutboxStore`], [`NotificationLogStore`], [`PageStore`],
+//! [`CalendarStore`]); [`sqlite::SqliteStore`] (the
 //! embedded default) and [`postgres::PgStore`] (the scale-out store) implement each with the same
 //! semantics, checked by one test suite run against both. A new kind of data (timers, calendars,
 //! receipts) is a new role trait, a file per backend, and one more bound on `Store`. A call that returns `Ok` has committed: that is what lets the server answer
@@ -324,6 +325,25 @@ pub trait NotificationLogStore: Send + Sync {
     async fn delete_notification_log_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
 }
 
+/// One change calendar's events as stored: the iCalendar document last imported, as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CalendarDocument {
+    pub name: String,
+    pub document: String,
+    pub imported_at: Timestamp,
+}
+
+/// The events of change calendars: one iCalendar document per calendar name, replaced as a whole by an
+/// import. Synced to disk like silences (people's changes). The store does not read the documents.
+#[async_trait::async_trait]
+pub trait CalendarStore: Send + Sync {
+    /// Replaces the document of calendar `name`.
+    async fn put_calendar(&self, document: &CalendarDocument) -> Result<(), StoreError>;
+
+    /// Every stored document, by name.
+    async fn load_calendars(&self) -> Result<Vec<CalendarDocument>, StoreError>;
+}
+
 /// A page to open (see [`PageStore::open_pages`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPage {
@@ -441,7 +461,7 @@ pub trait PageStore: Send + Sync {
 /// Durable storage for signals: the sum of the role traits, which both backends implement with the same
 /// semantics. Callers that need one kind of data can take the role trait alone.
 pub trait Store:
-    AlertLog + SilenceStore + OutboxStore + NotificationLogStore + PageStore + std::fmt::Debug + 'static
+    AlertLog + SilenceStore + OutboxStore + NotificationLogStore + PageStore + CalendarStore + std::fmt::Debug + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/api/v2/status`.
     fn kind(&self) -> &'static str;

@@ -11,8 +11,8 @@ use clarion_core::page::{PageLife, PageState};
 use clarion_core::silence::Silence;
 use clarion_core::{Matchers, Timestamp};
 use clarion_store::{
-    Completion, Delivery, DeliveryState, Durability, Lease, NewDelivery, NewPage, NotificationLogRow, PageEventRow,
-    PageFilter, PageRow, PlanDeliveries, Planned, Store, StoreError,
+    CalendarDocument, Completion, Delivery, DeliveryState, Durability, Lease, NewDelivery, NewPage, NotificationLogRow,
+    PageEventRow, PageFilter, PageRow, PlanDeliveries, Planned, Store, StoreError,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -160,6 +160,7 @@ suite!(
     the_notification_log_is_upserted_loaded_and_aged_out,
     enqueue_and_claim_claims_only_what_is_first_in_line,
     pages_and_their_deliveries_commit_together_or_not_at_all,
+    calendar_documents_are_replaced_by_name_and_survive_reopening,
     a_group_has_one_open_page_at_a_time,
     pages_change_only_at_the_version_read_and_keep_a_timeline,
     due_pages_come_earliest_first_and_resolved_ones_never,
@@ -676,6 +677,26 @@ async fn enqueue_and_claim_claims_only_what_is_first_in_line<B: Backend>() -> Te
     assert_eq!(store.list_deliveries(None, 10).await?.len(), 3);
     // The claimed one is not handed out again; the waiting one is.
     assert_eq!(keys(&claim(&store, "other", 2).await?), ["waiting"]);
+    Ok(())
+}
+
+async fn calendar_documents_are_replaced_by_name_and_survive_reopening<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let doc = |name: &str, text: &str, at: i64| CalendarDocument {
+        name: name.into(),
+        document: text.into(),
+        imported_at: t(at),
+    };
+    store.put_calendar(&doc("prod", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", 1)).await?;
+    store.put_calendar(&doc("staging", "first", 2)).await?;
+    store.put_calendar(&doc("staging", "second", 3)).await?;
+    drop(store);
+    let again = b.open().await?;
+    assert_eq!(
+        again.load_calendars().await?,
+        [doc("prod", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", 1), doc("staging", "second", 3)]
+    );
     Ok(())
 }
 

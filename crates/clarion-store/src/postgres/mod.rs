@@ -6,6 +6,7 @@
 //! `silences`, `outbox`, `nflog`).
 
 mod alerts;
+mod calendars;
 mod nflog;
 mod outbox;
 mod pages;
@@ -124,6 +125,12 @@ const MIGRATIONS: &[&str] = &[
     // 5: a manual retry keeps the attempt count (receivers see attempt numbers go on) and restarts the
     // attempt budget from here.
     "ALTER TABLE deliveries ADD COLUMN attempt_base BIGINT NOT NULL DEFAULT 0;",
+    // 6: the events of change calendars: one iCalendar document per calendar, replaced as a whole.
+    "CREATE TABLE calendars (
+        name        TEXT   PRIMARY KEY,
+        document    TEXT   NOT NULL,
+        imported_at BIGINT NOT NULL
+    );",
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.

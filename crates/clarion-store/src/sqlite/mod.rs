@@ -7,6 +7,7 @@
 
 mod alerts;
 pub mod backup;
+mod calendars;
 mod nflog;
 mod outbox;
 mod pages;

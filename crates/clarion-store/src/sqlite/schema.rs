@@ -113,6 +113,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // 5: a manual retry keeps the attempt count (receivers see attempt numbers go on) and restarts the
     // attempt budget from here.
     "ALTER TABLE deliveries ADD COLUMN attempt_base INTEGER NOT NULL DEFAULT 0;",
+    // 6: the events of change calendars: one iCalendar document per calendar, replaced as a whole.
+    "CREATE TABLE calendars (
+        name        TEXT   PRIMARY KEY,
+        document    TEXT   NOT NULL,
+        imported_at INTEGER NOT NULL
+    );",
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
