@@ -9,6 +9,7 @@
 
 mod api;
 mod auth;
+mod calendars;
 mod clock;
 mod error;
 mod intake;
@@ -54,6 +55,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v2/receivers", get(api::status::receivers))
         .route("/api/v1/standard/report", get(api::standard::get))
         .route("/api/v1/announcements", post(api::announcements::post))
+        .route("/api/v1/calendars", get(api::calendars::list))
+        .route("/api/v1/calendars/state", get(api::calendars::state))
+        .route("/api/v1/calendars/{name}", get(api::calendars::get_one).put(api::calendars::put))
+        .route("/calendars/{file}", get(api::calendars::feed))
         .route("/api/v1/deliveries", get(api::deliveries::list))
         .route("/api/v1/deliveries/{id}", get(api::deliveries::get_one))
         .route("/api/v1/deliveries/{id}/retry", post(api::deliveries::retry))

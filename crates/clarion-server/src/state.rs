@@ -83,6 +83,7 @@ struct Inner {
     listen: SocketAddr,
     store: Arc<dyn Store>,
     memory: Memory,
+    calendars: crate::calendars::Calendars,
     intake: Intake,
     outbox: Outbox,
     /// Serialises silence changes: plan, commit, then install.
@@ -169,6 +170,7 @@ impl AppState {
         let loaded = rows.len();
         let silences = store.load_silences().await?;
         let nflog = notification_log(store.load_notification_log().await?);
+        let calendars = crate::calendars::Calendars::load(store.load_calendars().await?);
         let now = clock.now();
         let route = Arc::new(config.route.clone());
         let memory = Memory::load(
@@ -210,6 +212,7 @@ impl AppState {
             listen,
             store,
             memory,
+            calendars,
             intake,
             outbox,
             silence_writes: tokio::sync::Mutex::new(()),
@@ -316,6 +319,11 @@ impl AppState {
     }
 
     /// The key that signs acknowledgement links.
+    /// Imported change calendars (see `crate::calendars`).
+    pub fn calendars(&self) -> &crate::calendars::Calendars {
+        &self.0.calendars
+    }
+
     pub fn link_key(&self) -> &LinkKey {
         &self.0.link_key
     }

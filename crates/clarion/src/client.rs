@@ -43,6 +43,35 @@ impl Client {
         Ok((status, resp.text().await.unwrap_or_default()))
     }
 
+    /// Sends `body` as `content_type` and returns the body of a 2xx answer, like [`Client::call`].
+    pub async fn send_text(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> anyhow::Result<String> {
+        let url = format!("{}{path}", self.base);
+        let mut req =
+            self.http.request(method.clone(), &url).header(reqwest::header::CONTENT_TYPE, content_type).body(body);
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        let resp = req.send().await.with_context(|| {
+            format!("cannot reach Clarion at {} (is `clarion serve` running? see --server)", self.base)
+        })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        if status.is_success() {
+            return Ok(text);
+        }
+        let message = serde_json::from_str::<String>(&text).unwrap_or(text);
+        match status {
+            StatusCode::UNAUTHORIZED => bail!("{method} {path}: {message} (pass --token or set CLARION_TOKEN)"),
+            _ => bail!("{method} {path}: {status}: {message}"),
+        }
+    }
+
     /// Sends a request and returns the body of a 2xx answer; any other answer is an error quoting the server.
     pub async fn call(
         &self,

@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::{
-    AlertsArgs, AnnounceArgs, BackupArgs, DeliveriesCommand, Output, PageChangeArgs, PagesCommand, SendArgs, ServeArgs,
-    ServerArgs,
+    AlertsArgs, AnnounceArgs, BackupArgs, CalendarCommand, DeliveriesCommand, Output, PageChangeArgs, PagesCommand,
+    SendArgs, ServeArgs, ServerArgs,
 };
 
 fn init_tracing() {
@@ -531,6 +531,87 @@ pub async fn standard_report(server: &ServerArgs, output: Output) -> anyhow::Res
                 })
                 .collect();
             print_table(["ALERTNAME", "FIRING", "WITH FINDINGS", "FINDINGS BY RULE"], &rows);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `clarion calendar state` exits with this when the calendars are CLOSED (0 when OPEN, 1 on an error).
+pub const CALENDAR_CLOSED_EXIT: u8 = 3;
+
+pub async fn calendar(command: CalendarCommand) -> anyhow::Result<ExitCode> {
+    let s = |v: &Value, k: &str| match &v[k] {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    };
+    match command {
+        CalendarCommand::Import { server, name, file } => {
+            let text = if file.as_os_str() == "-" {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .context("cannot read standard input")?;
+                text
+            } else {
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?
+            };
+            let client = Client::new(&server)?;
+            let path = format!("/api/v1/calendars/{}", urlencode(&name));
+            let body = client.send_text(Method::PUT, &path, "text/calendar", text).await?;
+            let answer: Value = serde_json::from_str(&body).context("the server's answer is not JSON")?;
+            println!("calendar {name}: {} events imported", s(&answer, "events"));
+        }
+        CalendarCommand::Export { server, name } => {
+            let client = Client::new(&server)?;
+            let body = client.call(Method::GET, &format!("/api/v1/calendars/{}", urlencode(&name)), &[], None).await?;
+            print!("{body}");
+        }
+        CalendarCommand::List { server, output } => {
+            let client = Client::new(&server)?;
+            let body = client.call(Method::GET, "/api/v1/calendars", &[], None).await?;
+            let list: Vec<Value> = serde_json::from_str(&body).context("the server's answer is not a list")?;
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&list)?),
+                Output::Table => {
+                    let rows: Vec<[String; 6]> = list
+                        .iter()
+                        .map(|c| {
+                            [
+                                s(c, "name"),
+                                s(c, "type"),
+                                s(c, "state"),
+                                s(c, "nextTransitionTime"),
+                                s(c, "events"),
+                                s(c, "source"),
+                            ]
+                        })
+                        .collect();
+                    print_table(["NAME", "TYPE", "STATE", "NEXT TRANSITION", "EVENTS", "SOURCE"], &rows);
+                }
+            }
+        }
+        CalendarCommand::State { server, names, at, output } => {
+            let client = Client::new(&server)?;
+            let mut query = vec![("calendars", names.join(","))];
+            query.extend(at.map(|t| ("at", t)));
+            let body = client.call(Method::GET, "/api/v1/calendars/state", &query, None).await?;
+            let answer: Value = serde_json::from_str(&body).context("the server's answer is not JSON")?;
+            match output {
+                Output::Json => println!("{}", serde_json::to_string_pretty(&answer)?),
+                Output::Table => {
+                    let next = s(&answer, "nextTransitionTime");
+                    let next = if next.is_empty() { "none within two years".to_string() } else { next };
+                    println!("{} at {} (next transition: {next})", s(&answer, "state"), s(&answer, "atTime"));
+                    if let Some(each) = answer["calendars"].as_array().filter(|a| a.len() > 1) {
+                        for c in each {
+                            println!("  {}: {}", s(c, "name"), s(c, "state"));
+                        }
+                    }
+                }
+            }
+            if answer["state"] != "OPEN" {
+                return Ok(ExitCode::from(CALENDAR_CLOSED_EXIT));
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

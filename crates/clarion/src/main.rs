@@ -62,6 +62,10 @@ enum Command {
     /// List pages, or show one with its timeline.
     #[command(subcommand)]
     Pages(PagesCommand),
+    /// Change calendars: import and export their events, and ask whether a change may go out now
+    /// (`calendar state` exits 0 when OPEN and 3 when CLOSED, for deploy pipelines).
+    #[command(subcommand)]
+    Calendar(CalendarCommand),
     /// Copy the SQLite database to FILE while the server runs (VACUUM INTO), and check the copy. To
     /// restore, stop the server and put the copy in the database's place. For PostgreSQL use pg_dump.
     Backup(BackupArgs),
@@ -91,6 +95,43 @@ pub struct PageChangeArgs {
     /// Who you are (default: $USER).
     #[arg(long)]
     pub by: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CalendarCommand {
+    /// Replace calendar NAME's events with those of an iCalendar FILE (`-` for standard input).
+    Import {
+        #[command(flatten)]
+        server: ServerArgs,
+        name: String,
+        file: PathBuf,
+    },
+    /// Print calendar NAME as iCalendar.
+    Export {
+        #[command(flatten)]
+        server: ServerArgs,
+        name: String,
+    },
+    /// Declared calendars, their state now and their next transition.
+    List {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: Output,
+    },
+    /// Whether a change may go out: OPEN only if every named calendar is OPEN. Exits 0 when OPEN, 3 when
+    /// CLOSED, 1 on an error.
+    State {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(required = true)]
+        names: Vec<String>,
+        /// The instant to ask about (RFC 3339); default now.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long, short, value_enum, default_value = "table")]
+        output: Output,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -331,6 +372,7 @@ fn main() -> std::process::ExitCode {
             Command::Unack(args) => commands::page_change(args, "unack", "un-acknowledged").await,
             Command::Done(args) => commands::page_change(args, "done", "marked done").await,
             Command::Pages(c) => commands::pages(c).await,
+            Command::Calendar(c) => commands::calendar(c).await,
         }
     });
     match result {

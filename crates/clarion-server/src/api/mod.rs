@@ -6,6 +6,7 @@
 
 pub mod alerts;
 pub mod announcements;
+pub mod calendars;
 pub mod deliveries;
 pub mod metrics;
 pub mod pages;

@@ -1,0 +1,166 @@
+//! Change calendars: where each calendar's events come from, imports, and "may I change now?".
+//!
+//! A declared calendar (`calendars:` in clarion.yml) takes its events from exactly one place: its
+//! `ics_file` (read with the configuration, so a reload re-reads it), or the last iCalendar document
+//! imported for it (`PUT /api/v1/calendars/{name}`, `clarion calendar import`), kept in the store and, parsed,
+//! in [`Calendars`]. An import is parsed and stored before memory changes, so what memory holds is always
+//! what the store holds.
+//!
+//! The state is AWS Change Calendar's (`clarion_core::calendar`) over events expanded from the asked
+//! instant to [`HORIZON`] ahead: `nextTransitionTime` is absent when nothing changes within it.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use clarion_calendar::{Calendar, ImportError};
+use clarion_core::calendar::{combined_state, next_transition, CalendarState, CalendarType, Timeline, Window};
+use clarion_core::Timestamp;
+use clarion_store::{CalendarDocument, StoreError};
+use parking_lot::RwLock;
+
+use crate::state::AppState;
+
+/// How far ahead a state looks for the next transition.
+pub const HORIZON: chrono::Duration = chrono::Duration::days(731);
+
+/// Imported calendars, parsed, by name. The lock is private.
+#[derive(Debug, Default)]
+pub struct Calendars {
+    imported: RwLock<HashMap<String, Arc<Imported>>>,
+}
+
+/// One calendar's imported events.
+#[derive(Debug)]
+pub struct Imported {
+    pub calendar: Calendar,
+    pub imported_at: Timestamp,
+}
+
+impl Calendars {
+    /// Parses the stored documents. A document that no longer reads (it was stored by a newer Clarion)
+    /// is left out with an error in the log, not a failed start.
+    pub fn load(documents: Vec<CalendarDocument>) -> Calendars {
+        let imported = documents
+            .into_iter()
+            .filter_map(|d| match clarion_calendar::read(&d.document, chrono_tz::UTC) {
+                Ok(calendar) => Some((d.name, Arc::new(Imported { calendar, imported_at: d.imported_at }))),
+                Err(e) => {
+                    tracing::error!(calendar = %d.name, error = %e, "a stored calendar does not read; its events are left out");
+                    None
+                }
+            })
+            .collect();
+        Calendars { imported: RwLock::new(imported) }
+    }
+
+    fn get(&self, name: &str) -> Option<Arc<Imported>> {
+        self.imported.read().get(name).cloned()
+    }
+
+    fn replace(&self, name: &str, imported: Imported) {
+        self.imported.write().insert(name.to_string(), Arc::new(imported));
+    }
+}
+
+/// Why a calendar operation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum CalendarError {
+    #[error("unknown calendar {0:?}; declare it under `calendars:` in the configuration")]
+    Unknown(String),
+    #[error("calendar {0:?} takes its events from its ics_file; edit that file and reload")]
+    FromFile(String),
+    #[error(transparent)]
+    Invalid(#[from] ImportError),
+    #[error("calendar {name:?}: {source}")]
+    Expand { name: String, source: clarion_calendar::ExpandError },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A declared calendar's events as they stand, with where they came from.
+#[derive(Debug, Clone)]
+pub struct Events {
+    pub name: String,
+    pub calendar_type: CalendarType,
+    pub zone: chrono_tz::Tz,
+    pub calendar: Arc<Calendar>,
+    /// `file` or `api`.
+    pub source: &'static str,
+    /// When the events were last imported (API); `None` for an `ics_file` or a calendar never imported.
+    pub imported_at: Option<Timestamp>,
+}
+
+/// The events of declared calendar `name`.
+pub fn events(state: &AppState, name: &str) -> Result<Events, CalendarError> {
+    let config = state.config();
+    let declared = config.calendar(name).ok_or_else(|| CalendarError::Unknown(name.to_string()))?;
+    let (calendar, source, imported_at) = match &declared.from_file {
+        Some(file) => (Arc::new(file.clone()), "file", None),
+        None => match state.calendars().get(name) {
+            Some(i) => (Arc::new(i.calendar.clone()), "api", Some(i.imported_at)),
+            None => (Arc::new(Calendar { calendar_type: None, name: None, events: Vec::new() }), "api", None),
+        },
+    };
+    Ok(Events {
+        name: name.to_string(),
+        calendar_type: declared.calendar_type,
+        zone: declared.zone,
+        calendar,
+        source,
+        imported_at,
+    })
+}
+
+/// Replaces the events of calendar `name` with those of `document`; returns how many it has.
+pub async fn import(state: &AppState, name: &str, document: &str, now: Timestamp) -> Result<usize, CalendarError> {
+    let config = state.config();
+    let declared = config.calendar(name).ok_or_else(|| CalendarError::Unknown(name.to_string()))?;
+    if declared.from_file.is_some() {
+        return Err(CalendarError::FromFile(name.to_string()));
+    }
+    let calendar = clarion_calendar::read(document, declared.zone)?;
+    let count = calendar.events.len();
+    state
+        .store()
+        .put_calendar(&CalendarDocument { name: name.to_string(), document: document.to_string(), imported_at: now })
+        .await?;
+    state.calendars().replace(name, Imported { calendar, imported_at: now });
+    tracing::info!(calendar = name, events = count, "calendar imported");
+    Ok(count)
+}
+
+/// Calendar `name` as an iCalendar document (its configured type in `X-CALENDAR-TYPE`).
+pub fn document(state: &AppState, name: &str, now: Timestamp) -> Result<String, CalendarError> {
+    let e = events(state, name)?;
+    Ok(clarion_calendar::write(&e.calendar, e.calendar_type, &e.name, e.imported_at.unwrap_or(now)))
+}
+
+/// The state of several calendars at an instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateAt {
+    pub state: CalendarState,
+    pub at: Timestamp,
+    /// When the combined state next changes, within [`HORIZON`].
+    pub next_transition: Option<Timestamp>,
+    /// Each calendar's own state, in the order asked.
+    pub calendars: Vec<(String, CalendarState)>,
+}
+
+/// The state of `names` together at `at` (OPEN only if each is OPEN).
+pub fn state_at(state: &AppState, names: &[String], at: Timestamp) -> Result<StateAt, CalendarError> {
+    let mut expanded: Vec<(String, CalendarType, Vec<Window>)> = Vec::with_capacity(names.len());
+    for name in names {
+        let e = events(state, name)?;
+        let occurrences = clarion_calendar::expand(&e.calendar, e.zone, at, at + HORIZON)
+            .map_err(|source| CalendarError::Expand { name: name.clone(), source })?;
+        expanded.push((name.clone(), e.calendar_type, occurrences.into_iter().map(|o| o.window).collect()));
+    }
+    let timelines: Vec<Timeline<'_>> =
+        expanded.iter().map(|(_, t, w)| Timeline { calendar_type: *t, windows: w }).collect();
+    Ok(StateAt {
+        state: combined_state(&timelines, at),
+        at,
+        next_transition: next_transition(&timelines, at),
+        calendars: expanded.iter().zip(&timelines).map(|((n, _, _), t)| (n.clone(), t.state(at))).collect(),
+    })
+}

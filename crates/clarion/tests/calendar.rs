@@ -1,0 +1,186 @@
+//! Change calendars end to end: the built binary imports an AWS Change Calendar export by CLI, answers
+//! "may I change now?" by API and by a CLI gate whose exit code a pipeline can test, keeps imports across
+//! a restart, serves the calendar back as iCalendar that Python's `icalendar` reads, and refuses what it
+//! must with the right status.
+
+mod util;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+use util::{blocking_request, Server, TestResult};
+
+/// An AWS Change Calendar export (the shape its console downloads) with a year-end freeze: 18 December
+/// 18:00 to 4 January 08:00 in Berlin, every year.
+const FREEZE: &str = "BEGIN:VCALENDAR\r\nPRODID:-//AWS//Change Calendar 1.0//EN\r\nVERSION:2.0\r\nX-CALENDAR-TYPE:DEFAULT_OPEN\r\n\
+X-WR-CALDESC:\r\nBEGIN:VTODO\r\nDTSTAMP:20261101T000000Z\r\nUID:aws-placeholder\r\nSUMMARY:Add events to this calendar.\r\nEND:VTODO\r\n\
+BEGIN:VEVENT\r\nDTSTAMP:20261101T000000Z\r\nUID:year-end\r\nSUMMARY:Year-end freeze\r\n\
+DTSTART;TZID=Europe/Berlin:20261218T180000\r\nDTEND;TZID=Europe/Berlin:20270104T080000\r\nRRULE:FREQ=YEARLY\r\n\
+X-CLARION-SERVICES:checkout,payments\r\nX-CLARION-ACTION:Ship before the freeze\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+/// Change windows: Tuesdays 09:00-12:00 UTC.
+const WINDOWS: &str =
+    "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//example//windows//EN\r\nBEGIN:VEVENT\r\nUID:tuesday\r\n\
+DTSTART:20261201T090000Z\r\nDURATION:PT3H\r\nRRULE:FREQ=WEEKLY;BYDAY=TU\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+
+fn config() -> String {
+    "teams:
+  - name: ops
+route:
+  receiver: ops
+calendars:
+  - {name: prod, type: DEFAULT_OPEN, timezone: Europe/Berlin}
+  - {name: windows, type: DEFAULT_CLOSED}
+  - {name: holidays, type: DEFAULT_OPEN, ics_file: holidays.ics}
+"
+    .into()
+}
+
+fn clarion(server: &Server, args: &[&str]) -> TestResult<Output> {
+    Ok(Command::new(env!("CARGO_BIN_EXE_clarion")).args(args).env("CLARION_SERVER", &server.url).output()?)
+}
+
+fn state(server: &Server, query: &str) -> TestResult<Value> {
+    let (status, body) = blocking_request("GET", &format!("{}/api/v1/calendars/state?{query}", server.url), None, &[])?;
+    assert_eq!(status, 200, "{body}");
+    Ok(serde_json::from_str(&body)?)
+}
+
+fn python() -> std::path::PathBuf {
+    std::env::var_os("CLARION_PYTHON")
+        .map(Into::into)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/pyenv/bin/python"))
+}
+
+#[test]
+fn a_freeze_closes_prod_and_the_gate_says_so() -> TestResult {
+    let server = Server::builder(Some(&config()))?;
+    std::fs::write(server.dir.join("holidays.ics"), WINDOWS.replace("tuesday", "holiday"))?;
+    let mut server = server.spawn()?;
+    let file = server.dir.join("freeze.ics");
+    std::fs::write(&file, FREEZE)?;
+
+    let out = clarion(&server, &["calendar", "import", "prod", &file.display().to_string()])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "calendar prod: 1 events imported");
+
+    // Outside the freeze: OPEN, and the next transition is its start (17:00 UTC).
+    let open = state(&server, "calendars=prod&at=2026-12-10T12:00:00Z")?;
+    assert_eq!(open["state"], "OPEN");
+    assert_eq!(open["atTime"], "2026-12-10T12:00:00.000Z");
+    assert_eq!(open["nextTransitionTime"], "2026-12-18T17:00:00.000Z");
+    // Inside: CLOSED until 07:00 UTC on 4 January.
+    let closed = state(&server, "calendars=prod&at=2026-12-24T12:00:00Z")?;
+    assert_eq!(
+        (closed["state"].as_str(), closed["nextTransitionTime"].as_str()),
+        (Some("CLOSED"), Some("2027-01-04T07:00:00.000Z"))
+    );
+    // A year later the rule closes it again.
+    assert_eq!(state(&server, "calendars=prod&at=2027-12-20T00:00:00Z")?["state"], "CLOSED");
+
+    // The gate: exit 3 inside the freeze, 0 outside.
+    let gate = |at: &str| clarion(&server, &["calendar", "state", "prod", "--at", at]);
+    let inside = gate("2026-12-24T12:00:00Z")?;
+    assert_eq!(inside.status.code(), Some(3), "{}", String::from_utf8_lossy(&inside.stderr));
+    assert!(String::from_utf8_lossy(&inside.stdout).starts_with("CLOSED at 2026-12-24T12:00:00.000Z"));
+    assert_eq!(gate("2026-12-10T12:00:00Z")?.status.code(), Some(0));
+
+    // The change windows, from standard input.
+    let mut import = Command::new(env!("CARGO_BIN_EXE_clarion"))
+        .args(["calendar", "import", "windows", "-"])
+        .env("CLARION_SERVER", &server.url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(import.stdin.as_mut().ok_or("stdin")?, WINDOWS.as_bytes())?;
+    let imported = import.wait_with_output()?;
+    assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
+
+    // Several calendars: OPEN only if all are. Tuesday 1 December 10:00 UTC is in a change window and
+    // outside the freeze; Wednesday is outside the windows.
+    let both = state(&server, "calendars=prod,windows&at=2026-12-01T10:00:00Z")?;
+    assert_eq!(both["state"], "OPEN");
+    assert_eq!(both["nextTransitionTime"], "2026-12-01T12:00:00.000Z", "the window closes first");
+    let wednesday = state(&server, "calendars=prod,windows&at=2026-12-02T10:00:00Z")?;
+    assert_eq!(wednesday["state"], "CLOSED");
+    assert_eq!(wednesday["calendars"][0]["state"], "OPEN");
+    assert_eq!(wednesday["calendars"][1]["state"], "CLOSED");
+
+    // Imports survive a restart; the export is iCalendar Python's `icalendar` reads, typed as configured.
+    server.restart()?;
+    let (status, exported) = blocking_request("GET", &format!("{}/calendars/prod.ics", server.url), None, &[])?;
+    assert_eq!(status, 200, "{exported}");
+    let script = "import sys, icalendar\ncal = icalendar.Calendar.from_ical(sys.stdin.read())\n\
+                  events = [e for e in cal.walk('VEVENT')]\n\
+                  print(cal['X-CALENDAR-TYPE'], len(events), events[0]['SUMMARY'], events[0]['RRULE'].to_ical().decode())";
+    let mut child = Command::new(python())
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("the Python reference is missing (run scripts/test): {e}"))?;
+    std::io::Write::write_all(child.stdin.as_mut().ok_or("stdin")?, exported.as_bytes())?;
+    let read = child.wait_with_output()?;
+    assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
+    assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), "DEFAULT_OPEN 1 Year-end freeze FREQ=YEARLY");
+    Ok(())
+}
+
+#[test]
+fn bad_imports_are_refused_with_the_reason_and_change_nothing() -> TestResult {
+    let server = Server::builder(Some(&config()))?;
+    std::fs::write(server.dir.join("holidays.ics"), WINDOWS)?;
+    let server = server.spawn()?;
+    let put = |name: &str, body: &str, kind: &str| {
+        blocking_request(
+            "PUT",
+            &format!("{}/api/v1/calendars/{name}", server.url),
+            Some(body),
+            &[("Content-Type", kind)],
+        )
+    };
+    let (status, _) = put("prod", FREEZE, "text/calendar")?;
+    assert_eq!(status, 200);
+    let broken = FREEZE.replace("DTEND;TZID=Europe/Berlin:20270104T080000", "DTEND;TZID=Europe/Berlin:2027-01-04");
+    let (status, body) = put("prod", &broken, "text/calendar; charset=utf-8")?;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("line 16: DTEND"), "{body}");
+    let (status, body) = put("prod", FREEZE, "application/json")?;
+    assert_eq!(status, 415, "{body}");
+    let (status, body) = put("staging", FREEZE, "text/calendar")?;
+    assert_eq!((status, body.contains("unknown calendar")), (404, true), "{body}");
+    let (status, body) = put("holidays", FREEZE, "text/calendar")?;
+    assert_eq!((status, body.contains("ics_file")), (409, true), "{body}");
+    let (status, body) = blocking_request(
+        "GET",
+        &format!("{}/api/v1/calendars/state?calendars=prod&at=yesterday", server.url),
+        None,
+        &[],
+    )?;
+    assert_eq!(status, 400, "{body}");
+    let (status, _) = blocking_request("GET", &format!("{}/api/v1/calendars/state", server.url), None, &[])?;
+    assert_eq!(status, 400);
+    // The refused imports left the first one in place.
+    assert_eq!(state(&server, "calendars=prod&at=2026-12-24T12:00:00Z")?["state"], "CLOSED");
+    let (status, list) = blocking_request("GET", &format!("{}/api/v1/calendars", server.url), None, &[])?;
+    assert_eq!(status, 200);
+    let list: Vec<Value> = serde_json::from_str(&list)?;
+    let summary: Vec<(String, String, u64)> = list
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap_or_default().to_string(),
+                c["source"].as_str().unwrap_or_default().to_string(),
+                c["events"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [("prod".into(), "api".into(), 1), ("windows".into(), "api".into(), 0), ("holidays".into(), "file".into(), 1)]
+    );
+    Ok(())
+}
