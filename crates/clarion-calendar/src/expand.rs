@@ -199,7 +199,11 @@ fn starts(event: &Event, zone: Tz, to: Timestamp) -> Result<Vec<Timestamp>, Stop
         out.push(first);
     }
     if let Some(set) = rule_set(event, zone).map_err(Stop::Rule)? {
-        for (n, start) in set.into_iter().enumerate() {
+        let mut iter = set.into_iter().enumerate();
+        loop {
+            let next = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| iter.next()))
+                .map_err(|_| Stop::Rule(ValueError("the recurrence could not be expanded".into())))?;
+            let Some((n, start)) = next else { break };
             let start = start.with_timezone(&chrono::Utc);
             if start >= to {
                 break;
@@ -229,8 +233,10 @@ fn rule_set(event: &Event, zone: Tz) -> Result<Option<RRuleSet>, ValueError> {
     let mut set = RRuleSet::new(dt_start);
     for rule in &event.rrules {
         let Some(rule) = normalise(rule, event_zone, first)? else { continue };
-        let parsed: RRule<Unvalidated> = rule.parse().map_err(|e: rrule::RRuleError| ValueError(e.to_string()))?;
-        set = set.rrule(parsed.validate(dt_start).map_err(|e| ValueError(e.to_string()))?);
+        set = set.rrule(without_panic(|| {
+            let parsed: RRule<Unvalidated> = rule.parse().map_err(|e: rrule::RRuleError| ValueError(e.to_string()))?;
+            parsed.validate(dt_start).map_err(|e| ValueError(e.to_string()))
+        })?);
     }
     for t in &event.rdates {
         set = set.rdate(t.instant(zone).with_timezone(&rz));
@@ -238,11 +244,22 @@ fn rule_set(event: &Event, zone: Tz) -> Result<Option<RRuleSet>, ValueError> {
     Ok(Some(set))
 }
 
+/// Runs `f`, turning a panic inside the `rrule` crate into an error: that crate slices strings by byte
+/// (it panicked on a multi-byte character in a rule, found by the fuzzer), and hostile input must not
+/// stop a worker. Rules are checked to be ASCII before this, so this is a second guard.
+fn without_panic<T>(f: impl FnOnce() -> Result<T, ValueError>) -> Result<T, ValueError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f))
+        .unwrap_or_else(|_| Err(ValueError("the recurrence rule could not be read".into())))
+}
+
 /// `rule` in the form `rrule` requires with a zoned start: UNTIL (if any) as a UTC instant — a date or
 /// floating UNTIL read in the event's zone, as the RFC reads it — and a COUNT that is not a positive
 /// number left out (as exporters that write `COUNT=-1` for "no count" mean). `None` when UNTIL is before
 /// the event's start: the rule adds nothing to DTSTART.
 fn normalise(rule: &str, event_zone: Tz, first: Timestamp) -> Result<Option<String>, ValueError> {
+    if !rule.is_ascii() {
+        return Err(ValueError(format!("{rule:?}: a recurrence rule is written in ASCII")));
+    }
     let mut parts = Vec::new();
     for part in rule.split(';').filter(|p| !p.trim().is_empty()) {
         let Some((key, value)) = part.split_once('=') else {

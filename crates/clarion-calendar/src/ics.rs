@@ -135,9 +135,10 @@ fn param<'p>(p: &'p ParsedProperty<'_>, key: &str) -> Option<&'p str> {
     p.params.iter().find(|x| x.key.as_str().eq_ignore_ascii_case(key)).and_then(|x| x.val.as_ref()).map(|v| v.as_str())
 }
 
-/// A TEXT value, unescaped (`\,` `\;` `\n` `\\`).
+/// A TEXT value, unescaped (`\,` `\;` `\n` `\\`). A bare carriage return cannot be written back (a
+/// line ends with one), so it is dropped.
 fn text_value(p: &ParsedProperty<'_>) -> String {
-    p.val.clone().unescape_text().as_str().to_string()
+    p.val.clone().unescape_text().as_str().replace('\r', "")
 }
 
 struct Context<'l> {

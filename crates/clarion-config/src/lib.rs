@@ -13,6 +13,7 @@ pub mod escalation;
 mod schema;
 pub mod secret;
 mod standard;
+pub mod time_intervals;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -80,6 +81,8 @@ pub struct Config {
     channels: HashMap<String, usize>,
     /// `calendars:`, checked, with the events of their `ics_file`s.
     calendars: Vec<calendars::Calendar>,
+    /// `time_intervals:` and `mute_time_intervals:` by name.
+    time_intervals: HashMap<String, clarion_core::time_interval::NamedInterval>,
 }
 
 impl Config {
@@ -307,7 +310,21 @@ impl Config {
                 located(field, &needle, msg)
             }
         })?;
-        let route = build_route(&file.route, None, "route", &team_names, &policy_names)
+        let time_intervals = time_intervals::check(&file.time_intervals, &file.mute_time_intervals).map_err(
+            |(field, needle, msg, last)| {
+                if last {
+                    located_last(field, &needle, msg)
+                } else {
+                    located(field, &needle, msg)
+                }
+            },
+        )?;
+        let known_interval = |name: &str| match name.strip_prefix("calendar:") {
+            Some(calendar) => calendars.iter().any(|c| c.name == calendar),
+            None => time_intervals.contains_key(name),
+        };
+        let names = Names { teams: &team_names, policies: &policy_names, intervals: &known_interval };
+        let route = build_route(&file.route, None, "route", &names)
             .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
         let policies = file.escalation_policies.iter().map(|p| (p.name.clone(), p.to_domain())).collect();
         let inhibit_rules = file
@@ -333,12 +350,18 @@ impl Config {
             teams,
             channels,
             calendars,
+            time_intervals,
         })
     }
 
     /// The declared calendar named `name`.
     pub fn calendar(&self, name: &str) -> Option<&calendars::Calendar> {
         self.calendars.iter().find(|c| c.name == name)
+    }
+
+    /// The time interval named `name` (not a `calendar:` one).
+    pub fn time_interval(&self, name: &str) -> Option<&clarion_core::time_interval::NamedInterval> {
+        self.time_intervals.get(name)
     }
 
     /// Every declared calendar, in the order declared.
@@ -400,13 +423,38 @@ impl Config {
 
 type RouteError = (String, String, String);
 
+/// What a route may name: teams, escalation policies, and time intervals or `calendar:NAME`s.
+struct Names<'a> {
+    teams: &'a [&'a str],
+    policies: &'a [&'a str],
+    intervals: &'a dyn Fn(&str) -> bool,
+}
+
 fn build_route(
     cfg: &RouteConfig,
     parent: Option<&RouteOpts>,
     field: &str,
-    teams: &[&str],
-    policies: &[&str],
+    names: &Names<'_>,
 ) -> Result<Route, RouteError> {
+    let (teams, policies) = (names.teams, names.policies);
+    for (key, list) in
+        [("mute_time_intervals", &cfg.mute_time_intervals), ("active_time_intervals", &cfg.active_time_intervals)]
+    {
+        if parent.is_none() && !list.is_empty() {
+            return Err((
+                format!("{field}.{key}"),
+                key.into(),
+                format!("the root route cannot have {key} (as in Alertmanager); set them on a child route"),
+            ));
+        }
+        if let Some((i, name)) = list.iter().enumerate().find(|(_, n)| !(names.intervals)(n)) {
+            return Err((
+                format!("{field}.{key}[{i}]"),
+                name.clone(),
+                format!("unknown time interval {name:?}; define it under `time_intervals:`, or name a calendar as calendar:NAME"),
+            ));
+        }
+    }
     if let Some(p) = cfg.escalation.as_deref().filter(|p| !policies.contains(p)) {
         return Err((
             format!("{field}.escalation"),
@@ -460,6 +508,8 @@ fn build_route(
         group_interval: inherit(cfg.group_interval, |p| p.group_interval, DEFAULT_GROUP_INTERVAL),
         repeat_interval: inherit(cfg.repeat_interval, |p| p.repeat_interval, DEFAULT_REPEAT_INTERVAL),
         escalation: cfg.escalation.clone().or_else(|| parent.and_then(|p| p.escalation.clone())),
+        mute_time_intervals: cfg.mute_time_intervals.clone(),
+        active_time_intervals: cfg.active_time_intervals.clone(),
     };
     if opts.group_interval.is_zero() {
         return Err((
@@ -479,7 +529,7 @@ fn build_route(
         .routes
         .iter()
         .enumerate()
-        .map(|(i, c)| build_route(c, Some(&opts), &format!("{field}.routes[{i}]"), teams, policies))
+        .map(|(i, c)| build_route(c, Some(&opts), &format!("{field}.routes[{i}]"), names))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(match parent {
         None => Route::root(opts, children),

@@ -75,6 +75,12 @@ pub struct ConfigFile {
     /// Change calendars: may a change go to production now?
     #[serde(default)]
     pub calendars: Vec<crate::calendars::CalendarConfig>,
+    /// Named time intervals routes mute or activate notifications with (Alertmanager's syntax).
+    #[serde(default)]
+    pub time_intervals: Vec<crate::time_intervals::TimeIntervalsConfig>,
+    /// Alertmanager's older name for `time_intervals`, read the same way.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<crate::time_intervals::TimeIntervalsConfig>,
 }
 
 /// The listener's certificate and key, PEM files as Alertmanager's `tls_server_config` takes them. Read at
@@ -341,6 +347,13 @@ pub struct RouteConfig {
     /// The escalation policy of pages from this route (and its children, unless they name another); pages
     /// from routes that name none use their team's.
     pub escalation: Option<String>,
+    /// Time intervals (or `calendar:NAME`: while one of the calendar's events runs) during which this
+    /// route's notifications are held back; not inherited by child routes.
+    #[serde(default)]
+    pub mute_time_intervals: Vec<String>,
+    /// Time intervals (or `calendar:NAME`) outside which this route's notifications are held back.
+    #[serde(default)]
+    pub active_time_intervals: Vec<String>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
 }

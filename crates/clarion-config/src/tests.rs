@@ -527,3 +527,75 @@ fn a_calendars_file_is_read_in_its_zone() -> Result<(), ConfigError> {
     assert_eq!(prod, Some((chrono_tz::Europe::Berlin, Some(1))));
     Ok(())
 }
+
+#[test]
+fn time_intervals_are_checked_with_the_line_of_the_mistake() {
+    let head = "teams: [{name: ops}]\ncalendars: [{name: freeze, type: DEFAULT_OPEN}]\n";
+    let cases = [
+        (
+            "route: {receiver: ops, mute_time_intervals: [weekend]}\n",
+            3,
+            "route.mute_time_intervals",
+            "the root route cannot have mute_time_intervals",
+        ),
+        (
+            "route:\n  receiver: ops\n  routes:\n    - active_time_intervals: [office]\n",
+            6,
+            "route.routes[0].active_time_intervals[0]",
+            "unknown time interval \"office\"",
+        ),
+        (
+            "route:\n  receiver: ops\n  routes:\n    - mute_time_intervals: ['calendar:thaw']\n",
+            6,
+            "route.routes[0].mute_time_intervals[0]",
+            "unknown time interval \"calendar:thaw\"",
+        ),
+        (
+            "route: {receiver: ops}\ntime_intervals:\n  - name: w\n    time_intervals:\n      - weekdays: ['friday:monday']\n",
+            7,
+            "time_intervals[0].time_intervals[0].weekdays[0]",
+            "start day cannot be before end day",
+        ),
+        (
+            "route: {receiver: ops}\ntime_intervals:\n  - name: w\n    time_intervals:\n      - {days_of_month: ['-3:5']}\n",
+            7,
+            "time_intervals[0].time_intervals[0].days_of_month[0]",
+            "end day must be negative",
+        ),
+        (
+            "route: {receiver: ops}\ntime_intervals:\n  - name: w\n    time_intervals:\n      - {times: [{start_time: '17:00', end_time: '09:00'}]}\n",
+            7,
+            "time_intervals[0].time_intervals[0].times[0]",
+            "start time cannot be equal or greater",
+        ),
+        (
+            "route: {receiver: ops}\ntime_intervals:\n  - name: w\n    time_intervals:\n      - {location: Mars/Base}\n",
+            7,
+            "time_intervals[0].time_intervals[0].location",
+            "unknown time zone",
+        ),
+        (
+            "route: {receiver: ops}\ntime_intervals: [{name: w, time_intervals: []}]\nmute_time_intervals: [{name: w, time_intervals: []}]\n",
+            5,
+            "mute_time_intervals[0].name",
+            "defined twice",
+        ),
+    ];
+    for (text, line, field, message) in cases {
+        match Config::parse(&(head.to_string() + text), "clarion.yml") {
+            Err(e) => {
+                assert_eq!((e.line, e.field.as_str()), (Some(line), field), "{text}: {e}");
+                assert!(e.message.contains(message), "{text}: {e}");
+            }
+            Ok(_) => panic!("{text} was accepted"),
+        }
+    }
+    let fine = "route:\n  receiver: ops\n  routes:\n    - {mute_time_intervals: ['calendar:freeze', legacy], active_time_intervals: [w]}\n\
+                time_intervals: [{name: w, time_intervals: [{weekdays: [monday]}]}]\n\
+                mute_time_intervals: [{name: legacy, time_intervals: [{months: [may]}]}]\n";
+    let config = Config::parse(&(head.to_string() + fine), "clarion.yml");
+    assert!(
+        config.as_ref().is_ok_and(|c| c.time_interval("w").is_some() && c.time_interval("legacy").is_some()),
+        "{config:?}"
+    );
+}

@@ -42,6 +42,9 @@ pub struct Flush {
     pub repeat_interval: Duration,
     /// The escalation policy the route names, if any.
     pub escalation: Option<String>,
+    /// The route's `mute_time_intervals` and `active_time_intervals` (see `crate::time_interval`).
+    pub mute_time_intervals: Vec<String>,
+    pub active_time_intervals: Vec<String>,
     /// Firing alerts, not silenced or inhibited, in [`alert_order`].
     pub firing: Vec<(Fingerprint, Arc<Alert>)>,
     /// Resolved alerts, not silenced or inhibited, in [`alert_order`].
@@ -158,6 +161,8 @@ impl Dispatcher {
             group_labels: group.labels.clone(),
             repeat_interval: group.opts.repeat_interval,
             escalation: group.opts.escalation.clone(),
+            mute_time_intervals: group.opts.mute_time_intervals.clone(),
+            active_time_intervals: group.opts.active_time_intervals.clone(),
             firing,
             resolved,
             resolved_seen,
@@ -378,6 +383,8 @@ mod tests {
             group_interval: Duration::from_secs(300),
             repeat_interval: Duration::from_secs(3600),
             escalation: None,
+            mute_time_intervals: Vec::new(),
+            active_time_intervals: Vec::new(),
         }
     }
 

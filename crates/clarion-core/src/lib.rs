@@ -19,6 +19,7 @@ pub mod page;
 pub mod route;
 pub mod silence;
 pub mod standard;
+pub mod time_interval;
 
 /// The one timestamp type of the domain: UTC with nanosecond precision, like Alertmanager's Go `time.Time`.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

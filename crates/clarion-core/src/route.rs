@@ -29,6 +29,12 @@ pub struct RouteOpts {
     pub repeat_interval: Duration,
     /// The escalation policy of pages from this route, if it names one (inherited from the parent).
     pub escalation: Option<String>,
+    /// Names of time intervals (or `calendar:NAME`) during which this route's notifications are held
+    /// back; not inherited, as in Alertmanager.
+    pub mute_time_intervals: Vec<String>,
+    /// Names of time intervals (or `calendar:NAME`) outside which this route's notifications are held
+    /// back; none means always active. Not inherited.
+    pub active_time_intervals: Vec<String>,
 }
 
 /// One node of the routing tree.
@@ -210,6 +216,8 @@ mod tests {
             group_interval: Duration::from_secs(300),
             repeat_interval: Duration::from_secs(14400),
             escalation: None,
+            mute_time_intervals: Vec::new(),
+            active_time_intervals: Vec::new(),
         }
     }
 

@@ -136,7 +136,8 @@ struct Args {
     crashes: PathBuf,
 }
 
-const USAGE: &str = "usage: clarion-fuzz [--target alerts|matchers|config|rules|all] [--executions N] [--seed S] \
+const USAGE: &str =
+    "usage: clarion-fuzz [--target alerts|matchers|config|rules|calendar|all] [--executions N] [--seed S] \
                      [--threads T] [--corpus DIR] [--crashes DIR]";
 
 fn parse_args() -> Result<Args, String> {

@@ -18,10 +18,12 @@ pub enum Target {
     Config,
     /// Prometheus rule files, as `clarion lint` reads them.
     Rules,
+    /// iCalendar documents, as `PUT /api/v1/calendars/{name}` and `clarion calendar import` read them.
+    Calendar,
 }
 
 impl Target {
-    pub const ALL: [Target; 4] = [Target::Alerts, Target::Matchers, Target::Config, Target::Rules];
+    pub const ALL: [Target; 5] = [Target::Alerts, Target::Matchers, Target::Config, Target::Rules, Target::Calendar];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -29,6 +31,7 @@ impl Target {
             Target::Matchers => "matchers",
             Target::Config => "config",
             Target::Rules => "rules",
+            Target::Calendar => "calendar",
         }
     }
 
@@ -48,6 +51,7 @@ impl Target {
             Target::Matchers => check_matchers(&String::from_utf8_lossy(input)),
             Target::Config => check_config(&String::from_utf8_lossy(input)),
             Target::Rules => check_rules(&String::from_utf8_lossy(input)),
+            Target::Calendar => check_calendar(&String::from_utf8_lossy(input)),
         }
     }
 
@@ -133,6 +137,37 @@ impl Target {
                 "<<: ",
                 "---\n",
             ],
+            Target::Calendar => &[
+                "BEGIN:VCALENDAR\r\n",
+                "END:VCALENDAR\r\n",
+                "BEGIN:VEVENT\r\n",
+                "END:VEVENT\r\n",
+                "DTSTART:",
+                "DTSTART;TZID=Europe/Berlin:",
+                "DTSTART;VALUE=DATE:",
+                "DTEND:",
+                "DURATION:",
+                "RRULE:FREQ=",
+                "DAILY",
+                "SECONDLY",
+                ";COUNT=",
+                ";UNTIL=",
+                ";BYDAY=-1SU",
+                "EXDATE:",
+                "RDATE;VALUE=PERIOD:",
+                "RECURRENCE-ID;RANGE=THISANDFUTURE:",
+                "STATUS:CANCELLED",
+                "X-CALENDAR-TYPE:",
+                "20261201T090000Z",
+                "20260329T023000",
+                "20261201",
+                "P1W",
+                "-PT1H",
+                "\r\n ",
+                "\\,",
+                ":",
+                ";",
+            ],
         }
     }
 
@@ -143,6 +178,7 @@ impl Target {
             Target::Matchers => matcher_list(rng).into_bytes(),
             Target::Config => config(rng).into_bytes(),
             Target::Rules => rule_file(rng).into_bytes(),
+            Target::Calendar => calendar(rng).into_bytes(),
         }
     }
 }
@@ -201,6 +237,20 @@ fn check_rules(text: &str) -> Result<bool, String> {
     if let Some(rule) = file.alerting.iter().find(|r| r.line == 0 || r.line > lines) {
         return Err(format!("rule {:?} at line {} of a {lines}-line file", rule.name, rule.line));
     }
+    Ok(true)
+}
+
+/// A document that reads writes back to one that reads to the same events, and expands (or is refused
+/// for a reason) without a panic.
+fn check_calendar(text: &str) -> Result<bool, String> {
+    let Ok(calendar) = clarion_calendar::read(text, chrono_tz::Europe::Berlin) else { return Ok(false) };
+    let written = clarion_calendar::write(&calendar, clarion_core::calendar::CalendarType::DefaultOpen, "fuzz", now());
+    match clarion_calendar::read(&written, chrono_tz::Europe::Berlin) {
+        Ok(again) if again.events == calendar.events => {}
+        Ok(again) => return Err(format!("{text:?} wrote {written:?}, which reads to {:?}", again.events)),
+        Err(e) => return Err(format!("{text:?} wrote {written:?}, which does not read: {e}")),
+    }
+    let _ = clarion_calendar::expand(&calendar, chrono_tz::Europe::Berlin, now(), now() + chrono::Duration::days(400));
     Ok(true)
 }
 
@@ -368,5 +418,61 @@ fn rule_file(rng: &mut Rng) -> String {
             }
         }
     }
+    out
+}
+
+fn ics_time(rng: &mut Rng) -> String {
+    let day = ["20261201", "20260329", "20261025", "20270101", "19700101", "22620411", "20260230"][rng.below(7)];
+    match rng.below(4) {
+        0 => day.to_string(),
+        1 => format!("{day}T{:02}{:02}00Z", rng.below(25), rng.below(60)),
+        _ => format!("{day}T{:02}3000", rng.below(25)),
+    }
+}
+
+fn calendar(rng: &mut Rng) -> String {
+    let mut out = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n");
+    if rng.one_in(2) {
+        out.push_str(
+            ["X-CALENDAR-TYPE:DEFAULT_OPEN\r\n", "X-CALENDAR-TYPE:DEFAULT_CLOSED\r\n", "X-CALENDAR-TYPE:x\r\n"]
+                [rng.below(3)],
+        );
+    }
+    for e in 0..rng.below(4) {
+        out.push_str(&format!(
+            "BEGIN:VEVENT\r\nUID:{}\r\n",
+            if rng.one_in(3) { "same".to_string() } else { format!("e{e}") }
+        ));
+        let zone = ["", ";TZID=Europe/Berlin", ";TZID=America/New_York", ";VALUE=DATE", ";TZID=Nowhere"][rng.below(5)];
+        out.push_str(&format!("DTSTART{zone}:{}\r\n", ics_time(rng)));
+        match rng.below(3) {
+            0 => out.push_str(&format!("DTEND{zone}:{}\r\n", ics_time(rng))),
+            1 => out.push_str(&format!(
+                "DURATION:{}\r\n",
+                ["PT1H", "P1D", "P1W", "-PT1H", "PT0S", "P1DT2H3M4S"][rng.below(6)]
+            )),
+            _ => {}
+        }
+        if rng.one_in(2) {
+            let freq = ["DAILY", "WEEKLY", "MONTHLY", "YEARLY", "HOURLY", "MINUTELY", "SECONDLY"][rng.below(7)];
+            let extra = [";COUNT=5", ";COUNT=-1", "", ";BYDAY=MO,FR", ";BYMONTHDAY=-1", ";INTERVAL=0"][rng.below(6)];
+            let until = if rng.one_in(3) { format!(";UNTIL={}", ics_time(rng)) } else { String::new() };
+            out.push_str(&format!("RRULE:FREQ={freq}{extra}{until}\r\n"));
+        }
+        if rng.one_in(3) {
+            out.push_str(&format!("EXDATE{zone}:{}\r\n", ics_time(rng)));
+        }
+        if rng.one_in(4) {
+            out.push_str(&format!("RECURRENCE-ID{zone}:{}\r\n", ics_time(rng)));
+        }
+        if rng.one_in(4) {
+            out.push_str("STATUS:CANCELLED\r\n");
+        }
+        if rng.one_in(2) {
+            out.push_str(&format!("SUMMARY:{}\r\n", string(rng).replace(['\r', '\n'], " ")));
+        }
+        out.push_str("END:VEVENT\r\n");
+    }
+    out.push_str("END:VCALENDAR\r\n");
     out
 }

@@ -6,6 +6,9 @@
 //! in [`Calendars`]. An import is parsed and stored before memory changes, so what memory holds is always
 //! what the store holds.
 //!
+//! A calendar also serves as a time interval: a route's `mute_time_intervals: [calendar:NAME]` holds back
+//! its notifications while one of NAME's events runs ([`held_back`]).
+//!
 //! The state is AWS Change Calendar's (`clarion_core::calendar`) over events expanded from the asked
 //! instant to [`HORIZON`] ahead: `nextTransitionTime` is absent when nothing changes within it.
 
@@ -163,4 +166,35 @@ pub fn state_at(state: &AppState, names: &[String], at: Timestamp) -> Result<Sta
         next_transition: next_transition(&timelines, at),
         calendars: expanded.iter().zip(&timelines).map(|((n, _, _), t)| (n.clone(), t.state(at))).collect(),
     })
+}
+
+/// Whether time interval `name` contains `at`: a `time_intervals:` name, or `calendar:NAME` — while one
+/// of the calendar's events runs (an event that cannot be expanded counts as not running, and is logged).
+pub fn interval_active(state: &AppState, config: &clarion_config::Config, name: &str, at: Timestamp) -> bool {
+    let Some(calendar) = name.strip_prefix("calendar:") else {
+        return config.time_interval(name).is_some_and(|i| i.contains(at));
+    };
+    let Ok(e) = events(state, calendar) else { return false };
+    match clarion_calendar::expand(&e.calendar, e.zone, at, at + chrono::Duration::seconds(1)) {
+        Ok(occurrences) => occurrences.iter().any(|o| o.window.contains(at)),
+        Err(error) => {
+            tracing::error!(calendar, %error, "a calendar used as a time interval cannot be expanded");
+            false
+        }
+    }
+}
+
+/// Whether a route with these `mute_time_intervals` and `active_time_intervals` holds its notifications
+/// back at `at` (Alertmanager's time-mute and time-active stages). `known` caches each name's answer for
+/// one flush round.
+pub fn held_back(
+    state: &AppState,
+    config: &clarion_config::Config,
+    mute: &[String],
+    active: &[String],
+    at: Timestamp,
+    known: &mut HashMap<String, bool>,
+) -> bool {
+    let mut on = |name: &String| *known.entry(name.clone()).or_insert_with(|| interval_active(state, config, name, at));
+    mute.iter().any(&mut on) || (!active.is_empty() && !active.iter().any(&mut on))
 }

@@ -111,7 +111,22 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     // Most due groups have nothing new to say (a group is due again every group_interval): only those
     // that will tell some channel something open or resolve their page, so a round costs the store
     // nothing for the others.
-    let speaks: Vec<bool> = flushes.iter().map(|f| would_notify(state, &config, f, now)).collect();
+    // A route's mute and active time intervals hold its notifications back: such a group is flushed
+    // without a word and without a notification-log entry, so it speaks at its first flush after.
+    let mut intervals = HashMap::new();
+    let speaks: Vec<bool> = flushes
+        .iter()
+        .map(|f| {
+            !crate::calendars::held_back(
+                state,
+                &config,
+                &f.mute_time_intervals,
+                &f.active_time_intervals,
+                now,
+                &mut intervals,
+            ) && would_notify(state, &config, f, now)
+        })
+        .collect();
     if !speaks.contains(&true) {
         state.memory().flushed(&flushes, Vec::new(), now);
         return Ok(flushes.len());

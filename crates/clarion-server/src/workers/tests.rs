@@ -42,10 +42,14 @@ struct World {
 
 impl World {
     async fn new() -> Result<World, Box<dyn std::error::Error>> {
+        World::with(CONFIG).await
+    }
+
+    async fn with(config: &str) -> Result<World, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
         let store = clarion_store::open(&format!("sqlite://{}", dir.path().join("c.db").display())).await?;
         let clock = Clock::system();
-        let config = Config::parse(CONFIG, "test.yml")?;
+        let config = Config::parse(config, "test.yml")?;
         let (state, inputs) = AppState::load(config, None, "127.0.0.1:9797".parse()?, store, clock.clone()).await?;
         Ok(World { state, inputs, clock, _dir: dir })
     }
@@ -219,5 +223,46 @@ async fn beyond_the_handoff_limit_deliveries_wait_in_the_store() -> TestResult {
     w.clock.advance(Duration::from_secs(31));
     assert_eq!(notifier::flush_due(&w.state).await?, 1);
     assert_eq!(w.inputs.handoff.try_recv()?.len(), 1, "below the limit again, deliveries are handed off");
+    Ok(())
+}
+
+/// Alertmanager's time-mute and time-active stages, with a calendar as a mute interval: a held-back group
+/// is flushed without a notice and without a notification-log entry, and speaks at its first flush once
+/// the interval is over.
+#[tokio::test]
+async fn routes_hold_notices_back_while_a_mute_interval_or_calendar_event_runs() -> TestResult {
+    let config = format!(
+        "{CONFIG}  routes:
+    - {{matchers: ['alertname=\"Deploy\"'], mute_time_intervals: ['calendar:maintenance']}}
+    - {{matchers: ['alertname=\"Night\"'], active_time_intervals: [never]}}
+    - {{matchers: ['alertname=\"Day\"'], active_time_intervals: [never, always]}}
+calendars:
+  - {{name: maintenance, type: DEFAULT_CLOSED}}
+time_intervals:
+  - {{name: never, time_intervals: [{{years: ['1999']}}]}}
+  - {{name: always, time_intervals: [{{times: [{{start_time: '00:00', end_time: '24:00'}}]}}]}}
+"
+    );
+    let w = World::with(&config).await?;
+    let now = w.state.now();
+    let stamp = |t: clarion_core::Timestamp| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let window = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:m\r\nDTSTART:{}\r\nDTEND:{}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        stamp(now - chrono::Duration::hours(1)),
+        stamp(now + chrono::Duration::hours(1))
+    );
+    crate::calendars::import(&w.state, "maintenance", &window, now).await?;
+    w.commit(vec![vec![w.alert("Deploy", 100_000)?, w.alert("Night", 100_000)?, w.alert("Day", 100_000)?]]).await;
+    w.clock.advance(Duration::from_secs(31));
+    assert_eq!(notifier::flush_due(&w.state).await?, 3);
+    let titles = |ds: Vec<clarion_store::Delivery>| -> Result<Vec<String>, Box<dyn std::error::Error>> {
+        ds.iter().map(|d| Ok(outbox::decode(&d.payload)?.title())).collect()
+    };
+    assert_eq!(titles(w.deliveries().await?)?, ["Day · ops"], "Deploy is muted by the calendar, Night is never active");
+
+    // The maintenance ends: Deploy is told at its next flush; Night still never.
+    w.clock.advance(Duration::from_secs(2 * 3600));
+    assert_eq!(notifier::flush_due(&w.state).await?, 3);
+    assert_eq!(titles(w.deliveries().await?)?, ["Day · ops", "Deploy · ops"]);
     Ok(())
 }
