@@ -255,6 +255,7 @@ impl Context<'_> {
                 .unwrap_or_default(),
             impact: text("X-CLARION-IMPACT"),
             action: text("X-CLARION-ACTION"),
+            emergency: text("X-CLARION-EMERGENCY"),
         })
     }
 }
@@ -314,6 +315,7 @@ pub fn write(calendar: &Calendar, calendar_type: CalendarType, name: &str, stamp
             ("X-CLARION-SERVICES", (!e.services.is_empty()).then(|| e.services.join(","))),
             ("X-CLARION-IMPACT", e.impact.clone()),
             ("X-CLARION-ACTION", e.action.clone()),
+            ("X-CLARION-EMERGENCY", e.emergency.clone()),
         ] {
             if let Some(value) = value {
                 event.append_property(Property::new(key, escape(&value)));

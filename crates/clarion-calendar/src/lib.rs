@@ -54,6 +54,8 @@ pub struct Event {
     pub services: Vec<String>,
     pub impact: Option<String>,
     pub action: Option<String>,
+    /// `X-CLARION-EMERGENCY`: why this event may start with less notice than its calendar asks for.
+    pub emergency: Option<String>,
 }
 
 /// How an event's end is given.

@@ -20,6 +20,39 @@ pub struct CalendarConfig {
     /// An iCalendar file the events come from, read at start and on every reload (relative to this
     /// configuration file). Without it, events are imported by API or `clarion calendar import`.
     pub ics_file: Option<PathBuf>,
+    /// Notices of this calendar's planned events (events that name affected services or an owner).
+    #[serde(default)]
+    pub notice: NoticeConfig,
+}
+
+/// When the teams concerned hear of a planned event.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeConfig {
+    /// An event imported with less notice than this is refused unless it carries `X-CLARION-EMERGENCY`
+    /// (the reason, which the notices repeat); default 0s.
+    #[serde(default = "no_minimum")]
+    pub minimum: crate::ConfigDuration,
+    /// Reminders before each occurrence starts; default 1d and 1h.
+    #[serde(default = "default_lead_times")]
+    pub lead_times: Vec<crate::ConfigDuration>,
+}
+
+impl Default for NoticeConfig {
+    fn default() -> Self {
+        NoticeConfig { minimum: no_minimum(), lead_times: default_lead_times() }
+    }
+}
+
+fn no_minimum() -> crate::ConfigDuration {
+    crate::ConfigDuration(std::time::Duration::ZERO)
+}
+
+fn default_lead_times() -> Vec<crate::ConfigDuration> {
+    vec![
+        crate::ConfigDuration(std::time::Duration::from_secs(86_400)),
+        crate::ConfigDuration(std::time::Duration::from_secs(3_600)),
+    ]
 }
 
 fn default_timezone() -> String {
@@ -42,6 +75,10 @@ pub struct Calendar {
     pub zone: chrono_tz::Tz,
     /// Events from `ics_file`, if set (then the API does not replace them).
     pub from_file: Option<clarion_calendar::Calendar>,
+    /// Least notice a new planned event must give.
+    pub minimum_notice: std::time::Duration,
+    /// Reminders before each occurrence.
+    pub lead_times: Vec<std::time::Duration>,
 }
 
 /// A mistake in `calendars:`: the field, a text on its line, the message, and whether the line is the
@@ -93,7 +130,14 @@ pub(crate) fn check(declared: &[CalendarConfig], base: &Path) -> Result<Vec<Cale
                 )
             }
         };
-        out.push(Calendar { name: c.name.clone(), calendar_type: c.calendar_type, zone, from_file });
+        out.push(Calendar {
+            name: c.name.clone(),
+            calendar_type: c.calendar_type,
+            zone,
+            from_file,
+            minimum_notice: c.notice.minimum.0,
+            lead_times: c.notice.lead_times.iter().map(|d| d.0).collect(),
+        });
     }
     Ok(out)
 }

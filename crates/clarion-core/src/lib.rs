@@ -16,6 +16,7 @@ pub mod labels;
 pub mod matcher;
 pub mod notification;
 pub mod page;
+pub mod planned;
 pub mod route;
 pub mod silence;
 pub mod standard;

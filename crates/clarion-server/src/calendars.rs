@@ -76,6 +76,9 @@ pub enum CalendarError {
     Invalid(#[from] ImportError),
     #[error("calendar {name:?}: {source}")]
     Expand { name: String, source: clarion_calendar::ExpandError },
+    /// The import would break a rule of planned events (notice, standard); nothing was stored.
+    #[error("{0}")]
+    Refused(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -122,13 +125,21 @@ pub async fn import(state: &AppState, name: &str, document: &str, now: Timestamp
         return Err(CalendarError::FromFile(name.to_string()));
     }
     let calendar = clarion_calendar::read(document, declared.zone)?;
+    let old = state.calendars().get(name);
+    crate::notices::check_import(state, name, old.as_ref().map(|o| &o.calendar), &calendar, now)?;
     let count = calendar.events.len();
     state
         .store()
         .put_calendar(&CalendarDocument { name: name.to_string(), document: document.to_string(), imported_at: now })
         .await?;
-    state.calendars().replace(name, Imported { calendar, imported_at: now });
+    state.calendars().replace(name, Imported { calendar: calendar.clone(), imported_at: now });
     tracing::info!(calendar = name, events = count, "calendar imported");
+    // The import is stored; its notices follow. Should the outbox refuse them, the import stands and the
+    // error is logged (the reminders, start and end notices still come from the worker).
+    if let Err(error) = crate::notices::on_import(state, name, old.as_ref().map(|o| &o.calendar), &calendar, now).await
+    {
+        tracing::error!(calendar = name, %error, "the notices of an import could not be sent");
+    }
     Ok(count)
 }
 

@@ -17,6 +17,7 @@ mod links;
 mod listener;
 mod memory;
 mod metrics;
+mod notices;
 mod outbox;
 mod pages;
 mod rate_limit;

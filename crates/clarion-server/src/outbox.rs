@@ -318,6 +318,27 @@ pub mod keys {
         hex::encode(&h.finalize()[..16])
     }
 
+    /// Notice `kind` of the occurrence starting at `start` of event `uid` in calendar `calendar`, to
+    /// `channel` of `team` (see `crate::notices`).
+    pub fn planned(
+        calendar: &str,
+        uid: &str,
+        start: clarion_core::Timestamp,
+        kind: &str,
+        team: &str,
+        channel: &str,
+    ) -> String {
+        let mut h = Sha256::new().chain_update("planned").chain_update([0]).chain_update(calendar).chain_update([0]);
+        h.update(uid);
+        h.update([0]);
+        h.update(start.timestamp().to_le_bytes());
+        for part in [kind, team, channel] {
+            h.update([0]);
+            h.update(part);
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+
     /// Announcement `id` to `channel` of `team`.
     pub fn announcement(id: &str, team: &str, channel: &str) -> String {
         let digest =

@@ -27,7 +27,7 @@ impl From<CalendarError> for AppError {
                 AppError::PayloadTooLarge(format!("invalid calendar: {e}"))
             }
             CalendarError::Invalid(_) => AppError::BadRequest(format!("invalid calendar: {e}")),
-            CalendarError::Expand { .. } => AppError::BadRequest(e.to_string()),
+            CalendarError::Expand { .. } | CalendarError::Refused(_) => AppError::BadRequest(e.to_string()),
             CalendarError::Store(s) => s.into(),
         }
     }

@@ -4,7 +4,8 @@
 //! - `notifier`: flushes due aggregation groups into the outbox;
 //! - `sender`: sends what the outbox holds and records the outcomes;
 //! - `escalation`: steps pages whose timers came (next tier, ack timeout);
-//! - `maintenance`: forgets and deletes what has aged out.
+//! - `maintenance`: forgets and deletes what has aged out;
+//! - `notices`: sends planned events' reminders, start and end notices as they fall due.
 //!
 //! A worker reads and changes shared state only through [`AppState`]'s methods and produces messages only
 //! through the outbox; it never calls a handler. A new background capability (escalation timers, calendar
@@ -13,6 +14,7 @@
 pub mod escalation;
 pub mod intake;
 pub mod maintenance;
+pub mod notices;
 pub mod notifier;
 pub mod sender;
 
@@ -28,6 +30,7 @@ pub fn start(state: &AppState, inputs: WorkerInputs) -> Vec<JoinHandle<()>> {
         tokio::spawn(notifier::run(state.clone())),
         tokio::spawn(sender::run(state.clone(), inputs.handoff)),
         tokio::spawn(escalation::run(state.clone())),
+        tokio::spawn(notices::run(state.clone())),
     ]
 }
 

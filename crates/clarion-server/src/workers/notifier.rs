@@ -103,10 +103,21 @@ struct Prepared {
 pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     let now = state.now();
     let config = state.config();
-    let flushes = Arc::new(state.memory().due_flushes(now, MAX_GROUPS_PER_ROUND));
+    let mut flushes = state.memory().due_flushes(now, MAX_GROUPS_PER_ROUND);
     if flushes.is_empty() {
         return Ok(0);
     }
+    // Alerts of services a planned event is working on are held back while it runs: they are left out of
+    // the flush (and of its notification-log entry), so they are told at the first flush after it ends.
+    let muted = crate::notices::muted_services(state, &config, now);
+    if !muted.is_empty() {
+        let held = |a: &clarion_core::alert::Alert| a.labels.get("service").is_some_and(|s| muted.contains(s));
+        for f in &mut flushes {
+            f.firing.retain(|(_, a)| !held(a));
+            f.resolved.retain(|(_, a)| !held(a));
+        }
+    }
+    let flushes = Arc::new(flushes);
     tracing::debug!(groups = flushes.len(), "flushing due groups");
     // Most due groups have nothing new to say (a group is due again every group_interval): only those
     // that will tell some channel something open or resolve their page, so a round costs the store

@@ -8,6 +8,7 @@ use clarion_config::Config;
 use clarion_core::alert::{Alert, PostedAlert};
 use clarion_core::dispatch::group_key;
 use clarion_core::labels::LabelSet;
+use clarion_core::notification::Notification;
 use clarion_core::Fingerprint;
 use clarion_store::DeliveryState;
 use tokio::sync::oneshot;
@@ -264,5 +265,143 @@ time_intervals:
     w.clock.advance(Duration::from_secs(2 * 3600));
     assert_eq!(notifier::flush_due(&w.state).await?, 3);
     assert_eq!(titles(w.deliveries().await?)?, ["Day · ops", "Deploy · ops"]);
+    Ok(())
+}
+
+/// Planned events end to end on a moved clock: refused with too little notice, announced to the owner
+/// and the teams of dependent services, reminded at each lead time, told at start and end — each once
+/// however often the worker runs — while the affected service's alerts are held back until it ends;
+/// then rescheduled and cancelled.
+#[tokio::test]
+async fn a_planned_event_notifies_its_teams_on_time_and_mutes_its_service_while_it_runs() -> TestResult {
+    let config = "
+teams:
+  - {name: ops, channels: [ops-hook]}
+  - {name: db, channels: [db-hook]}
+  - {name: payments, channels: [pay-hook]}
+channels:
+  - {name: ops-hook, webhook: {url: 'http://127.0.0.1:9/ops'}}
+  - {name: db-hook, webhook: {url: 'http://127.0.0.1:9/db'}}
+  - {name: pay-hook, webhook: {url: 'http://127.0.0.1:9/pay'}}
+services:
+  - {name: postgres, team: db}
+  - {name: checkout, team: payments, depends_on: [postgres]}
+route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 5m
+  repeat_interval: 4h
+calendars:
+  - {name: changes, type: DEFAULT_OPEN, notice: {minimum: 2d, lead_times: [1d, 1h]}}
+";
+    let w = World::with(config).await?;
+    let now = w.state.now();
+    let stamp = |t: clarion_core::Timestamp| t.format("%Y%m%dT%H%M%SZ").to_string();
+    let calendar = |start: clarion_core::Timestamp, extra: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:pg-upgrade\r\nSUMMARY:PostgreSQL 17 upgrade\r\n\
+             DESCRIPTION:Version 16 leaves support in November\r\n\
+             DTSTART:{}\r\nDTEND:{}\r\nX-CLARION-SERVICES:postgres\r\nX-CLARION-OWNER:db\r\n\
+             X-CLARION-ACTION:Expect read-only mode; hold schema changes\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n",
+            stamp(start),
+            stamp(start + chrono::Duration::hours(2))
+        )
+    };
+    // Too little notice, and no reason given: refused, nothing stored or sent.
+    let soon =
+        crate::calendars::import(&w.state, "changes", &calendar(now + chrono::Duration::hours(3), ""), now).await;
+    assert!(
+        matches!(&soon, Err(crate::calendars::CalendarError::Refused(m)) if m.contains("less than the 2d notice")),
+        "{soon:?}"
+    );
+    assert!(w.deliveries().await?.is_empty());
+
+    let start = now + chrono::Duration::days(3);
+    crate::calendars::import(&w.state, "changes", &calendar(start, ""), now).await?;
+    let told = |w: &World| {
+        let w = w.state.clone();
+        async move {
+            let mut out: Vec<(String, String)> = Vec::new();
+            let mut d = w.store().list_deliveries(None, 100).await?;
+            d.reverse();
+            for d in d {
+                if let Notification::Announcement(a) = outbox::decode(&d.payload)? {
+                    out.push((d.channel.clone(), a.title.clone()));
+                }
+            }
+            Ok::<_, Box<dyn std::error::Error>>(out)
+        }
+    };
+    let announced = [
+        ("db-hook".to_string(), "Planned: PostgreSQL 17 upgrade".to_string()),
+        ("pay-hook".into(), "Planned: PostgreSQL 17 upgrade".into()),
+    ];
+    assert_eq!(told(&w).await?, announced, "the owner and the team of the dependent service");
+
+    // The lead times, start and end, each once however often the worker runs.
+    let mut expected = announced.to_vec();
+    for (at, title) in [
+        (start - chrono::Duration::days(1), "Starts in 1 day: PostgreSQL 17 upgrade"),
+        (start - chrono::Duration::hours(1), "Starts in 1 hour: PostgreSQL 17 upgrade"),
+        (start, "Started: PostgreSQL 17 upgrade"),
+    ] {
+        w.clock.advance((at - w.state.now()).to_std()? + Duration::from_secs(1));
+        crate::notices::send_due(&w.state, w.state.now()).await?;
+        crate::notices::send_due(&w.state, w.state.now()).await?;
+        expected.push(("db-hook".into(), title.into()));
+        expected.push(("pay-hook".into(), title.into()));
+        assert_eq!(told(&w).await?, expected);
+    }
+
+    // While it runs, postgres alerts are held back; others are not.
+    let mut db_down = w.alert("PostgresDown", 100_000)?;
+    db_down.labels.insert("service", "postgres");
+    w.commit(vec![vec![db_down, w.alert("Unrelated", 100_000)?]]).await;
+    notifier::flush_due(&w.state).await?;
+    let alert_titles = |w: &World| {
+        let w = w.state.clone();
+        async move {
+            let mut out = Vec::new();
+            for d in w.store().list_deliveries(None, 100).await? {
+                let n = outbox::decode(&d.payload)?;
+                if matches!(n, Notification::AlertGroup(_)) {
+                    out.push(n.title());
+                }
+            }
+            out.sort();
+            Ok::<_, Box<dyn std::error::Error>>(out)
+        }
+    };
+    assert_eq!(alert_titles(&w).await?, ["Unrelated · ops"]);
+
+    // It ends: the end notice goes out, and the held-back alert at its group's next flush.
+    w.clock.advance(Duration::from_secs(2 * 3600));
+    crate::notices::send_due(&w.state, w.state.now()).await?;
+    expected.push(("db-hook".into(), "Ended: PostgreSQL 17 upgrade".into()));
+    expected.push(("pay-hook".into(), "Ended: PostgreSQL 17 upgrade".into()));
+    assert_eq!(told(&w).await?, expected);
+    notifier::flush_due(&w.state).await?;
+    assert_eq!(alert_titles(&w).await?, ["PostgresDown · ops", "Unrelated · ops"]);
+
+    // Next week's event is moved, then dropped: each is told.
+    let now = w.state.now();
+    let next = now + chrono::Duration::days(7);
+    crate::calendars::import(&w.state, "changes", &calendar(next, ""), now).await?;
+    crate::calendars::import(&w.state, "changes", &calendar(next + chrono::Duration::days(1), ""), now).await?;
+    let empty = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n";
+    crate::calendars::import(&w.state, "changes", empty, now).await?;
+    let titles: Vec<String> = told(&w).await?.into_iter().skip(expected.len()).map(|(_, t)| t).collect();
+    assert_eq!(
+        titles,
+        [
+            "Planned: PostgreSQL 17 upgrade",
+            "Planned: PostgreSQL 17 upgrade",
+            "Rescheduled: PostgreSQL 17 upgrade",
+            "Rescheduled: PostgreSQL 17 upgrade",
+            "Cancelled: PostgreSQL 17 upgrade",
+            "Cancelled: PostgreSQL 17 upgrade"
+        ]
+    );
     Ok(())
 }
