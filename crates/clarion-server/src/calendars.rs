@@ -209,3 +209,40 @@ pub fn held_back(
     let mut on = |name: &String| *known.entry(name.clone()).or_insert_with(|| interval_active(state, config, name, at));
     mute.iter().any(&mut on) || (!active.is_empty() && !active.iter().any(&mut on))
 }
+
+/// Adds `event` to calendar `name` (replacing the event with the same UID), as an import of the calendar
+/// with it: the same checks, storage and notices. Returns how many events the calendar has.
+pub async fn put_event(
+    state: &AppState,
+    name: &str,
+    event: clarion_calendar::Event,
+    now: Timestamp,
+) -> Result<usize, CalendarError> {
+    let e = events(state, name)?;
+    if e.source == "file" {
+        return Err(CalendarError::FromFile(name.to_string()));
+    }
+    let mut calendar = (*e.calendar).clone();
+    calendar.events.retain(|x| x.uid != event.uid);
+    calendar.events.push(event);
+    let document = clarion_calendar::write(&calendar, e.calendar_type, name, now);
+    import(state, name, &document, now).await
+}
+
+/// Removes the event `uid` (and its edited occurrences) from calendar `name`; its audience is told it is
+/// cancelled. Returns whether it was there.
+pub async fn remove_event(state: &AppState, name: &str, uid: &str, now: Timestamp) -> Result<bool, CalendarError> {
+    let e = events(state, name)?;
+    if e.source == "file" {
+        return Err(CalendarError::FromFile(name.to_string()));
+    }
+    let mut calendar = (*e.calendar).clone();
+    let before = calendar.events.len();
+    calendar.events.retain(|x| x.uid != uid);
+    if calendar.events.len() == before {
+        return Ok(false);
+    }
+    let document = clarion_calendar::write(&calendar, e.calendar_type, name, now);
+    import(state, name, &document, now).await?;
+    Ok(true)
+}

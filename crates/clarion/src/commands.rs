@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 
 use crate::client::Client;
 use crate::{
-    AlertsArgs, AnnounceArgs, BackupArgs, CalendarCommand, DeliveriesCommand, Output, PageChangeArgs, PagesCommand,
-    SendArgs, ServeArgs, ServerArgs,
+    AlertsArgs, AnnounceArgs, BackupArgs, CalendarCommand, DeliveriesCommand, EventCommand, Output, PageChangeArgs,
+    PagesCommand, SendArgs, ServeArgs, ServerArgs,
 };
 
 fn init_tracing() {
@@ -612,6 +612,38 @@ pub async fn calendar(command: CalendarCommand) -> anyhow::Result<ExitCode> {
             if answer["state"] != "OPEN" {
                 return Ok(ExitCode::from(CALENDAR_CLOSED_EXIT));
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn event(command: EventCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        EventCommand::Add(a) => {
+            let client = Client::new(&a.server)?;
+            let body = serde_json::json!({
+                "uid": a.uid,
+                "summary": a.summary,
+                "description": a.why,
+                "start": a.start,
+                "end": a.end,
+                "duration": a.duration,
+                "services": a.services,
+                "owner": a.owner,
+                "impact": a.impact,
+                "action": a.action,
+                "emergency": a.emergency,
+            });
+            let path = format!("/api/v1/calendars/{}/events", urlencode(&a.calendar));
+            let answer: Value = serde_json::from_str(&client.call(Method::POST, &path, &[], Some(body)).await?)
+                .context("the server's answer is not JSON")?;
+            println!("event {} added to calendar {}", answer["uid"].as_str().unwrap_or("?"), a.calendar);
+        }
+        EventCommand::Cancel { server, calendar, uid } => {
+            let client = Client::new(&server)?;
+            let path = format!("/api/v1/calendars/{}/events/{}", urlencode(&calendar), urlencode(&uid));
+            client.call(Method::DELETE, &path, &[], None).await?;
+            println!("event {uid} cancelled in calendar {calendar}");
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -66,6 +66,11 @@ enum Command {
     /// (`calendar state` exits 0 when OPEN and 3 when CLOSED, for deploy pipelines).
     #[command(subcommand)]
     Calendar(CalendarCommand),
+    /// Planned events: add one to a calendar (its owner and the teams of the affected services, and of
+    /// services depending on them, are told now, at the calendar's lead times, at start and at end), or
+    /// cancel one.
+    #[command(subcommand)]
+    Event(EventCommand),
     /// Copy the SQLite database to FILE while the server runs (VACUUM INTO), and check the copy. To
     /// restore, stop the server and put the copy in the database's place. For PostgreSQL use pg_dump.
     Backup(BackupArgs),
@@ -95,6 +100,60 @@ pub struct PageChangeArgs {
     /// Who you are (default: $USER).
     #[arg(long)]
     pub by: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventCommand {
+    /// Add a planned event (or replace the one with the same --uid).
+    Add(Box<EventAddArgs>),
+    /// Cancel planned event UID of a calendar.
+    Cancel {
+        #[command(flatten)]
+        server: ServerArgs,
+        #[arg(long)]
+        calendar: String,
+        uid: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct EventAddArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    #[arg(long)]
+    pub calendar: String,
+    /// What happens, in one line.
+    #[arg(long)]
+    pub summary: String,
+    /// Why the change is made.
+    #[arg(long)]
+    pub why: Option<String>,
+    /// When it starts (RFC 3339).
+    #[arg(long)]
+    pub start: String,
+    /// When it ends (RFC 3339); or give --duration.
+    #[arg(long, conflicts_with = "duration")]
+    pub end: Option<String>,
+    /// How long it lasts (`2h`, `30m`).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// An affected service (repeatable).
+    #[arg(long = "service")]
+    pub services: Vec<String>,
+    /// The team accountable for it.
+    #[arg(long)]
+    pub owner: Option<String>,
+    #[arg(long)]
+    pub impact: Option<String>,
+    /// What the teams concerned should do.
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Why it cannot give the calendar's minimum notice.
+    #[arg(long)]
+    pub emergency: Option<String>,
+    /// The event's UID (default: a new one); an existing UID reschedules that event.
+    #[arg(long)]
+    pub uid: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -373,6 +432,7 @@ fn main() -> std::process::ExitCode {
             Command::Done(args) => commands::page_change(args, "done", "marked done").await,
             Command::Pages(c) => commands::pages(c).await,
             Command::Calendar(c) => commands::calendar(c).await,
+            Command::Event(c) => commands::event(c).await,
         }
     });
     match result {

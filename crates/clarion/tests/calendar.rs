@@ -8,7 +8,8 @@ mod util;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{json, Value};
+use util::sink::Sink;
 use util::{blocking_request, Server, TestResult};
 
 /// An AWS Change Calendar export (the shape its console downloads) with a year-end freeze: 18 December
@@ -182,5 +183,130 @@ fn bad_imports_are_refused_with_the_reason_and_change_nothing() -> TestResult {
         summary,
         [("prod".into(), "api".into(), 1), ("windows".into(), "api".into(), 0), ("holidays".into(), "file".into(), 1)]
     );
+    Ok(())
+}
+
+const WAIT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The first line each team's hook heard, in arrival order.
+fn summaries(sink: &Sink, path: &str, n: usize) -> TestResult<Vec<String>> {
+    sink.wait_for(path, n, WAIT)?
+        .iter()
+        .map(|r| Ok(r.json()?["alerts"][0]["annotations"]["summary"].as_str().unwrap_or_default().to_string()))
+        .collect()
+}
+
+/// Planned events by CLI and from AWS Health reach the owner and the teams of dependent services through
+/// their channels; too little notice is refused; a cancellation is told.
+#[test]
+fn planned_events_are_announced_to_the_teams_they_concern_and_cancelled_the_same_way() -> TestResult {
+    let sink = Sink::start()?;
+    let config = format!(
+        "teams:
+  - {{name: ops, channels: [ops-hook]}}
+  - {{name: db, channels: [db-hook]}}
+  - {{name: payments, channels: [pay-hook]}}
+channels:
+  - {{name: ops-hook, webhook: {{url: '{0}/ops'}}}}
+  - {{name: db-hook, webhook: {{url: '{0}/db'}}}}
+  - {{name: pay-hook, webhook: {{url: '{0}/pay'}}}}
+services:
+  - {{name: postgres, team: db}}
+  - {{name: checkout, team: payments, depends_on: [postgres]}}
+route:
+  receiver: ops
+calendars:
+  - {{name: changes, type: DEFAULT_OPEN, notice: {{minimum: 1d, lead_times: [1h]}}}}
+",
+        sink.url
+    );
+    let server = Server::start(Some(&config))?;
+    let at = |hours: i64| (chrono::Utc::now() + chrono::Duration::hours(hours)).to_rfc3339();
+    let add = |start: &str, extra: &[&str]| {
+        let mut args = vec![
+            "event",
+            "add",
+            "--calendar",
+            "changes",
+            "--summary",
+            "PostgreSQL 17 upgrade",
+            "--why",
+            "Version 16 leaves support",
+            "--start",
+            start,
+            "--duration",
+            "2h",
+            "--service",
+            "postgres",
+            "--owner",
+            "db",
+            "--action",
+            "Hold schema changes",
+            "--uid",
+            "pg-upgrade",
+        ];
+        args.extend_from_slice(extra);
+        clarion(&server, &args)
+    };
+    let soon = add(&at(2), &[])?;
+    assert_eq!(soon.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&soon.stderr).contains("less than the 1d notice"),
+        "{}",
+        String::from_utf8_lossy(&soon.stderr)
+    );
+    let urgent = add(&at(2), &["--emergency", "CVE-2026-0001 is exploited"])?;
+    assert!(urgent.status.success(), "{}", String::from_utf8_lossy(&urgent.stderr));
+    assert_eq!(summaries(&sink, "/db", 1)?, ["Planned: PostgreSQL 17 upgrade"]);
+    assert_eq!(summaries(&sink, "/pay", 1)?, ["Planned: PostgreSQL 17 upgrade"], "checkout depends on postgres");
+    let first = sink.wait_for("/db", 1, WAIT)?;
+    let details = first[0].json()?["alerts"][0]["annotations"].to_string();
+    assert!(details.contains("CVE-2026-0001 is exploited"), "the emergency is said: {details}");
+
+    // Moved to next week: rescheduled. Then cancelled.
+    assert!(add(&at(24 * 7), &[])?.status.success());
+    assert_eq!(summaries(&sink, "/db", 2)?[1], "Rescheduled: PostgreSQL 17 upgrade");
+    let cancel = clarion(&server, &["event", "cancel", "--calendar", "changes", "pg-upgrade"])?;
+    assert!(cancel.status.success(), "{}", String::from_utf8_lossy(&cancel.stderr));
+    // Notices are separate deliveries: their order of arrival is not promised, their set is.
+    assert!(summaries(&sink, "/pay", 3)?.contains(&"Cancelled: PostgreSQL 17 upgrade".to_string()));
+
+    // AWS Health's scheduled change, in EventBridge's shape: the entity's service tag names checkout.
+    let health = json!({
+        "version": "0", "id": "7bf73129-1428-4cd3-a780-95db273d1602", "detail-type": "AWS Health Event",
+        "source": "aws.health", "account": "123456789012", "time": "2026-12-02T06:00:00Z", "region": "eu-west-1",
+        "resources": ["i-0abc"],
+        "detail": {
+            "eventArn": "arn:aws:health:eu-west-1::event/EC2/AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED/abc",
+            "service": "EC2", "eventScopeCode": "ACCOUNT_SPECIFIC",
+            "eventTypeCode": "AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED", "eventTypeCategory": "scheduledChange",
+            "startTime": (chrono::Utc::now() + chrono::Duration::days(10)).format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            "endTime": (chrono::Utc::now() + chrono::Duration::days(10) + chrono::Duration::hours(1)).format("%a, %d %b %Y %H:%M:%S GMT").to_string(),
+            "eventDescription": [{"language": "en_US", "latestDescription": "The instance will be rebooted."}],
+            "affectedEntities": [{"entityValue": "i-0abc", "tags": {"service": "checkout"}}]
+        }
+    });
+    let (status, body) = blocking_request(
+        "POST",
+        &format!("{}/api/v1/calendars/changes/aws-health", server.url),
+        Some(&health.to_string()),
+        &[("Content-Type", "application/json")],
+    )?;
+    assert_eq!(status, 201, "{body}");
+    let heard = summaries(&sink, "/pay", 4)?;
+    assert!(
+        heard.contains(&"Planned: AWS EC2: AWS_EC2_INSTANCE_REBOOT_MAINTENANCE_SCHEDULED".to_string()),
+        "{heard:?}"
+    );
+    let mut other = health.clone();
+    other["detail"]["eventTypeCategory"] = json!("issue");
+    let (status, body) = blocking_request(
+        "POST",
+        &format!("{}/api/v1/calendars/changes/aws-health", server.url),
+        Some(&other.to_string()),
+        &[("Content-Type", "application/json")],
+    )?;
+    assert_eq!((status, body.contains("scheduledChange")), (400, true), "{body}");
+    assert!(sink.wait_for("/ops", 1, std::time::Duration::from_millis(300)).is_err(), "ops is not concerned");
     Ok(())
 }

@@ -106,6 +106,217 @@ pub async fn put(
     Ok((StatusCode::OK, Json(json!({"name": name, "events": events, "importedAt": format_time(now)}))).into_response())
 }
 
+/// A planned event as posted to `POST /api/v1/calendars/{name}/events`.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PostableEvent {
+    /// Default: a new UUID. An event with the UID of an existing one replaces it (a reschedule).
+    uid: Option<String>,
+    summary: String,
+    /// Why the change is made.
+    description: Option<String>,
+    start: String,
+    /// `end` or `duration` (`2h`, `30m`); neither is an event of zero length.
+    end: Option<String>,
+    duration: Option<String>,
+    /// A recurrence rule (`FREQ=WEEKLY;BYDAY=TU`).
+    rrule: Option<String>,
+    #[serde(default)]
+    services: Vec<String>,
+    owner: Option<String>,
+    impact: Option<String>,
+    action: Option<String>,
+    /// Why it cannot give the calendar's minimum notice.
+    emergency: Option<String>,
+}
+
+fn time_of(field: &str, text: &str) -> Result<clarion_calendar::Time, AppError> {
+    let t = parse_time(field, text)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?
+        .ok_or_else(|| AppError::BadRequest(format!("{field}: a time is needed")))?;
+    Ok(clarion_calendar::Time::Utc(t.naive_utc()))
+}
+
+/// `POST /api/v1/calendars/{name}/events`: adds (or, by UID, replaces) one planned event, with the same
+/// checks and notices as an import.
+pub async fn post_event(
+    _: Authorized<Announce>,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let posted: PostableEvent = super::read_json(&state, &headers, body, "event").await?;
+    let start = time_of("start", &posted.start)?;
+    let end = match (&posted.end, &posted.duration) {
+        (Some(_), Some(_)) => return Err(AppError::BadRequest("give end or duration, not both".into())),
+        (Some(e), None) => clarion_calendar::EventEnd::At(time_of("end", e)?),
+        (None, Some(d)) => {
+            let d = clarion_config::parse_duration(d).map_err(|e| AppError::BadRequest(format!("duration: {e}")))?;
+            clarion_calendar::EventEnd::Duration(clarion_calendar::IcalDuration {
+                negative: false,
+                days: 0,
+                seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+            })
+        }
+        (None, None) => clarion_calendar::EventEnd::Unspecified,
+    };
+    if let clarion_calendar::EventEnd::At(e) = &end {
+        if e.naive() < start.naive() {
+            return Err(AppError::BadRequest("end is before start".into()));
+        }
+    }
+    let uid = posted.uid.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let event = clarion_calendar::Event {
+        uid: uid.clone(),
+        summary: Some(posted.summary),
+        description: posted.description,
+        start,
+        end,
+        rrules: posted.rrule.into_iter().collect(),
+        rdates: Vec::new(),
+        exdates: Vec::new(),
+        recurrence_id: None,
+        this_and_future: false,
+        cancelled: false,
+        owner: posted.owner,
+        services: posted.services,
+        impact: posted.impact,
+        action: posted.action,
+        emergency: posted.emergency,
+    };
+    let events = calendars::put_event(&state, &name, event, state.now()).await?;
+    Ok((StatusCode::CREATED, Json(json!({"calendar": name, "uid": uid, "events": events}))).into_response())
+}
+
+/// An AWS Health event as EventBridge delivers it (only the fields Clarion reads; others are ignored).
+#[derive(serde::Deserialize)]
+struct HealthEvent {
+    detail: HealthDetail,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthDetail {
+    event_arn: String,
+    service: String,
+    event_type_code: String,
+    event_type_category: String,
+    start_time: String,
+    end_time: Option<String>,
+    #[serde(default)]
+    event_description: Vec<HealthDescription>,
+    #[serde(default)]
+    affected_entities: Vec<HealthEntity>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthDescription {
+    language: Option<String>,
+    latest_description: String,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct HealthEntity {
+    entity_value: Option<String>,
+    #[serde(default)]
+    tags: std::collections::HashMap<String, String>,
+}
+
+/// AWS Health writes times as `Sat, 05 Jun 2021 15:10:09 GMT`; RFC 3339 is read too.
+fn health_time(field: &str, text: &str) -> Result<clarion_calendar::Time, AppError> {
+    chrono::DateTime::parse_from_rfc2822(text)
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(text))
+        .map(|t| clarion_calendar::Time::Utc(t.naive_utc()))
+        .map_err(|_| AppError::BadRequest(format!("detail.{field}: {text:?} is not a time (AWS Health's or RFC 3339)")))
+}
+
+/// `POST /api/v1/calendars/{name}/aws-health`: an AWS Health event of category `scheduledChange`, as
+/// EventBridge delivers it, becomes a planned event of calendar `name` (its UID the event's ARN, so a
+/// repeat or an update replaces it). Affected services are the configured services named by an affected
+/// entity's `service` tag or value, or by the AWS service itself; AWS decides the date, so an event with
+/// less than the calendar's minimum notice is marked an emergency scheduled by AWS.
+pub async fn post_aws_health(
+    _: Authorized<Announce>,
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, AppError> {
+    let event: HealthEvent = super::read_json(&state, &headers, body, "AWS Health event").await?;
+    let d = event.detail;
+    if d.event_type_category != "scheduledChange" {
+        return Err(AppError::BadRequest(format!(
+            "detail.eventTypeCategory is {:?}: only scheduledChange events are planned changes",
+            d.event_type_category
+        )));
+    }
+    let start = health_time("startTime", &d.start_time)?;
+    let end = match &d.end_time {
+        Some(e) => clarion_calendar::EventEnd::At(health_time("endTime", e)?),
+        None => clarion_calendar::EventEnd::Unspecified,
+    };
+    let config = state.config();
+    let known = |n: &str| config.file.services.iter().any(|s| s.name == n);
+    let mut services: Vec<String> = Vec::new();
+    let candidates = d
+        .affected_entities
+        .iter()
+        .flat_map(|e| e.tags.get("service").cloned().into_iter().chain(e.entity_value.clone()))
+        .chain([d.service.to_lowercase()]);
+    for c in candidates {
+        if known(&c) && !services.contains(&c) {
+            services.push(c);
+        }
+    }
+    let now = state.now();
+    let minimum = config.calendar(&name).map(|c| c.minimum_notice).unwrap_or_default();
+    let emergency = (!clarion_core::planned::gives_notice(start.instant(chrono_tz::UTC), now, minimum))
+        .then(|| "scheduled by AWS Health with less notice than this calendar asks for".to_string());
+    let description = d
+        .event_description
+        .iter()
+        .find(|x| x.language.as_deref().is_none_or(|l| l.starts_with("en")))
+        .map(|x| x.latest_description.clone());
+    let entities: Vec<&str> = d.affected_entities.iter().filter_map(|e| e.entity_value.as_deref()).collect();
+    let uid = d.event_arn.clone();
+    let planned = clarion_calendar::Event {
+        uid: uid.clone(),
+        summary: Some(format!("AWS {}: {}", d.service, d.event_type_code)),
+        description: description.or_else(|| Some(format!("AWS scheduled a change to {}", d.service))),
+        start,
+        end,
+        rrules: Vec::new(),
+        rdates: Vec::new(),
+        exdates: Vec::new(),
+        recurrence_id: None,
+        this_and_future: false,
+        cancelled: false,
+        owner: None,
+        services,
+        impact: (!entities.is_empty()).then(|| format!("Affected AWS resources: {}", entities.join(", "))),
+        action: Some("Check the affected resources before the change starts; see the AWS Health Dashboard".into()),
+        emergency,
+    };
+    let events = calendars::put_event(&state, &name, planned, now).await?;
+    Ok((StatusCode::CREATED, Json(json!({"calendar": name, "uid": uid, "events": events}))).into_response())
+}
+
+/// `DELETE /api/v1/calendars/{name}/events/{uid}`: cancels a planned event (its audience is told).
+pub async fn delete_event(
+    _: Authorized<Announce>,
+    State(state): State<AppState>,
+    Path((name, uid)): Path<(String, String)>,
+) -> Result<Response, AppError> {
+    if calendars::remove_event(&state, &name, &uid, state.now()).await? {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(AppError::NotFound(format!("calendar {name:?} has no event {uid:?}")))
+    }
+}
+
 /// `GET /api/v1/calendars/state?calendars=a,b&at=T`: OPEN only if every named calendar is OPEN at `T`
 /// (default now), and when that next changes.
 pub async fn state(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) -> Result<Response, AppError> {
