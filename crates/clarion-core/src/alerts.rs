@@ -112,11 +112,14 @@ impl AlertTable {
 pub struct AlertStatus {
     pub silenced_by: Vec<String>,
     pub inhibited_by: Vec<Fingerprint>,
+    /// What holds it back besides silences and inhibition: the planned events running on its service
+    /// (`calendar/uid`), as Alertmanager 0.28+ names muting time intervals.
+    pub muted_by: Vec<String>,
 }
 
 impl AlertStatus {
     pub fn is_suppressed(&self) -> bool {
-        !self.silenced_by.is_empty() || !self.inhibited_by.is_empty()
+        !self.silenced_by.is_empty() || !self.inhibited_by.is_empty() || !self.muted_by.is_empty()
     }
 
     pub fn state_name(&self) -> &'static str {
@@ -147,6 +150,7 @@ impl StatusSource for IndexedStatus<'_> {
         AlertStatus {
             silenced_by: self.silences.silenced_by(labels, self.now),
             inhibited_by: self.inhibition.inhibited_by(labels, self.now).into_iter().collect(),
+            muted_by: Vec::new(),
         }
     }
 }
@@ -199,7 +203,7 @@ impl StatusSource for StatusOracle<'_> {
             .find_map(|(rule, sources)| rule.inhibiting_source(labels, sources.iter().map(|(fp, l)| (*fp, *l))))
             .into_iter()
             .collect();
-        AlertStatus { silenced_by, inhibited_by }
+        AlertStatus { silenced_by, inhibited_by, muted_by: Vec::new() }
     }
 }
 

@@ -289,9 +289,10 @@ pub async fn send_due(state: &AppState, now: Timestamp) -> Result<usize, NoticeE
     Ok(sent)
 }
 
-/// The services of every planned event running at `now`: their alerts are held back.
-pub fn muted_services(state: &AppState, config: &Config, now: Timestamp) -> HashSet<String> {
-    let mut out = HashSet::new();
+/// The services of every planned event running at `now`, each with the events (`calendar/uid`): their
+/// alerts are held back.
+pub fn muted_services(state: &AppState, config: &Config, now: Timestamp) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
     for declared in config.calendars() {
         let Ok(e) = calendars::events(state, &declared.name) else { continue };
         if e.calendar.events.iter().all(|ev| ev.services.is_empty()) {
@@ -301,7 +302,10 @@ pub fn muted_services(state: &AppState, config: &Config, now: Timestamp) -> Hash
             continue;
         };
         for o in running.iter().filter(|o| o.window.contains(now)) {
-            out.extend(e.calendar.events[o.event].services.iter().cloned());
+            let event = &e.calendar.events[o.event];
+            for service in &event.services {
+                out.entry(service.clone()).or_default().push(format!("{}/{}", declared.name, event.uid));
+            }
         }
     }
     out

@@ -308,5 +308,49 @@ calendars:
     )?;
     assert_eq!((status, body.contains("scheduledChange")), (400, true), "{body}");
     assert!(sink.wait_for("/ops", 1, std::time::Duration::from_millis(300)).is_err(), "ops is not concerned");
+
+    // Work running now on postgres: its alerts are listed as muted by the event, and not notified.
+    let now = clarion(
+        &server,
+        &[
+            "event",
+            "add",
+            "--calendar",
+            "changes",
+            "--summary",
+            "Disk swap on db1",
+            "--why",
+            "A disk is failing",
+            "--start",
+            &at(0),
+            "--duration",
+            "1h",
+            "--service",
+            "postgres",
+            "--owner",
+            "db",
+            "--action",
+            "Expect a failover",
+            "--uid",
+            "disk-swap",
+            "--emergency",
+            "the disk is failing now",
+        ],
+    )?;
+    assert!(now.status.success(), "{}", String::from_utf8_lossy(&now.stderr));
+    let alert = json!([{"labels": {"alertname": "PostgresDown", "service": "postgres"}}]);
+    let (status, _) = blocking_request(
+        "POST",
+        &format!("{}/api/v2/alerts", server.url),
+        Some(&alert.to_string()),
+        &[("Content-Type", "application/json")],
+    )?;
+    assert_eq!(status, 200);
+    let (status, body) = blocking_request("GET", &format!("{}/api/v2/alerts", server.url), None, &[])?;
+    assert_eq!(status, 200);
+    let listed: Vec<Value> = serde_json::from_str(&body)?;
+    assert_eq!(listed[0]["status"]["mutedBy"], json!(["changes/disk-swap"]), "{body}");
+    assert_eq!(listed[0]["status"]["state"], "suppressed");
+    assert!(sink.wait_for("/ops", 1, std::time::Duration::from_millis(500)).is_err(), "held back while the work runs");
     Ok(())
 }

@@ -188,6 +188,9 @@ struct StatusWire<'a> {
     inhibited_by: Vec<FingerprintWire>,
     #[serde(rename = "silencedBy")]
     silenced_by: &'a [String],
+    /// Alertmanager 0.28+'s field; here the planned events running on the alert's service.
+    #[serde(rename = "mutedBy")]
+    muted_by: &'a [String],
     state: &'static str,
 }
 
@@ -296,6 +299,7 @@ fn gettable<'a>(
         status: StatusWire {
             inhibited_by: status.inhibited_by.iter().copied().map(FingerprintWire).collect(),
             silenced_by: &status.silenced_by,
+            muted_by: &status.muted_by,
             state: status.state_name(),
         },
         updated_at: TimeWire(alert.updated_at),
@@ -309,20 +313,27 @@ fn gettable<'a>(
 struct Statuses {
     inhibition: InhibitionIndex,
     silences: std::sync::Arc<clarion_core::silence::SilenceIndex>,
+    /// Services planned events are working on now, with those events.
+    muted: std::collections::HashMap<String, Vec<String>>,
     now: Timestamp,
 }
 
 impl Statuses {
-    fn of(snapshot: &Snapshot, now: Timestamp) -> Statuses {
+    fn of(snapshot: &Snapshot, muted: std::collections::HashMap<String, Vec<String>>, now: Timestamp) -> Statuses {
         let inhibition = InhibitionIndex::build(
             snapshot.inhibit_rules.clone(),
             snapshot.alerts.iter().map(|(fp, a)| (*fp, &a.labels, a.ends_at)),
         );
-        Statuses { inhibition, silences: snapshot.silences.clone(), now }
+        Statuses { inhibition, silences: snapshot.silences.clone(), muted, now }
     }
 
     fn status(&self, labels: &LabelSet) -> AlertStatus {
-        IndexedStatus { silences: &self.silences, inhibition: &self.inhibition, now: self.now }.status(labels)
+        let mut status =
+            IndexedStatus { silences: &self.silences, inhibition: &self.inhibition, now: self.now }.status(labels);
+        if let Some(events) = labels.get("service").and_then(|s| self.muted.get(s)) {
+            status.muted_by = events.clone();
+        }
+        status
     }
 }
 
@@ -333,9 +344,10 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
     let config = state.config();
     let now = state.now();
     let mut snapshot = state.memory().snapshot();
+    let muted = crate::notices::muted_services(&state, &config, now);
     Ok(super::json_array_stream(move |out| {
         snapshot.alerts.sort_unstable_by_key(|(fp, _)| fp.0);
-        let statuses = Statuses::of(&snapshot, now);
+        let statuses = Statuses::of(&snapshot, muted, now);
         let mut findings = Findings::new(&config.standard);
         for (fp, alert) in &snapshot.alerts {
             if alert.ends_at < now || !matches_alert_filter(&q.filter, &alert.labels) {
@@ -368,8 +380,9 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
     let config = state.config();
     let now = state.now();
     let snapshot = state.memory().snapshot();
+    let muted = crate::notices::muted_services(&state, &config, now);
     Ok(super::json_array_stream(move |out| {
-        let statuses = Statuses::of(&snapshot, now);
+        let statuses = Statuses::of(&snapshot, muted, now);
         let mut findings = Findings::new(&config.standard);
         let by_fp: clarion_core::labels::FingerprintMap<(&Alert, AlertStatus)> = snapshot
             .alerts

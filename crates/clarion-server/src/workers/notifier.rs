@@ -111,7 +111,7 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     // the flush (and of its notification-log entry), so they are told at the first flush after it ends.
     let muted = crate::notices::muted_services(state, &config, now);
     if !muted.is_empty() {
-        let held = |a: &clarion_core::alert::Alert| a.labels.get("service").is_some_and(|s| muted.contains(s));
+        let held = |a: &clarion_core::alert::Alert| a.labels.get("service").is_some_and(|s| muted.contains_key(s));
         for f in &mut flushes {
             f.firing.retain(|(_, a)| !held(a));
             f.resolved.retain(|(_, a)| !held(a));

@@ -354,7 +354,9 @@ calendars:
         assert_eq!(told(&w).await?, expected);
     }
 
-    // While it runs, postgres alerts are held back; others are not.
+    // While it runs, postgres alerts are held back (and listed as muted by the event); others are not.
+    let muted = crate::notices::muted_services(&w.state, &w.state.config(), w.state.now());
+    assert_eq!(muted.get("postgres"), Some(&vec!["changes/pg-upgrade".to_string()]));
     let mut db_down = w.alert("PostgresDown", 100_000)?;
     db_down.labels.insert("service", "postgres");
     w.commit(vec![vec![db_down, w.alert("Unrelated", 100_000)?]]).await;
