@@ -246,3 +246,54 @@ pub async fn remove_event(state: &AppState, name: &str, uid: &str, now: Timestam
     import(state, name, &document, now).await?;
     Ok(true)
 }
+
+/// How far ahead the Atom feed lists occurrences, and at most how many.
+const FEED_AHEAD: chrono::Duration = chrono::Duration::days(90);
+const FEED_ENTRIES: usize = 200;
+
+/// Calendar `name`'s occurrences of the next 90 days as an Atom feed (one entry per occurrence, the
+/// soonest first), for feed readers and chat integrations that follow feeds.
+pub fn atom(state: &AppState, name: &str, now: Timestamp) -> Result<String, CalendarError> {
+    use atom_syndication::{Entry, Feed, Link, Text};
+    let e = events(state, name)?;
+    let occurrences = clarion_calendar::expand(&e.calendar, e.zone, now, now + FEED_AHEAD)
+        .map_err(|source| CalendarError::Expand { name: name.to_string(), source })?;
+    let updated = e.imported_at.unwrap_or(now).fixed_offset();
+    let base = state.external_url();
+    let entries = occurrences
+        .iter()
+        .take(FEED_ENTRIES)
+        .map(|o| {
+            let event = &e.calendar.events[o.event];
+            let when = format!(
+                "{} to {} (UTC)",
+                crate::api::format_time(o.window.start),
+                crate::api::format_time(o.window.end)
+            );
+            let mut lines = vec![when];
+            if !event.services.is_empty() {
+                lines.push(format!("Affected services: {}", event.services.join(", ")));
+            }
+            lines.extend(event.description.clone());
+            lines.extend(event.impact.as_ref().map(|i| format!("Impact: {i}")));
+            lines.extend(event.action.as_ref().map(|a| format!("Action: {a}")));
+            Entry {
+                id: format!("urn:clarion:calendar:{name}:{}:{}", event.uid, o.window.start.timestamp()),
+                title: Text::plain(event.summary.clone().unwrap_or_else(|| "Event".into())),
+                updated,
+                published: Some(o.window.start.fixed_offset()),
+                summary: Some(Text::plain(lines.join("\n"))),
+                ..Entry::default()
+            }
+        })
+        .collect();
+    let feed = Feed {
+        id: format!("urn:clarion:calendar:{name}"),
+        title: Text::plain(format!("{name}: upcoming events")),
+        updated,
+        links: vec![Link { href: format!("{base}/calendars/{name}.atom"), rel: "self".into(), ..Link::default() }],
+        entries,
+        ..Feed::default()
+    };
+    Ok(feed.to_string())
+}

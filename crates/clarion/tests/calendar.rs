@@ -127,6 +127,31 @@ fn a_freeze_closes_prod_and_the_gate_says_so() -> TestResult {
     let read = child.wait_with_output()?;
     assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
     assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), "DEFAULT_OPEN 1 Year-end freeze FREQ=YEARLY");
+
+    // The Atom feed of the next 90 days, read by Python's XML parser: this year's freeze, whatever today is
+    // (the feed starts now), is at most one entry per occurrence.
+    let (status, feed) = blocking_request("GET", &format!("{}/calendars/prod.atom", server.url), None, &[])?;
+    assert_eq!(status, 200, "{feed}");
+    let script = "import sys, xml.etree.ElementTree as ET\nns = {'a': 'http://www.w3.org/2005/Atom'}\n\
+                  root = ET.fromstring(sys.stdin.read())\n\
+                  print(root.find('a:title', ns).text, [e.find('a:title', ns).text for e in root.findall('a:entry', ns)])";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    std::io::Write::write_all(child.stdin.as_mut().ok_or("stdin")?, feed.as_bytes())?;
+    let parsed = child.wait_with_output()?;
+    assert!(parsed.status.success(), "{}: {feed}", String::from_utf8_lossy(&parsed.stderr));
+    let line = String::from_utf8_lossy(&parsed.stdout).trim().to_string();
+    assert!(line.starts_with("prod: upcoming events ["), "{line}");
+    assert!(line.ends_with("['Year-end freeze']") || line.ends_with("[]"), "{line}");
+    // Weekly windows: one entry per Tuesday of the next 90 days, whatever today is.
+    let (status, weekly) = blocking_request("GET", &format!("{}/calendars/windows.atom", server.url), None, &[])?;
+    assert_eq!(status, 200);
+    let entries = weekly.matches("<entry>").count();
+    assert!((12..=14).contains(&entries), "{entries} entries: {weekly}");
     Ok(())
 }
 

@@ -69,14 +69,19 @@ pub async fn get_one(
     Ok(ics(calendars::document(&state, &name, state.now())?))
 }
 
-/// `GET /calendars/{name}.ics`: the same document under a name calendar clients subscribe to.
+/// `GET /calendars/{name}.ics`: the same document under a name calendar clients subscribe to;
+/// `GET /calendars/{name}.atom`: the next 90 days' occurrences as an Atom feed.
 pub async fn feed(
     _: Authorized<Read>,
     State(state): State<AppState>,
     Path(file): Path<String>,
 ) -> Result<Response, AppError> {
+    if let Some(name) = file.strip_suffix(".atom") {
+        let feed = calendars::atom(&state, name, state.now())?;
+        return Ok(([(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")], feed).into_response());
+    }
     let Some(name) = file.strip_suffix(".ics") else {
-        return Err(AppError::NotFound(format!("{file:?}: calendars are served as NAME.ics")));
+        return Err(AppError::NotFound(format!("{file:?}: calendars are served as NAME.ics and NAME.atom")));
     };
     Ok(ics(calendars::document(&state, name, state.now())?))
 }
