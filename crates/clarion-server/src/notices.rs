@@ -3,8 +3,8 @@
 //! A calendar event that names affected services (`X-CLARION-SERVICES`) or an owner team
 //! (`X-CLARION-OWNER`) is a **planned event**. Its audience is the owner team and the teams of every
 //! affected service and of every service that depends on one, directly or through others (the service
-//! catalog, `services:`). Each occurrence is announced when the event first appears in an import, told
-//! again when it is rescheduled or cancelled, reminded at the calendar's lead times, and told when it
+//! catalog, `services:`). Each occurrence is announced when the event first appears in an import (or in
+//! a calendar's `ics_file` at a reload), told again when it is rescheduled or cancelled, reminded at the calendar's lead times, and told when it
 //! starts and ends ([`clarion_core::planned`] decides when). While an occurrence runs, alerts whose
 //! `service` label names an affected service are held back ([`muted_services`]); they are notified at
 //! their group's first flush after it ends.

@@ -360,8 +360,30 @@ impl AppState {
             self.0.memory.reconfigure(Arc::new(new.route.clone()), new.inhibit_rules.clone(), self.now());
             *self.0.channels.write() = Arc::new(channels);
             *self.0.slack_signing_secret.write() = slack;
+            // Calendars whose `ics_file` changed: their planned events are announced, rescheduled or
+            // cancelled as an import's would be (after the new configuration is in place).
+            let changed: Vec<(String, Option<clarion_calendar::Calendar>, clarion_calendar::Calendar)> = new
+                .calendars()
+                .iter()
+                .filter_map(|c| {
+                    let file = c.from_file.clone()?;
+                    let before = old.calendar(&c.name).and_then(|o| o.from_file.clone());
+                    (before.as_ref() != Some(&file)).then(|| (c.name.clone(), before, file))
+                })
+                .collect();
             *self.0.config.write() = Arc::new(new);
             self.wake_notifier();
+            if let (false, Ok(runtime)) = (changed.is_empty(), tokio::runtime::Handle::try_current()) {
+                let state = self.clone();
+                runtime.spawn(async move {
+                    let now = state.now();
+                    for (name, before, after) in changed {
+                        if let Err(error) = crate::notices::on_import(&state, &name, before.as_ref(), &after, now).await {
+                            tracing::error!(calendar = %name, %error, "the notices of a changed ics_file could not be sent");
+                        }
+                    }
+                });
+            }
             Ok(())
         });
         let outcome = if result.is_ok() { "success" } else { "failure" };

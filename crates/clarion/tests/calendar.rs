@@ -379,3 +379,38 @@ calendars:
     assert!(sink.wait_for("/ops", 1, std::time::Duration::from_millis(500)).is_err(), "held back while the work runs");
     Ok(())
 }
+
+/// A calendar kept in a file: a planned event added to the file is announced at the next reload.
+#[test]
+fn a_planned_event_added_to_an_ics_file_is_announced_at_reload() -> TestResult {
+    let sink = Sink::start()?;
+    let config = format!(
+        "teams:
+  - {{name: db, channels: [db-hook]}}
+channels:
+  - {{name: db-hook, webhook: {{url: '{}/db'}}}}
+services:
+  - {{name: postgres, team: db}}
+route:
+  receiver: db
+calendars:
+  - {{name: changes, type: DEFAULT_OPEN, ics_file: changes.ics}}
+",
+        sink.url
+    );
+    let empty = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n";
+    let server = Server::builder(Some(&config))?;
+    std::fs::write(server.dir.join("changes.ics"), empty)?;
+    let server = server.spawn()?;
+    let start = (chrono::Utc::now() + chrono::Duration::days(5)).format("%Y%m%dT%H%M%SZ");
+    let planned = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:vacuum\r\nSUMMARY:Full vacuum of the orders table\r\n\
+         DESCRIPTION:Table bloat slows checkout\r\nDTSTART:{start}\r\nDURATION:PT1H\r\nX-CLARION-SERVICES:postgres\r\n\
+         X-CLARION-ACTION:Expect slow writes\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    );
+    std::fs::write(server.dir.join("changes.ics"), planned)?;
+    let (status, body) = blocking_request("POST", &format!("{}/-/reload", server.url), None, &[])?;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(summaries(&sink, "/db", 1)?, ["Planned: Full vacuum of the orders table"]);
+    Ok(())
+}
