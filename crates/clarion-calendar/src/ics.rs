@@ -256,6 +256,7 @@ impl Context<'_> {
             impact: text("X-CLARION-IMPACT"),
             action: text("X-CLARION-ACTION"),
             emergency: text("X-CLARION-EMERGENCY"),
+            severity: text("X-CLARION-SEVERITY"),
         })
     }
 }
@@ -316,6 +317,7 @@ pub fn write(calendar: &Calendar, calendar_type: CalendarType, name: &str, stamp
             ("X-CLARION-IMPACT", e.impact.clone()),
             ("X-CLARION-ACTION", e.action.clone()),
             ("X-CLARION-EMERGENCY", e.emergency.clone()),
+            ("X-CLARION-SEVERITY", e.severity.clone()),
         ] {
             if let Some(value) = value {
                 event.append_property(Property::new(key, escape(&value)));

@@ -56,6 +56,8 @@ pub struct Event {
     pub action: Option<String>,
     /// `X-CLARION-EMERGENCY`: why this event may start with less notice than its calendar asks for.
     pub emergency: Option<String>,
+    /// `X-CLARION-SEVERITY`: how much the change matters (its calendar may ask more notice of some).
+    pub severity: Option<String>,
 }
 
 /// How an event's end is given.

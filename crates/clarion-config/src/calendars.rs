@@ -33,6 +33,10 @@ pub struct NoticeConfig {
     /// (the reason, which the notices repeat); default 0s.
     #[serde(default = "no_minimum")]
     pub minimum: crate::ConfigDuration,
+    /// The least notice for events of a severity (`X-CLARION-SEVERITY`, `--severity`), in place of
+    /// `minimum`: `{critical: 7d, low: 1h}`.
+    #[serde(default)]
+    pub minimum_by_severity: std::collections::BTreeMap<String, crate::ConfigDuration>,
     /// Reminders before each occurrence starts; default 1d and 1h.
     #[serde(default = "default_lead_times")]
     pub lead_times: Vec<crate::ConfigDuration>,
@@ -40,7 +44,11 @@ pub struct NoticeConfig {
 
 impl Default for NoticeConfig {
     fn default() -> Self {
-        NoticeConfig { minimum: no_minimum(), lead_times: default_lead_times() }
+        NoticeConfig {
+            minimum: no_minimum(),
+            minimum_by_severity: Default::default(),
+            lead_times: default_lead_times(),
+        }
     }
 }
 
@@ -57,6 +65,16 @@ fn default_lead_times() -> Vec<crate::ConfigDuration> {
 
 fn default_timezone() -> String {
     "UTC".into()
+}
+
+impl Calendar {
+    /// The least notice a new event of `severity` must give.
+    pub fn minimum_notice_for(&self, severity: Option<&str>) -> std::time::Duration {
+        severity
+            .and_then(|s| self.minimum_by_severity.get(&s.trim().to_lowercase()))
+            .copied()
+            .unwrap_or(self.minimum_notice)
+    }
 }
 
 /// Whether `name` is a valid calendar name.
@@ -77,6 +95,8 @@ pub struct Calendar {
     pub from_file: Option<clarion_calendar::Calendar>,
     /// Least notice a new planned event must give.
     pub minimum_notice: std::time::Duration,
+    /// The same per event severity (lowercase), where it differs.
+    pub minimum_by_severity: std::collections::BTreeMap<String, std::time::Duration>,
     /// Reminders before each occurrence.
     pub lead_times: Vec<std::time::Duration>,
 }
@@ -136,6 +156,7 @@ pub(crate) fn check(declared: &[CalendarConfig], base: &Path) -> Result<Vec<Cale
             zone,
             from_file,
             minimum_notice: c.notice.minimum.0,
+            minimum_by_severity: c.notice.minimum_by_severity.iter().map(|(k, v)| (k.to_lowercase(), v.0)).collect(),
             lead_times: c.notice.lead_times.iter().map(|d| d.0).collect(),
         });
     }

@@ -104,7 +104,10 @@ fn draft(
         action: event.action.clone(),
         deadline: Some(format_time(start)),
         owner,
-        severity: Some(if event.emergency.is_some() { "warning" } else { "info" }.into()),
+        severity: event
+            .severity
+            .clone()
+            .or_else(|| Some(if event.emergency.is_some() { "warning" } else { "info" }.into())),
         teams,
         everyone: false,
     }
@@ -187,12 +190,14 @@ pub fn check_import(
         if !is_planned(event) || known.contains(uid.as_str()) {
             continue;
         }
-        if event.emergency.is_none() && !gives_notice(start, now, declared.minimum_notice) {
+        let minimum = declared.minimum_notice_for(event.severity.as_deref());
+        if event.emergency.is_none() && !gives_notice(start, now, minimum) {
+            let of = event.severity.as_deref().map(|s| format!(" for {s} changes")).unwrap_or_default();
             return Err(calendars::CalendarError::Refused(format!(
-                "event {uid:?} starts at {} with less than the {} notice calendar {name:?} asks for; plan it later, or \
-                 say why it cannot wait in X-CLARION-EMERGENCY",
+                "event {uid:?} starts at {} with less than the {} notice calendar {name:?} asks for{of}; plan it \
+                 later, or say why it cannot wait in X-CLARION-EMERGENCY",
                 format_time(start),
-                clarion_config::ConfigDuration(declared.minimum_notice)
+                clarion_config::ConfigDuration(minimum)
             )));
         }
         let teams = audience(&config, event);

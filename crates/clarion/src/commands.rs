@@ -633,6 +633,7 @@ pub async fn event(command: EventCommand) -> anyhow::Result<ExitCode> {
                 "impact": a.impact,
                 "action": a.action,
                 "emergency": a.emergency,
+                "severity": a.severity,
             });
             let path = format!("/api/v1/calendars/{}/events", urlencode(&a.calendar));
             let answer: Value = serde_json::from_str(&client.call(Method::POST, &path, &[], Some(body)).await?)

@@ -151,6 +151,9 @@ pub struct EventAddArgs {
     /// Why it cannot give the calendar's minimum notice.
     #[arg(long)]
     pub emergency: Option<String>,
+    /// How much the change matters (`notice.minimum_by_severity` may ask more notice of some).
+    #[arg(long)]
+    pub severity: Option<String>,
     /// The event's UID (default: a new one); an existing UID reschedules that event.
     #[arg(long)]
     pub uid: Option<String>,

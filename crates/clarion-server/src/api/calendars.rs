@@ -133,6 +133,8 @@ struct PostableEvent {
     action: Option<String>,
     /// Why it cannot give the calendar's minimum notice.
     emergency: Option<String>,
+    /// How much the change matters (the calendar may ask more notice of some severities).
+    severity: Option<String>,
 }
 
 fn time_of(field: &str, text: &str) -> Result<clarion_calendar::Time, AppError> {
@@ -189,6 +191,7 @@ pub async fn post_event(
         impact: posted.impact,
         action: posted.action,
         emergency: posted.emergency,
+        severity: posted.severity,
     };
     let events = calendars::put_event(&state, &name, event, state.now()).await?;
     Ok((StatusCode::CREATED, Json(json!({"calendar": name, "uid": uid, "events": events}))).into_response())
@@ -277,7 +280,7 @@ pub async fn post_aws_health(
         }
     }
     let now = state.now();
-    let minimum = config.calendar(&name).map(|c| c.minimum_notice).unwrap_or_default();
+    let minimum = config.calendar(&name).map(|c| c.minimum_notice_for(None)).unwrap_or_default();
     let emergency = (!clarion_core::planned::gives_notice(start.instant(chrono_tz::UTC), now, minimum))
         .then(|| "scheduled by AWS Health with less notice than this calendar asks for".to_string());
     let description = d
@@ -304,6 +307,7 @@ pub async fn post_aws_health(
         impact: (!entities.is_empty()).then(|| format!("Affected AWS resources: {}", entities.join(", "))),
         action: Some("Check the affected resources before the change starts; see the AWS Health Dashboard".into()),
         emergency,
+        severity: None,
     };
     let events = calendars::put_event(&state, &name, planned, now).await?;
     Ok((StatusCode::CREATED, Json(json!({"calendar": name, "uid": uid, "events": events}))).into_response())

@@ -293,7 +293,7 @@ route:
   group_interval: 5m
   repeat_interval: 4h
 calendars:
-  - {name: changes, type: DEFAULT_OPEN, notice: {minimum: 2d, lead_times: [1d, 1h]}}
+  - {name: changes, type: DEFAULT_OPEN, notice: {minimum: 2d, minimum_by_severity: {low: 1h}, lead_times: [1d, 1h]}}
 ";
     let w = World::with(config).await?;
     let now = w.state.now();
@@ -316,6 +316,10 @@ calendars:
         "{soon:?}"
     );
     assert!(w.deliveries().await?.is_empty());
+    // A low-severity change needs only the hour `minimum_by_severity` asks for.
+    let low = calendar(now + chrono::Duration::hours(3), "X-CLARION-SEVERITY:low\r\n");
+    let low = clarion_calendar::read(&low, chrono_tz::UTC)?;
+    crate::notices::check_import(&w.state, "changes", None, &low, now)?;
 
     let start = now + chrono::Duration::days(3);
     crate::calendars::import(&w.state, "changes", &calendar(start, ""), now).await?;
