@@ -348,23 +348,63 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
     Ok(super::json_array_stream(move |out| {
         snapshot.alerts.sort_unstable_by_key(|(fp, _)| fp.0);
         let statuses = Statuses::of(&snapshot, muted, now);
-        let mut findings = Findings::new(&config.standard);
-        for (fp, alert) in &snapshot.alerts {
-            if alert.ends_at < now || !matches_alert_filter(&q.filter, &alert.labels) {
-                continue;
+        // Encoded by two threads, chunk by chunk, and written in order: the work per alert (routes,
+        // status, findings, JSON) is what a listing of a million alerts costs, and it parallelises.
+        let chunks: Vec<&[(Fingerprint, std::sync::Arc<Alert>)]> = snapshot.alerts.chunks(LIST_CHUNK).collect();
+        let encode = |chunk: &[(Fingerprint, std::sync::Arc<Alert>)], findings: &mut Findings<'_>| -> Vec<u8> {
+            let mut buf = Vec::new();
+            for (fp, alert) in chunk {
+                if alert.ends_at < now || !matches_alert_filter(&q.filter, &alert.labels) {
+                    continue;
+                }
+                let receivers: Vec<&str> =
+                    snapshot.route.matching(&alert.labels).iter().map(|r| r.opts.receiver.as_str()).collect();
+                if q.receiver.as_ref().is_some_and(|re| !receivers.iter().any(|r| re.is_match(r))) {
+                    continue;
+                }
+                let status = statuses.status(&alert.labels);
+                if q.admits(&status) {
+                    if !buf.is_empty() {
+                        buf.push(b',');
+                    }
+                    let item = gettable(*fp, alert, &status, receivers, findings);
+                    if let Err(e) = serde_json::to_writer(&mut buf, &item) {
+                        tracing::error!(error = %e, "encoding an alert of a listing failed");
+                    }
+                }
             }
-            let receivers: Vec<&str> =
-                snapshot.route.matching(&alert.labels).iter().map(|r| r.opts.receiver.as_str()).collect();
-            if q.receiver.as_ref().is_some_and(|re| !receivers.iter().any(|r| re.is_match(r))) {
-                continue;
+            buf
+        };
+        std::thread::scope(|scope| {
+            // Worker w encodes chunks w, w + 2, …; each channel holds at most two chunks, so memory does
+            // not grow with the answer. A worker stops when its receiver is gone (the client left).
+            let mut receivers = Vec::new();
+            for w in 0..LIST_THREADS {
+                let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
+                let (chunks, encode, standard) = (&chunks, &encode, &config.standard);
+                scope.spawn(move || {
+                    let mut findings = Findings::new(standard);
+                    for chunk in chunks.iter().skip(w).step_by(LIST_THREADS) {
+                        if tx.send(encode(chunk, &mut findings)).is_err() {
+                            return;
+                        }
+                    }
+                });
+                receivers.push(rx);
             }
-            let status = statuses.status(&alert.labels);
-            if q.admits(&status) && !out.push(&gettable(*fp, alert, &status, receivers, &mut findings)) {
-                return;
+            for i in 0..chunks.len() {
+                let Ok(encoded) = receivers[i % LIST_THREADS].recv() else { return };
+                if !out.push_encoded(&encoded) {
+                    return;
+                }
             }
-        }
+        });
     }))
 }
+
+/// Alerts a listing encodes per chunk, and the threads that encode them.
+const LIST_CHUNK: usize = 2_048;
+const LIST_THREADS: usize = 2;
 
 #[derive(Serialize)]
 struct AlertGroup<'a> {

@@ -222,6 +222,22 @@ impl ArrayWriter {
         true
     }
 
+    /// Appends items already encoded, comma-separated (`{..},{..}`); false once the client has gone.
+    pub fn push_encoded(&mut self, items: &[u8]) -> bool {
+        if items.is_empty() {
+            return true;
+        }
+        if !self.first {
+            self.buf.push(b',');
+        }
+        self.first = false;
+        self.buf.extend_from_slice(items);
+        if self.buf.len() >= STREAM_CHUNK {
+            return self.flush();
+        }
+        true
+    }
+
     fn flush(&mut self) -> bool {
         let chunk = Bytes::from(std::mem::take(&mut self.buf));
         self.tx.blocking_send(Ok(chunk)).is_ok()
