@@ -72,7 +72,7 @@ pub fn expand(calendar: &Calendar, zone: Tz, from: Timestamp, to: Timestamp) -> 
         let horizon = edited
             .iter()
             .filter_map(|e| e.recurrence_id.as_ref())
-            .map(|r| r.instant(zone) + chrono::Duration::days(2))
+            .filter_map(|r| r.instant(zone).checked_add_signed(chrono::Duration::days(2)))
             .fold(to, Timestamp::max);
         let starts = starts(event, zone, horizon).map_err(|reason| match reason {
             Stop::TooMany => ExpandError::TooMany { uid: event.uid.clone() },
@@ -112,8 +112,7 @@ pub fn expand(calendar: &Calendar, zone: Tz, from: Timestamp, to: Timestamp) -> 
             }
             match shifts.iter().rev().find(|(r, _, _)| *r <= start) {
                 Some((_, delta, edit)) => {
-                    if !edit.cancelled {
-                        let s = start + *delta;
+                    if let (false, Some(s)) = (edit.cancelled, start.checked_add_signed(*delta)) {
                         push(index_of(calendar, edit), s, end_of(edit, zone, s))?;
                     }
                 }
@@ -181,7 +180,10 @@ fn end_of(event: &Event, zone: Tz, start: Timestamp) -> Timestamp {
     let event_zone = event.start.zone(zone);
     match &event.end {
         // DTEND: every occurrence lasts exactly as long as the first (RFC 5545 §3.8.5.3).
-        EventEnd::At(end) => start + (end.instant(zone) - event.start.instant(zone)).max(chrono::Duration::zero()),
+        EventEnd::At(end) => {
+            let length = (end.instant(zone) - event.start.instant(zone)).max(chrono::Duration::zero());
+            start.checked_add_signed(length).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+        }
         EventEnd::Duration(d) => d.after(start, event_zone).max(start),
         EventEnd::Unspecified if event.start.is_date() => {
             IcalDuration { negative: false, days: 1, seconds: 0 }.after(start, event_zone)
@@ -340,6 +342,16 @@ BEGIN:VEVENT\r\nUID:d\r\nRECURRENCE-ID:20261204T100000Z\r\nDTSTART:20261204T1000
             (utc(2026, 12, 23, 15, 0), utc(2026, 12, 24, 15, 0)),
             "a whole day in Tokyo"
         );
+        Ok(())
+    }
+
+    /// The longest durations and the last representable years expand without overflowing.
+    #[test]
+    fn the_ends_of_time_do_not_overflow() -> Result<(), Box<dyn std::error::Error>> {
+        let c = cal("BEGIN:VEVENT\r\nUID:long\r\nDTSTART;VALUE=DATE:99991231\r\nDURATION:P3660000D\r\nRRULE:FREQ=YEARLY\r\nEND:VEVENT\r\n\
+BEGIN:VEVENT\r\nUID:edge\r\nDTSTART:99991231T230000Z\r\nDTEND:99991231T235959Z\r\nRRULE:FREQ=HOURLY\r\nEND:VEVENT\r\n")?;
+        let far = chrono::DateTime::<Utc>::MAX_UTC - chrono::Duration::days(1);
+        assert!(expand(&c, chrono_tz::Pacific::Kiritimati, utc(9000, 1, 1, 0, 0), far).is_ok());
         Ok(())
     }
 

@@ -403,6 +403,13 @@ mod tests {
                 other => panic!("{text:?} gave {other:?}"),
             }
         }
+        // Years beyond four digits would overflow time arithmetic later (found in review): refused.
+        for hostile in ["DTEND:+2621421231T000000Z", "DTEND:99999101T000000Z", "DTEND;VALUE=DATE:+262142"] {
+            let text = format!(
+                "BEGIN:VCALENDAR\nBEGIN:VEVENT\nDTSTART:20260101T000000Z\n{hostile}\nEND:VEVENT\nEND:VCALENDAR\n"
+            );
+            assert!(matches!(read(&text, chrono_tz::UTC), Err(ImportError::Invalid { line: 4, .. })), "{hostile}");
+        }
         let huge = format!("BEGIN:VCALENDAR\n{}END:VCALENDAR\n", "X-FILLER:0123456789\n".repeat(60_000));
         assert!(matches!(read(&huge, chrono_tz::UTC), Err(ImportError::TooLarge { .. })));
     }

@@ -53,8 +53,21 @@ impl Time {
     }
 
     /// Parses a value (`20261201`, `20261201T090000`, `20261201T090000Z`) with the `TZID` already resolved.
+    /// Years are 1 to 9999 (RFC 5545's four digits), so no later arithmetic on a time can overflow.
     pub fn parse(value: &str, is_date: bool, tz: Option<Tz>) -> Result<Time, ValueError> {
         let value = value.trim();
+        let digits = value.trim_end_matches(['Z', 'z']);
+        let shape_ok = digits.len() == 8 && digits.bytes().all(|b| b.is_ascii_digit())
+            || digits.len() == 15
+                && digits
+                    .bytes()
+                    .enumerate()
+                    .all(|(i, b)| if i == 8 { b == b'T' || b == b't' } else { b.is_ascii_digit() });
+        if !shape_ok {
+            return Err(ValueError(format!(
+                "{value:?} is not a date (YYYYMMDD) or a date-time (YYYYMMDDTHHMMSS, optionally ending in Z)"
+            )));
+        }
         if is_date || (value.len() == 8 && !value.contains('T')) {
             return NaiveDate::parse_from_str(value, "%Y%m%d")
                 .map(Time::Date)
@@ -96,10 +109,11 @@ pub fn local_instant(tz: Tz, naive: NaiveDateTime) -> Timestamp {
             // offset.
             let mut probe = naive;
             for _ in 0..24 * 4 {
-                probe -= Duration::minutes(15);
+                let Some(earlier) = probe.checked_sub_signed(Duration::minutes(15)) else { break };
+                probe = earlier;
                 if let Some(before) = tz.from_local_datetime(&probe).latest() {
                     let offset = before.naive_local() - before.naive_utc();
-                    return Utc.from_utc_datetime(&(naive - offset));
+                    return Utc.from_utc_datetime(&naive.checked_sub_signed(offset).unwrap_or(naive));
                 }
             }
             Utc.from_utc_datetime(&naive)
@@ -117,12 +131,17 @@ pub struct IcalDuration {
 }
 
 impl IcalDuration {
-    /// `start` plus this duration, days counted on the wall clock of `tz`.
+    /// `start` plus this duration, days counted on the wall clock of `tz`; the end of representable time
+    /// (or its beginning) when that overflows.
     pub fn after(&self, start: Timestamp, tz: Tz) -> Timestamp {
         let sign = if self.negative { -1 } else { 1 };
         let local = start.with_timezone(&tz).naive_local();
-        let days_later = local_instant(tz, local + Duration::days(sign * self.days));
-        days_later + Duration::seconds(sign * self.seconds)
+        let limit = if self.negative { chrono::DateTime::<Utc>::MIN_UTC } else { chrono::DateTime::<Utc>::MAX_UTC };
+        local
+            .checked_add_signed(Duration::days(sign * self.days))
+            .map(|l| local_instant(tz, l))
+            .and_then(|t| t.checked_add_signed(Duration::seconds(sign * self.seconds)))
+            .unwrap_or(limit)
     }
 }
 

@@ -144,10 +144,21 @@ pub(crate) fn check(declared: &[CalendarConfig], base: &Path) -> Result<Vec<Cale
                 let text = std::fs::read_to_string(&path).map_err(|e| {
                     (field.clone(), needle.clone(), format!("cannot read {}: {e}", path.display()), false)
                 })?;
-                Some(
-                    clarion_calendar::read(&text, zone)
-                        .map_err(|e| (field, needle, format!("{}: {e}", path.display()), false))?,
-                )
+                let read = clarion_calendar::read(&text, zone)
+                    .map_err(|e| (field.clone(), needle.clone(), format!("{}: {e}", path.display()), false))?;
+                if let Some(t) = read.calendar_type.filter(|t| *t != c.calendar_type) {
+                    return Err((
+                        field,
+                        needle,
+                        format!(
+                            "{} is a {t} calendar (X-CALENDAR-TYPE) and this one is {}",
+                            path.display(),
+                            c.calendar_type
+                        ),
+                        false,
+                    ));
+                }
+                Some(read)
             }
         };
         out.push(Calendar {

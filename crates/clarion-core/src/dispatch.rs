@@ -53,6 +53,14 @@ pub struct Flush {
     resolved_seen: Vec<(Fingerprint, Timestamp)>,
 }
 
+impl Flush {
+    /// This flush tells nothing (its route's notifications are held back): its resolved members stay in
+    /// the group, to be told at the first flush that speaks.
+    pub fn hold_back(&mut self) {
+        self.resolved_seen.clear();
+    }
+}
+
 /// All aggregation groups, and the order they come due in: finding the due groups costs the due groups,
 /// not every group (with a million distinct groups, a flush must not look at all of them).
 #[derive(Clone, Debug, Default)]

@@ -30,6 +30,8 @@ pub const HORIZON: chrono::Duration = chrono::Duration::days(731);
 #[derive(Debug, Default)]
 pub struct Calendars {
     imported: RwLock<HashMap<String, Arc<Imported>>>,
+    /// Serialises imports (read, check, store, replace) of this instance.
+    imports: tokio::sync::Mutex<()>,
 }
 
 /// One calendar's imported events.
@@ -40,20 +42,29 @@ pub struct Imported {
 }
 
 impl Calendars {
-    /// Parses the stored documents. A document that no longer reads (it was stored by a newer Clarion)
-    /// is left out with an error in the log, not a failed start.
-    pub fn load(documents: Vec<CalendarDocument>) -> Calendars {
-        let imported = documents
-            .into_iter()
-            .filter_map(|d| match clarion_calendar::read(&d.document, chrono_tz::UTC) {
-                Ok(calendar) => Some((d.name, Arc::new(Imported { calendar, imported_at: d.imported_at }))),
+    /// Parses the stored documents, each in its calendar's configured zone. A document that no longer
+    /// reads (stored by a newer Clarion) is left out with an error in the log, not a failed start.
+    pub fn load(documents: Vec<CalendarDocument>, config: &clarion_config::Config) -> Calendars {
+        let calendars = Calendars::default();
+        calendars.refresh(documents, config);
+        calendars
+    }
+
+    /// Takes in stored documents imported since they were read (by this instance or another sharing the
+    /// store).
+    pub fn refresh(&self, documents: Vec<CalendarDocument>, config: &clarion_config::Config) {
+        for d in documents {
+            if self.get(&d.name).is_some_and(|i| i.imported_at == d.imported_at) {
+                continue;
+            }
+            let zone = config.calendar(&d.name).map_or(chrono_tz::UTC, |c| c.zone);
+            match clarion_calendar::read(&d.document, zone) {
+                Ok(calendar) => self.replace(&d.name, Imported { calendar, imported_at: d.imported_at }),
                 Err(e) => {
-                    tracing::error!(calendar = %d.name, error = %e, "a stored calendar does not read; its events are left out");
-                    None
+                    tracing::error!(calendar = %d.name, error = %e, "a stored calendar does not read; its events are left out")
                 }
-            })
-            .collect();
-        Calendars { imported: RwLock::new(imported) }
+            }
+        }
     }
 
     fn get(&self, name: &str) -> Option<Arc<Imported>> {
@@ -119,12 +130,28 @@ pub fn events(state: &AppState, name: &str) -> Result<Events, CalendarError> {
 
 /// Replaces the events of calendar `name` with those of `document`; returns how many it has.
 pub async fn import(state: &AppState, name: &str, document: &str, now: Timestamp) -> Result<usize, CalendarError> {
+    let _one_at_a_time = state.calendars().imports.lock().await;
+    import_locked(state, name, document, now).await
+}
+
+async fn import_locked(state: &AppState, name: &str, document: &str, now: Timestamp) -> Result<usize, CalendarError> {
     let config = state.config();
     let declared = config.calendar(name).ok_or_else(|| CalendarError::Unknown(name.to_string()))?;
     if declared.from_file.is_some() {
         return Err(CalendarError::FromFile(name.to_string()));
     }
     let calendar = clarion_calendar::read(document, declared.zone)?;
+    if let Some(declared_type) = calendar.calendar_type.filter(|t| *t != declared.calendar_type) {
+        return Err(CalendarError::Refused(format!(
+            "the document is a {declared_type} calendar (X-CALENDAR-TYPE) and calendar {name:?} is {}: its events \
+             would mean the opposite; import it into a {declared_type} calendar",
+            declared.calendar_type
+        )));
+    }
+    // Notices that fell due until now go out first, under the events they were due for.
+    if let Err(error) = crate::notices::send_due(state, now).await {
+        tracing::error!(calendar = name, %error, "sending the notices due before an import failed");
+    }
     let old = state.calendars().get(name);
     crate::notices::check_import(state, name, old.as_ref().map(|o| &o.calendar), &calendar, now)?;
     let count = calendar.events.len();
@@ -226,12 +253,13 @@ pub async fn put_event(
     calendar.events.retain(|x| x.uid != event.uid);
     calendar.events.push(event);
     let document = clarion_calendar::write(&calendar, e.calendar_type, name, now);
-    import(state, name, &document, now).await
+    import_locked(state, name, &document, now).await
 }
 
 /// Removes the event `uid` (and its edited occurrences) from calendar `name`; its audience is told it is
 /// cancelled. Returns whether it was there.
 pub async fn remove_event(state: &AppState, name: &str, uid: &str, now: Timestamp) -> Result<bool, CalendarError> {
+    let _one_at_a_time = state.calendars().imports.lock().await;
     let e = events(state, name)?;
     if e.source == "file" {
         return Err(CalendarError::FromFile(name.to_string()));
@@ -243,7 +271,7 @@ pub async fn remove_event(state: &AppState, name: &str, uid: &str, now: Timestam
         return Ok(false);
     }
     let document = clarion_calendar::write(&calendar, e.calendar_type, name, now);
-    import(state, name, &document, now).await?;
+    import_locked(state, name, &document, now).await?;
     Ok(true)
 }
 

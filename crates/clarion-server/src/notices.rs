@@ -113,7 +113,10 @@ fn draft(
     }
 }
 
-/// Sends notice `kind` about the occurrence `[start, end)` of `event` in `calendar` to its audience.
+/// Sends notice `kind` about the occurrence `[start, end)` of `event` in `calendar` to its audience. The
+/// timed kinds are keyed by the occurrence alone (computed again, they are stored once); the kinds an
+/// import sends (announced, rescheduled, cancelled) also by the import's time, so moving an event back
+/// and forth is told each time.
 async fn send(
     state: &AppState,
     config: &Config,
@@ -123,12 +126,18 @@ async fn send(
     (start, end): (Timestamp, Timestamp),
     now: Timestamp,
 ) -> Result<usize, NoticeError> {
+    let kind_key = match kind {
+        NoticeKind::Announced | NoticeKind::Rescheduled | NoticeKind::Cancelled => {
+            format!("{}@{}", kind.key(), now.timestamp_nanos_opt().unwrap_or_default())
+        }
+        _ => kind.key(),
+    };
     let teams = audience(config, event);
     if teams.is_empty() {
         return Ok(0);
     }
     let names: Vec<&str> = teams.iter().map(String::as_str).collect();
-    let id = keys::planned(calendar, &event.uid, start, &kind.key(), "", "");
+    let id = keys::planned(calendar, &event.uid, start, &kind_key, "", "");
     let d = draft(event, kind, start, end, teams.clone(), config);
     let accepted = match accept(&d, &names, &config.standard, &id, &state.external_url(), now) {
         Ok(a) => a,
@@ -146,7 +155,7 @@ async fn send(
             notice.source = Some(format!("calendar {calendar}"));
             envelopes.push(Envelope {
                 channel: channel.clone(),
-                idempotency_key: keys::planned(calendar, &event.uid, start, &kind.key(), &team.name, channel),
+                idempotency_key: keys::planned(calendar, &event.uid, start, &kind_key, &team.name, channel),
                 notification: Notification::Announcement(notice),
             });
         }
@@ -184,6 +193,11 @@ pub fn check_import(
 ) -> Result<(), calendars::CalendarError> {
     let config = state.config();
     let Some(declared) = config.calendar(name) else { return Ok(()) };
+    // Every question asked of a calendar expands it two years ahead: one that cannot be expanded (a
+    // secondly rule from 1990) is refused now rather than answering nothing later.
+    if let Err(e) = clarion_calendar::expand(new, declared.zone, now, now + calendars::HORIZON) {
+        return Err(calendars::CalendarError::Refused(format!("{e}; nothing was imported")));
+    }
     let known: HashSet<&str> = old.map(|c| c.events.iter().map(|e| e.uid.as_str()).collect()).unwrap_or_default();
     for (uid, (i, start, end)) in upcoming(new, declared.zone, now) {
         let event = &new.events[i];
@@ -257,8 +271,9 @@ pub async fn on_import(
     Ok(sent)
 }
 
-/// One round of the notices worker: every reminder, start and end notice that fell due in
-/// `(now - LOOK_BACK, now]` (and after its calendar was imported) is sent; the outbox keeps each once.
+/// One round of the notices worker: for each occurrence, the latest reminder, start or end notice that
+/// fell due in `(now - LOOK_BACK, now]` (and after its calendar was imported; an import sends what was
+/// due before it first) is sent; the outbox keeps each once.
 pub async fn send_due(state: &AppState, now: Timestamp) -> Result<usize, NoticeError> {
     let config = state.config();
     let mut sent = 0;

@@ -135,10 +135,23 @@ pub async fn open_for_announcement(
 /// The reference a notification to `recipient` (a channel) carries: the page id and a signed link that
 /// acknowledges it for that recipient.
 pub fn page_ref(state: &AppState, config: &Config, page: &PageRow, recipient: &str, now: Timestamp) -> PageRef {
+    page_ref_at(state, config, page, recipient, now, &state.external_url())
+}
+
+/// [`page_ref`] with the external URL read before (it takes no lock: for the notifier's plan, which runs
+/// inside the store's transaction).
+pub fn page_ref_at(
+    state: &AppState,
+    config: &Config,
+    page: &PageRow,
+    recipient: &str,
+    now: Timestamp,
+    external_url: &str,
+) -> PageRef {
     let expires = clarion_core::later(now, config.file.auth.ack_link_ttl.0);
     let id = display_id(page.id);
     PageRef {
-        url: Some(state.link_key().link(&state.external_url(), &id, recipient, expires)),
+        url: Some(state.link_key().link(external_url, &id, recipient, expires)),
         id,
         opened_at: page.life.opened_at,
         acknowledged_by: page.life.acknowledged_by.clone(),

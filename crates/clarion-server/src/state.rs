@@ -170,7 +170,7 @@ impl AppState {
         let loaded = rows.len();
         let silences = store.load_silences().await?;
         let nflog = notification_log(store.load_notification_log().await?);
-        let calendars = crate::calendars::Calendars::load(store.load_calendars().await?);
+        let calendars = crate::calendars::Calendars::load(store.load_calendars().await?, &config);
         let now = clock.now();
         let route = Arc::new(config.route.clone());
         let memory = Memory::load(

@@ -174,6 +174,14 @@ fn bad_imports_are_refused_with_the_reason_and_change_nothing() -> TestResult {
     let (status, body) = put("prod", &broken, "text/calendar; charset=utf-8")?;
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("line 16: DTEND"), "{body}");
+    // An export of the other type would turn freezes into change windows: refused.
+    let (status, body) = put("prod", &FREEZE.replace("DEFAULT_OPEN", "DEFAULT_CLOSED"), "text/calendar")?;
+    assert_eq!((status, body.contains("X-CALENDAR-TYPE")), (400, true), "{body}");
+    // A rule that cannot be expanded (a secondly rule running for years) is refused at import.
+    let flood =
+        WINDOWS.replace("FREQ=WEEKLY;BYDAY=TU", "FREQ=SECONDLY").replace("20261201T090000Z", "20200101T000000Z");
+    let (status, body) = put("prod", &flood, "text/calendar")?;
+    assert_eq!((status, body.contains("occurrences")), (400, true), "{body}");
     let (status, body) = put("prod", FREEZE, "application/json")?;
     assert_eq!(status, 415, "{body}");
     let (status, body) = put("staging", FREEZE, "text/calendar")?;

@@ -107,37 +107,39 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     if flushes.is_empty() {
         return Ok(0);
     }
-    // Alerts of services a planned event is working on are held back while it runs: they are left out of
-    // the flush (and of its notification-log entry), so they are told at the first flush after it ends.
+    // Firing alerts of services a planned event is working on are held back while it runs: they are left
+    // out of the flush (and of its notification-log entry), so they are told at the first flush after it
+    // ends. Their resolutions are told as usual.
     let muted = crate::notices::muted_services(state, &config, now);
     if !muted.is_empty() {
         let held = |a: &clarion_core::alert::Alert| a.labels.get("service").is_some_and(|s| muted.contains_key(s));
         for f in &mut flushes {
             f.firing.retain(|(_, a)| !held(a));
-            f.resolved.retain(|(_, a)| !held(a));
         }
     }
+    // A route's mute and active time intervals hold its notifications back: such a group is flushed
+    // without a word, without a notification-log entry and keeping its resolved members, so it speaks at
+    // its first flush after.
+    let mut intervals = HashMap::new();
+    let mut speaks = Vec::with_capacity(flushes.len());
+    for f in &mut flushes {
+        let held = crate::calendars::held_back(
+            state,
+            &config,
+            &f.mute_time_intervals,
+            &f.active_time_intervals,
+            now,
+            &mut intervals,
+        );
+        if held {
+            f.hold_back();
+        }
+        speaks.push(!held && would_notify(state, &config, f, now));
+    }
     let flushes = Arc::new(flushes);
-    tracing::debug!(groups = flushes.len(), "flushing due groups");
     // Most due groups have nothing new to say (a group is due again every group_interval): only those
     // that will tell some channel something open or resolve their page, so a round costs the store
     // nothing for the others.
-    // A route's mute and active time intervals hold its notifications back: such a group is flushed
-    // without a word and without a notification-log entry, so it speaks at its first flush after.
-    let mut intervals = HashMap::new();
-    let speaks: Vec<bool> = flushes
-        .iter()
-        .map(|f| {
-            !crate::calendars::held_back(
-                state,
-                &config,
-                &f.mute_time_intervals,
-                &f.active_time_intervals,
-                now,
-                &mut intervals,
-            ) && would_notify(state, &config, f, now)
-        })
-        .collect();
     if !speaks.contains(&true) {
         state.memory().flushed(&flushes, Vec::new(), now);
         return Ok(flushes.len());
@@ -326,7 +328,7 @@ fn plan_flush(
                 alerts,
                 external_url.to_string(),
             );
-            group.page = page.map(|p| pages::page_ref(state, config, p, channel_name, now));
+            group.page = page.map(|p| pages::page_ref_at(state, config, p, channel_name, now, external_url));
             round.envelopes.push(Envelope {
                 channel: channel_name.clone(),
                 idempotency_key: keys::alert_group(
