@@ -265,6 +265,27 @@ time_intervals:
     w.clock.advance(Duration::from_secs(2 * 3600));
     assert_eq!(notifier::flush_due(&w.state).await?, 3);
     assert_eq!(titles(w.deliveries().await?)?, ["Day · ops", "Deploy · ops"]);
+
+    // Another maintenance: Deploy resolves during it. The group is held back but keeps the resolved
+    // alert, and tells it once the maintenance is over.
+    let now = w.state.now();
+    let window = format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nUID:m2\r\nDTSTART:{}\r\nDTEND:{}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n",
+        stamp(now - chrono::Duration::minutes(1)),
+        stamp(now + chrono::Duration::hours(1))
+    );
+    crate::calendars::import(&w.state, "maintenance", &window, now).await?;
+    let mut resolved = w.alert("Deploy", 100_000)?;
+    resolved.ends_at = now;
+    w.commit(vec![vec![resolved]]).await;
+    w.clock.advance(Duration::from_secs(301));
+    notifier::flush_due(&w.state).await?;
+    assert_eq!(w.deliveries().await?.len(), 2, "held back");
+    w.clock.advance(Duration::from_secs(3600));
+    notifier::flush_due(&w.state).await?;
+    let all = titles(w.deliveries().await?)?;
+    assert_eq!(all.len(), 3, "{all:?}");
+    assert!(all[2].starts_with("RESOLVED · Deploy · ops"), "{all:?}");
     Ok(())
 }
 
