@@ -199,9 +199,12 @@ pub fn check_import(
         return Err(calendars::CalendarError::Refused(format!("{e}; nothing was imported")));
     }
     let known: HashSet<&str> = old.map(|c| c.events.iter().map(|e| e.uid.as_str()).collect()).unwrap_or_default();
+    let before = old.map(|c| upcoming(c, declared.zone, now)).unwrap_or_default();
     for (uid, (i, start, end)) in upcoming(new, declared.zone, now) {
         let event = &new.events[i];
-        if !is_planned(event) || known.contains(uid.as_str()) {
+        // A new event must give the notice; so must a known one moved sooner (moved later, it gives more).
+        let moved_sooner = before.get(&uid).is_some_and(|(_, was, _)| start < *was);
+        if !is_planned(event) || (known.contains(uid.as_str()) && !moved_sooner) {
             continue;
         }
         let minimum = declared.minimum_notice_for(event.severity.as_deref());

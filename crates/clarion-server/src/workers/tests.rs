@@ -415,6 +415,13 @@ calendars:
     let now = w.state.now();
     let next = now + chrono::Duration::days(7);
     crate::calendars::import(&w.state, "changes", &calendar(next, ""), now).await?;
+    // Moved to tomorrow, it would give less than the two days' notice: refused like a new one.
+    let sooner =
+        crate::calendars::import(&w.state, "changes", &calendar(now + chrono::Duration::days(1), ""), now).await;
+    assert!(
+        matches!(&sooner, Err(crate::calendars::CalendarError::Refused(m)) if m.contains("less than")),
+        "{sooner:?}"
+    );
     crate::calendars::import(&w.state, "changes", &calendar(next + chrono::Duration::days(1), ""), now).await?;
     let empty = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n";
     crate::calendars::import(&w.state, "changes", empty, now).await?;
