@@ -77,6 +77,17 @@ impl Server {
 
     /// Starts the process and waits until `/-/ready` answers 200.
     pub fn spawn(mut self) -> TestResult<Server> {
+        // The port was free when picked and released for the child; another process can take it in
+        // between. A child that could not bind it is started again on another port.
+        for _ in 0..3 {
+            match self.launch() {
+                Err(e) if e.to_string().contains("in use") => {
+                    self.port = free_port()?;
+                    self.url = format!("http://127.0.0.1:{}", self.port);
+                }
+                other => return other.map(|()| self),
+            }
+        }
         self.launch()?;
         Ok(self)
     }
