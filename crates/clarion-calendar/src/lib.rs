@@ -60,6 +60,31 @@ pub struct Event {
     pub severity: Option<String>,
 }
 
+impl Event {
+    /// An event that happens once, with nothing else said about it (the fields are public to fill in).
+    pub fn new(uid: String, start: Time, end: EventEnd) -> Event {
+        Event {
+            uid,
+            summary: None,
+            description: None,
+            start,
+            end,
+            rrules: Vec::new(),
+            rdates: Vec::new(),
+            exdates: Vec::new(),
+            recurrence_id: None,
+            this_and_future: false,
+            cancelled: false,
+            owner: None,
+            services: Vec::new(),
+            impact: None,
+            action: None,
+            emergency: None,
+            severity: None,
+        }
+    }
+}
+
 /// How an event's end is given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventEnd {

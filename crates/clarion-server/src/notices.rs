@@ -67,6 +67,32 @@ pub fn audience(config: &Config, event: &Event) -> Vec<String> {
     teams
 }
 
+/// The names among `names` that are configured services, each once, in order: how an outside source's
+/// resources (an AWS Health event's entities) become a planned event's affected services.
+pub fn configured_services(config: &Config, names: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for n in names {
+        if config.file.services.iter().any(|s| s.name == n) && !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// For a change an outside party (`by`) schedules and Clarion cannot refuse: the emergency reason it is
+/// marked with when it gives less than calendar `calendar`'s minimum notice.
+pub fn imposed_emergency(
+    config: &Config,
+    calendar: &str,
+    start: &clarion_calendar::Time,
+    now: Timestamp,
+    by: &str,
+) -> Option<String> {
+    let declared = config.calendar(calendar)?;
+    (!gives_notice(start.instant(declared.zone), now, declared.minimum_notice_for(None)))
+        .then(|| format!("scheduled by {by} with less notice than this calendar asks for"))
+}
+
 fn is_planned(event: &Event) -> bool {
     !event.cancelled && event.recurrence_id.is_none() && (!event.services.is_empty() || event.owner.is_some())
 }

@@ -175,23 +175,16 @@ pub async fn post_event(
     }
     let uid = posted.uid.unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let event = clarion_calendar::Event {
-        uid: uid.clone(),
         summary: Some(posted.summary),
         description: posted.description,
-        start,
-        end,
         rrules: posted.rrule.into_iter().collect(),
-        rdates: Vec::new(),
-        exdates: Vec::new(),
-        recurrence_id: None,
-        this_and_future: false,
-        cancelled: false,
         owner: posted.owner,
         services: posted.services,
         impact: posted.impact,
         action: posted.action,
         emergency: posted.emergency,
         severity: posted.severity,
+        ..clarion_calendar::Event::new(uid.clone(), start, end)
     };
     let events = calendars::put_event(&state, &name, event, state.now()).await?;
     Ok((StatusCode::CREATED, Json(json!({"calendar": name, "uid": uid, "events": events}))).into_response())
@@ -266,23 +259,14 @@ pub async fn post_aws_health(
         Some(e) => clarion_calendar::EventEnd::At(health_time("endTime", e)?),
         None => clarion_calendar::EventEnd::Unspecified,
     };
-    let config = state.config();
-    let known = |n: &str| config.file.services.iter().any(|s| s.name == n);
-    let mut services: Vec<String> = Vec::new();
-    let candidates = d
+    let now = state.now();
+    let named = d
         .affected_entities
         .iter()
         .flat_map(|e| e.tags.get("service").cloned().into_iter().chain(e.entity_value.clone()))
         .chain([d.service.to_lowercase()]);
-    for c in candidates {
-        if known(&c) && !services.contains(&c) {
-            services.push(c);
-        }
-    }
-    let now = state.now();
-    let minimum = config.calendar(&name).map(|c| c.minimum_notice_for(None)).unwrap_or_default();
-    let emergency = (!clarion_core::planned::gives_notice(start.instant(chrono_tz::UTC), now, minimum))
-        .then(|| "scheduled by AWS Health with less notice than this calendar asks for".to_string());
+    let services = crate::notices::configured_services(&state.config(), named);
+    let emergency = crate::notices::imposed_emergency(&state.config(), &name, &start, now, "AWS Health");
     let description = d
         .event_description
         .iter()
@@ -291,23 +275,13 @@ pub async fn post_aws_health(
     let entities: Vec<&str> = d.affected_entities.iter().filter_map(|e| e.entity_value.as_deref()).collect();
     let uid = d.event_arn.clone();
     let planned = clarion_calendar::Event {
-        uid: uid.clone(),
         summary: Some(format!("AWS {}: {}", d.service, d.event_type_code)),
         description: description.or_else(|| Some(format!("AWS scheduled a change to {}", d.service))),
-        start,
-        end,
-        rrules: Vec::new(),
-        rdates: Vec::new(),
-        exdates: Vec::new(),
-        recurrence_id: None,
-        this_and_future: false,
-        cancelled: false,
-        owner: None,
         services,
         impact: (!entities.is_empty()).then(|| format!("Affected AWS resources: {}", entities.join(", "))),
         action: Some("Check the affected resources before the change starts; see the AWS Health Dashboard".into()),
         emergency,
-        severity: None,
+        ..clarion_calendar::Event::new(uid.clone(), start, end)
     };
     let events = calendars::put_event(&state, &name, planned, now).await?;
     Ok((StatusCode::CREATED, Json(json!({"calendar": name, "uid": uid, "events": events}))).into_response())
