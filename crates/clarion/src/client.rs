@@ -28,19 +28,11 @@ impl Client {
         query: &[(&str, String)],
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<(StatusCode, String)> {
-        let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method, &url).query(query);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).query(query);
         if let Some(body) = body {
             req = req.json(&body);
         }
-        let resp = req.send().await.with_context(|| {
-            format!("cannot reach Clarion at {} (is `clarion serve` running? see --server)", self.base)
-        })?;
-        let status = resp.status();
-        Ok((status, resp.text().await.unwrap_or_default()))
+        self.send(req).await
     }
 
     /// Sends `body` as `content_type` and returns the body of a 2xx answer, like [`Client::call`].
@@ -51,25 +43,13 @@ impl Client {
         content_type: &str,
         body: String,
     ) -> anyhow::Result<String> {
-        let url = format!("{}{path}", self.base);
-        let mut req =
-            self.http.request(method.clone(), &url).header(reqwest::header::CONTENT_TYPE, content_type).body(body);
-        if let Some(token) = &self.token {
-            req = req.bearer_auth(token);
-        }
-        let resp = req.send().await.with_context(|| {
-            format!("cannot reach Clarion at {} (is `clarion serve` running? see --server)", self.base)
-        })?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        if status.is_success() {
-            return Ok(text);
-        }
-        let message = serde_json::from_str::<String>(&text).unwrap_or(text);
-        match status {
-            StatusCode::UNAUTHORIZED => bail!("{method} {path}: {message} (pass --token or set CLARION_TOKEN)"),
-            _ => bail!("{method} {path}: {status}: {message}"),
-        }
+        let req = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.base))
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        let (status, text) = self.send(req).await?;
+        answer(&method, path, status, text)
     }
 
     /// Sends a request and returns the body of a 2xx answer; any other answer is an error quoting the server.
@@ -81,14 +61,31 @@ impl Client {
         body: Option<serde_json::Value>,
     ) -> anyhow::Result<String> {
         let (status, text) = self.call_raw(method.clone(), path, query, body).await?;
-        if status.is_success() {
-            return Ok(text);
+        answer(&method, path, status, text)
+    }
+
+    /// Sends `req` with the token, if any; the status and body, whatever the status.
+    async fn send(&self, mut req: reqwest::RequestBuilder) -> anyhow::Result<(StatusCode, String)> {
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
         }
-        // Error bodies are JSON strings; show the message itself.
-        let message = serde_json::from_str::<String>(&text).unwrap_or(text);
-        match status {
-            StatusCode::UNAUTHORIZED => bail!("{method} {path}: {message} (pass --token or set CLARION_TOKEN)"),
-            _ => bail!("{method} {path}: {status}: {message}"),
-        }
+        let resp = req.send().await.with_context(|| {
+            format!("cannot reach Clarion at {} (is `clarion serve` running? see --server)", self.base)
+        })?;
+        let status = resp.status();
+        Ok((status, resp.text().await.unwrap_or_default()))
+    }
+}
+
+/// The body of a 2xx answer; any other answer is an error quoting the server.
+fn answer(method: &Method, path: &str, status: StatusCode, text: String) -> anyhow::Result<String> {
+    if status.is_success() {
+        return Ok(text);
+    }
+    // Error bodies are JSON strings; show the message itself.
+    let message = serde_json::from_str::<String>(&text).unwrap_or(text);
+    match status {
+        StatusCode::UNAUTHORIZED => bail!("{method} {path}: {message} (pass --token or set CLARION_TOKEN)"),
+        _ => bail!("{method} {path}: {status}: {message}"),
     }
 }
