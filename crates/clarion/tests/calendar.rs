@@ -42,6 +42,18 @@ fn clarion(server: &Server, args: &[&str]) -> TestResult<Output> {
     Ok(Command::new(env!("CARGO_BIN_EXE_clarion")).args(args).env("CLARION_SERVER", &server.url).output()?)
 }
 
+/// Runs `command` with `input` on its standard input.
+fn with_stdin(command: &mut Command, input: &str) -> TestResult<Output> {
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {command:?} (the Python reference is installed by scripts/test): {e}"))?;
+    std::io::Write::write_all(child.stdin.as_mut().ok_or("stdin")?, input.as_bytes())?;
+    Ok(child.wait_with_output()?)
+}
+
 fn state(server: &Server, query: &str) -> TestResult<Value> {
     let (status, body) = blocking_request("GET", &format!("{}/api/v1/calendars/state?{query}", server.url), None, &[])?;
     assert_eq!(status, 200, "{body}");
@@ -88,15 +100,12 @@ fn a_freeze_closes_prod_and_the_gate_says_so() -> TestResult {
     assert_eq!(gate("2026-12-10T12:00:00Z")?.status.code(), Some(0));
 
     // The change windows, from standard input.
-    let mut import = Command::new(env!("CARGO_BIN_EXE_clarion"))
-        .args(["calendar", "import", "windows", "-"])
-        .env("CLARION_SERVER", &server.url)
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    std::io::Write::write_all(import.stdin.as_mut().ok_or("stdin")?, WINDOWS.as_bytes())?;
-    let imported = import.wait_with_output()?;
+    let imported = with_stdin(
+        Command::new(env!("CARGO_BIN_EXE_clarion"))
+            .args(["calendar", "import", "windows", "-"])
+            .env("CLARION_SERVER", &server.url),
+        WINDOWS,
+    )?;
     assert!(imported.status.success(), "{}", String::from_utf8_lossy(&imported.stderr));
 
     // Several calendars: OPEN only if all are. Tuesday 1 December 10:00 UTC is in a change window and
@@ -116,15 +125,7 @@ fn a_freeze_closes_prod_and_the_gate_says_so() -> TestResult {
     let script = "import sys, icalendar\ncal = icalendar.Calendar.from_ical(sys.stdin.read())\n\
                   events = [e for e in cal.walk('VEVENT')]\n\
                   print(cal['X-CALENDAR-TYPE'], len(events), events[0]['SUMMARY'], events[0]['RRULE'].to_ical().decode())";
-    let mut child = Command::new(python())
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("the Python reference is missing (run scripts/test): {e}"))?;
-    std::io::Write::write_all(child.stdin.as_mut().ok_or("stdin")?, exported.as_bytes())?;
-    let read = child.wait_with_output()?;
+    let read = with_stdin(Command::new(python()).args(["-c", script]), &exported)?;
     assert!(read.status.success(), "{}", String::from_utf8_lossy(&read.stderr));
     assert_eq!(String::from_utf8_lossy(&read.stdout).trim(), "DEFAULT_OPEN 1 Year-end freeze FREQ=YEARLY");
 
@@ -135,14 +136,7 @@ fn a_freeze_closes_prod_and_the_gate_says_so() -> TestResult {
     let script = "import sys, xml.etree.ElementTree as ET\nns = {'a': 'http://www.w3.org/2005/Atom'}\n\
                   root = ET.fromstring(sys.stdin.read())\n\
                   print(root.find('a:title', ns).text, [e.find('a:title', ns).text for e in root.findall('a:entry', ns)])";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()?;
-    std::io::Write::write_all(child.stdin.as_mut().ok_or("stdin")?, feed.as_bytes())?;
-    let parsed = child.wait_with_output()?;
+    let parsed = with_stdin(Command::new("python3").args(["-c", script]), &feed)?;
     assert!(parsed.status.success(), "{}: {feed}", String::from_utf8_lossy(&parsed.stderr));
     let line = String::from_utf8_lossy(&parsed.stdout).trim().to_string();
     assert!(line.starts_with("prod: upcoming events ["), "{line}");
