@@ -334,6 +334,31 @@ calendars:
         &[("Content-Type", "application/json")],
     )?;
     assert_eq!((status, body.contains("scheduledChange")), (400, true), "{body}");
+    let mut undated = health.clone();
+    undated["detail"]["startTime"] = json!("next Tuesday");
+    let (status, body) = blocking_request(
+        "POST",
+        &format!("{}/api/v1/calendars/changes/aws-health", server.url),
+        Some(&undated.to_string()),
+        &[("Content-Type", "application/json")],
+    )?;
+    assert_eq!((status, body.contains("detail.startTime")), (400, true), "{body}");
+    // Events posted with bad times are refused with what is wrong, and change nothing.
+    for (event, says) in [
+        (json!({"summary": "x", "start": "soon"}), "start"),
+        (json!({"summary": "x", "start": at(48), "end": at(47)}), "end is before start"),
+        (json!({"summary": "x", "start": at(48), "end": at(49), "duration": "1h"}), "not both"),
+        (json!({"summary": "x", "start": at(48), "duration": "a while"}), "duration"),
+        (json!({"start": at(48)}), "summary"),
+    ] {
+        let (status, body) = blocking_request(
+            "POST",
+            &format!("{}/api/v1/calendars/changes/events", server.url),
+            Some(&event.to_string()),
+            &[("Content-Type", "application/json")],
+        )?;
+        assert_eq!((status, body.contains(says)), (400, true), "{event}: {body}");
+    }
     assert!(sink.wait_for("/ops", 1, std::time::Duration::from_millis(300)).is_err(), "ops is not concerned");
 
     // Work running now on postgres: its alerts are listed as muted by the event, and not notified.
