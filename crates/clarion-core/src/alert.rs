@@ -3,6 +3,8 @@
 //! The rules are Alertmanager 0.25's (`api/v2` `postAlertsHandler`, `model.Alert.Validate`,
 //! `types.Alert.Merge`), so a sender sees the same acceptance and the same resulting timestamps.
 
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use crate::labels::{remove_empty_labels, validate_label_set, Fingerprint, LabelSet};
@@ -30,6 +32,50 @@ pub struct Alert {
     pub generator_url: String,
     /// `ends_at` was not sent but set to receipt time + resolve timeout.
     pub timeout: bool,
+    /// What a reader worked out from this alert (the listing's encoded findings); see [`Memo`].
+    pub memo: Memo,
+}
+
+/// A value worked out from an alert once and kept with it, so a listing of a million alerts does that work
+/// once per alert version rather than on every read. An installed alert is immutable, so the memo is set at
+/// most once; its reader checks that the value was worked out under the configuration it reads with, and
+/// works it out again (without keeping it) when not — until the sender's next re-send replaces the alert.
+///
+/// A memo never takes part in equality, and a copy of an alert starts without one: whoever builds a new
+/// version from an old one may change what the value was worked out from.
+#[derive(Default)]
+pub struct Memo(OnceLock<Arc<dyn Any + Send + Sync>>);
+
+impl Memo {
+    /// The value kept, if it is a `T`.
+    pub fn get<T: Any + Send + Sync>(&self) -> Option<&T> {
+        self.0.get()?.downcast_ref()
+    }
+
+    /// Keeps `value` unless a value is kept already (two readers raced: either answer is the same).
+    pub fn keep(&self, value: Arc<dyn Any + Send + Sync>) {
+        let _ = self.0.set(value);
+    }
+}
+
+impl Clone for Memo {
+    fn clone(&self) -> Memo {
+        Memo::default()
+    }
+}
+
+impl PartialEq for Memo {
+    fn eq(&self, _: &Memo) -> bool {
+        true
+    }
+}
+
+impl Eq for Memo {}
+
+impl std::fmt::Debug for Memo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.get().is_some() { "Memo(kept)" } else { "Memo(empty)" })
+    }
 }
 
 /// Why a posted alert was refused. Messages are Alertmanager's.
@@ -64,7 +110,16 @@ impl Alert {
             return Err(AlertError::NoLabels);
         }
         validate_label_set(&annotations).map_err(AlertError::InvalidAnnotations)?;
-        Ok(Alert { labels, annotations, starts_at, ends_at, updated_at: now, generator_url, timeout })
+        Ok(Alert {
+            labels,
+            annotations,
+            starts_at,
+            ends_at,
+            updated_at: now,
+            generator_url,
+            timeout,
+            memo: Memo::default(),
+        })
     }
 
     pub fn fingerprint(&self) -> Fingerprint {
@@ -172,6 +227,7 @@ mod tests {
             updated_at: t(updated),
             generator_url: String::new(),
             timeout,
+            memo: Memo::default(),
         }
     }
 

@@ -235,6 +235,7 @@ mod tests {
             updated_at: t(updated),
             generator_url: String::new(),
             timeout: false,
+            memo: Default::default(),
         }
     }
 
@@ -343,6 +344,7 @@ mod index_tests {
             updated_at: t(starts),
             generator_url: String::new(),
             timeout: false,
+            memo: Default::default(),
         }
     }
 

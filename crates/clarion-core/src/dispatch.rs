@@ -414,6 +414,7 @@ mod tests {
             updated_at: t(updated),
             generator_url: String::new(),
             timeout: false,
+            memo: Default::default(),
         }
     }
 

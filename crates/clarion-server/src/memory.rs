@@ -59,7 +59,9 @@ pub struct Snapshot {
     pub alerts: Vec<(Fingerprint, Arc<Alert>)>,
     pub silences: Arc<SilenceIndex>,
     pub route: Arc<Route>,
-    pub inhibit_rules: Vec<InhibitRule>,
+    /// The inhibition index as it stood with these alerts (its sources are a copy: the alerts matching a
+    /// rule's source side, a small share of all alerts).
+    pub inhibition: InhibitionIndex,
 }
 
 /// See the module documentation.
@@ -139,14 +141,15 @@ impl Memory {
     }
 
     /// A snapshot of every alert for a long read (`GET /api/v2/alerts`): the table's lock is held only
-    /// while pointers are copied, so intake is not held up by the read that follows.
+    /// while pointers (and the inhibition sources) are copied, so intake is not held up by the read that
+    /// follows.
     pub fn snapshot(&self) -> Snapshot {
-        let (alerts, route, inhibit_rules) = {
+        let (alerts, route, inhibition) = {
             let a = self.alerts.read();
-            (a.table.snapshot(), a.route.clone(), a.inhibition.rules().to_vec())
+            (a.table.snapshot(), a.route.clone(), a.inhibition.clone())
         };
         let silences = self.silences.read().index.clone();
-        Snapshot { alerts, silences, route, inhibit_rules }
+        Snapshot { alerts, silences, route, inhibition }
     }
 
     // --- alerts -------------------------------------------------------------------------------------

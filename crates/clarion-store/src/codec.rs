@@ -125,6 +125,7 @@ pub fn decode_batch(id: i64, text: &str) -> Result<Vec<crate::AlertRow>, StoreEr
                 ends_at: from_nanos(r.e),
                 updated_at: from_nanos(r.u),
                 timeout: r.t,
+                memo: Default::default(),
             },
         })
         .collect())

@@ -30,6 +30,7 @@ fn alert(name: &str, n: i64) -> Alert {
         updated_at: t(n + 1),
         generator_url: "http://prometheus/graph?g0.expr=up".into(),
         timeout: n % 2 == 0,
+        memo: Default::default(),
     }
 }
 

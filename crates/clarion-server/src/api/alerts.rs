@@ -10,10 +10,11 @@ use clarion_core::dispatch::listing_groups;
 use clarion_core::inhibit::InhibitionIndex;
 use clarion_core::labels::LabelSet;
 use clarion_core::notification::FindingNote;
-use clarion_core::standard::{Message, Standard};
+use clarion_core::standard::Message;
 use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
-use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::{Arc, Weak};
+
+use clarion_config::Config;
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -231,53 +232,122 @@ struct GettableAlert<'a> {
     generator_url: &'a str,
     labels: &'a LabelSet,
     /// Clarion's addition: where the alert falls short of the communication standard (amtool ignores it).
-    findings: EncodedFindings,
+    findings: FindingsRef<'a>,
 }
 
-/// An alert's findings, encoded once for every alert whose message reads the same.
-#[derive(Clone)]
-struct EncodedFindings(Rc<RawValue>);
+/// An alert's findings as a listing writes them: borrowed from the alert's memo, or held for this read
+/// when the memo was just filled or holds findings worked out under another configuration.
+enum FindingsRef<'a> {
+    Kept(&'a RawValue),
+    Fresh(Arc<KeptFindings>),
+}
 
-impl Serialize for EncodedFindings {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(s)
+impl FindingsRef<'_> {
+    fn raw(&self) -> &RawValue {
+        match self {
+            FindingsRef::Kept(raw) => raw,
+            FindingsRef::Fresh(kept) => &kept.encoded,
+        }
     }
 }
 
-/// The findings of the alerts of one read, by the message the standard sees: alerts of one rule whose
-/// annotations do not name the instance read the same, and their findings are checked and encoded once.
-/// (Templated summaries differ per alert; those are checked one by one, as before.) Holds at most
-/// [`Findings::CAPACITY`] messages, so its memory does not grow with the answer.
-struct Findings<'s> {
-    standard: &'s Standard,
-    by_message: HashMap<Message, EncodedFindings>,
+impl Serialize for FindingsRef<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.raw().serialize(s)
+    }
 }
 
-impl<'s> Findings<'s> {
+/// What an alert's [`Memo`](clarion_core::alert::Memo) keeps: its encoded findings, the owner they were
+/// checked with, and the configuration (its standard) they were checked under. Shared by the alerts whose
+/// findings read the same, so a memo costs a pointer per alert, not a copy of the findings.
+struct KeptFindings {
+    config: Weak<Config>,
+    team: Option<Box<str>>,
+    encoded: Box<RawValue>,
+}
+
+impl KeptFindings {
+    /// Whether these findings hold for an alert owned by `team` under `config`. The `Weak` keeps the old
+    /// configuration's allocation alive, so a new configuration can never sit at the same address.
+    fn hold_for(&self, config: &Arc<Config>, team: Option<&str>) -> bool {
+        std::ptr::eq(self.config.as_ptr(), Arc::as_ptr(config)) && self.team.as_deref() == team
+    }
+}
+
+/// The findings of the alerts of one read. An alert's findings are checked once per alert version and
+/// configuration and kept in its memo; a later read writes them without looking at the alert's text.
+/// Within one read, alerts whose message reads the same (alerts of one rule whose annotations do not name
+/// the instance) are checked once, and equal findings share one [`KeptFindings`]. Each map holds at most
+/// [`Findings::CAPACITY`] entries, so its memory does not grow with the answer.
+struct Findings<'c> {
+    config: &'c Arc<Config>,
+    by_message: foldhash::HashMap<Message, Arc<KeptFindings>>,
+    /// Per owner (a handful), findings by their encoded text.
+    by_text: Vec<(Option<Box<str>>, foldhash::HashMap<Box<str>, Arc<KeptFindings>>)>,
+    texts: usize,
+    /// Where findings are encoded before it is known whether equal ones were seen.
+    scratch: Vec<u8>,
+}
+
+impl<'c> Findings<'c> {
     const CAPACITY: usize = 10_000;
 
-    fn new(standard: &'s Standard) -> Findings<'s> {
-        Findings { standard, by_message: HashMap::new() }
+    fn new(config: &'c Arc<Config>) -> Findings<'c> {
+        Findings { config, by_message: Default::default(), by_text: Vec::new(), texts: 0, scratch: Vec::new() }
     }
 
     /// `alert`'s findings; `team` is the team it falls back to as its owner.
-    fn of(&mut self, alert: &Alert, team: Option<&str>) -> EncodedFindings {
+    fn of<'a>(&mut self, alert: &'a Alert, team: Option<&str>) -> FindingsRef<'a> {
+        match alert.memo.get::<KeptFindings>() {
+            Some(kept) if kept.hold_for(self.config, team) => FindingsRef::Kept(&kept.encoded),
+            Some(_) => FindingsRef::Fresh(self.check(alert, team)),
+            None => {
+                let kept = self.check(alert, team);
+                alert.memo.keep(kept.clone());
+                FindingsRef::Fresh(kept)
+            }
+        }
+    }
+
+    /// The standard's findings on `alert`, shared with earlier alerts of this read whose message or
+    /// findings read the same.
+    fn check(&mut self, alert: &Alert, team: Option<&str>) -> Arc<KeptFindings> {
         let message = Message::from_alert(&alert.labels, &alert.annotations, team);
-        if let Some(found) = self.by_message.get(&message) {
-            return found.clone();
+        if let Some(kept) = self.by_message.get(&message) {
+            return kept.clone();
         }
-        let notes: Vec<FindingNote> = self.standard.check(&message).into_iter().map(Into::into).collect();
-        let encoded = serde_json::value::to_raw_value(&notes).map_or_else(
-            |e| {
-                tracing::error!(error = %e, "encoding findings failed");
-                EncodedFindings(Rc::from(RawValue::from_string("[]".into()).expect("`[]` is JSON")))
-            },
-            |raw| EncodedFindings(Rc::from(raw)),
-        );
+        let notes: Vec<FindingNote> = self.config.standard.check(&message).into_iter().map(Into::into).collect();
+        self.scratch.clear();
+        if let Err(e) = serde_json::to_writer(&mut self.scratch, &notes) {
+            tracing::error!(error = %e, "encoding findings failed");
+            self.scratch = b"[]".to_vec();
+        }
+        let text = std::str::from_utf8(&self.scratch).unwrap_or("[]");
+        let slot = match self.by_text.iter().position(|(t, _)| t.as_deref() == team) {
+            Some(slot) => slot,
+            None => {
+                self.by_text.push((team.map(Box::from), Default::default()));
+                self.by_text.len() - 1
+            }
+        };
+        let kept = match self.by_text[slot].1.get(text) {
+            Some(kept) => kept.clone(),
+            None => {
+                let encoded = RawValue::from_string(text.to_string())
+                    .unwrap_or_else(|_| RawValue::from_string("[]".into()).expect("`[]` is JSON"));
+                let kept =
+                    Arc::new(KeptFindings { config: Arc::downgrade(self.config), team: team.map(Box::from), encoded });
+                if self.texts < Self::CAPACITY {
+                    self.by_text[slot].1.insert(Box::from(text), kept.clone());
+                    self.texts += 1;
+                }
+                kept
+            }
+        };
         if self.by_message.len() < Self::CAPACITY {
-            self.by_message.insert(message, encoded.clone());
+            self.by_message.insert(message, kept.clone());
         }
-        encoded
+        kept
     }
 }
 
@@ -308,28 +378,31 @@ fn gettable<'a>(
     }
 }
 
-/// The status of every alert of a snapshot, from its silence index and an inhibition index built from the
-/// snapshot itself: consistent with the alerts listed, and computed without any lock.
-struct Statuses {
-    inhibition: InhibitionIndex,
-    silences: std::sync::Arc<clarion_core::silence::SilenceIndex>,
+/// The status of every alert of a snapshot, from the silence and inhibition indexes taken with it:
+/// consistent with the alerts listed, and computed without any lock.
+struct Statuses<'s> {
+    inhibition: &'s InhibitionIndex,
+    silences: &'s clarion_core::silence::SilenceIndex,
     /// Services planned events are working on now, with those events.
     muted: std::collections::HashMap<String, Vec<String>>,
     now: Timestamp,
 }
 
-impl Statuses {
-    fn of(snapshot: &Snapshot, muted: std::collections::HashMap<String, Vec<String>>, now: Timestamp) -> Statuses {
-        let inhibition = InhibitionIndex::build(
-            snapshot.inhibit_rules.clone(),
-            snapshot.alerts.iter().map(|(fp, a)| (*fp, &a.labels, a.ends_at)),
-        );
-        Statuses { inhibition, silences: snapshot.silences.clone(), muted, now }
+impl<'s> Statuses<'s> {
+    fn of(
+        snapshot: &'s Snapshot,
+        muted: std::collections::HashMap<String, Vec<String>>,
+        now: Timestamp,
+    ) -> Statuses<'s> {
+        Statuses { inhibition: &snapshot.inhibition, silences: &snapshot.silences, muted, now }
     }
 
     fn status(&self, labels: &LabelSet) -> AlertStatus {
         let mut status =
-            IndexedStatus { silences: &self.silences, inhibition: &self.inhibition, now: self.now }.status(labels);
+            IndexedStatus { silences: self.silences, inhibition: self.inhibition, now: self.now }.status(labels);
+        if self.muted.is_empty() {
+            return status;
+        }
         if let Some(events) = labels.get("service").and_then(|s| self.muted.get(s)) {
             status.muted_by = events.clone();
         }
@@ -350,8 +423,8 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
         let statuses = Statuses::of(&snapshot, muted, now);
         // Encoded by two threads, chunk by chunk, and written in order: the work per alert (routes,
         // status, findings, JSON) is what a listing of a million alerts costs, and it parallelises.
-        let chunks: Vec<&[(Fingerprint, std::sync::Arc<Alert>)]> = snapshot.alerts.chunks(LIST_CHUNK).collect();
-        let encode = |chunk: &[(Fingerprint, std::sync::Arc<Alert>)], findings: &mut Findings<'_>| -> Vec<u8> {
+        let chunks: Vec<&[(Fingerprint, Arc<Alert>)]> = snapshot.alerts.chunks(LIST_CHUNK).collect();
+        let encode = |chunk: &[(Fingerprint, Arc<Alert>)], findings: &mut Findings<'_>| -> Vec<u8> {
             let mut buf = Vec::new();
             for (fp, alert) in chunk {
                 if alert.ends_at < now || !matches_alert_filter(&q.filter, &alert.labels) {
@@ -381,9 +454,9 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
             let mut receivers = Vec::new();
             for w in 0..LIST_THREADS {
                 let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-                let (chunks, encode, standard) = (&chunks, &encode, &config.standard);
+                let (chunks, encode, config) = (&chunks, &encode, &config);
                 scope.spawn(move || {
-                    let mut findings = Findings::new(standard);
+                    let mut findings = Findings::new(config);
                     for chunk in chunks.iter().skip(w).step_by(LIST_THREADS) {
                         if tx.send(encode(chunk, &mut findings)).is_err() {
                             return;
@@ -423,7 +496,7 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
     let muted = crate::notices::muted_services(&state, &config, now);
     Ok(super::json_array_stream(move |out| {
         let statuses = Statuses::of(&snapshot, muted, now);
-        let mut findings = Findings::new(&config.standard);
+        let mut findings = Findings::new(&config);
         let by_fp: clarion_core::labels::FingerprintMap<(&Alert, AlertStatus)> = snapshot
             .alerts
             .iter()
@@ -458,9 +531,12 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
 #[cfg(test)]
 mod tests {
     use clarion_core::alert::{Alert, PostedAlert};
-    use clarion_core::standard::Standard;
 
-    use super::Findings;
+    use std::sync::Arc;
+
+    use clarion_config::Config;
+
+    use super::{Findings, FindingsRef, KeptFindings};
 
     fn alert(labels: &[(&str, &str)], annotations: &[(&str, &str)]) -> Result<Alert, Box<dyn std::error::Error>> {
         let pairs = |p: &[(&str, &str)]| p.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
@@ -474,25 +550,51 @@ mod tests {
         Ok(Alert::accept(posted, chrono::Utc::now(), std::time::Duration::from_secs(300))?)
     }
 
-    /// Cached or not, an alert's findings are exactly what the standard says of it.
+    /// Cached or not, and kept in the alert's memo or not, an alert's findings are exactly what the
+    /// standard of the configuration read with says of it, for the owner it is read with.
     #[test]
     fn findings_are_the_standards_whether_cached_or_not() -> Result<(), Box<dyn std::error::Error>> {
-        let standard = Standard::default();
-        let mut findings = Findings::new(&standard);
         let alerts = [
             alert(&[("alertname", "A"), ("instance", "h1")], &[("summary", "Disk full")])?,
             alert(&[("alertname", "A"), ("instance", "h2")], &[("summary", "Disk full")])?,
             alert(&[("alertname", "A"), ("instance", "h3")], &[("summary", "Disk full on h3")])?,
             alert(&[("alertname", "B"), ("severity", "critical")], &[("runbook_url", "https://r.example/b")])?,
             alert(&[("alertname", "A"), ("instance", "h1")], &[("summary", "Disk full")])?,
+            alert(&[("alertname", "C"), ("severity", "critical")], &[("runbook_url", "https://r.example/c")])?,
         ];
-        for team in [None, Some("ops")] {
-            for a in &alerts {
-                let want = serde_json::to_string(&standard.alert_findings(a, team))?;
-                assert_eq!(findings.of(a, team).0.get(), want, "{a:?} {team:?}");
+        let first = Arc::new(Config::example());
+        // A reload that changes the standard: a summary of 5 characters at most.
+        let text = format!("{}\nstandard:\n  summary_max_chars: 5\n", clarion_config::EXAMPLE_CONFIG);
+        let second = Arc::new(Config::parse(&text, "test")?);
+        for config in [&first, &second] {
+            // The first read under a configuration checks and keeps; later ones read the memos.
+            for read in 0..3 {
+                let mut findings = Findings::new(config);
+                for team in [None, Some("ops")] {
+                    for a in &alerts {
+                        let want = serde_json::to_string(&config.standard.alert_findings(a, team))?;
+                        let got = findings.of(a, team);
+                        assert_eq!(got.raw().get(), want, "{a:?} {team:?}");
+                        let from_memo = matches!(got, FindingsRef::Kept(_));
+                        // Only the first configuration's memos are kept: an alert keeps one memo.
+                        let kept = Arc::ptr_eq(config, &first) && read > 0 && team.is_none();
+                        assert_eq!(from_memo, kept, "read {read} {a:?} {team:?}");
+                    }
+                }
             }
         }
-        assert_eq!(findings.by_message.len(), 6, "equal messages share one entry");
+        let mut findings = Findings::new(&second);
+        for a in &alerts {
+            findings.of(a, None);
+        }
+        assert_eq!(findings.by_message.len(), 4, "equal messages share one entry");
+        assert_eq!(
+            findings.texts,
+            3,
+            "equal findings share one entry: {:?}",
+            findings.by_text.iter().map(|(_, m)| m.keys().collect::<Vec<_>>()).collect::<Vec<_>>()
+        );
+        assert!(alerts.iter().all(|a| a.memo.get::<KeptFindings>().is_some()), "every alert keeps its findings");
         Ok(())
     }
 }
