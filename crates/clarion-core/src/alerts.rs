@@ -233,7 +233,7 @@ mod tests {
             starts_at: t(starts),
             ends_at: t(ends),
             updated_at: t(updated),
-            generator_url: String::new(),
+            generator_url: Box::default(),
             timeout: false,
             memo: Default::default(),
         }
@@ -294,23 +294,7 @@ mod index_tests {
     use crate::inhibit::InhibitRule;
     use crate::matcher::{MatchType, Matcher, Matchers};
 
-    /// A small deterministic generator (xorshift64*), so a failure reproduces.
-    struct Rng(u64);
-
-    impl Rng {
-        fn next(&mut self) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-        }
-        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
-            from[(self.next() % from.len() as u64) as usize]
-        }
-        fn below(&mut self, n: u64) -> u64 {
-            self.next() % n
-        }
-    }
+    use crate::test_rng::Rng;
 
     fn t(secs: i64) -> Timestamp {
         chrono::Utc.timestamp_opt(1_700_000_000 + secs, 0).single().unwrap_or_default()
@@ -342,7 +326,7 @@ mod index_tests {
             starts_at: t(starts),
             ends_at: t(starts + 1 + rng.below(400) as i64),
             updated_at: t(starts),
-            generator_url: String::new(),
+            generator_url: Box::default(),
             timeout: false,
             memo: Default::default(),
         }
@@ -396,7 +380,7 @@ mod index_tests {
     fn indexed_status_agrees_with_the_scan_on_random_alert_sets() {
         let (mut silenced, mut inhibited, mut checked) = (0, 0, 0);
         for seed in 1..=40u64 {
-            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            let mut rng = Rng::seeded(seed);
             let rules: Vec<InhibitRule> = (0..1 + rng.below(3)).map(|_| random_rule(&mut rng)).collect();
             let silences: Vec<Silence> = (0..rng.below(30) as usize).map(|i| random_silence(&mut rng, i)).collect();
             let mut table = AlertTable::new();

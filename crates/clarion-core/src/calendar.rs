@@ -213,17 +213,7 @@ mod tests {
         assert_eq!(CalendarType::DefaultClosed.to_string(), "DEFAULT_CLOSED");
     }
 
-    /// A small deterministic generator (xorshift64*), so a failure reproduces.
-    struct Rng(u64);
-
-    impl Rng {
-        fn below(&mut self, n: u64) -> u64 {
-            self.0 ^= self.0 >> 12;
-            self.0 ^= self.0 << 25;
-            self.0 ^= self.0 >> 27;
-            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
-        }
-    }
+    use crate::test_rng::Rng;
 
     /// Property: on random calendars, the combined state is the AND of the calendars' states, is
     /// constant from `at` up to (not including) `next_transition(at)`, and differs there; with no next
@@ -231,7 +221,7 @@ mod tests {
     #[test]
     fn the_state_changes_exactly_at_the_next_transition() {
         for seed in 1..=300u64 {
-            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
+            let mut rng = Rng::seeded(seed);
             let windows: Vec<Vec<Window>> = (0..1 + rng.below(3))
                 .map(|_| {
                     (0..rng.below(5))

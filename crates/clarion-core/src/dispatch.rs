@@ -412,7 +412,7 @@ mod tests {
             starts_at: t(starts),
             ends_at: t(ends),
             updated_at: t(updated),
-            generator_url: String::new(),
+            generator_url: Box::default(),
             timeout: false,
             memo: Default::default(),
         }

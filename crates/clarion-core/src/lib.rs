@@ -22,6 +22,9 @@ pub mod silence;
 pub mod standard;
 pub mod time_interval;
 
+#[cfg(test)]
+mod test_rng;
+
 /// The one timestamp type of the domain: UTC with nanosecond precision, like Alertmanager's Go `time.Time`.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 

@@ -120,7 +120,7 @@ pub fn decode_batch(id: i64, text: &str) -> Result<Vec<crate::AlertRow>, StoreEr
             alert: Alert {
                 labels: r.l,
                 annotations: r.a,
-                generator_url: r.g,
+                generator_url: r.g.into(),
                 starts_at: from_nanos(r.s),
                 ends_at: from_nanos(r.e),
                 updated_at: from_nanos(r.u),

@@ -316,7 +316,7 @@ fn plan_flush(
                     // Alertmanager sends the zero time for firing alerts, so they do not resolve as time
                     // moves on.
                     ends_at: a.resolved.then_some(a.alert.ends_at),
-                    generator_url: a.alert.generator_url.clone(),
+                    generator_url: a.alert.generator_url.to_string(),
                     fingerprint: a.fingerprint.to_string(),
                     is_new: a.is_new,
                 })
