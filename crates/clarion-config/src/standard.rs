@@ -79,7 +79,7 @@ fn positive<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RequireConfig {
-    /// Alerts; built in: paging `[summary, impact|context, action|runbook, owner]`, default `[summary, runbook|action]`.
+    /// Alerts; built in: paging `[summary, impact, action|runbook, owner]`, default `[summary, impact, runbook|action]`.
     pub alert: Option<KindRequireConfig>,
     /// Announcements; built in: default `[action, owner]` (what, why and impact are rule
     /// `announcement-incomplete-change`).

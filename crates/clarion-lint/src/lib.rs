@@ -16,6 +16,7 @@
 //!   then 2 whatever the findings.
 #![forbid(unsafe_code)]
 
+pub mod query;
 pub mod rule_file;
 
 use std::collections::BTreeMap;
@@ -187,7 +188,8 @@ pub fn lint(paths: &[PathBuf], standard: &Standard) -> Report {
         report.recording_rules_skipped += rules.recording;
         for rule in rules.alerting {
             report.rules_checked += 1;
-            let message = Message::from_alert(&rule.labels, &rule.annotations, None);
+            let mut message = Message::from_alert(&rule.labels, &rule.annotations, None);
+            message.query = query::facts(&rule.expr);
             for finding in standard.check(&message) {
                 report.findings.push(LintFinding {
                     file: name.clone(),

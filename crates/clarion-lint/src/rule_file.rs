@@ -27,6 +27,9 @@ pub struct AlertingRule {
     pub line: usize,
     pub labels: LabelSet,
     pub annotations: LabelSet,
+    /// The `expr:` as written; empty when absent or not text (Prometheus itself refuses such a rule, and
+    /// `clarion lint` checks what the messages say, not whether the rule loads).
+    pub expr: String,
 }
 
 /// What a rule file holds.
@@ -252,7 +255,12 @@ fn read_rule(rule: &MarkedYaml, group: &str, file: &mut RuleFile) -> Result<(), 
             ))
         }
     };
+    let expr = match get(map, "expr").map(|(_, v)| node(v)) {
+        Some(Node::Text(t)) => t.into_owned(),
+        _ => String::new(),
+    };
     file.alerting.push(AlertingRule {
+        expr,
         labels: string_map(map, "labels", &name)?,
         annotations: string_map(map, "annotations", &name)?,
         name,

@@ -7,28 +7,13 @@ use std::path::{Path, PathBuf};
 use clarion_core::standard::{rule, Standard};
 use clarion_lint::{lint, LintError, Report};
 
+mod common;
+use common::corpus;
+
 type TestResult<T = ()> = Result<T, Box<dyn std::error::Error>>;
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/awesome-prometheus-alerts")
-}
-
-/// The collection of real rule files shared by the project's tests (see its README for the credit): in the
-/// workplace's `shared/data`, found through `CLARION_SHARED_DATA`, next to the repository, or at
-/// `/work/shared/data` (where a fresh clone elsewhere still finds it).
-fn corpus() -> PathBuf {
-    let below = "prometheus-rules/awesome-prometheus-alerts";
-    let candidates = [
-        std::env::var_os("CLARION_SHARED_DATA").map(PathBuf::from),
-        Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")),
-        Some(PathBuf::from("/work/shared/data")),
-    ];
-    candidates
-        .into_iter()
-        .flatten()
-        .map(|d| d.join(below))
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(below))
 }
 
 fn lint_default(paths: &[PathBuf]) -> Report {
@@ -45,7 +30,17 @@ fn a_real_rule_file_gets_one_line_per_finding_at_the_line_of_its_alert() -> Test
     let report = lint_default(std::slice::from_ref(&file));
     assert_eq!(errors_of(&report), Vec::<String>::new());
     let f = file.display();
+    let restated = "context-restates-metric: the description only restates the metric (its value, labels or \
+                    threshold); it says neither why this matters nor who is affected (fix: say who or what is \
+                    affected in an `impact` annotation (users, services, data), and why it matters in \
+                    `description`; the value and labels are in the alert already)";
     let want = vec![
+        format!("{f}:9: SqlServerDown: {restated}"),
+        format!(
+            "{f}:9: SqlServerDown: missing-field: Alerts of severity critical must say who or what is affected and \
+             this one does not (`impact` is missing) (fix: add an `impact` annotation saying who or what is affected \
+             (users, services))"
+        ),
         format!(
             "{f}:9: SqlServerDown: missing-field: Alerts of severity critical must carry one of `action` (what to do) \
              or `runbook` (where the steps are written down); this one has none (fix: add an `action` annotation \
@@ -57,6 +52,7 @@ fn a_real_rule_file_gets_one_line_per_finding_at_the_line_of_its_alert() -> Test
              one does not (`owner` is missing) (fix: add an `owner` label (or `team`) naming the one accountable \
              team, or route the alert to a team)"
         ),
+        format!("{f}:18: SqlServerDeadlock: {restated}"),
         format!(
             "{f}:18: SqlServerDeadlock: missing-field: Alerts of severity warning must carry one of `runbook` (where \
              the steps are written down) or `action` (what to do); this one has none (fix: add a `runbook_url` \
@@ -67,7 +63,10 @@ fn a_real_rule_file_gets_one_line_per_finding_at_the_line_of_its_alert() -> Test
     let got: Vec<String> = report.finding_lines().collect();
     assert_eq!(got, want);
     assert_eq!((report.files_read, report.rules_checked, report.exit_code()), (1, 2, 1));
-    assert_eq!(report.summary(), "1 rule file read, 2 alerting rules checked, 3 findings:\n  missing-field  3\n");
+    assert_eq!(
+        report.summary(),
+        "1 rule file read, 2 alerting rules checked, 6 findings:\n  context-restates-metric  2\n  missing-field            4\n"
+    );
     Ok(())
 }
 
@@ -114,6 +113,7 @@ fn a_configured_standard_is_applied() {
     let path = fixtures().join("sql-server/ozarklake-mssql-exporter.yml");
     let mut standard = Standard::default();
     standard.disabled_rules.insert(rule::MISSING_FIELD);
+    standard.disabled_rules.insert(rule::CONTEXT_RESTATES_METRIC);
     let report = lint(&[path], &standard);
     assert_eq!((report.findings.len(), report.exit_code()), (0, 0));
 }
@@ -184,7 +184,7 @@ fn reading_goes_on_after_an_unreadable_file_and_hidden_entries_are_skipped() -> 
     assert_eq!((report.exit_code(), report.files_read, report.rules_checked), (2, 1, 1));
     assert_eq!(report.errors.len(), 1, "{:?}", errors_of(&report));
     assert_eq!(report.errors[0].path(), dir.path().join("a.yml").display().to_string());
-    assert_eq!(report.findings.len(), 2, "b.yaml's findings are still reported");
+    assert_eq!(report.findings.len(), 4, "b.yaml's findings are still reported");
     assert!(
         report.summary().ends_with("1 input could not be read (listed on standard error)\n"),
         "{}",
@@ -198,9 +198,9 @@ fn json_output_holds_findings_errors_and_the_summary() -> TestResult {
     let report = lint_default(&[fixtures().join("coredns/embedded-exporter.yml"), fixtures().join("nope.yml")]);
     let value: serde_json::Value = serde_json::from_str(&report.to_json())?;
     assert_eq!(value["summary"]["rules_checked"], 1);
-    assert_eq!(value["summary"]["by_rule"]["missing-field"], 2);
+    assert_eq!(value["summary"]["by_rule"]["missing-field"], 3);
     assert_eq!(value["summary"]["exit_code"], 2);
-    let first = &value["findings"][0];
+    let first = &value["findings"][2];
     assert_eq!(first["alert"], "CorednsPanicCount");
     assert_eq!(first["line"], 8);
     assert_eq!(first["severity"], "critical");

@@ -71,6 +71,21 @@ pub struct Message {
     pub runbook: Option<String>,
     /// The message says explicitly that no action is needed.
     pub no_action_needed: bool,
+    /// For an alerting rule read by `clarion lint`: what its expression keeps and reads. `None` for
+    /// received alerts and every other kind.
+    pub query: Option<QueryFacts>,
+}
+
+/// What an alerting rule's expression says about the alerts it makes, as `clarion lint` parses it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct QueryFacts {
+    /// The labels its alerts carry from the query, when an aggregation limits them (`sum by (job)` keeps
+    /// `job`, `sum()` none); `None` when the series' own labels come through.
+    pub kept_labels: Option<std::collections::BTreeSet<String>>,
+    /// Labels it drops while the others come through (`avg without (cpu)`).
+    pub dropped_labels: std::collections::BTreeSet<String>,
+    /// The metric names it reads.
+    pub metrics: Vec<String>,
 }
 
 impl Message {
@@ -87,6 +102,7 @@ impl Message {
             owner: None,
             runbook: None,
             no_action_needed: false,
+            query: None,
         }
     }
 

@@ -9,8 +9,8 @@
 //!
 //! | kind | severity | required |
 //! |---|---|---|
-//! | alert | paging (`critical`, `page`) | `summary`, `impact\|context`, `action\|runbook`, `owner` |
-//! | alert | any other | `summary`, `runbook\|action` |
+//! | alert | paging (`critical`, `page`) | `summary`, `impact`, `action\|runbook`, `owner` |
+//! | alert | any other | `summary`, `impact`, `runbook\|action` |
 //! | announcement | any | `action`, `owner` — plus what, why and impact (rule `announcement-incomplete-change`) |
 //! | planned event | any | `action`, `owner` — plus what, why and impact (rule `announcement-incomplete-change`) |
 //! | advisory | any | `summary`, `impact`, `action`, `owner` |
@@ -25,7 +25,21 @@
 //!
 //! # Rules
 //!
-//! Every finding carries a stable rule id (kebab-case), listed in [`RULES`]:
+//! Every finding carries a stable rule id (kebab-case), listed in [`RULES`]. The first three read what a
+//! field says; a field they report counts as absent for the required lists (and is not reported again as
+//! missing):
+//!
+//! - `placeholder-text`: a field that only holds a place — "unknown", "TBD", "n/a" (except as an action,
+//!   where it means "no action needed"), an example.com runbook ([`words::PLACEHOLDERS`],
+//!   [`words::PLACEHOLDER_HOSTS`]).
+//! - `context-restates-metric`: an alert's description that, once templates, numbers, the
+//!   "VALUE = … LABELS = …" dump and words of no content are set aside, says at most two words the summary
+//!   does not: it is neither context nor impact ([`words::restates_metric`]).
+//! - `instruction-in-description`: an alert with neither action nor runbook whose description holds a step
+//!   ("Restart the exporter …"): the fix is to move it to `action`, not to write one
+//!   ([`words::instruction`]).
+//!
+//! Then the rules of presence and form:
 //!
 //! - `missing-field`: a field (or every alternative of an any-of) the standard requires is absent. Blank
 //!   text counts as absent.
@@ -37,10 +51,23 @@
 //! - `summary-multiline`: the summary is one line (it is a notification's title).
 //! - `summary-too-long`: the summary is at most [`Standard::summary_max_chars`] characters (default
 //!   [`DEFAULT_SUMMARY_MAX_CHARS`]), counted as written: template text counts as its source.
+//! - `summary-no-state`: an alert's summary names what is measured but no state or direction ("Minio disk
+//!   space usage"): none of [`words::STATE_WORDS`] and no comparison sign.
+//! - `template-label-dropped`: (rules read by `clarion lint`, whose expression it parses) an annotation
+//!   names a label (`{{ $labels.instance }}`) that the expression aggregates away (`sum by (job)`, `sum()`),
+//!   so it renders blank ([`QueryFacts::kept_labels`]).
+//! - `summary-names-exporter`: (rules read by `clarion lint`) the summary's only label is `instance`
+//!   while the expression reads an exporter of other things (`kube_*`, CloudWatch's `aws_*`): the instance
+//!   is the exporter, not what is broken.
+//! - `blank-label`: a received alert's text rendered a label blank, "(instance )" ([`words::blank_labels`]).
 //! - `vague-action`: the action is only a forward — "please handle", "FYI", "see above", "as discussed" —
 //!   and does not say what to do. Matching ignores case and punctuation; the action is vague when it is
 //!   made only of [`VAGUE_PHRASES`] (plus configured ones) and [`FILLER_WORDS`]. An action made only of
 //!   punctuation is vague too.
+//! - `vague-text`: summary, description, impact or action guesses ("might be crashlooping"), states a
+//!   generic goal ("ensure that all the data are available"), investigates nothing in particular
+//!   ("Investigate the cluster", a bare "check"), or says only that something is wrong
+//!   ([`words::vagueness`]).
 //! - `runbook-not-absolute-url`: the runbook is an absolute `http://` or `https://` URL with a host.
 //!   Template text (`{{ … }}`) is allowed anywhere, including the host. A runbook that *starts* with a
 //!   template (`{{ $labels.runbook }}`, `{{ $externalURL }}/runbooks/x`) is accepted, since the template
@@ -62,18 +89,20 @@
 //! # Where things are
 //!
 //! [`message`] is the model a check reads; [`rules`] holds one function per rule and the table that orders
-//! them; [`phrases`] holds the word lists. This module holds the requirements per kind and severity.
+//! them; [`phrases`] holds the word lists of actions; [`words`] reads what a text says (placeholders,
+//! restated metrics, vagueness, state, instructions, blank labels). This module holds the requirements per kind and severity.
 
 mod message;
 mod phrases;
 mod rules;
+pub mod words;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::str::FromStr;
 
 pub use crate::clarity::ClarityField;
-pub use message::{Message, MessageKind};
+pub use message::{Message, MessageKind, QueryFacts};
 pub use phrases::{is_no_action, normalize, FILLER_WORDS, NO_ACTION_PHRASES, VAGUE_PHRASES};
 pub use rules::{is_absolute_url, rule, rule_id, Rule, RULES};
 
@@ -200,8 +229,8 @@ impl Default for Standard {
             summary_max_chars: DEFAULT_SUMMARY_MAX_CHARS,
             paging_severities: DEFAULT_PAGING_SEVERITIES.iter().map(|s| s.to_string()).collect(),
             alert: KindRequirements {
-                paging: Some(vec![req(&[Summary]), req(&[Impact, Context]), req(&[Action, Runbook]), req(&[Owner])]),
-                default: vec![req(&[Summary]), req(&[Runbook, Action])],
+                paging: Some(vec![req(&[Summary]), req(&[Impact]), req(&[Action, Runbook]), req(&[Owner])]),
+                default: vec![req(&[Summary]), req(&[Impact]), req(&[Runbook, Action])],
                 severities: BTreeMap::new(),
             },
             announcement: per_kind(vec![req(&[Action]), req(&[Owner])]),

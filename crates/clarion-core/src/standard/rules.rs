@@ -10,11 +10,18 @@ use std::collections::BTreeSet;
 
 use super::message::{Message, MessageKind};
 use super::phrases::only_phrases;
+use super::words;
 use super::{Finding, Requirement, Standard};
 use crate::clarity::ClarityField;
 
 /// The stable ids of the rules, in the order their findings are reported.
 pub mod rule {
+    /// A field that only holds a place ("unknown", "TBD", an example.com runbook); it counts as absent.
+    pub const PLACEHOLDER_TEXT: &str = "placeholder-text";
+    /// An alert's description that only restates the metric; it counts as neither context nor impact.
+    pub const CONTEXT_RESTATES_METRIC: &str = "context-restates-metric";
+    /// An alert without an action whose description holds one.
+    pub const INSTRUCTION_IN_DESCRIPTION: &str = "instruction-in-description";
     /// A required clarity field is absent.
     pub const MISSING_FIELD: &str = "missing-field";
     /// An announcement or planned event does not say what changes, why, or the impact on its audience.
@@ -27,8 +34,19 @@ pub mod rule {
     pub const SUMMARY_MULTILINE: &str = "summary-multiline";
     /// A summary longer than the standard allows.
     pub const SUMMARY_TOO_LONG: &str = "summary-too-long";
+    /// An alert's summary that names what is measured but no state or direction.
+    pub const SUMMARY_NO_STATE: &str = "summary-no-state";
+    /// An annotation that names a label the alert's query does not keep: it renders blank.
+    pub const TEMPLATE_LABEL_DROPPED: &str = "template-label-dropped";
+    /// An alert's summary that names the exporter's instance where the broken thing is another label.
+    pub const SUMMARY_NAMES_EXPORTER: &str = "summary-names-exporter";
+    /// A received alert whose annotation rendered a label blank ("(instance )").
+    pub const BLANK_LABEL: &str = "blank-label";
     /// An action that only forwards the message.
     pub const VAGUE_ACTION: &str = "vague-action";
+    /// Text that guesses, states a goal instead of a step, investigates nothing in particular, or says
+    /// only that something is wrong.
+    pub const VAGUE_TEXT: &str = "vague-text";
     /// A runbook that is not an absolute http(s) URL.
     pub const RUNBOOK_NOT_ABSOLUTE_URL: &str = "runbook-not-absolute-url";
 }
@@ -43,6 +61,21 @@ pub struct Rule {
 
 /// Every rule, in report order.
 pub const RULES: &[Rule] = &[
+    Rule {
+        id: rule::PLACEHOLDER_TEXT,
+        description: "a field says something, not \"unknown\", \"TBD\" or an example.com link",
+        check: placeholder_text,
+    },
+    Rule {
+        id: rule::CONTEXT_RESTATES_METRIC,
+        description: "an alert's description says why it matters, not only the value and labels again",
+        check: context_restates_metric,
+    },
+    Rule {
+        id: rule::INSTRUCTION_IN_DESCRIPTION,
+        description: "a step written in an alert's description belongs in its `action`",
+        check: instruction_in_description,
+    },
     Rule {
         id: rule::MISSING_FIELD,
         description: "a clarity field the standard requires for this kind and severity is absent",
@@ -70,9 +103,34 @@ pub const RULES: &[Rule] = &[
         check: summary_too_long,
     },
     Rule {
+        id: rule::SUMMARY_NO_STATE,
+        description: "an alert's summary says what is wrong (down, above, failing), not only what is measured",
+        check: summary_no_state,
+    },
+    Rule {
+        id: rule::TEMPLATE_LABEL_DROPPED,
+        description: "annotations name only labels the alert's query keeps",
+        check: template_label_dropped,
+    },
+    Rule {
+        id: rule::SUMMARY_NAMES_EXPORTER,
+        description: "an alert's summary names the broken thing, not the exporter's instance",
+        check: summary_names_exporter,
+    },
+    Rule {
+        id: rule::BLANK_LABEL,
+        description: "a received alert's text has no label rendered blank, such as \"(instance )\"",
+        check: blank_label,
+    },
+    Rule {
         id: rule::VAGUE_ACTION,
         description: "the action says what to do, not only \"please handle\" or \"FYI\"",
         check: vague_action,
+    },
+    Rule {
+        id: rule::VAGUE_TEXT,
+        description: "text states what is known and what to do: no guesses, goals or bare \"investigate\"",
+        check: vague_text,
     },
     Rule {
         id: rule::RUNBOOK_NOT_ABSOLUTE_URL,
@@ -93,6 +151,7 @@ pub(super) fn run(standard: &Standard, message: &Message) -> Vec<Finding> {
         message,
         whom: describe_audience(message.kind, &message.severity),
         reported: BTreeSet::new(),
+        hollow: BTreeSet::new(),
         out: Vec::new(),
     };
     for r in RULES {
@@ -111,6 +170,8 @@ struct Check<'a> {
     whom: String,
     /// Fields already reported, so each is reported once.
     reported: BTreeSet<ClarityField>,
+    /// Fields whose text says nothing (a placeholder, a restated metric): they count as absent.
+    hollow: BTreeSet<ClarityField>,
     out: Vec<Finding>,
 }
 
@@ -128,12 +189,94 @@ impl Check<'_> {
     fn asks_for_action(&self) -> bool {
         self.message.get(ClarityField::Action).is_some()
     }
+
+    /// The field's text, when present and saying something (not hollow).
+    fn text(&self, field: ClarityField) -> Option<&str> {
+        self.message.get(field).filter(|_| !self.hollow.contains(&field))
+    }
+
+    /// Whether the field counts as present: [`Message::has`], and not hollow.
+    fn present(&self, field: ClarityField) -> bool {
+        self.message.has(field) && !self.hollow.contains(&field)
+    }
+
+    fn is_alert(&self) -> bool {
+        self.message.kind == MessageKind::Alert
+    }
+
+    /// Reports a finding about the message's text in `field` (not a missing field): each rule reports a
+    /// field once, but a field may have findings of several such rules.
+    fn advise(&mut self, field: ClarityField, rule: &'static str, message: String, fix: String) {
+        self.out.push(Finding { rule, field: Some(field), message, fix });
+    }
+}
+
+fn placeholder_text(c: &mut Check<'_>) {
+    for field in ClarityField::ALL {
+        let Some(text) = c.message.get(field) else { continue };
+        let hollow = match field {
+            // "n/a" and "none" as an action are an explicit "no action needed" (see `Message::set`).
+            ClarityField::Action => false,
+            ClarityField::Runbook => words::is_placeholder(text) || words::is_placeholder_url(text),
+            _ => words::is_placeholder(text),
+        };
+        if !hollow {
+            continue;
+        }
+        c.hollow.insert(field);
+        c.report(
+            field,
+            rule::PLACEHOLDER_TEXT,
+            format!("`{field}` is {:?}, which holds a place instead of saying {}", text.trim(), field.question()),
+            how_to_add(field, c.message.kind).replacen("add ", "write ", 1),
+        );
+    }
+}
+
+fn context_restates_metric(c: &mut Check<'_>) {
+    if !c.is_alert() {
+        return;
+    }
+    let Some(context) = c.text(ClarityField::Context) else { return };
+    if !words::restates_metric(context, c.message.get(ClarityField::Summary)) {
+        return;
+    }
+    c.hollow.insert(ClarityField::Context);
+    c.report(
+        ClarityField::Context,
+        rule::CONTEXT_RESTATES_METRIC,
+        "the description only restates the metric (its value, labels or threshold); it says neither why \
+         this matters nor who is affected"
+            .into(),
+        "say who or what is affected in an `impact` annotation (users, services, data), and why it matters \
+         in `description`; the value and labels are in the alert already"
+            .into(),
+    );
+}
+
+fn instruction_in_description(c: &mut Check<'_>) {
+    if !c.is_alert() || c.present(ClarityField::Action) || c.present(ClarityField::Runbook) {
+        return;
+    }
+    let Some(context) = c.message.get(ClarityField::Context) else { return };
+    let Some(step) = words::instruction(context) else { return };
+    let step = step.to_string();
+    c.report(
+        ClarityField::Action,
+        rule::INSTRUCTION_IN_DESCRIPTION,
+        format!("the description holds a step ({step:?}) but the alert has no `action`"),
+        format!("move the step to an `action` annotation (`action: {step}`) so it reads as what to do"),
+    );
 }
 
 fn missing_field(c: &mut Check<'_>) {
     let (kind, severity) = (c.message.kind, c.message.severity.clone());
     for req in c.standard.required(kind, &severity) {
-        if req.fields().iter().any(|f| c.message.has(*f)) {
+        if req.fields().iter().any(|f| c.present(*f)) {
+            continue;
+        }
+        // A placeholder, a restated metric or a step in the description already said what is wrong here.
+        if req.fields().iter().any(|f| c.reported.contains(f)) {
             continue;
         }
         c.out.push(missing(kind, &c.whom, req));
@@ -229,6 +372,115 @@ fn summary_too_long(c: &mut Check<'_>) {
         }
         .into(),
     });
+}
+
+fn summary_no_state(c: &mut Check<'_>) {
+    if !c.is_alert() {
+        return;
+    }
+    let Some(summary) = c.text(ClarityField::Summary) else { return };
+    if words::has_state(summary) {
+        return;
+    }
+    c.advise(
+        ClarityField::Summary,
+        rule::SUMMARY_NO_STATE,
+        format!("the summary {:?} names what is measured but not what is wrong with it", summary.trim()),
+        "say the state or direction and where: \"Disk on {{ $labels.instance }} almost full (< 10% left)\", \
+         \"Replication lag above 30 s on {{ $labels.instance }}\""
+            .into(),
+    );
+}
+
+fn template_label_dropped(c: &mut Check<'_>) {
+    let Some(query) = c.message.query.as_ref() else { return };
+    let is_dropped = |label: &str| {
+        query.dropped_labels.contains(label) || query.kept_labels.as_ref().is_some_and(|k| !k.contains(label))
+    };
+    for field in [ClarityField::Summary, ClarityField::Context, ClarityField::Impact, ClarityField::Action] {
+        let Some(text) = c.message.get(field) else { continue };
+        let dropped: Vec<String> = words::template_labels(text).into_iter().filter(|l| is_dropped(l)).collect();
+        if dropped.is_empty() {
+            continue;
+        }
+        let names = dropped.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", ");
+        let keeps = match &query.kept_labels {
+            Some(kept) if kept.is_empty() => "no label at all".to_string(),
+            Some(kept) => kept.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", "),
+            None => "the others".to_string(),
+        };
+        c.advise(
+            field,
+            rule::TEMPLATE_LABEL_DROPPED,
+            format!(
+                "`{field}` names {names}, which the expression aggregates away (it keeps {keeps}): it renders blank"
+            ),
+            "name a label the expression keeps, or keep the label in the expression (`by (…)`)".into(),
+        );
+    }
+}
+
+fn summary_names_exporter(c: &mut Check<'_>) {
+    let Some(query) = &c.message.query else { return };
+    let Some(summary) = c.message.get(ClarityField::Summary) else { return };
+    let Some(metric) = query.metrics.iter().find(|m| words::is_exporter_metric(m)) else { return };
+    let labels = words::template_labels(summary);
+    if !labels.iter().any(|l| l == "instance") || labels.iter().any(|l| l != "instance") {
+        return;
+    }
+    c.advise(
+        ClarityField::Summary,
+        rule::SUMMARY_NAMES_EXPORTER,
+        format!(
+            "the summary names `instance`, but `{metric}` comes from an exporter that watches other things: the \
+             instance is the exporter, not what is broken"
+        ),
+        "name the object the metric is about (`{{ $labels.namespace }}/{{ $labels.pod }}`, the job, the queue)".into(),
+    );
+}
+
+fn blank_label(c: &mut Check<'_>) {
+    for field in [ClarityField::Summary, ClarityField::Context, ClarityField::Impact, ClarityField::Action] {
+        let Some(text) = c.message.get(field) else { continue };
+        if text.contains("{{") {
+            continue;
+        }
+        let blank = words::blank_labels(text);
+        if blank.is_empty() {
+            continue;
+        }
+        let names = blank.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", ");
+        c.advise(
+            field,
+            rule::BLANK_LABEL,
+            format!("`{field}` rendered {names} blank: the alert has no such label"),
+            "name labels the alert carries; when the rule aggregates, keep the label with `by (…)`".into(),
+        );
+    }
+}
+
+fn vague_text(c: &mut Check<'_>) {
+    for field in [ClarityField::Summary, ClarityField::Context, ClarityField::Impact, ClarityField::Action] {
+        // A description that restates the metric may guess as well: both are worth saying. A placeholder
+        // has been reported as such.
+        let Some(text) = c.message.get(field).filter(|t| !words::is_placeholder(t)) else { continue };
+        // An action made of forwarding phrases is `vague-action`'s.
+        if field == ClarityField::Action && c.standard.is_vague(text) {
+            continue;
+        }
+        let Some(why) = words::vagueness(text) else { continue };
+        c.advise(
+            field,
+            rule::VAGUE_TEXT,
+            format!("`{field}` {why}"),
+            match field {
+                ClarityField::Action => "write the first concrete step: what to run or change, and on what",
+                ClarityField::Impact => "say who or what is affected, as known: users, services, data",
+                _ => "state what is known: what is wrong, where, and by how much",
+            }
+            .into(),
+        );
+    }
 }
 
 fn vague_action(c: &mut Check<'_>) {

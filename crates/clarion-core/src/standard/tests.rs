@@ -67,9 +67,9 @@ fn missing_field_reports_each_unmet_requirement_of_the_kind_and_severity() {
     let cases: Vec<(&str, Message, Vec<Option<ClarityField>>)> = vec![
         ("complete paging alert", good_alert(), vec![]),
         (
-            "paging alert with summary and description only",
+            "paging alert with summary and description only: a page says who is affected in `impact`",
             Message::new(MessageKind::Alert, "critical").with(Summary, "s").with(Context, "d"),
-            vec![Some(Action), Some(Owner)],
+            vec![Some(Impact), Some(Action), Some(Owner)],
         ),
         (
             "empty paging alert",
@@ -81,11 +81,32 @@ fn missing_field_reports_each_unmet_requirement_of_the_kind_and_severity() {
             Message::new(MessageKind::Alert, "CRITICAL"),
             vec![Some(Summary), Some(Impact), Some(Action), Some(Owner)],
         ),
-        ("warning with a runbook", warning(&[(Summary, "s"), (Runbook, "https://r.example/x")]), vec![]),
-        ("warning with an action instead", warning(&[(Summary, "s"), (Action, "restart the exporter")]), vec![]),
-        ("warning with neither", warning(&[(Summary, "s")]), vec![Some(Runbook)]),
-        ("alert without severity", Message::new(MessageKind::Alert, ""), vec![Some(Summary), Some(Runbook)]),
-        ("blank text is absent", warning(&[(Summary, "  "), (Runbook, "https://r.example/x")]), vec![Some(Summary)]),
+        (
+            "warning with a runbook",
+            warning(&[(Summary, "s"), (Impact, "Checkout slows down"), (Runbook, "https://r.example/x")]),
+            vec![],
+        ),
+        (
+            "warning with an action instead",
+            warning(&[(Summary, "s"), (Impact, "Checkout slows down"), (Action, "restart the exporter")]),
+            vec![],
+        ),
+        ("warning with neither", warning(&[(Summary, "s"), (Impact, "i")]), vec![Some(Runbook)]),
+        (
+            "a warning's description is not its impact",
+            warning(&[(Summary, "s"), (Context, "Writes fail"), (Runbook, "https://r.example/x")]),
+            vec![Some(Impact)],
+        ),
+        (
+            "alert without severity",
+            Message::new(MessageKind::Alert, ""),
+            vec![Some(Summary), Some(Impact), Some(Runbook)],
+        ),
+        (
+            "blank text is absent",
+            warning(&[(Summary, "  "), (Impact, "Checkout slows down"), (Runbook, "https://r.example/x")]),
+            vec![Some(Summary)],
+        ),
         (
             "no action needed satisfies the action",
             Message::new(MessageKind::Alert, "critical")
@@ -114,7 +135,10 @@ fn missing_field_reports_each_unmet_requirement_of_the_kind_and_severity() {
 
 #[test]
 fn missing_field_messages_name_the_alternatives_and_say_how_to_add_them() {
-    let m = Message::new(MessageKind::Alert, "critical").with(Summary, "s").with(Impact, "i").with(Owner, "o");
+    let m = Message::new(MessageKind::Alert, "critical")
+        .with(Summary, "Disk full on db1")
+        .with(Impact, "Checkout cannot take orders")
+        .with(Owner, "o");
     let findings = Standard::default().check(&m);
     assert_eq!(findings.len(), 1, "{findings:#?}");
     let f = &findings[0];
@@ -132,7 +156,7 @@ fn a_named_severity_list_wins_over_paging_and_paging_over_default() -> TestResul
     let fields_of = |m: &Message| rules_of(&standard.check(m)).into_iter().map(|(_, f)| f).collect::<Vec<_>>();
     assert_eq!(fields_of(&Message::new(MessageKind::Alert, "Warning")), vec![Some(Owner)]);
     assert_eq!(fields_of(&Message::new(MessageKind::Alert, "major")).len(), 4);
-    assert_eq!(fields_of(&Message::new(MessageKind::Alert, "info")), vec![Some(Summary), Some(Runbook)]);
+    assert_eq!(fields_of(&Message::new(MessageKind::Alert, "info")), vec![Some(Summary), Some(Impact), Some(Runbook)]);
     Ok(())
 }
 
@@ -368,10 +392,16 @@ fn disabled_rules_are_not_applied() -> TestResult {
     let m = Message::new(MessageKind::Alert, "warning").with(Summary, &"x".repeat(200));
     assert_eq!(
         rules_of(&standard.check(&m)),
-        vec![(rule::MISSING_FIELD, Some(Runbook)), (rule::SUMMARY_TOO_LONG, Some(Summary))]
+        vec![
+            (rule::MISSING_FIELD, Some(Impact)),
+            (rule::MISSING_FIELD, Some(Runbook)),
+            (rule::SUMMARY_TOO_LONG, Some(Summary)),
+            (rule::SUMMARY_NO_STATE, Some(Summary))
+        ]
     );
     standard.disabled_rules.insert(rule_id("summary-too-long").ok_or("known rule")?);
     standard.disabled_rules.insert(rule_id("missing-field").ok_or("known rule")?);
+    standard.disabled_rules.insert(rule_id("summary-no-state").ok_or("known rule")?);
     assert_eq!(standard.check(&m), vec![]);
     Ok(())
 }
@@ -442,6 +472,7 @@ fn from_alert_maps_prometheus_annotations_and_labels_to_clarity_fields() {
             owner: Some("storage".into()),
             runbook: Some("https://r.example/new".into()),
             no_action_needed: false,
+            query: None,
         }
     );
 }
@@ -524,4 +555,287 @@ fn every_rule_id_is_kebab_case_and_unique() {
         assert!(id.chars().all(|c| c.is_ascii_lowercase() || c == '-') && !id.starts_with('-'), "{id}");
     }
     assert_eq!(rule_id("no-such-rule"), None);
+}
+
+// --- rules that read the words -------------------------------------------------------------------
+//
+// Texts marked "(apa)" are from the awesome-prometheus-alerts collection (Samuel Berthe and contributors,
+// CC BY 4.0); the others are written for the test.
+
+/// A warning alert with `summary`, `description` and `impact` as given (any may be empty: absent).
+fn alert_text(summary: &str, description: &str, impact: &str) -> Message {
+    let mut m = Message::new(MessageKind::Alert, "warning");
+    for (field, text) in [(Summary, summary), (Context, description), (Impact, impact)] {
+        if !text.is_empty() {
+            m = m.with(field, text);
+        }
+    }
+    m.with(Runbook, "https://runbooks.example.com/x")
+}
+
+/// Runs `cases` (name, message, whether `rule` reports) and lists every case that disagrees.
+fn reports(rule: &str, cases: Vec<(&str, Message, bool)>) {
+    let standard = Standard::default();
+    let failures: Vec<String> = cases
+        .into_iter()
+        .filter_map(|(name, m, want)| {
+            let findings = standard.check(&m);
+            let got = findings.iter().any(|f| f.rule == rule);
+            (got != want).then(|| format!("{name}: {rule} reported {got}, want {want}: {findings:#?}"))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn placeholder_text_counts_as_missing() {
+    reports(
+        rule::PLACEHOLDER_TEXT,
+        vec![
+            ("impact: unknown", alert_text("Disk full on db1", "", "unknown"), true),
+            ("impact: TBD", alert_text("Disk full on db1", "", "TBD."), true),
+            ("impact: n/a", alert_text("Disk full on db1", "", "n/a"), true),
+            ("summary: summary", alert_text("Summary", "", "Checkout stops"), true),
+            ("example.com runbook", good_alert().with(Runbook, "https://example.com"), true),
+            ("example.com runbook with a path", good_alert().with(Runbook, "https://example.com/disk"), true),
+            ("a real impact", alert_text("Disk full on db1", "", "Checkout cannot take orders"), false),
+            ("an impact naming unknown users", alert_text("Disk full", "", "unknown users lose carts"), false),
+            ("a runbook on a subdomain of example.com (our docs' stand-in)", good_alert(), false),
+            ("action n/a is 'no action needed'", good_alert().with(Action, "n/a"), false),
+        ],
+    );
+    // The placeholder is not also reported as missing.
+    let findings = Standard::default().check(&alert_text("Disk full on db1", "", "unknown"));
+    assert_eq!(rules_of(&findings), vec![(rule::PLACEHOLDER_TEXT, Some(Impact))]);
+}
+
+#[test]
+fn a_description_that_restates_the_metric_is_neither_context_nor_impact() {
+    reports(
+        rule::CONTEXT_RESTATES_METRIC,
+        vec![
+            (
+                "the VALUE/LABELS dump (apa: SqlServerDown)",
+                alert_text(
+                    "SQL Server down (instance {{ $labels.instance }})",
+                    "SQL server instance is down\n  VALUE = {{ $value }}\n  LABELS = {{ $labels }}",
+                    "",
+                ),
+                true,
+            ),
+            (
+                "the threshold in words (apa: HostOutOfDiskSpace)",
+                alert_text(
+                    "Host out of disk space (instance {{ $labels.instance }})",
+                    "Disk is almost full (< 10% left)\n  VALUE = {{ $value }}\n  LABELS = {{ $labels }}",
+                    "",
+                ),
+                true,
+            ),
+            (
+                "a consequence",
+                alert_text("Disk full on db1", "Writes fail once the disk is full", "Checkout stops"),
+                false,
+            ),
+            (
+                "a cause and its effect",
+                alert_text(
+                    "Replication lag above 30 s on db2",
+                    "The replica serves reads; reports show data up to half a minute old and the nightly export \
+                     waits for it",
+                    "",
+                ),
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_step_in_the_description_belongs_in_the_action() {
+    let no_runbook = |m: Message| Message { runbook: None, ..m };
+    reports(
+        rule::INSTRUCTION_IN_DESCRIPTION,
+        vec![
+            (
+                "apa: HostClockSkew",
+                no_runbook(alert_text(
+                    "Host clock skew (instance {{ $labels.instance }})",
+                    "Clock skew detected. Clock is out of sync. Ensure NTP is configured correctly on this host.",
+                    "Certificates fail",
+                )),
+                true,
+            ),
+            (
+                "apa: TempoBlockListRisingQuickly",
+                no_runbook(alert_text("Tempo block list rising quickly", "Consider scaling compactors.", "")),
+                true,
+            ),
+            (
+                "a generic goal is vague, not a step (apa: CephPgDown)",
+                no_runbook(alert_text(
+                    "Ceph PG down",
+                    "Some Ceph placement groups are down. Please ensure that all the data are available.",
+                    "",
+                )),
+                false,
+            ),
+            (
+                "an action is there already",
+                alert_text("Disk full on db1", "Restart the exporter when it hangs.", "Checkout stops")
+                    .with(Action, "Delete old WAL segments"),
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn vague_text_is_reported_where_it_is() {
+    reports(
+        rule::VAGUE_TEXT,
+        vec![
+            (
+                "a guess (apa: KubernetesPodCrashLooping)",
+                alert_text("Pod restarting", "It might be crashlooping.", "x"),
+                true,
+            ),
+            ("a likely cause", alert_text("Go stack memory high", "Likely excessive goroutines.", "x"), true),
+            (
+                "a generic goal (apa: CephPgDown)",
+                alert_text("Ceph PG down", "Please ensure that all the data are available", "x"),
+                true,
+            ),
+            ("investigate, nothing more", good_alert().with(Action, "Investigate the cluster."), true),
+            ("investigate and fix", good_alert().with(Action, "Investigate and fix."), true),
+            ("something is wrong", alert_text("Something is wrong", "", "x"), true),
+            (
+                "a concrete step",
+                good_alert().with(Action, "Check replication with `SHOW REPLICA STATUS` on db2"),
+                false,
+            ),
+            ("a concrete goal", good_alert().with(Action, "Make sure your service retries writes"), false),
+            ("stated facts", good_alert(), false),
+        ],
+    );
+}
+
+#[test]
+fn a_summary_says_what_is_wrong_not_only_what_is_measured() {
+    reports(
+        rule::SUMMARY_NO_STATE,
+        vec![
+            (
+                "apa: MinioDiskSpaceUsage",
+                alert_text("Minio disk space usage (instance {{ $labels.instance }})", "", "x"),
+                true,
+            ),
+            ("apa: ThanosBucketReplicateRunLatency", alert_text("Thanos Bucket Replicate Run Latency", "", "x"), true),
+            ("apa: HostUnusualNetworkThroughputIn", alert_text("Host unusual network throughput in", "", "x"), true),
+            ("a severity is not a state", alert_text("Juniper warning bandwidth usage 1GiB", "", "x"), true),
+            ("down", alert_text("SQL Server down (instance {{ $labels.instance }})", "", "x"), false),
+            ("a comparison", alert_text("Disk usage > 90% on {{ $labels.instance }}", "", "x"), false),
+            ("filling up", alert_text("Host swap is filling up", "", "x"), false),
+            ("died", alert_text("CouchDB Replicator queue process died", "", "x"), false),
+            ("announcements are not held to it", good_announcement().with(Summary, "Minio disk space usage"), false),
+        ],
+    );
+}
+
+#[test]
+fn labels_the_query_drops_and_exporters_instances_are_reported_from_the_query() {
+    let with_query = |m: Message, kept: Option<&[&str]>, metrics: &[&str]| Message {
+        query: Some(QueryFacts {
+            kept_labels: kept.map(|k| k.iter().map(|s| s.to_string()).collect()),
+            dropped_labels: Default::default(),
+            metrics: metrics.iter().map(|s| s.to_string()).collect(),
+        }),
+        ..m
+    };
+    let summary = |s: &str| alert_text(s, "", "x");
+    reports(
+        rule::TEMPLATE_LABEL_DROPPED,
+        vec![
+            (
+                "apa: ThanosStoreGrpcErrorRate, sum by (job)",
+                with_query(summary("Thanos Store gRPC errors (instance {{ $labels.instance }})"), Some(&["job"]), &[]),
+                true,
+            ),
+            ("sum() keeps nothing", with_query(summary("Errors high on {{ $labels.job }}"), Some(&[]), &[]), true),
+            (
+                "by (instance)",
+                with_query(summary("Errors high on {{ $labels.instance }}"), Some(&["instance"]), &[]),
+                false,
+            ),
+            ("no aggregation", with_query(summary("Errors high on {{ $labels.instance }}"), None, &[]), false),
+            ("no query known (a received alert)", summary("Errors high on {{ $labels.instance }}"), false),
+        ],
+    );
+    reports(
+        rule::SUMMARY_NAMES_EXPORTER,
+        vec![
+            (
+                "apa: KubernetesCronjobFailing",
+                with_query(
+                    summary("Kubernetes CronJob failing (instance {{ $labels.instance }})"),
+                    None,
+                    &["kube_job_status_failed"],
+                ),
+                true,
+            ),
+            (
+                "the pod is named",
+                with_query(
+                    summary("Pod {{ $labels.pod }} crash looping"),
+                    None,
+                    &["kube_pod_container_status_restarts_total"],
+                ),
+                false,
+            ),
+            (
+                "the exporter's own scrapes",
+                with_query(
+                    summary("Scrape errors (instance {{ $labels.instance }})"),
+                    None,
+                    &["stackdriver_monitoring_scrape_errors_total"],
+                ),
+                false,
+            ),
+            (
+                "node exporter's instance is the host",
+                with_query(
+                    summary("Host out of memory (instance {{ $labels.instance }})"),
+                    None,
+                    &["node_memory_MemAvailable_bytes"],
+                ),
+                false,
+            ),
+        ],
+    );
+}
+
+#[test]
+fn a_label_rendered_blank_is_named() {
+    reports(
+        rule::BLANK_LABEL,
+        vec![
+            ("(instance )", alert_text("Thanos Store gRPC errors (instance )", "", "x"), true),
+            ("(instance=)", alert_text("Errors high (instance=)", "", "x"), true),
+            ("rendered with a value", alert_text("Errors high (instance web-1:9100)", "", "x"), false),
+            ("as written, a template", alert_text("Errors high (instance {{ $labels.instance }})", "", "x"), false),
+            ("parentheses of prose", alert_text("Disk almost full (< 10% left)", "", "x"), false),
+        ],
+    );
+    let findings = Standard::default().check(&alert_text("Thanos Store gRPC errors (instance )", "", "x"));
+    let blank = findings.iter().find(|f| f.rule == rule::BLANK_LABEL).map(|f| f.message.as_str());
+    assert_eq!(blank, Some("`summary` rendered `instance` blank: the alert has no such label"));
+}
+
+#[test]
+fn template_labels_are_read_from_dotted_and_index_forms() {
+    assert_eq!(
+        words::template_labels("{{ $labels.instance }} / {{ index $labels \"service.name\" }} {{ $labels.instance }}"),
+        vec!["instance", "service.name"]
+    );
+    assert_eq!(words::template_labels("{{ $value }} {{ $labels }}"), Vec::<String>::new());
 }
