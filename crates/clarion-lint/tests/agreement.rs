@@ -1,10 +1,12 @@
-//! How far `clarion lint` agrees with a reviewer. 120 real rules drawn at random from the
-//! awesome-prometheus-alerts collection were judged by a reviewer before the linter was run on them
-//! (`tests/fixtures/judged/judgements.yml`; method and criteria in `docs/judged-rules.md`). This test
+//! How far `clarion lint` agrees with a reviewer. Real rules drawn at random from the
+//! awesome-prometheus-alerts collection were judged by a reviewer before the linter was run on them (method
+//! and criteria in `docs/judged-rules.md`): 120 in `tests/fixtures/judged/judgements.yml`, which the word
+//! lists were then tuned on, and 60 more in `holdout.yml`, judged afterwards and never tuned on. This test
 //! lints each judged rule, maps the findings to the reviewer's four questions, and prints recall and
-//! precision per question. The targets of the issue "A communication standard that reads the words" are
-//! recall and precision of at least 0.8 for missing impact, vague text and unclear summaries; the test
-//! fails when a figure falls below the floor it holds, so a rule change that loses agreement is seen.
+//! precision per question and set. The targets of the issue "A communication standard that reads the
+//! words" are recall and precision of at least 0.8 for missing impact, vague text and unclear summaries;
+//! the test fails when a figure falls below the floor it holds for that set, so a rule change that loses
+//! agreement is seen.
 
 use std::collections::BTreeMap;
 
@@ -36,8 +38,9 @@ struct Question {
     judged: fn(&Judgement) -> bool,
     /// Whether a finding says the problem is there.
     says: fn(&LintFinding) -> bool,
-    /// The floor the test holds (recall, precision).
+    /// The floor the test holds (recall, precision) on the tuning set and on the held-out set.
     floor: (f64, f64),
+    holdout_floor: (f64, f64),
 }
 
 fn on(f: &LintFinding, field: ClarityField) -> bool {
@@ -61,6 +64,7 @@ const QUESTIONS: &[Question] = &[
                 .contains(&f.finding.rule)
         },
         floor: (0.8, 0.8),
+        holdout_floor: (0.8, 0.8),
     },
     Question {
         name: "no impact",
@@ -71,6 +75,7 @@ const QUESTIONS: &[Question] = &[
                 || (f.finding.rule == rule::PLACEHOLDER_TEXT && on(f, ClarityField::Impact))
         },
         floor: (0.8, 0.8),
+        holdout_floor: (0.8, 0.8),
     },
     Question {
         name: "vague text",
@@ -80,6 +85,7 @@ const QUESTIONS: &[Question] = &[
                 .contains(&f.finding.rule)
         },
         floor: (0.8, 0.8),
+        holdout_floor: (0.8, 0.8),
     },
     Question {
         name: "no action or runbook",
@@ -88,14 +94,30 @@ const QUESTIONS: &[Question] = &[
             f.finding.rule == rule::MISSING_FIELD && (on(f, ClarityField::Action) || on(f, ClarityField::Runbook))
         },
         floor: (0.8, 0.8),
+        holdout_floor: (0.8, 0.8),
     },
 ];
 
 #[test]
-fn lint_agrees_with_the_reviewer() -> Result<(), Box<dyn std::error::Error>> {
-    let judged_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/judged/judgements.yml");
+fn lint_agrees_with_the_reviewer_on_the_rules_it_was_tuned_on() -> Result<(), Box<dyn std::error::Error>> {
+    agreement("judgements.yml", 100, |q| q.floor)
+}
+
+#[test]
+fn lint_agrees_with_the_reviewer_on_held_out_rules() -> Result<(), Box<dyn std::error::Error>> {
+    agreement("holdout.yml", 60, |q| q.holdout_floor)
+}
+
+/// Lints the rules of the judged set `name` (at least `at_least` of them) and checks each question
+/// against `floor`.
+fn agreement(
+    name: &str,
+    at_least: usize,
+    floor: fn(&Question) -> (f64, f64),
+) -> Result<(), Box<dyn std::error::Error>> {
+    let judged_path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/judged").join(name);
     let judged: Judged = serde_yaml::from_str(&std::fs::read_to_string(judged_path)?)?;
-    assert!(judged.rules.len() >= 100, "the labelled set has {} rules", judged.rules.len());
+    assert!(judged.rules.len() >= at_least, "the labelled set has {} rules", judged.rules.len());
     let corpus = common::corpus();
     let mut files: Vec<String> = judged.rules.iter().map(|j| j.file.clone()).collect();
     files.sort();
@@ -108,7 +130,7 @@ fn lint_agrees_with_the_reviewer() -> Result<(), Box<dyn std::error::Error>> {
         by_rule.entry((file, f.alert.clone())).or_default().push(f);
     }
     let mut failures = Vec::new();
-    println!("agreement with the reviewer on {} judged rules:", judged.rules.len());
+    println!("agreement with the reviewer on the {} judged rules of {name}:", judged.rules.len());
     println!(
         "  {:<22} {:>4} {:>4} {:>4} {:>4}  {:>6} {:>9}",
         "question", "tp", "fn", "fp", "tn", "recall", "precision"
@@ -142,8 +164,9 @@ fn lint_agrees_with_the_reviewer() -> Result<(), Box<dyn std::error::Error>> {
         for e in extra.iter().take(40) {
             println!("      reported, reviewer disagrees: {e}");
         }
-        if recall < q.floor.0 || precision < q.floor.1 {
-            failures.push(format!("{}: recall {recall:.2}, precision {precision:.2}, floor {:?}", q.name, q.floor));
+        let floor = floor(q);
+        if recall < floor.0 || precision < floor.1 {
+            failures.push(format!("{}: recall {recall:.2}, precision {precision:.2}, floor {floor:?}", q.name));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));

@@ -124,8 +124,12 @@ fn draft(
         // DESCRIPTION says why the change is made.
         why: event.description.clone(),
         impact: event.impact.clone().or_else(|| {
-            (!event.services.is_empty())
-                .then(|| format!("{} may be unavailable or degraded", event.services.join(", ")))
+            (!event.services.is_empty()).then(|| {
+                format!(
+                    "{}: expect unavailability or degraded service while the change runs",
+                    event.services.join(", ")
+                )
+            })
         }),
         action: event.action.clone(),
         deadline: Some(format_time(start)),

@@ -24,10 +24,19 @@ fn findings_are_printed_one_per_line_with_a_summary_and_exit_one() -> TestResult
     let (code, stdout, stderr) = lint(&[file])?;
     assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
     let lines: Vec<&str> = stdout.lines().collect();
-    assert!(lines[0].starts_with(&format!("{file}:9: SqlServerDown: missing-field: ")), "{stdout}");
+    assert!(lines[0].starts_with(&format!("{file}:9: SqlServerDown: context-restates-metric: ")), "{stdout}");
+    assert!(lines[1].starts_with(&format!("{file}:9: SqlServerDown: missing-field: ")), "{stdout}");
     assert!(lines[0].ends_with(")") && lines[0].contains(" (fix: "), "{stdout}");
-    assert!(lines[2].starts_with(&format!("{file}:18: SqlServerDeadlock: missing-field: ")), "{stdout}");
-    assert_eq!(&lines[3..], ["", "1 rule file read, 2 alerting rules checked, 3 findings:", "  missing-field  3"]);
+    assert!(lines[4].starts_with(&format!("{file}:18: SqlServerDeadlock: context-restates-metric: ")), "{stdout}");
+    assert_eq!(
+        &lines[7..],
+        [
+            "",
+            "1 rule file read, 2 alerting rules checked, 7 findings:",
+            "  context-restates-metric  2",
+            "  missing-field            5"
+        ]
+    );
     assert_eq!(stderr, "");
     Ok(())
 }
@@ -40,9 +49,9 @@ fn json_output_is_one_object_with_findings_and_summary() -> TestResult {
     let value: serde_json::Value = serde_json::from_str(&stdout)?;
     assert_eq!(value["summary"]["files_read"], 3);
     assert_eq!(value["summary"]["rules_checked"], 3);
-    assert_eq!(value["summary"]["findings"], 5);
-    assert_eq!(value["summary"]["by_rule"], serde_json::json!({"missing-field": 5}));
-    assert_eq!(value["findings"].as_array().map(Vec::len), Some(5));
+    assert_eq!(value["summary"]["findings"], 11);
+    assert_eq!(value["summary"]["by_rule"], serde_json::json!({"context-restates-metric": 3, "missing-field": 8}));
+    assert_eq!(value["findings"].as_array().map(Vec::len), Some(11));
     assert_eq!(value["findings"][0]["alert"], "CorednsPanicCount");
     assert_eq!(value["errors"], serde_json::json!([]));
     Ok(())
@@ -54,7 +63,7 @@ fn rules_that_meet_the_standard_exit_zero() -> TestResult {
     let path = dir.path().join("rules.yml");
     std::fs::write(
         &path,
-        "groups:\n- name: g\n  rules:\n  - alert: QueueBacklog\n    expr: backlog > 100\n    labels: {severity: warning}\n    annotations:\n      summary: Queue backlog on {{ $labels.instance }}\n      runbook_url: https://runbooks.example.com/queue-backlog\n",
+        "groups:\n- name: g\n  rules:\n  - alert: QueueBacklog\n    expr: backlog > 100\n    labels: {severity: warning}\n    annotations:\n      summary: Queue backlog on {{ $labels.instance }}\n      impact: Orders wait longer to ship\n      runbook_url: https://runbooks.example.com/queue-backlog\n",
     )?;
     let (code, stdout, stderr) = lint(&[path.to_str().ok_or("path is UTF-8")?])?;
     assert_eq!(
@@ -87,7 +96,7 @@ fn the_standard_of_a_configuration_file_is_applied() -> TestResult {
     let config = dir.path().join("clarion.yml");
     std::fs::write(
         &config,
-        "teams: [{name: ops}]\nroute: {receiver: ops}\nstandard:\n  require:\n    alert:\n      paging: [summary]\n      default: [summary]\n",
+        "teams: [{name: ops}]\nroute: {receiver: ops}\nstandard:\n  require:\n    alert:\n      paging: [summary]\n      default: [summary]\n  disable: [context-restates-metric]\n",
     )?;
     let file = fixture("sql-server/ozarklake-mssql-exporter.yml");
     let (code, stdout, _) =

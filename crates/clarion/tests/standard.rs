@@ -98,6 +98,32 @@ fn an_alert_without_runbook_or_action_is_delivered_with_its_findings_shown_and_c
     Ok(())
 }
 
+/// A rule whose summary names a label its query aggregates away renders "(instance )": the received
+/// alert carries a finding naming the blank label, in the API and in its notification.
+#[test]
+fn an_alert_whose_summary_rendered_a_label_blank_carries_a_finding_naming_it() -> TestResult {
+    let (sink, smtp) = (Sink::start()?, SmtpServer::start()?);
+    let server = Server::start(Some(&config(&sink, &smtp)))?;
+    let (status, body) = post(
+        &server,
+        "/api/v2/alerts",
+        &json!([{"labels": {"alertname": "ThanosStoreGrpcErrorRate", "job": "thanos-store", "severity": "warning"},
+                 "annotations": {"summary": "Thanos Store gRPC errors (instance )",
+                                 "impact": "Queries over old data fail",
+                                 "runbook_url": "https://runbooks.example.com/thanos-store"}}]),
+    )?;
+    assert_eq!(status, 200, "{body}");
+    let (_, body) = util::blocking_get(&format!("{}/api/v2/alerts", server.url))?;
+    let alerts: Vec<Value> = serde_json::from_str(&body)?;
+    let blank: Vec<&Value> =
+        alerts[0]["findings"].as_array().ok_or("findings")?.iter().filter(|f| f["rule"] == "blank-label").collect();
+    assert_eq!(blank.len(), 1, "{}", alerts[0]);
+    assert_eq!(blank[0]["message"], "`summary` rendered `instance` blank: the alert has no such label");
+    let slack = sink.wait_for("/ops", 1, WAIT)?;
+    assert!(slack[0].body.contains("blank-label"), "{}", slack[0].body);
+    Ok(())
+}
+
 #[test]
 fn an_announcement_without_impact_or_deadline_is_refused_with_both_findings_and_nothing_is_sent() -> TestResult {
     let (sink, smtp) = (Sink::start()?, SmtpServer::start()?);

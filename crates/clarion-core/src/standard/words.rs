@@ -307,6 +307,7 @@ pub const STATE_WORDS: &[&str] = &[
     "exception",
     "backpressur",
     "incomplete",
+    "outage",
     "died",
     "dies",
     "never ",
@@ -454,6 +455,7 @@ pub fn restates_metric(description: &str, summary: Option<&str>) -> bool {
 /// Word beginnings that state a consequence: who or what suffers ("users", "requests fail", "data loss").
 pub const CONSEQUENCE_STEMS: &[&str] = &[
     "fail",
+    "slow",
     "cannot",
     "unable",
     "user",
