@@ -18,6 +18,7 @@
 
 pub mod query;
 pub mod rule_file;
+pub mod suggest;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -108,6 +109,8 @@ pub struct Report {
     pub findings: Vec<LintFinding>,
     /// Inputs that could not be read.
     pub errors: Vec<LintError>,
+    /// Better shapes for the rules whose summary or asked-for fields fall short (`--fix-suggestions`).
+    pub suggestions: Vec<suggest::Suggestion>,
 }
 
 /// The rule files `paths` name: files as given; directories searched recursively for `*.yml` and
@@ -190,7 +193,10 @@ pub fn lint(paths: &[PathBuf], standard: &Standard) -> Report {
             report.rules_checked += 1;
             let mut message = Message::from_alert(&rule.labels, &rule.annotations, None);
             message.query = query::facts(&rule.expr);
-            for finding in standard.check(&message) {
+            let findings = standard.check(&message);
+            let refs: Vec<&Finding> = findings.iter().collect();
+            report.suggestions.extend(suggest::suggest(&name, &rule, &refs));
+            for finding in findings {
                 report.findings.push(LintFinding {
                     file: name.clone(),
                     line: rule.line,
@@ -286,6 +292,15 @@ impl Report {
         }
         out.push_str(&self.summary());
         out
+    }
+
+    /// The suggestions as lines `file:line: Alert: suggest annotation: "text"`.
+    pub fn suggestion_lines(&self) -> impl Iterator<Item = String> + '_ {
+        self.suggestions.iter().flat_map(|s| {
+            s.annotations.iter().map(move |(name, text)| {
+                format!("{}:{}: {}: suggest {name}: {text:?}", s.file, s.line, one_line(&s.alert))
+            })
+        })
     }
 
     /// One JSON object: `findings`, `errors` and `summary`.

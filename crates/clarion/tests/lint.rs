@@ -111,3 +111,52 @@ fn the_standard_of_a_configuration_file_is_applied() -> TestResult {
     assert!(stderr.contains("unknown rule \"no-such-rule\""), "{stderr}");
     Ok(())
 }
+
+#[test]
+fn explain_prints_a_rule_and_its_word_lists_and_refuses_an_unknown_one() -> TestResult {
+    let (code, stdout, _) = lint(&["--explain", "summary-no-state"])?;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.starts_with("summary-no-state: "), "{stdout}");
+    assert!(stdout.contains("falls short: summary: Minio disk space usage"), "{stdout}");
+    assert!(stdout.contains("words that give a state or direction: ") && stdout.contains("down"), "{stdout}");
+    for rule in clarion_core::standard::RULES {
+        let (code, stdout, _) = lint(&["--explain", rule.id])?;
+        assert!(code == 0 && stdout.starts_with(&format!("{}: {}", rule.id, rule.description)), "{}", rule.id);
+    }
+    let (code, _, stderr) = lint(&["--explain", "no-such-rule"])?;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("no rule \"no-such-rule\"") && stderr.contains("vague-text"), "{stderr}");
+    Ok(())
+}
+
+#[test]
+fn fix_suggestions_propose_a_summary_from_the_expression() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("rules.yml");
+    // The shape of awesome-prometheus-alerts' ThanosStoreGrpcErrorRate (Samuel Berthe and contributors,
+    // CC BY 4.0): `instance` in the summary, `sum by (job)` in the expression.
+    std::fs::write(
+        &path,
+        "groups:\n- name: g\n  rules:\n  - alert: ThanosStoreGrpcErrorRate\n    expr: sum by (job) (rate(grpc_errors_total[5m])) > 5\n    labels: {severity: warning}\n    annotations:\n      summary: Thanos Store gRPC errors (instance {{ $labels.instance }})\n",
+    )?;
+    let file = path.to_str().ok_or("path is UTF-8")?;
+    let (code, stdout, _) = lint(&["--fix-suggestions", file])?;
+    assert_eq!(code, 1);
+    assert!(stdout.contains("template-label-dropped"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "{file}:4: ThanosStoreGrpcErrorRate: suggest summary: \"Thanos store grpc error rate above 5 in {{{{ $labels.job }}}}\""
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("suggest impact: \"<who or what is affected"), "{stdout}");
+    let (_, stdout, _) = lint(&["--fix-suggestions", "--format", "json", file])?;
+    let value: serde_json::Value = serde_json::from_str(&stdout)?;
+    assert_eq!(
+        value["suggestions"][0]["annotations"]["summary"],
+        "Thanos store grpc error rate above 5 in {{ $labels.job }}"
+    );
+    let (_, stdout, _) = lint(&[file])?;
+    assert!(!stdout.contains("suggest"), "suggestions only when asked: {stdout}");
+    Ok(())
+}

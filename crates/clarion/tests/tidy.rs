@@ -231,6 +231,21 @@ fn sql_is_written_only_in_the_store() -> TestResult {
     Ok(())
 }
 
+/// PromQL is parsed only by `clarion lint` (ARCHITECTURE.md, `clarion-lint`): its generated parser stays
+/// out of the server's build.
+#[test]
+fn promql_is_parsed_only_in_lint() -> TestResult {
+    for entry in std::fs::read_dir(workspace_root().join("crates"))? {
+        let dir = entry?.path();
+        if dir.ends_with("clarion-lint") {
+            continue;
+        }
+        let manifest = std::fs::read_to_string(dir.join("Cargo.toml"))?;
+        assert!(!manifest.contains("promql-parser"), "{} depends on promql-parser", dir.display());
+    }
+    Ok(())
+}
+
 #[test]
 fn the_server_hands_out_no_lock() -> TestResult {
     assert_none("exposed or poisoning locks in clarion-server", exposed_locks(&sources()?));

@@ -92,6 +92,7 @@
 //! them; [`phrases`] holds the word lists of actions; [`words`] reads what a text says (placeholders,
 //! restated metrics, vagueness, state, instructions, blank labels). This module holds the requirements per kind and severity.
 
+mod explain;
 mod message;
 mod phrases;
 mod rules;
@@ -102,6 +103,7 @@ use std::fmt;
 use std::str::FromStr;
 
 pub use crate::clarity::ClarityField;
+pub use explain::explain;
 pub use message::{Message, MessageKind, QueryFacts};
 pub use phrases::{is_no_action, normalize, FILLER_WORDS, NO_ACTION_PHRASES, VAGUE_PHRASES};
 pub use rules::{is_absolute_url, rule, rule_id, Rule, RULES};
