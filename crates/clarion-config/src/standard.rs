@@ -16,6 +16,11 @@
 //!       severities:
 //!         warning: [summary, runbook|action, owner]
 //!   vague_phrases: ["over to ops"]
+//!   words:                      # added to the built-in lists (`clarion lint --explain RULE` shows them)
+//!     state: [sealed, quarantined]
+//!     guesses: [supposedly]
+//!     placeholders: [fixme]
+//!     exporter_prefixes: [snmp_]
 //!   disable: [summary-too-long]
 //! ```
 
@@ -43,9 +48,30 @@ pub struct StandardConfig {
     /// ignoring case and punctuation. Default none.
     #[serde(default)]
     pub vague_phrases: Vec<VaguePhrase>,
+    /// Words added to the built-in lists the rules read; default none.
+    #[serde(default)]
+    pub words: WordsConfig,
     /// Ids of rules not to apply, such as `summary-too-long`; default none.
     #[serde(default)]
     pub disable: Vec<RuleId>,
+}
+
+/// `standard.words`: entries added to the built-in word lists of the rules that read the words.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct WordsConfig {
+    /// Words that give a summary a state or direction (`summary-no-state`), matched at a word's start.
+    #[serde(default)]
+    pub state: Vec<VaguePhrase>,
+    /// Words that guess (`vague-text`).
+    #[serde(default)]
+    pub guesses: Vec<VaguePhrase>,
+    /// Whole texts that only hold a place (`placeholder-text`).
+    #[serde(default)]
+    pub placeholders: Vec<VaguePhrase>,
+    /// Metric prefixes of exporters that watch other things (`summary-names-exporter`).
+    #[serde(default)]
+    pub exporter_prefixes: Vec<VaguePhrase>,
 }
 
 impl Default for StandardConfig {
@@ -55,6 +81,7 @@ impl Default for StandardConfig {
             paging_severities: default_paging_severities(),
             require: RequireConfig::default(),
             vague_phrases: Vec::new(),
+            words: WordsConfig::default(),
             disable: Vec::new(),
         }
     }
@@ -149,7 +176,7 @@ impl<'de> Deserialize<'de> for SeverityName {
     }
 }
 
-/// A phrase that makes an action vague; it has at least one letter or digit.
+/// A phrase or word of a list (`vague_phrases`, `words.*`); it has at least one letter or digit.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VaguePhrase(pub String);
 
@@ -157,7 +184,7 @@ impl<'de> Deserialize<'de> for VaguePhrase {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let text = String::deserialize(d)?;
         if domain::normalize(&text).is_empty() {
-            return Err(de::Error::custom(format!("the vague phrase {text:?} has no words")));
+            return Err(de::Error::custom(format!("the phrase {text:?} has no words")));
         }
         Ok(VaguePhrase(text))
     }
@@ -222,6 +249,13 @@ impl StandardConfig {
             }
             standard.vague_phrases.push(phrase.clone());
         }
+        let texts = |list: &[VaguePhrase]| list.iter().map(|VaguePhrase(p)| p.trim().to_string()).collect::<Vec<_>>();
+        standard.extra_words = domain::words::ExtraWords {
+            state: texts(&self.words.state),
+            guesses: texts(&self.words.guesses),
+            placeholders: texts(&self.words.placeholders),
+            exporter_prefixes: texts(&self.words.exporter_prefixes),
+        };
         standard.disabled_rules.extend(self.disable.iter().map(|RuleId(id)| *id));
         Ok(standard)
     }

@@ -159,6 +159,8 @@ fn walk(value: &serde_yaml::Value, path: String, set: &mut BTreeSet<String>, uns
 fn every_field_is_shown_and_no_secret_is() -> Result<(), ConfigError> {
     let text = include_str!("../testdata/every-field.yml");
     let c = Config::parse(text, "every-field.yml")?;
+    assert_eq!(c.standard.extra_words.state, vec!["quarantined"]);
+    assert_eq!(c.standard.extra_words.exporter_prefixes, vec!["snmp_"]);
 
     // The fixture sets every field of the schema, so what follows covers every secret-bearing one.
     let (mut set, mut unset) = (BTreeSet::new(), BTreeSet::new());

@@ -237,6 +237,16 @@ fn check_rules(text: &str) -> Result<bool, String> {
     if let Some(rule) = file.alerting.iter().find(|r| r.line == 0 || r.line > lines) {
         return Err(format!("rule {:?} at line {} of a {lines}-line file", rule.name, rule.line));
     }
+    // What lint does with each rule — its expression parsed, its words read, a summary suggested — must
+    // not panic whatever the text.
+    let standard = clarion_core::standard::Standard::default();
+    for rule in &file.alerting {
+        let mut message = clarion_core::standard::Message::from_alert(&rule.labels, &rule.annotations, None);
+        message.query = clarion_lint::query::facts(&rule.expr);
+        let findings = standard.check(&message);
+        let refs: Vec<_> = findings.iter().collect();
+        let _ = clarion_lint::suggest::suggest("fuzz.yml", rule, &refs);
+    }
     Ok(true)
 }
 

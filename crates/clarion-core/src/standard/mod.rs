@@ -220,6 +220,8 @@ pub struct Standard {
     pub vague_phrases: Vec<String>,
     /// Ids of rules not to apply.
     pub disabled_rules: BTreeSet<&'static str>,
+    /// Words a configuration adds to the built-in lists of [`words`].
+    pub extra_words: words::ExtraWords,
 }
 
 impl Default for Standard {
@@ -240,6 +242,7 @@ impl Default for Standard {
             advisory: per_kind(vec![req(&[Summary]), req(&[Impact]), req(&[Action]), req(&[Owner])]),
             vague_phrases: VAGUE_PHRASES.iter().map(|s| s.to_string()).collect(),
             disabled_rules: BTreeSet::new(),
+            extra_words: words::ExtraWords::default(),
         }
     }
 }

@@ -217,8 +217,10 @@ fn placeholder_text(c: &mut Check<'_>) {
         let hollow = match field {
             // "n/a" and "none" as an action are an explicit "no action needed" (see `Message::set`).
             ClarityField::Action => false,
-            ClarityField::Runbook => words::is_placeholder(text) || words::is_placeholder_url(text),
-            _ => words::is_placeholder(text),
+            ClarityField::Runbook => {
+                words::is_placeholder(text, &c.standard.extra_words) || words::is_placeholder_url(text)
+            }
+            _ => words::is_placeholder(text, &c.standard.extra_words),
         };
         if !hollow {
             continue;
@@ -259,7 +261,7 @@ fn instruction_in_description(c: &mut Check<'_>) {
         return;
     }
     let Some(context) = c.message.get(ClarityField::Context) else { return };
-    let Some(step) = words::instruction(context) else { return };
+    let Some(step) = words::instruction(context, &c.standard.extra_words) else { return };
     let step = step.to_string();
     c.report(
         ClarityField::Action,
@@ -379,7 +381,7 @@ fn summary_no_state(c: &mut Check<'_>) {
         return;
     }
     let Some(summary) = c.text(ClarityField::Summary) else { return };
-    if words::has_state(summary) {
+    if words::has_state(summary, &c.standard.extra_words) {
         return;
     }
     c.advise(
@@ -423,7 +425,9 @@ fn template_label_dropped(c: &mut Check<'_>) {
 fn summary_names_exporter(c: &mut Check<'_>) {
     let Some(query) = &c.message.query else { return };
     let Some(summary) = c.message.get(ClarityField::Summary) else { return };
-    let Some(metric) = query.metrics.iter().find(|m| words::is_exporter_metric(m)) else { return };
+    let Some(metric) = query.metrics.iter().find(|m| words::is_exporter_metric(m, &c.standard.extra_words)) else {
+        return;
+    };
     let labels = words::template_labels(summary);
     if !labels.iter().any(|l| l == "instance") || labels.iter().any(|l| l != "instance") {
         return;
@@ -463,12 +467,14 @@ fn vague_text(c: &mut Check<'_>) {
     for field in [ClarityField::Summary, ClarityField::Context, ClarityField::Impact, ClarityField::Action] {
         // A description that restates the metric may guess as well: both are worth saying. A placeholder
         // has been reported as such.
-        let Some(text) = c.message.get(field).filter(|t| !words::is_placeholder(t)) else { continue };
+        let Some(text) = c.message.get(field).filter(|t| !words::is_placeholder(t, &c.standard.extra_words)) else {
+            continue;
+        };
         // An action made of forwarding phrases is `vague-action`'s.
         if field == ClarityField::Action && c.standard.is_vague(text) {
             continue;
         }
-        let Some(why) = words::vagueness(text) else { continue };
+        let Some(why) = words::vagueness(text, &c.standard.extra_words) else { continue };
         c.advise(
             field,
             rule::VAGUE_TEXT,

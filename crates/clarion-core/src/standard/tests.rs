@@ -839,3 +839,30 @@ fn template_labels_are_read_from_dotted_and_index_forms() {
     );
     assert_eq!(words::template_labels("{{ $value }} {{ $labels }}"), Vec::<String>::new());
 }
+
+#[test]
+fn words_a_configuration_adds_are_read_with_the_built_in_ones() {
+    let mut standard = Standard::default();
+    let quarantined = alert_text("Queue quarantined on {{ $labels.instance }}", "", "Orders wait");
+    let supposedly = alert_text("Disk full on db1", "Supposedly the backup filled it.", "Orders wait");
+    let fixme = alert_text("Disk full on db1", "", "FIXME");
+    let snmp = Message {
+        query: Some(QueryFacts { metrics: vec!["snmp_if_oper_status".into()], ..QueryFacts::default() }),
+        ..alert_text("Interface down (instance {{ $labels.instance }})", "", "Orders wait")
+    };
+    let has = |s: &Standard, m: &Message, rule: &str| s.check(m).iter().any(|f| f.rule == rule);
+    assert!(has(&standard, &quarantined, rule::SUMMARY_NO_STATE));
+    assert!(!has(&standard, &supposedly, rule::VAGUE_TEXT));
+    assert!(!has(&standard, &fixme, rule::PLACEHOLDER_TEXT));
+    assert!(!has(&standard, &snmp, rule::SUMMARY_NAMES_EXPORTER));
+    standard.extra_words = words::ExtraWords {
+        state: vec!["quarantined".into()],
+        guesses: vec!["supposedly".into()],
+        placeholders: vec!["FIXME".into()],
+        exporter_prefixes: vec!["snmp_".into()],
+    };
+    assert!(!has(&standard, &quarantined, rule::SUMMARY_NO_STATE));
+    assert!(has(&standard, &supposedly, rule::VAGUE_TEXT));
+    assert!(has(&standard, &fixme, rule::PLACEHOLDER_TEXT));
+    assert!(has(&standard, &snmp, rule::SUMMARY_NAMES_EXPORTER));
+}

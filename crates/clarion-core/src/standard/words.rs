@@ -11,6 +11,22 @@
 
 use super::phrases::normalize;
 
+/// Entries a configuration adds to the built-in lists (`standard.words` in `clarion.yml`): more words that
+/// give a summary a state, more guess words, more placeholders, more exporter metric prefixes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct ExtraWords {
+    pub state: Vec<String>,
+    pub guesses: Vec<String>,
+    pub placeholders: Vec<String>,
+    pub exporter_prefixes: Vec<String>,
+}
+
+/// Whether the normalised `words` (joined by spaces) contain `phrase` (normalised) as whole words.
+fn has_phrase(words: &str, phrase: &str) -> bool {
+    let phrase = normalize(phrase).join(" ");
+    !phrase.is_empty() && format!(" {words} ").contains(&format!(" {phrase} "))
+}
+
 /// Whole texts that hold a place instead of saying something. Compared after [`normalize`].
 pub const PLACEHOLDERS: &[&str] = &[
     "unknown",
@@ -339,9 +355,11 @@ pub const STATE_WORDS: &[&str] = &[
 ];
 
 /// Whether `text` (as written or rendered) is only a placeholder, such as "unknown", "TBD" or "n/a".
-pub fn is_placeholder(text: &str) -> bool {
+pub fn is_placeholder(text: &str, extra: &ExtraWords) -> bool {
     let words = normalize(text).join(" ");
-    !words.is_empty() && PLACEHOLDERS.contains(&words.as_str())
+    !words.is_empty()
+        && (PLACEHOLDERS.contains(&words.as_str())
+            || extra.placeholders.iter().any(|p| normalize(p).join(" ") == words))
 }
 
 /// Whether `url` points at a placeholder host (`https://example.com/…`, `http://localhost/…`).
@@ -493,14 +511,17 @@ fn same_word(a: &str, b: &str) -> bool {
 
 /// Why `text` is vague, if it is: it guesses, states a goal instead of a step, investigates nothing in
 /// particular, or says only that something is wrong. Works on written or rendered text.
-pub fn vagueness(text: &str) -> Option<&'static str> {
+pub fn vagueness(text: &str, extra: &ExtraWords) -> Option<&'static str> {
     let words = normalize(&without_templates(text));
     let joined = words.join(" ");
     if SAYS_NOTHING.iter().any(|p| joined == *p || joined.starts_with(&format!("{p} "))) {
         return Some("says something is wrong without saying what");
     }
     let hedges = ["could indicate", "can indicate", "could mean", "can lead to", "could lead to", "could be"];
-    if words.iter().any(|w| GUESS_WORDS.contains(&w.as_str())) || hedges.iter().any(|h| joined.contains(h)) {
+    let guess = words.iter().any(|w| GUESS_WORDS.contains(&w.as_str()))
+        || hedges.iter().any(|h| joined.contains(h))
+        || extra.guesses.iter().any(|g| has_phrase(&joined, g));
+    if guess {
         return Some("guesses (\"might\", \"likely\", \"could indicate\") instead of stating what is known");
     }
     for sentence in sentences(text) {
@@ -528,19 +549,20 @@ fn sentences(text: &str) -> impl Iterator<Item = &str> {
 
 /// Whether a summary (as written) gives a state or direction — "down", "above 90%", "failing" — rather
 /// than only naming what is measured ("Minio disk space usage"). Comparisons (`>`, `<`) count.
-pub fn has_state(summary: &str) -> bool {
+pub fn has_state(summary: &str, extra: &ExtraWords) -> bool {
     let text = without_templates(summary);
     if text.contains(['>', '<', '≥', '≤']) {
         return true;
     }
     let words = format!(" {} ", normalize(&text).join(" "));
     STATE_WORDS.iter().any(|w| words.contains(&format!(" {w}")))
+        || extra.state.iter().any(|w| words.contains(&format!(" {}", normalize(w).join(" "))))
 }
 
 /// The first sentence of a description (as written) that is an instruction ("Restart the exporter"),
 /// if any: a step that belongs in `action`.
-pub fn instruction(description: &str) -> Option<&str> {
-    sentences(description).filter(|sentence| vagueness(sentence).is_none()).find(|sentence| {
+pub fn instruction<'a>(description: &'a str, extra: &ExtraWords) -> Option<&'a str> {
+    sentences(description).filter(|sentence| vagueness(sentence, extra).is_none()).find(|sentence| {
         let words = normalize(&without_templates(sentence));
         let starts = |w: &str| words.first().is_some_and(|first| first == w);
         let verb = INSTRUCTION_VERBS.iter().any(|v| starts(v)) || (starts("please") && words.len() > 2);
@@ -619,8 +641,8 @@ pub const EXPORTER_METRIC_PREFIXES: &[&str] = &[
 
 /// Whether `metric` comes from an exporter of [`EXPORTER_METRIC_PREFIXES`] and is about what it watches
 /// (a metric about the exporter's own scrapes is about the exporter, which its instance names rightly).
-pub fn is_exporter_metric(metric: &str) -> bool {
-    EXPORTER_METRIC_PREFIXES.iter().any(|p| metric.starts_with(p))
-        && !metric.contains("scrape")
-        && !metric.contains("exporter")
+pub fn is_exporter_metric(metric: &str, extra: &ExtraWords) -> bool {
+    let prefixed = EXPORTER_METRIC_PREFIXES.iter().any(|p| metric.starts_with(p))
+        || extra.exporter_prefixes.iter().any(|p| metric.starts_with(p.as_str()));
+    prefixed && !metric.contains("scrape") && !metric.contains("exporter")
 }
