@@ -262,12 +262,14 @@ fn instruction_in_description(c: &mut Check<'_>) {
     }
     let Some(context) = c.message.get(ClarityField::Context) else { return };
     let Some(step) = words::instruction(context, &c.standard.extra_words) else { return };
-    let step = step.to_string();
+    // The step is quoted in lint's output only: a received alert's findings are shared by every alert
+    // whose findings read the same, and a quoted (templated) sentence would make each alert's its own.
+    let quoted = if c.message.query.is_some() { format!(" ({step:?})") } else { String::new() };
     c.report(
         ClarityField::Action,
         rule::INSTRUCTION_IN_DESCRIPTION,
-        format!("the description holds a step ({step:?}) but the alert has no `action`"),
-        format!("move the step to an `action` annotation (`action: {step}`) so it reads as what to do"),
+        format!("the description holds a step{quoted} but the alert has no `action`"),
+        "move the step to an `action` annotation so it reads as what to do".into(),
     );
 }
 
@@ -387,7 +389,8 @@ fn summary_no_state(c: &mut Check<'_>) {
     c.advise(
         ClarityField::Summary,
         rule::SUMMARY_NO_STATE,
-        format!("the summary {:?} names what is measured but not what is wrong with it", summary.trim()),
+        // Not quoted: findings that read the same are shared by every alert of a rule (see the listing).
+        "the summary names what is measured but not what is wrong with it".into(),
         "say the state or direction and where: \"Disk on {{ $labels.instance }} almost full (< 10% left)\", \
          \"Replication lag above 30 s on {{ $labels.instance }}\""
             .into(),

@@ -716,6 +716,12 @@ fn vague_text_is_reported_where_it_is() {
             ),
             ("a concrete goal", good_alert().with(Action, "Make sure your service retries writes"), false),
             ("stated facts", good_alert(), false),
+            (
+                "an announcement that guesses (refused: announcements must not fall short)",
+                good_announcement().with(Impact, "Remote workers might lose the VPN for a while"),
+                true,
+            ),
+            ("a clear announcement", good_announcement(), false),
         ],
     );
 }

@@ -21,6 +21,45 @@ pub struct ExtraWords {
     pub exporter_prefixes: Vec<String>,
 }
 
+/// `text` without templates, lowercase, every run of characters that are not letters or digits one
+/// space, with a space at each end: " disk almost full on ". One allocation; the lists are then found in
+/// it without any ([`contains_word_start`]). Rules run on every alert a listing encodes, so this matters.
+fn padded_words(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(' ');
+    let mut rest = text;
+    let push = |part: &str, out: &mut String| {
+        for c in part.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c.to_ascii_lowercase());
+            } else if c.is_alphanumeric() {
+                out.extend(c.to_lowercase());
+            } else if !out.ends_with(' ') {
+                out.push(' ');
+            }
+        }
+    };
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start..].find("}}") else { break };
+        push(&rest[..start], &mut out);
+        if !out.ends_with(' ') {
+            out.push(' ');
+        }
+        rest = &rest[start + len + 2..];
+    }
+    push(rest, &mut out);
+    if !out.ends_with(' ') {
+        out.push(' ');
+    }
+    out
+}
+
+/// Whether `padded` (from [`padded_words`]) has a word starting with `entry`; an entry ending in a space
+/// must match whole words.
+fn contains_word_start(padded: &str, entry: &str) -> bool {
+    padded.match_indices(entry).any(|(i, _)| i > 0 && padded.as_bytes()[i - 1] == b' ')
+}
+
 /// Whether the normalised `words` (joined by spaces) contain `phrase` (normalised) as whole words.
 fn has_phrase(words: &str, phrase: &str) -> bool {
     let phrase = normalize(phrase).join(" ");
@@ -356,6 +395,10 @@ pub const STATE_WORDS: &[&str] = &[
 
 /// Whether `text` (as written or rendered) is only a placeholder, such as "unknown", "TBD" or "n/a".
 pub fn is_placeholder(text: &str, extra: &ExtraWords) -> bool {
+    // Placeholders are short; a long text is not one, and is not normalised to find out.
+    if text.len() > 40 {
+        return false;
+    }
     let words = normalize(text).join(" ");
     !words.is_empty()
         && (PLACEHOLDERS.contains(&words.as_str())
@@ -458,12 +501,13 @@ const RESTATING_WORDS: &[&str] = &[
 /// "VALUE = … LABELS = …" dump and words of no content are set aside, it says nothing the summary does not
 /// (at most [`RESTATED_OWN_WORDS`] words of its own). Such a description is not context and not impact.
 pub fn restates_metric(description: &str, summary: Option<&str>) -> bool {
-    let said: Vec<String> = summary.map(|s| normalize(&without_templates(s))).unwrap_or_default();
-    let own: Vec<String> = normalize(&without_templates(description))
-        .into_iter()
-        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
-        .filter(|w| !RESTATING_WORDS.contains(&w.as_str()))
-        .filter(|w| !said.iter().any(|s| same_word(s, w)))
+    let said = summary.map(padded_words).unwrap_or_default();
+    let written = padded_words(description);
+    let own: Vec<&str> = written
+        .split(' ')
+        .filter(|w| !w.is_empty() && !w.chars().all(|c| c.is_ascii_digit()))
+        .filter(|w| !RESTATING_WORDS.contains(w))
+        .filter(|w| !said.split(' ').any(|s| same_word(s, w)))
         .collect();
     // A consequence the summary does not state ("writes fail", "users cannot log in") is context.
     let consequence = own.iter().any(|w| CONSEQUENCE_STEMS.iter().any(|c| w.starts_with(c)));
@@ -502,31 +546,32 @@ const RESTATED_OWN_WORDS: usize = 4;
 
 /// The same word, or one inflection of it ("offline"/"offline", "disk"/"disks", "crash"/"crashing").
 fn same_word(a: &str, b: &str) -> bool {
-    let stem = |w: &str| -> String {
-        let w = w.strip_suffix("ing").or_else(|| w.strip_suffix("ed")).or_else(|| w.strip_suffix('s')).unwrap_or(w);
-        w.to_string()
-    };
+    fn stem(w: &str) -> &str {
+        w.strip_suffix("ing").or_else(|| w.strip_suffix("ed")).or_else(|| w.strip_suffix('s')).unwrap_or(w)
+    }
     a == b || (a.len() > 3 && b.len() > 3 && stem(a) == stem(b))
 }
 
 /// Why `text` is vague, if it is: it guesses, states a goal instead of a step, investigates nothing in
 /// particular, or says only that something is wrong. Works on written or rendered text.
 pub fn vagueness(text: &str, extra: &ExtraWords) -> Option<&'static str> {
-    let words = normalize(&without_templates(text));
-    let joined = words.join(" ");
-    if SAYS_NOTHING.iter().any(|p| joined == *p || joined.starts_with(&format!("{p} "))) {
+    let padded = padded_words(text);
+    let joined = padded.trim();
+    let opens = |s: &str, p: &str| s.strip_prefix(p).is_some_and(|rest| rest.is_empty() || rest.starts_with(' '));
+    if SAYS_NOTHING.iter().any(|p| opens(joined, p)) {
         return Some("says something is wrong without saying what");
     }
     let hedges = ["could indicate", "can indicate", "could mean", "can lead to", "could lead to", "could be"];
-    let guess = words.iter().any(|w| GUESS_WORDS.contains(&w.as_str()))
+    let guess = joined.split(' ').any(|w| GUESS_WORDS.contains(&w))
         || hedges.iter().any(|h| joined.contains(h))
-        || extra.guesses.iter().any(|g| has_phrase(&joined, g));
+        || extra.guesses.iter().any(|g| has_phrase(joined, g));
     if guess {
         return Some("guesses (\"might\", \"likely\", \"could indicate\") instead of stating what is known");
     }
     for sentence in sentences(text) {
-        let s = normalize(&without_templates(sentence)).join(" ");
-        let goal = GOAL_OPENINGS.iter().any(|g| s == *g || s.starts_with(&format!("{g} ")));
+        let padded = padded_words(sentence);
+        let s = padded.trim();
+        let goal = GOAL_OPENINGS.iter().any(|g| opens(s, g));
         if goal && s.split(' ').filter(|w| !GENERIC_GOAL_WORDS.contains(w)).count() < 2 {
             return Some("states a goal (\"ensure all is well\") instead of the step that reaches it");
         }
@@ -554,17 +599,25 @@ pub fn has_state(summary: &str, extra: &ExtraWords) -> bool {
     if text.contains(['>', '<', '≥', '≤']) {
         return true;
     }
-    let words = format!(" {} ", normalize(&text).join(" "));
-    STATE_WORDS.iter().any(|w| words.contains(&format!(" {w}")))
-        || extra.state.iter().any(|w| words.contains(&format!(" {}", normalize(w).join(" "))))
+    let padded = padded_words(&text);
+    // One pass over the summary's words per entry kind: a word entry ("fail", "down ") is compared with
+    // the start of each word, a phrase ("out of") searched in the whole text.
+    let words: Vec<&str> = padded.split(' ').filter(|w| !w.is_empty()).collect();
+    let matches = |entry: &str| match entry.strip_suffix(' ') {
+        Some(whole) if !whole.contains(' ') => words.contains(&whole),
+        None if !entry.contains(' ') => words.iter().any(|w| w.starts_with(entry)),
+        _ => contains_word_start(&padded, entry),
+    };
+    STATE_WORDS.iter().any(|w| matches(w)) || extra.state.iter().any(|w| matches(&normalize(w).join(" ")))
 }
 
 /// The first sentence of a description (as written) that is an instruction ("Restart the exporter"),
 /// if any: a step that belongs in `action`.
 pub fn instruction<'a>(description: &'a str, extra: &ExtraWords) -> Option<&'a str> {
     sentences(description).filter(|sentence| vagueness(sentence, extra).is_none()).find(|sentence| {
-        let words = normalize(&without_templates(sentence));
-        let starts = |w: &str| words.first().is_some_and(|first| first == w);
+        let padded = padded_words(sentence);
+        let words: Vec<&str> = padded.split(' ').filter(|w| !w.is_empty()).collect();
+        let starts = |w: &str| words.first().is_some_and(|first| *first == w);
         let verb = INSTRUCTION_VERBS.iter().any(|v| starts(v)) || (starts("please") && words.len() > 2);
         verb && words.len() >= 3
     })
