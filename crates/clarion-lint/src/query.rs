@@ -13,7 +13,7 @@
 
 use std::collections::BTreeSet;
 
-use clarion_core::standard::QueryFacts;
+use clarion_core::standard::{OrderedThreshold, QueryFacts};
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr, LabelModifier, MatrixSelector, VectorMatchCardinality, VectorSelector};
 
@@ -78,7 +78,32 @@ pub fn facts(expr: &str) -> Option<QueryFacts> {
         Kept::All => (None, BTreeSet::new()),
         Kept::AllBut(set) => (None, set),
     };
-    Some(QueryFacts { kept_labels, dropped_labels, metrics })
+    Some(QueryFacts { kept_labels, dropped_labels, metrics, condition: condition(&parsed) })
+}
+
+/// The top-level comparison with a number, read with the number on the right: `x > 90` and `90 < x` are
+/// both `(">", 90)`.
+fn condition(parsed: &Expr) -> Option<(String, OrderedThreshold)> {
+    let mut e = parsed;
+    while let Expr::Paren(p) = e {
+        e = &p.expr;
+    }
+    let Expr::Binary(b) = e else { return None };
+    let op = b.op.to_string();
+    let (number, flipped) = match (b.lhs.as_ref(), b.rhs.as_ref()) {
+        (_, Expr::NumberLiteral(n)) => (n.val, false),
+        (Expr::NumberLiteral(n), _) => (n.val, true),
+        _ => return None,
+    };
+    let op = match (op.as_str(), flipped) {
+        (o @ ("==" | "!="), _) => o,
+        (">", false) | ("<", true) => ">",
+        (">=", false) | ("<=", true) => ">=",
+        ("<", false) | (">", true) => "<",
+        ("<=", false) | (">=", true) => "<=",
+        _ => return None,
+    };
+    Some((op.to_string(), OrderedThreshold(number)))
 }
 
 fn kept(expr: &Expr) -> Kept {
@@ -255,6 +280,11 @@ mod tests {
         assert_eq!(f.metrics, vec!["node_cpu_seconds_total"]);
         let f = facts("kube_job_status_failed > 0 and {__name__=\"aws_sqs_x\"} > 1").expect("parses");
         assert_eq!(f.metrics, vec!["kube_job_status_failed", "aws_sqs_x"]);
+        assert_eq!(f.condition, None, "the top level is `and`");
+        let cond = |e: &str| facts(e).and_then(|f| f.condition).map(|(op, t)| (op, t.0));
+        assert_eq!(cond("(x / y * 100) < 10"), Some(("<".to_string(), 10.0)));
+        assert_eq!(cond("90 < x"), Some((">".to_string(), 90.0)));
+        assert_eq!(cond("up == 0"), Some(("==".to_string(), 0.0)));
     }
 
     #[test]

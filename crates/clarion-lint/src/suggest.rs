@@ -3,8 +3,6 @@
 //! where ("in {{ $labels.job }}") — plus the annotations it lacks, as shapes to fill in. A suggestion is a
 //! starting point for the author, never applied by lint.
 
-use promql_parser::parser::{self, Expr};
-
 use crate::query;
 use crate::rule_file::AlertingRule;
 use clarion_core::standard::{rule, ClarityField, Finding, QueryFacts};
@@ -50,13 +48,22 @@ const OBJECT_LABELS: &[&str] = &[
 
 /// The suggestion for `rule`, given its findings; `None` when the summary and the asked-for fields need none.
 pub fn suggest(file: &str, rule_: &AlertingRule, findings: &[&Finding]) -> Option<Suggestion> {
-    let summary_rules = [rule::SUMMARY_NO_STATE, rule::TEMPLATE_LABEL_DROPPED, rule::SUMMARY_NAMES_EXPORTER];
+    let summary_rules = [
+        rule::SUMMARY_NO_STATE,
+        rule::SUMMARY_MISSTATES_CONDITION,
+        rule::TEMPLATE_LABEL_DROPPED,
+        rule::SUMMARY_NAMES_EXPORTER,
+    ];
     let summary_short = findings.iter().any(|f| summary_rules.contains(&f.rule));
     let missing = |field: ClarityField| findings.iter().any(|f| f.field == Some(field) && f.rule != rule::VAGUE_TEXT);
     let mut annotations = Vec::new();
     if summary_short {
         let facts = query::facts(&rule_.expr);
-        annotations.push(("summary".to_string(), summary(&rule_.name, &rule_.expr, facts.as_ref(), findings)));
+        annotations.push(("summary".to_string(), summary(&rule_.name, facts.as_ref(), findings)));
+    }
+    if findings.iter().any(|f| f.rule == rule::CONTEXT_RESTATES_METRIC) {
+        annotations
+            .push(("description".into(), "<why it matters: what stops working, and what it leads to if left>".into()));
     }
     if missing(ClarityField::Impact) {
         annotations.push(("impact".into(), "<who or what is affected, in words of users, services or data>".into()));
@@ -73,10 +80,10 @@ pub fn suggest(file: &str, rule_: &AlertingRule, findings: &[&Finding]) -> Optio
 }
 
 /// "<what> <direction> <threshold> in {{ $labels.<object> }}".
-fn summary(alert: &str, expr: &str, facts: Option<&QueryFacts>, findings: &[&Finding]) -> String {
+fn summary(alert: &str, facts: Option<&QueryFacts>, findings: &[&Finding]) -> String {
     let what = words_of(alert);
     let condition =
-        condition(expr).map(|(direction, threshold)| format!(" {direction} {threshold}")).unwrap_or_default();
+        direction(facts).map(|(direction, threshold)| format!(" {direction} {threshold}")).unwrap_or_default();
     let exporter = findings.iter().any(|f| f.rule == rule::SUMMARY_NAMES_EXPORTER);
     let object = match facts.and_then(|f| f.kept_labels.as_ref()) {
         Some(kept) => OBJECT_LABELS.iter().find(|l| kept.contains(**l)).map(|l| l.to_string()),
@@ -111,30 +118,19 @@ fn words_of(alert: &str) -> String {
     }
 }
 
-/// The top-level comparison with a number: ("above", "0.05"), ("at", "0") for `up == 0`.
-fn condition(expr: &str) -> Option<(&'static str, String)> {
-    let parsed = std::panic::catch_unwind(|| parser::parse(expr)).ok()?.ok()?;
-    let mut e = &parsed;
-    while let Expr::Paren(p) = e {
-        e = &p.expr;
-    }
-    let Expr::Binary(b) = e else { return None };
-    let op = b.op.to_string();
-    let (number, flipped) = match (b.lhs.as_ref(), b.rhs.as_ref()) {
-        (_, Expr::NumberLiteral(n)) => (n.val, false),
-        (Expr::NumberLiteral(n), _) => (n.val, true),
+/// The direction and threshold of the query's comparison: ("above", "0.05"), ("at", "0") for `up == 0`.
+fn direction(facts: Option<&QueryFacts>) -> Option<(&'static str, String)> {
+    let (op, threshold) = facts?.condition.as_ref()?;
+    let direction = match op.as_str() {
+        ">" => "above",
+        ">=" => "at or above",
+        "<" => "below",
+        "<=" => "at or below",
+        "==" => "at",
+        "!=" => "not",
         _ => return None,
     };
-    let direction = match (op.as_str(), flipped) {
-        (">", false) | ("<", true) => "above",
-        (">=", false) | ("<=", true) => "at or above",
-        ("<", false) | (">", true) => "below",
-        ("<=", false) | (">=", true) => "at or below",
-        ("==", _) => "at",
-        ("!=", _) => "not",
-        _ => return None,
-    };
-    Some((direction, format!("{number}")))
+    Some((direction, format!("{}", threshold.0)))
 }
 
 #[cfg(test)]
@@ -169,7 +165,7 @@ mod tests {
         ];
         for (alert, expr, finding, want) in cases {
             let facts = query::facts(expr);
-            assert_eq!(summary(alert, expr, facts.as_ref(), &[finding]), *want, "{expr}");
+            assert_eq!(summary(alert, facts.as_ref(), &[finding]), *want, "{expr}");
         }
     }
 }

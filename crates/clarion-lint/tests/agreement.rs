@@ -57,6 +57,7 @@ const QUESTIONS: &[Question] = &[
                     rule::MISSING_FIELD,
                     rule::PLACEHOLDER_TEXT,
                     rule::SUMMARY_NO_STATE,
+                    rule::SUMMARY_MISSTATES_CONDITION,
                     rule::TEMPLATE_LABEL_DROPPED,
                     rule::SUMMARY_NAMES_EXPORTER,
                     rule::VAGUE_TEXT,

@@ -251,6 +251,7 @@ fn the_whole_awesome_prometheus_alerts_collection_is_read_without_an_error() -> 
             rule::CONTEXT_RESTATES_METRIC,
             rule::INSTRUCTION_IN_DESCRIPTION,
             rule::MISSING_FIELD,
+            rule::SUMMARY_MISSTATES_CONDITION,
             rule::SUMMARY_NAMES_EXPORTER,
             rule::SUMMARY_NO_STATE,
             rule::TEMPLATE_LABEL_DROPPED,

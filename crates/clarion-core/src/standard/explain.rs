@@ -42,6 +42,13 @@ pub fn explain(id: &str) -> Option<String> {
             "summary: Minio disk almost full (< 10% free) on {{ $labels.instance }}",
             vec![("words that give a state or direction", words::STATE_WORDS)],
         ),
+        rule::SUMMARY_MISSTATES_CONDITION => (
+            "A summary that announces the end (\"out of memory\") for a query that fires before it (at 90%) \
+             sends the reader to a crisis that has not happened, or hides that there is time to act.",
+            "expr: node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes * 100 < 10    summary: Host out of memory",
+            "summary: Host memory almost exhausted (< 10% available) on {{ $labels.instance }}",
+            vec![("end-state words", words::END_STATE_WORDS)],
+        ),
         rule::TEMPLATE_LABEL_DROPPED => (
             "A label the expression aggregates away is not on the alert: the template renders blank, \
              \"(instance )\".",

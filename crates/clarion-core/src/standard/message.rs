@@ -86,6 +86,21 @@ pub struct QueryFacts {
     pub dropped_labels: std::collections::BTreeSet<String>,
     /// The metric names it reads.
     pub metrics: Vec<String>,
+    /// Its top-level comparison with a number, such as `(">", 90.0)` for `… > 90`, read with the number on
+    /// the right (`90 < x` is `(">", 90.0)`). `None` when it ends in anything else.
+    pub condition: Option<(String, OrderedThreshold)>,
+}
+
+/// A threshold as a number that can be hashed and compared for equality (its bits).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OrderedThreshold(pub f64);
+
+impl Eq for OrderedThreshold {}
+
+impl std::hash::Hash for OrderedThreshold {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.to_bits().hash(state);
+    }
 }
 
 impl Message {

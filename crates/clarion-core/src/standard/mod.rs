@@ -53,6 +53,9 @@
 //!   [`DEFAULT_SUMMARY_MAX_CHARS`]), counted as written: template text counts as its source.
 //! - `summary-no-state`: an alert's summary names what is measured but no state or direction ("Minio disk
 //!   space usage"): none of [`words::STATE_WORDS`] and no comparison sign.
+//! - `summary-misstates-condition`: (rules read by `clarion lint`) the summary announces an end state
+//!   ("out of memory", "exhausted", "full") while the expression fires before it, at a share such as 90%
+//!   ([`words::misstates_condition`], [`QueryFacts::condition`]).
 //! - `template-label-dropped`: (rules read by `clarion lint`, whose expression it parses) an annotation
 //!   names a label (`{{ $labels.instance }}`) that the expression aggregates away (`sum by (job)`, `sum()`),
 //!   so it renders blank ([`QueryFacts::kept_labels`]).
@@ -104,7 +107,7 @@ use std::str::FromStr;
 
 pub use crate::clarity::ClarityField;
 pub use explain::explain;
-pub use message::{Message, MessageKind, QueryFacts};
+pub use message::{Message, MessageKind, OrderedThreshold, QueryFacts};
 pub use phrases::{is_no_action, normalize, FILLER_WORDS, NO_ACTION_PHRASES, VAGUE_PHRASES};
 pub use rules::{is_absolute_url, rule, rule_id, Rule, RULES};
 

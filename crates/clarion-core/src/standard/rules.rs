@@ -36,6 +36,8 @@ pub mod rule {
     pub const SUMMARY_TOO_LONG: &str = "summary-too-long";
     /// An alert's summary that names what is measured but no state or direction.
     pub const SUMMARY_NO_STATE: &str = "summary-no-state";
+    /// An alert's summary that states an end state ("out of memory") while its query fires before it (at 90%).
+    pub const SUMMARY_MISSTATES_CONDITION: &str = "summary-misstates-condition";
     /// An annotation that names a label the alert's query does not keep: it renders blank.
     pub const TEMPLATE_LABEL_DROPPED: &str = "template-label-dropped";
     /// An alert's summary that names the exporter's instance where the broken thing is another label.
@@ -106,6 +108,11 @@ pub const RULES: &[Rule] = &[
         id: rule::SUMMARY_NO_STATE,
         description: "an alert's summary says what is wrong (down, above, failing), not only what is measured",
         check: summary_no_state,
+    },
+    Rule {
+        id: rule::SUMMARY_MISSTATES_CONDITION,
+        description: "an alert's summary states the condition its query fires on, not the end state it warns of",
+        check: summary_misstates_condition,
     },
     Rule {
         id: rule::TEMPLATE_LABEL_DROPPED,
@@ -393,6 +400,21 @@ fn summary_no_state(c: &mut Check<'_>) {
         "the summary names what is measured but not what is wrong with it".into(),
         "say the state or direction and where: \"Disk on {{ $labels.instance }} almost full (< 10% left)\", \
          \"Replication lag above 30 s on {{ $labels.instance }}\""
+            .into(),
+    );
+}
+
+fn summary_misstates_condition(c: &mut Check<'_>) {
+    let Some((op, threshold)) = c.message.query.as_ref().and_then(|q| q.condition.as_ref()) else { return };
+    let Some(summary) = c.text(ClarityField::Summary) else { return };
+    if !words::misstates_condition(summary, (op, threshold.0)) {
+        return;
+    }
+    c.advise(
+        ClarityField::Summary,
+        rule::SUMMARY_MISSTATES_CONDITION,
+        format!("the summary states an end state, but the expression fires at {op} {}, before it", threshold.0),
+        "say what the expression measures: \"Memory almost exhausted (< 10% available)\" rather than \"Out of memory\""
             .into(),
     );
 }

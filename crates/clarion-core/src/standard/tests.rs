@@ -755,6 +755,7 @@ fn labels_the_query_drops_and_exporters_instances_are_reported_from_the_query() 
             kept_labels: kept.map(|k| k.iter().map(|s| s.to_string()).collect()),
             dropped_labels: Default::default(),
             metrics: metrics.iter().map(|s| s.to_string()).collect(),
+            condition: None,
         }),
         ..m
     };
@@ -871,4 +872,29 @@ fn words_a_configuration_adds_are_read_with_the_built_in_ones() {
     assert!(has(&standard, &supposedly, rule::VAGUE_TEXT));
     assert!(has(&standard, &fixme, rule::PLACEHOLDER_TEXT));
     assert!(has(&standard, &snmp, rule::SUMMARY_NAMES_EXPORTER));
+}
+
+#[test]
+fn a_summary_that_states_the_end_while_the_query_fires_before_it_is_reported() {
+    let with_condition = |summary: &str, op: &str, threshold: f64| Message {
+        query: Some(QueryFacts { condition: Some((op.into(), OrderedThreshold(threshold))), ..QueryFacts::default() }),
+        ..alert_text(summary, "", "x")
+    };
+    reports(
+        rule::SUMMARY_MISSTATES_CONDITION,
+        vec![
+            (
+                "apa: HostOutOfMemory, < 10% available",
+                with_condition("Host out of memory (instance {{ $labels.instance }})", "<", 10.0),
+                true,
+            ),
+            ("apa: RedisOutOfSystemMemory, > 90%", with_condition("Redis out of system memory", ">", 90.0), true),
+            ("exhausted at 95%", with_condition("Process file descriptors exhausted", ">", 95.0), true),
+            ("a ratio", with_condition("Disk full on {{ $labels.instance }}", ">", 0.9), true),
+            ("says what it measures", with_condition("Host memory almost exhausted (< 10% left)", "<", 10.0), false),
+            ("down at 0", with_condition("Host out of service", "==", 0.0), false),
+            ("no end state", with_condition("Memory usage above 90%", ">", 90.0), false),
+            ("no query known (a received alert)", alert_text("Host out of memory", "", "x"), false),
+        ],
+    );
 }

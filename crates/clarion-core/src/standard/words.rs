@@ -699,3 +699,22 @@ pub fn is_exporter_metric(metric: &str, extra: &ExtraWords) -> bool {
         || extra.exporter_prefixes.iter().any(|p| metric.starts_with(p.as_str()));
     prefixed && !metric.contains("scrape") && !metric.contains("exporter")
 }
+
+/// Words that state an end state ("out of memory", "disk full", "descriptors exhausted"): a summary with
+/// one misstates a condition that fires before the end, at a share such as 90%.
+pub const END_STATE_WORDS: &[&str] = &["out of ", "exhausted", "full ", "empty ", "no space", "depleted"];
+
+/// Whether `summary` states an end state while `condition` fires at a level short of it: a percentage
+/// strictly between 0 and 100 (or a ratio strictly between 0 and 1) compared with `>`/`>=`/`<`/`<=`.
+pub fn misstates_condition(summary: &str, condition: (&str, f64)) -> bool {
+    let padded = padded_words(summary);
+    // "Almost full", "nearly exhausted", "(< 10% left)" say what the query measures.
+    let qualified = ["almost ", "nearly ", "near ", "running out", "filling", "approaching", "soon "]
+        .iter()
+        .any(|w| contains_word_start(&padded, w))
+        || without_templates(summary).contains(['<', '>', '%']);
+    let end_state = !qualified && END_STATE_WORDS.iter().any(|w| contains_word_start(&padded, w));
+    let (op, threshold) = condition;
+    let partial = (threshold > 0.0 && threshold < 100.0 && threshold != 1.0) || (threshold > 0.0 && threshold < 1.0);
+    end_state && partial && matches!(op, ">" | ">=" | "<" | "<=")
+}
