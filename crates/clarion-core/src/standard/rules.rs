@@ -558,15 +558,7 @@ pub(super) fn is_vague_with(action: &str, phrases: &[String]) -> bool {
 pub fn is_absolute_url(text: &str) -> bool {
     let text = text.trim();
     // Each complete template becomes one placeholder character; an unclosed `{{` stays literal.
-    let mut literal = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start..].find("}}") else { break };
-        literal.push_str(&rest[..start]);
-        literal.push('\u{1}');
-        rest = &rest[start + len + 2..];
-    }
-    literal.push_str(rest);
+    let literal = words::replace_templates(text, '\u{1}');
     if literal.chars().any(char::is_whitespace) {
         return false;
     }

@@ -22,32 +22,21 @@ pub struct ExtraWords {
 }
 
 /// `text` without templates, lowercase, every run of characters that are not letters or digits one
-/// space, with a space at each end: " disk almost full on ". One allocation; the lists are then found in
-/// it without any ([`contains_word_start`]). Rules run on every alert a listing encodes, so this matters.
+/// space, with a space at each end: " disk almost full on ". The lists are then found in it without
+/// allocating ([`contains_word_start`]). Rules run on every alert a listing encodes, so this matters.
 fn padded_words(text: &str) -> String {
+    let text = without_templates(text);
     let mut out = String::with_capacity(text.len() + 2);
     out.push(' ');
-    let mut rest = text;
-    let push = |part: &str, out: &mut String| {
-        for c in part.chars() {
-            if c.is_ascii_alphanumeric() {
-                out.push(c.to_ascii_lowercase());
-            } else if c.is_alphanumeric() {
-                out.extend(c.to_lowercase());
-            } else if !out.ends_with(' ') {
-                out.push(' ');
-            }
-        }
-    };
-    while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start..].find("}}") else { break };
-        push(&rest[..start], &mut out);
-        if !out.ends_with(' ') {
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if c.is_alphanumeric() {
+            out.extend(c.to_lowercase());
+        } else if !out.ends_with(' ') {
             out.push(' ');
         }
-        rest = &rest[start + len + 2..];
     }
-    push(rest, &mut out);
     if !out.ends_with(' ') {
         out.push(' ');
     }
@@ -417,12 +406,17 @@ pub fn is_placeholder_url(url: &str) -> bool {
 
 /// `text` with every template (`{{ … }}`) removed, as written text reads once the values are set aside.
 pub fn without_templates(text: &str) -> String {
+    replace_templates(text, ' ')
+}
+
+/// `text` with each complete template (`{{ … }}`) replaced by `mark`; an unclosed `{{` stays literal.
+pub(super) fn replace_templates(text: &str, mark: char) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(start) = rest.find("{{") {
         let Some(len) = rest[start..].find("}}") else { break };
         out.push_str(&rest[..start]);
-        out.push(' ');
+        out.push(mark);
         rest = &rest[start + len + 2..];
     }
     out.push_str(rest);
