@@ -320,6 +320,9 @@ fn standard_errors_name_the_line_and_field() {
         ("standard:\n  disable: [vague-actions]\n", 2, "standard.disable[0]", "unknown rule \"vague-actions\""),
         // a phrase without words
         ("standard:\n  vague_phrases: [\"?!\"]\n", 2, "standard.vague_phrases[0]", "has no words"),
+        // a word list entry without words, and an unknown list
+        ("standard:\n  words:\n    state: [\"--\"]\n", 3, "standard.words.state[0]", "has no words"),
+        ("standard:\n  words:\n    moods: [grumpy]\n", 3, "standard.words.moods", "unknown field `moods`"),
     ];
     let mut failures = Vec::new();
     for (section, line, field, msg) in cases {
