@@ -43,6 +43,49 @@ fn padded_words(text: &str) -> String {
     out
 }
 
+/// A word list prepared for lookup in the words of a text: entries ending in a space are whole words (in a
+/// sorted list), entries with no space are word beginnings (bucketed by their first byte, so a word is
+/// compared with a handful of entries, not the whole list), and entries with an inner space are phrases
+/// searched in the padded text. Built once per list; the rules run on every alert a listing encodes.
+struct Lexicon {
+    whole: Vec<&'static str>,
+    starts: Vec<Vec<&'static str>>,
+    phrases: Vec<&'static str>,
+}
+
+impl Lexicon {
+    fn new(entries: &[&'static str]) -> Lexicon {
+        let mut lexicon = Lexicon { whole: Vec::new(), starts: vec![Vec::new(); 256], phrases: Vec::new() };
+        for entry in entries {
+            match entry.strip_suffix(' ') {
+                Some(whole) if !whole.contains(' ') => lexicon.whole.push(whole),
+                None if !entry.contains(' ') => {
+                    if let Some(&b) = entry.as_bytes().first() {
+                        lexicon.starts[usize::from(b)].push(entry);
+                    }
+                }
+                _ => lexicon.phrases.push(entry),
+            }
+        }
+        lexicon.whole.sort_unstable();
+        lexicon
+    }
+
+    /// Whether `word` is one of the whole words or starts with one of the word beginnings.
+    fn has_word(&self, word: &str) -> bool {
+        self.whole.binary_search(&word).is_ok()
+            || word.as_bytes().first().is_some_and(|&b| self.starts[usize::from(b)].iter().any(|s| word.starts_with(s)))
+    }
+
+    /// Whether `padded` (from [`padded_words`]), whose words are `words`, holds an entry.
+    fn found_in(&self, padded: &str, words: &[&str]) -> bool {
+        words.iter().any(|w| self.has_word(w)) || self.phrases.iter().any(|p| contains_word_start(padded, p))
+    }
+}
+
+static STATE_LEXICON: std::sync::LazyLock<Lexicon> = std::sync::LazyLock::new(|| Lexicon::new(STATE_WORDS));
+static CONSEQUENCE_LEXICON: std::sync::LazyLock<Lexicon> = std::sync::LazyLock::new(|| Lexicon::new(CONSEQUENCE_STEMS));
+
 /// Whether `padded` (from [`padded_words`]) has a word starting with `entry`; an entry ending in a space
 /// must match whole words.
 fn contains_word_start(padded: &str, entry: &str) -> bool {
@@ -504,7 +547,7 @@ pub fn restates_metric(description: &str, summary: Option<&str>) -> bool {
         .filter(|w| !said.split(' ').any(|s| same_word(s, w)))
         .collect();
     // A consequence the summary does not state ("writes fail", "users cannot log in") is context.
-    let consequence = own.iter().any(|w| CONSEQUENCE_STEMS.iter().any(|c| w.starts_with(c)));
+    let consequence = own.iter().any(|w| CONSEQUENCE_LEXICON.has_word(w));
     own.len() <= RESTATED_OWN_WORDS && !consequence
 }
 
@@ -602,7 +645,7 @@ pub fn has_state(summary: &str, extra: &ExtraWords) -> bool {
         None if !entry.contains(' ') => words.iter().any(|w| w.starts_with(entry)),
         _ => contains_word_start(&padded, entry),
     };
-    STATE_WORDS.iter().any(|w| matches(w)) || extra.state.iter().any(|w| matches(&normalize(w).join(" ")))
+    STATE_LEXICON.found_in(&padded, &words) || extra.state.iter().any(|w| matches(&normalize(w).join(" ")))
 }
 
 /// The first sentence of a description (as written) that is an instruction ("Restart the exporter"),
