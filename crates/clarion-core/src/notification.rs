@@ -34,7 +34,7 @@ impl Status {
 }
 
 /// Where a message falls short of the communication standard, as shown to its readers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct FindingNote {
     /// The rule's stable id, e.g. `missing-field`.
     pub rule: String,

@@ -282,18 +282,17 @@ impl KeptFindings {
 struct Findings<'c> {
     config: &'c Arc<Config>,
     by_message: foldhash::HashMap<Message, Arc<KeptFindings>>,
-    /// Per owner (a handful), findings by their encoded text.
-    by_text: Vec<(Option<Box<str>>, foldhash::HashMap<Box<str>, Arc<KeptFindings>>)>,
-    texts: usize,
-    /// Where findings are encoded before it is known whether equal ones were seen.
-    scratch: Vec<u8>,
+    /// Per owner (a handful), the kept findings by what they say.
+    by_findings: Vec<(Option<Box<str>>, foldhash::HashMap<Vec<FindingNote>, Arc<KeptFindings>>)>,
+    /// Entries of `by_findings`, over all owners.
+    findings: usize,
 }
 
 impl<'c> Findings<'c> {
     const CAPACITY: usize = 10_000;
 
     fn new(config: &'c Arc<Config>) -> Findings<'c> {
-        Findings { config, by_message: Default::default(), by_text: Vec::new(), texts: 0, scratch: Vec::new() }
+        Findings { config, by_message: Default::default(), by_findings: Vec::new(), findings: 0 }
     }
 
     /// `alert`'s findings; `team` is the team it falls back to as its owner.
@@ -317,29 +316,26 @@ impl<'c> Findings<'c> {
             return kept.clone();
         }
         let notes: Vec<FindingNote> = self.config.standard.check(&message).into_iter().map(Into::into).collect();
-        self.scratch.clear();
-        if let Err(e) = serde_json::to_writer(&mut self.scratch, &notes) {
-            tracing::error!(error = %e, "encoding findings failed");
-            self.scratch = b"[]".to_vec();
-        }
-        let text = std::str::from_utf8(&self.scratch).unwrap_or("[]");
-        let slot = match self.by_text.iter().position(|(t, _)| t.as_deref() == team) {
+        let slot = match self.by_findings.iter().position(|(t, _)| t.as_deref() == team) {
             Some(slot) => slot,
             None => {
-                self.by_text.push((team.map(Box::from), Default::default()));
-                self.by_text.len() - 1
+                self.by_findings.push((team.map(Box::from), Default::default()));
+                self.by_findings.len() - 1
             }
         };
-        let kept = match self.by_text[slot].1.get(text) {
+        // Equal findings are found before they are encoded: most alerts of a read share a few sets.
+        let kept = match self.by_findings[slot].1.get(&notes) {
             Some(kept) => kept.clone(),
             None => {
-                let encoded = RawValue::from_string(text.to_string())
-                    .unwrap_or_else(|_| RawValue::from_string("[]".into()).expect("`[]` is JSON"));
+                let encoded = serde_json::value::to_raw_value(&notes).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "encoding findings failed");
+                    RawValue::from_string("[]".into()).expect("`[]` is JSON")
+                });
                 let kept =
                     Arc::new(KeptFindings { config: Arc::downgrade(self.config), team: team.map(Box::from), encoded });
-                if self.texts < Self::CAPACITY {
-                    self.by_text[slot].1.insert(Box::from(text), kept.clone());
-                    self.texts += 1;
+                if self.findings < Self::CAPACITY {
+                    self.by_findings[slot].1.insert(notes, kept.clone());
+                    self.findings += 1;
                 }
                 kept
             }
@@ -589,10 +585,10 @@ mod tests {
         }
         assert_eq!(findings.by_message.len(), 4, "equal messages share one entry");
         assert_eq!(
-            findings.texts,
+            findings.findings,
             3,
             "equal findings share one entry: {:?}",
-            findings.by_text.iter().map(|(_, m)| m.keys().collect::<Vec<_>>()).collect::<Vec<_>>()
+            findings.by_findings.iter().map(|(_, m)| m.keys().collect::<Vec<_>>()).collect::<Vec<_>>()
         );
         assert!(alerts.iter().all(|a| a.memo.get::<KeptFindings>().is_some()), "every alert keeps its findings");
         Ok(())
