@@ -345,8 +345,16 @@ impl std::hash::Hasher for FingerprintHasher {
 pub type FingerprintMap<V> =
     std::collections::HashMap<Fingerprint, V, std::hash::BuildHasherDefault<FingerprintHasher>>;
 
-/// Is `name` a valid Prometheus label name (`[a-zA-Z_][a-zA-Z0-9_]*`)?
+/// Is `name` a valid label name? Any non-empty UTF-8 text, as in Alertmanager 0.27+ and Prometheus 3
+/// (OpenTelemetry's `service.name`, `k8s.pod.name`). Invalid UTF-8 never reaches here: the JSON decoder
+/// refuses it, and a `&str` cannot hold it.
 pub fn is_valid_label_name(name: &str) -> bool {
+    !name.is_empty()
+}
+
+/// Is `name` a label name of the classic grammar (`[a-zA-Z_][a-zA-Z0-9_]*`), which every Prometheus and
+/// Alertmanager reads? Others are quoted when printed in a matcher (`{"service.name"="checkout"}`).
+pub fn is_classic_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     match chars.next() {
         Some(c) if c.is_ascii_alphabetic() || c == '_' => {}
@@ -460,13 +468,14 @@ mod tests {
     }
 
     #[test]
-    fn label_names_follow_the_prometheus_grammar() {
+    fn label_names_are_any_utf8_and_classic_names_follow_the_prometheus_grammar() {
         for ok in ["a", "_", "alertname", "A_1", "__name__"] {
-            assert!(is_valid_label_name(ok), "{ok}");
+            assert!(is_valid_label_name(ok) && is_classic_label_name(ok), "{ok}");
         }
-        for bad in ["", "1a", "a-b", "a.b", "é", "a b", "a:b"] {
-            assert!(!is_valid_label_name(bad), "{bad}");
+        for utf8 in ["1a", "a-b", "service.name", "k8s.pod.name", "é", "a b", "a:b", "名前", "\u{0}"] {
+            assert!(is_valid_label_name(utf8) && !is_classic_label_name(utf8), "{utf8}");
         }
+        assert!(!is_valid_label_name("") && !is_classic_label_name(""));
     }
 
     #[test]

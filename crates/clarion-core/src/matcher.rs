@@ -1,8 +1,11 @@
 //! Label matchers (`=`, `!=`, `=~`, `!~`) and Alertmanager's matcher string syntax.
 //!
 //! Parsing follows Alertmanager 0.25's `pkg/labels/parse.go`: an optional pair of braces, comma-separated
-//! matchers, values optionally double-quoted with `\"`, `\\` and `\n` escapes. Regular expressions are
-//! anchored (`^(?:…)$`) like Prometheus's. Printing quotes the value, so `parse(print(m)) == m`.
+//! matchers, values optionally double-quoted with `\"`, `\\` and `\n` escapes. Label names are those of
+//! Alertmanager 0.27+: any UTF-8 text, written bare when it holds no reserved character (whitespace or one
+//! of `` {}!=~,\"'` ``) or double-quoted like a value (`{"service.name"="checkout"}`). Regular expressions
+//! are anchored (`^(?:…)$`) like Prometheus's. Printing quotes the value, and the name when it is not of
+//! the classic grammar, so `parse(print(m)) == m`.
 
 use std::fmt;
 
@@ -136,23 +139,34 @@ impl Matcher {
     pub fn parse(text: &str) -> Result<Matcher, MatcherError> {
         let (name, op, raw) = split_matcher(text).ok_or_else(|| MatcherError::BadFormat(text.to_string()))?;
         let value = unescape_value(raw)?;
-        Matcher::new(name, op, &value)
+        Matcher::new(&name, op, &value)
     }
 }
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}\"", self.name, self.op.as_str())?;
-        for c in self.value.chars() {
-            match c {
-                '\\' => f.write_str("\\\\")?,
-                '"' => f.write_str("\\\"")?,
-                '\n' => f.write_str("\\n")?,
-                c => write!(f, "{c}")?,
-            }
+        if crate::labels::is_classic_label_name(&self.name) {
+            f.write_str(&self.name)?;
+        } else {
+            write_quoted(f, &self.name)?;
         }
-        f.write_str("\"")
+        f.write_str(self.op.as_str())?;
+        write_quoted(f, &self.value)
     }
+}
+
+/// `text` in double quotes with `\\`, `\"` and `\n` escaped: the form [`unescape_value`] reads back.
+fn write_quoted(f: &mut fmt::Formatter<'_>, text: &str) -> fmt::Result {
+    f.write_str("\"")?;
+    for c in text.chars() {
+        match c {
+            '\\' => f.write_str("\\\\")?,
+            '"' => f.write_str("\\\"")?,
+            '\n' => f.write_str("\\n")?,
+            c => write!(f, "{c}")?,
+        }
+    }
+    f.write_str("\"")
 }
 
 /// A conjunction of matchers: all must match.
@@ -214,27 +228,37 @@ impl fmt::Display for Matchers {
     }
 }
 
-/// Matcher names may also contain `:` (Alertmanager's matcher grammar is `[a-zA-Z_:][a-zA-Z0-9_:]*`).
+/// A matcher's label name: any non-empty UTF-8 text (see [`crate::labels::is_valid_label_name`]).
 fn valid_matcher_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    match chars.next() {
-        Some(c) if c.is_ascii_alphabetic() || c == '_' || c == ':' => {}
-        _ => return false,
-    }
-    chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    crate::labels::is_valid_label_name(name)
 }
 
-/// Splits `  name op value  ` into its parts; the value keeps its quotes and is trimmed of whitespace.
-fn split_matcher(text: &str) -> Option<(&str, MatchType, &str)> {
+/// Characters a bare (unquoted) label name cannot hold, as in Alertmanager 0.27's matcher lexer.
+fn is_reserved(c: char) -> bool {
+    c.is_whitespace() || "{}!=~,\\\"'`".contains(c)
+}
+
+/// Splits `  name op value  ` into its parts; the name is unescaped when quoted, the value keeps its
+/// quotes and is trimmed of whitespace.
+fn split_matcher(text: &str) -> Option<(std::borrow::Cow<'_, str>, MatchType, &str)> {
     let s = text.trim_start();
-    let name_len = s
-        .char_indices()
-        .find(|&(i, c)| !(c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit())))
-        .map_or(s.len(), |(i, _)| i);
-    if name_len == 0 {
+    let (name, rest) = if s.starts_with('"') {
+        // A quoted name ends at the first quote not escaped by a backslash.
+        let mut escaped = false;
+        let end = s.char_indices().skip(1).find(|&(_, c)| {
+            let closes = c == '"' && !escaped;
+            escaped = c == '\\' && !escaped;
+            closes
+        })?;
+        let name = unescape_value(&s[..=end.0]).ok()?;
+        (std::borrow::Cow::Owned(name), &s[end.0 + 1..])
+    } else {
+        let name_len = s.char_indices().find(|&(_, c)| is_reserved(c)).map_or(s.len(), |(i, _)| i);
+        (std::borrow::Cow::Borrowed(&s[..name_len]), &s[name_len..])
+    };
+    if name.is_empty() {
         return None;
     }
-    let (name, rest) = s.split_at(name_len);
     let rest = rest.trim_start();
     // `=~` before `=`, or the `~` would become part of the value.
     let (op, rest) = if let Some(r) = rest.strip_prefix("=~") {
@@ -319,6 +343,12 @@ mod tests {
             ("foo=", &[("foo", MatchType::Equal, "")]),
             ("foo=\"\"", &[("foo", MatchType::Equal, "")]),
             ("a:b=c", &[("a:b", MatchType::Equal, "c")]),
+            // UTF-8 names (Alertmanager 0.27+): bare when no reserved character, else quoted.
+            ("service.name=checkout", &[("service.name", MatchType::Equal, "checkout")]),
+            (r#"{"service.name"="checkout"}"#, &[("service.name", MatchType::Equal, "checkout")]),
+            (r#"{"a,b" =~ "x", "quote\"d"!="y"}"#, &[("a,b", MatchType::Regexp, "x"), ("quote\"d", MatchType::NotEqual, "y")]),
+            ("1foo=bar", &[("1foo", MatchType::Equal, "bar")]),
+            ("名前=値", &[("名前", MatchType::Equal, "値")]),
             ("{}", &[]),
             ("", &[]),
         ];
@@ -334,7 +364,10 @@ mod tests {
         let cases = [
             ("foo", "bad matcher format: foo"),
             ("=bar", "bad matcher format: =bar"),
-            ("1foo=bar", "bad matcher format: 1foo=bar"),
+            (r#""=bar"#, "bad matcher format"),
+            (r#""unclosed=bar"#, "bad matcher format"),
+            (r#"""=bar"#, "bad matcher format"),
+            ("a b=c", "bad matcher format"),
             ("foo=\"bar", "unescaped double quote"),
             ("foo=bar\"baz", "unescaped double quote"),
             ("foo=~\"(\"", "invalid regular expression"),
@@ -359,7 +392,14 @@ mod tests {
 
     #[test]
     fn printing_quotes_the_value_and_parses_back() {
-        for text in [r#"a="b""#, r#"a=~"x|y\"z""#, r#"a!="back\\slash""#, r#"a!~"new\nline""#] {
+        for text in [
+            r#"a="b""#,
+            r#"a=~"x|y\"z""#,
+            r#"a!="back\\slash""#,
+            r#"a!~"new\nline""#,
+            r#""service.name"="checkout""#,
+            r#""we\"ird, name"!~"x""#,
+        ] {
             let m = Matcher::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
             assert_eq!(m.to_string(), text);
             assert_eq!(Matcher::parse(&m.to_string()).ok(), Some(m));
