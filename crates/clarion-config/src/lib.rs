@@ -510,6 +510,13 @@ fn build_route(
         escalation: cfg.escalation.clone().or_else(|| parent.and_then(|p| p.escalation.clone())),
         mute_time_intervals: cfg.mute_time_intervals.clone(),
         active_time_intervals: cfg.active_time_intervals.clone(),
+        labels: {
+            let mut labels = parent.map(|p| p.labels.clone()).unwrap_or_default();
+            for (name, value) in &cfg.labels {
+                labels.insert(name.as_str(), value.as_str());
+            }
+            labels
+        },
     };
     if opts.group_interval.is_zero() {
         return Err((

@@ -319,6 +319,10 @@ pub struct TeamConfig {
     pub channels: Vec<String>,
     /// The escalation policy of the team's pages, unless their route names another.
     pub escalation: Option<String>,
+    /// Labels of the team as a receiver (Alertmanager 0.33+), such as `owner: payments`: returned by
+    /// `GET /api/v2/receivers` and matched by the `receiver_matchers` filter of the alert listings.
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A node of the routing tree, as written. Missing options inherit from the parent.
@@ -354,6 +358,11 @@ pub struct RouteConfig {
     /// Time intervals (or `calendar:NAME`) outside which this route's notifications are held back.
     #[serde(default)]
     pub active_time_intervals: Vec<String>,
+    /// Labels of the route (Alertmanager 0.34+), inherited by child routes, each overridable: shown as
+    /// `routeLabels` on the groups of `GET /api/v2/alerts/groups`. Plain text: Alertmanager renders them
+    /// as templates, Clarion does not (`clarion migrate alertmanager` reports templated ones).
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub routes: Vec<RouteConfig>,
 }

@@ -362,6 +362,7 @@ mod index_tests {
             updated_at: t(0),
             created_by: "test".into(),
             comment: String::new(),
+            annotations: Default::default(),
         }
     }
 

@@ -393,6 +393,7 @@ mod tests {
             escalation: None,
             mute_time_intervals: Vec::new(),
             active_time_intervals: Vec::new(),
+            labels: LabelSet::new(),
         }
     }
 
@@ -513,6 +514,7 @@ mod tests {
             updated_at: t(0),
             created_by: String::new(),
             comment: String::new(),
+            annotations: Default::default(),
         };
         let rules = [InhibitRule {
             source_matchers: Matchers::parse("severity=critical").unwrap_or_default(),

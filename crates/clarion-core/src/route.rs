@@ -35,6 +35,8 @@ pub struct RouteOpts {
     /// Names of time intervals (or `calendar:NAME`) outside which this route's notifications are held
     /// back; none means always active. Not inherited.
     pub active_time_intervals: Vec<String>,
+    /// The route's labels (Alertmanager 0.34's `routeLabels`), its parent's with its own on top.
+    pub labels: LabelSet,
 }
 
 /// One node of the routing tree.
@@ -218,6 +220,7 @@ mod tests {
             escalation: None,
             mute_time_intervals: Vec::new(),
             active_time_intervals: Vec::new(),
+            labels: LabelSet::new(),
         }
     }
 

@@ -21,6 +21,8 @@ pub struct Silence {
     pub updated_at: Timestamp,
     pub created_by: String,
     pub comment: String,
+    /// Free-form name/value pairs (Alertmanager 0.32+), such as a ticket link; no effect on matching.
+    pub annotations: LabelSet,
 }
 
 /// A silence as a user posts it: `id` set means "update this one".
@@ -32,6 +34,7 @@ pub struct SilenceDraft {
     pub ends_at: Timestamp,
     pub created_by: String,
     pub comment: String,
+    pub annotations: LabelSet,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -259,6 +262,7 @@ pub fn plan_upsert(
                 updated_at: now,
                 created_by: draft.created_by,
                 comment: draft.comment,
+                annotations: draft.annotations,
             };
             return Ok(SilenceChange { id: updated.id.clone(), rows: vec![updated] });
         }
@@ -272,6 +276,7 @@ pub fn plan_upsert(
         updated_at: now,
         created_by: draft.created_by,
         comment: draft.comment,
+        annotations: draft.annotations,
     };
     let id = created.id.clone();
     rows.push(created);
@@ -313,6 +318,7 @@ mod tests {
             ends_at: t(ends),
             created_by: "me".into(),
             comment: "c".into(),
+            annotations: LabelSet::new(),
         }
     }
 
@@ -429,6 +435,7 @@ mod tests {
             updated_at: t(0),
             created_by: String::new(),
             comment: String::new(),
+            annotations: LabelSet::new(),
         };
         let f = |text: &str| matches_filter(&s, &Matchers::parse(text).unwrap_or_default());
         assert!(f("alertname=Foo"));

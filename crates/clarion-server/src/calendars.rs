@@ -233,8 +233,26 @@ pub fn held_back(
     at: Timestamp,
     known: &mut HashMap<String, bool>,
 ) -> bool {
+    !muting_intervals(state, config, mute, active, at, known).is_empty()
+}
+
+/// The time intervals that hold back a route with these `mute_time_intervals` and
+/// `active_time_intervals` at `at`: the mute intervals running, and the active intervals when none of
+/// them runs. An alert of such a route shows them as `mutedBy`, as in Alertmanager 0.28+.
+pub fn muting_intervals(
+    state: &AppState,
+    config: &clarion_config::Config,
+    mute: &[String],
+    active: &[String],
+    at: Timestamp,
+    known: &mut HashMap<String, bool>,
+) -> Vec<String> {
     let mut on = |name: &String| *known.entry(name.clone()).or_insert_with(|| interval_active(state, config, name, at));
-    mute.iter().any(&mut on) || (!active.is_empty() && !active.iter().any(&mut on))
+    let mut names: Vec<String> = mute.iter().filter(|n| on(n)).cloned().collect();
+    if !active.is_empty() && !active.iter().any(&mut on) {
+        names.extend(active.iter().cloned());
+    }
+    names
 }
 
 /// Adds `event` to calendar `name` (replacing the event with the same UID), as an import of the calendar

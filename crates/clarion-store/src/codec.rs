@@ -140,6 +140,8 @@ pub struct SilenceColumns {
     pub updated_at: i64,
     pub created_by: String,
     pub comment: String,
+    /// The silence's annotations as a JSON object (`{}` for none).
+    pub annotations: String,
 }
 
 impl SilenceColumns {
@@ -152,6 +154,8 @@ impl SilenceColumns {
             updated_at: nanos(s.updated_at)?,
             created_by: s.created_by.clone(),
             comment: s.comment.clone(),
+            annotations: serde_json::to_string(&s.annotations)
+                .map_err(|e| StoreError::Corrupt { table: "silences", reason: e.to_string() })?,
         })
     }
 
@@ -164,6 +168,10 @@ impl SilenceColumns {
             updated_at: from_nanos(self.updated_at),
             created_by: self.created_by,
             comment: self.comment,
+            annotations: serde_json::from_str(&self.annotations).map_err(|e| StoreError::Corrupt {
+                table: "silences",
+                reason: format!("annotations of silence {}: {e}", self.id),
+            })?,
         })
     }
 }

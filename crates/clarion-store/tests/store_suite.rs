@@ -43,6 +43,7 @@ fn silence(id: &str, matchers: &str) -> Result<Silence, Box<dyn std::error::Erro
         updated_at: t(0),
         created_by: "alice".into(),
         comment: "maintenance".into(),
+        annotations: [("ticket", "OPS-1"), ("service.name", "checkout")].into(),
     })
 }
 

@@ -9,9 +9,11 @@ use clarion_core::alerts::{matches_alert_filter, AlertStatus, IndexedStatus, Sta
 use clarion_core::dispatch::listing_groups;
 use clarion_core::inhibit::InhibitionIndex;
 use clarion_core::labels::LabelSet;
+use clarion_core::route::Route;
 use clarion_core::notification::FindingNote;
 use clarion_core::standard::Message;
 use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
 use clarion_config::Config;
@@ -138,6 +140,48 @@ pub async fn post(
     }
 }
 
+/// The time intervals holding back each route of a snapshot's tree at the time of a read, by the route's
+/// address in that tree (the tree is behind the snapshot's `Arc`, so no route moves while it is read).
+/// An alert of such a route shows them in `mutedBy`.
+struct RouteMutes(HashMap<usize, Vec<String>>);
+
+impl RouteMutes {
+    fn of(state: &AppState, config: &Config, tree: &Route, now: Timestamp) -> RouteMutes {
+        let mut known = HashMap::new();
+        let mut mutes = HashMap::new();
+        for r in tree.walk() {
+            let (mute, active) = (&r.opts.mute_time_intervals, &r.opts.active_time_intervals);
+            if mute.is_empty() && active.is_empty() {
+                continue;
+            }
+            let names = crate::calendars::muting_intervals(state, config, mute, active, now, &mut known);
+            if !names.is_empty() {
+                mutes.insert(std::ptr::from_ref(r) as usize, names);
+            }
+        }
+        RouteMutes(mutes)
+    }
+
+    /// Adds to `status` the intervals holding back any of `routes` (an alert's routes).
+    fn add_to(&self, status: &mut AlertStatus, routes: &[&Route]) {
+        if self.0.is_empty() {
+            return;
+        }
+        for r in routes {
+            for name in self.0.get(&(std::ptr::from_ref(*r) as usize)).into_iter().flatten() {
+                if !status.muted_by.contains(name) {
+                    status.muted_by.push(name.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Each team's labels as a receiver, by team name.
+fn receiver_labels(config: &Config) -> HashMap<&str, LabelSet> {
+    config.file.teams.iter().map(|t| (t.name.as_str(), t.labels.iter().collect())).collect()
+}
+
 /// The query of `GET /api/v2/alerts` and `/alerts/groups`.
 struct AlertQuery {
     active: bool,
@@ -145,18 +189,32 @@ struct AlertQuery {
     inhibited: bool,
     filter: Matchers,
     receiver: Option<Regex>,
+    /// `receiver_matchers` (Alertmanager 0.33+): an alert passes when one of its receivers' labels (the
+    /// team's `labels`) satisfy every matcher.
+    receiver_matchers: Matchers,
 }
 
 impl AlertQuery {
     fn parse(uri: &Uri) -> Result<AlertQuery, AppError> {
         let mut q =
-            AlertQuery { active: true, silenced: true, inhibited: true, filter: Matchers::default(), receiver: None };
+            AlertQuery {
+                active: true,
+                silenced: true,
+                inhibited: true,
+                filter: Matchers::default(),
+                receiver: None,
+                receiver_matchers: Matchers::default(),
+            };
         for (key, value) in query_pairs(uri)? {
             match key.as_str() {
                 "active" => q.active = parse_bool("active", &value, true)?,
                 "silenced" => q.silenced = parse_bool("silenced", &value, true)?,
                 "inhibited" => q.inhibited = parse_bool("inhibited", &value, true)?,
                 "filter" => q.filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?),
+                "receiver_matchers" => q
+                    .receiver_matchers
+                    .0
+                    .push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?),
                 "receiver" if !value.is_empty() => {
                     let re = Regex::new(&format!("^(?:{value})$"))
                         .map_err(|e| AppError::BadRequest(format!("failed to parse receiver param: {e}")))?;
@@ -168,6 +226,18 @@ impl AlertQuery {
             }
         }
         Ok(q)
+    }
+
+    /// Does the query filter by receiver at all?
+    fn filters_receivers(&self) -> bool {
+        self.receiver.is_some() || !self.receiver_matchers.is_empty()
+    }
+
+    /// Does a receiver pass `receiver` and `receiver_matchers`? `labels` are the receivers' labels by name.
+    fn admits_receiver(&self, name: &str, labels: &HashMap<&str, LabelSet>) -> bool {
+        self.receiver.as_ref().is_none_or(|re| re.is_match(name))
+            && (self.receiver_matchers.is_empty()
+                || labels.get(name).is_some_and(|l| self.receiver_matchers.matches(l)))
     }
 
     /// Does an alert with this status pass the state flags?
@@ -414,8 +484,10 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
     let now = state.now();
     let mut snapshot = state.memory().snapshot();
     let muted = crate::notices::muted_services(&state, &config, now);
+    let route_mutes = RouteMutes::of(&state, &config, &snapshot.route, now);
     Ok(super::json_array_stream(move |out| {
         snapshot.alerts.sort_unstable_by_key(|(fp, _)| fp.0);
+        let team_labels = receiver_labels(&config);
         let statuses = Statuses::of(&snapshot, muted, now);
         // Encoded by two threads, chunk by chunk, and written in order: the work per alert (routes,
         // status, findings, JSON) is what a listing of a million alerts costs, and it parallelises.
@@ -426,12 +498,13 @@ pub async fn list(_: Authorized<Read>, State(state): State<AppState>, uri: Uri) 
                 if alert.ends_at < now || !matches_alert_filter(&q.filter, &alert.labels) {
                     continue;
                 }
-                let receivers: Vec<&str> =
-                    snapshot.route.matching(&alert.labels).iter().map(|r| r.opts.receiver.as_str()).collect();
-                if q.receiver.as_ref().is_some_and(|re| !receivers.iter().any(|r| re.is_match(r))) {
+                let routes = snapshot.route.matching(&alert.labels);
+                let receivers: Vec<&str> = routes.iter().map(|r| r.opts.receiver.as_str()).collect();
+                if q.filters_receivers() && !receivers.iter().any(|r| q.admits_receiver(r, &team_labels)) {
                     continue;
                 }
-                let status = statuses.status(&alert.labels);
+                let mut status = statuses.status(&alert.labels);
+                route_mutes.add_to(&mut status, &routes);
                 if q.admits(&status) {
                     if !buf.is_empty() {
                         buf.push(b',');
@@ -479,6 +552,9 @@ const LIST_THREADS: usize = 2;
 struct AlertGroup<'a> {
     alerts: Vec<GettableAlert<'a>>,
     labels: LabelSet,
+    /// Alertmanager 0.34's field: the labels of the route the group belongs to.
+    #[serde(rename = "routeLabels")]
+    route_labels: &'a LabelSet,
     receiver: ReceiverRef<'a>,
 }
 
@@ -490,6 +566,7 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
     let now = state.now();
     let snapshot = state.memory().snapshot();
     let muted = crate::notices::muted_services(&state, &config, now);
+    let route_mutes = RouteMutes::of(&state, &config, &snapshot.route, now);
     Ok(super::json_array_stream(move |out| {
         let statuses = Statuses::of(&snapshot, muted, now);
         let mut findings = Findings::new(&config);
@@ -498,12 +575,15 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
             .iter()
             .filter(|(_, a)| a.ends_at >= now && matches_alert_filter(&q.filter, &a.labels))
             .filter_map(|(fp, a)| {
-                let status = statuses.status(&a.labels);
+                let mut status = statuses.status(&a.labels);
+                if !route_mutes.0.is_empty() {
+                    route_mutes.add_to(&mut status, &snapshot.route.matching(&a.labels));
+                }
                 q.admits(&status).then_some((*fp, (&**a, status)))
             })
             .collect();
-        let keep =
-            |route: &clarion_core::route::Route| q.receiver.as_ref().is_none_or(|re| re.is_match(&route.opts.receiver));
+        let team_labels = receiver_labels(&config);
+        let keep = |route: &clarion_core::route::Route| q.admits_receiver(&route.opts.receiver, &team_labels);
         let admitted = by_fp.iter().map(|(fp, (a, _))| (*fp, &a.labels));
         let (groups, receivers_of) = listing_groups(&snapshot.route, admitted, keep);
         for g in groups {
@@ -516,7 +596,12 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
                     Some(gettable(*fp, alert, status, receivers, &mut findings))
                 })
                 .collect();
-            let group = AlertGroup { alerts, labels: g.labels, receiver: ReceiverRef { name: &g.route.opts.receiver } };
+            let group = AlertGroup {
+                alerts,
+                labels: g.labels,
+                route_labels: &g.route.opts.labels,
+                receiver: ReceiverRef { name: &g.route.opts.receiver },
+            };
             if !out.push(&group) {
                 return;
             }

@@ -1,5 +1,9 @@
 //! `GET|POST /api/v2/silences`, `GET|DELETE /api/v2/silence/{id}`.
 //!
+//! As in Alertmanager 0.34: a silence carries `annotations` (stored, returned as `{}` when none), and the
+//! listing takes `active`, `pending` and `expired` (each `true` by default; `false` leaves that state out)
+//! besides `filter`.
+//!
 //! Changes are serialised (`AppState::silence_writes`): the plan is made from the silences in memory
 //! (`clarion_core::silence::plan_upsert`), committed to the store, and only then installed in memory.
 
@@ -7,7 +11,9 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
-use clarion_core::silence::{matches_filter, plan_upsert, sort_for_listing, Silence, SilenceDraft, SilenceError};
+use clarion_core::silence::{
+    matches_filter, plan_upsert, sort_for_listing, Silence, SilenceDraft, SilenceError, SilenceState,
+};
 use clarion_core::{MatchType, Matcher, Matchers, Timestamp};
 use serde::{Deserialize, Serialize};
 
@@ -40,6 +46,8 @@ struct PostableSilence {
     ends_at: String,
     created_by: String,
     comment: String,
+    #[serde(default)]
+    annotations: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Serialize)]
@@ -67,6 +75,7 @@ struct GettableSilence<'a> {
     ends_at: String,
     matchers: Vec<MatcherOut<'a>>,
     starts_at: String,
+    annotations: &'a clarion_core::labels::LabelSet,
 }
 
 fn gettable(s: &Silence, now: Timestamp) -> GettableSilence<'_> {
@@ -89,6 +98,7 @@ fn gettable(s: &Silence, now: Timestamp) -> GettableSilence<'_> {
             })
             .collect(),
         starts_at: format_time(s.starts_at),
+        annotations: &s.annotations,
     }
 }
 
@@ -115,7 +125,12 @@ fn decode(bytes: &[u8]) -> Result<SilenceDraft, AppError> {
     let required_time = |field: &str, text: &str| -> Result<Timestamp, AppError> {
         parse_time(field, text).map_err(|e| bad(e.to_string()))?.ok_or_else(|| bad(format!("{field} is required")))
     };
+    let annotations: clarion_core::labels::LabelSet = wire.annotations.unwrap_or_default().into_iter().collect();
+    if let Some(name) = annotations.keys().find(|n| !clarion_core::labels::is_valid_label_name(n)) {
+        return Err(bad(format!("invalid annotation name {name:?}")));
+    }
     Ok(SilenceDraft {
+        annotations,
         id: wire.id.filter(|id| !id.is_empty()),
         matchers: Matchers(matchers),
         starts_at: required_time("startsAt", &wire.starts_at)?,
@@ -157,12 +172,22 @@ pub async fn list(
     uri: Uri,
 ) -> Result<Json<serde_json::Value>, AppError> {
     let mut filter = Matchers::default();
+    let (mut active, mut pending, mut expired) = (true, true, true);
     for (key, value) in query_pairs(&uri)? {
-        if key == "filter" {
-            filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?);
+        match key.as_str() {
+            "filter" => filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?),
+            "active" => active = super::parse_bool(&key, &value, true)?,
+            "pending" => pending = super::parse_bool(&key, &value, true)?,
+            "expired" => expired = super::parse_bool(&key, &value, true)?,
+            _ => {}
         }
     }
     let now = state.now();
+    let wanted = |st: SilenceState| match st {
+        SilenceState::Active => active,
+        SilenceState::Pending => pending,
+        SilenceState::Expired => expired,
+    };
     let mut selected: Vec<_> = state
         .memory()
         .silences_where(|s| matches_filter(s, &filter))
@@ -171,6 +196,7 @@ pub async fn list(
             let st = s.state_at(now);
             (s, st)
         })
+        .filter(|(_, st)| wanted(*st))
         .collect();
     sort_for_listing(&mut selected);
     let out: Vec<_> = selected.iter().map(|(s, _)| gettable(s, now)).collect();

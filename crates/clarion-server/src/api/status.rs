@@ -32,7 +32,7 @@ pub async fn status(_: Authorized<Read>, State(state): State<AppState>) -> Json<
 /// `GET /api/v2/receivers`: the teams, in configuration order.
 pub async fn receivers(_: Authorized<Read>, State(state): State<AppState>) -> Json<serde_json::Value> {
     let config = state.config();
-    Json(json!(config.file.teams.iter().map(|t| json!({ "name": t.name })).collect::<Vec<_>>()))
+    Json(json!(config.file.teams.iter().map(|t| json!({ "name": t.name, "labels": t.labels })).collect::<Vec<_>>()))
 }
 
 /// `/-/healthy`: the process is up.

@@ -131,6 +131,8 @@ const MIGRATIONS: &[&str] = &[
         document    TEXT   NOT NULL,
         imported_at BIGINT NOT NULL
     );",
+    // 7: silences carry annotations (Alertmanager 0.32+), a JSON object.
+    "ALTER TABLE silences ADD COLUMN annotations TEXT NOT NULL DEFAULT '{}';",
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.

@@ -14,17 +14,18 @@ impl SilenceStore for PgStore {
         let tx = client.transaction().await?;
         let stmt = tx
             .prepare(
-                "INSERT INTO silences (id, matchers, starts_at, ends_at, updated_at, created_by, comment)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
+                "INSERT INTO silences (id, matchers, starts_at, ends_at, updated_at, created_by, comment, annotations)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, starts_at = excluded.starts_at,
                    ends_at = excluded.ends_at, updated_at = excluded.updated_at,
-                   created_by = excluded.created_by, comment = excluded.comment",
+                   created_by = excluded.created_by, comment = excluded.comment,
+                       annotations = excluded.annotations",
             )
             .await?;
         for s in &rows {
             tx.execute(
                 &stmt,
-                &[&s.id, &s.matchers, &s.starts_at, &s.ends_at, &s.updated_at, &s.created_by, &s.comment],
+                &[&s.id, &s.matchers, &s.starts_at, &s.ends_at, &s.updated_at, &s.created_by, &s.comment, &s.annotations],
             )
             .await?;
         }
@@ -36,7 +37,7 @@ impl SilenceStore for PgStore {
         let client = self.client().await?;
         let rows = client
             .query(
-                "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, comment FROM silences ORDER BY id",
+                "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, comment, annotations FROM silences ORDER BY id",
                 &[],
             )
             .await?;
@@ -50,6 +51,7 @@ impl SilenceStore for PgStore {
                     updated_at: r.get(4),
                     created_by: r.get(5),
                     comment: r.get(6),
+                    annotations: r.get(7),
                 }
                 .into_silence()
             })

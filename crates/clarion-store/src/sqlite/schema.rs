@@ -119,6 +119,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         document    TEXT   NOT NULL,
         imported_at INTEGER NOT NULL
     );",
+    // 7: silences carry annotations (Alertmanager 0.32+), a JSON object.
+    "ALTER TABLE silences ADD COLUMN annotations TEXT NOT NULL DEFAULT '{}';",
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {

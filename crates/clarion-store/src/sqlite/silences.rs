@@ -15,11 +15,12 @@ impl SilenceStore for SqliteStore {
             let tx = conn.transaction()?;
             {
                 let mut stmt = tx.prepare_cached(
-                    "INSERT INTO silences (id, matchers, starts_at, ends_at, updated_at, created_by, comment)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                    "INSERT INTO silences (id, matchers, starts_at, ends_at, updated_at, created_by, comment, annotations)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                      ON CONFLICT (id) DO UPDATE SET matchers = excluded.matchers, starts_at = excluded.starts_at,
                        ends_at = excluded.ends_at, updated_at = excluded.updated_at,
-                       created_by = excluded.created_by, comment = excluded.comment",
+                       created_by = excluded.created_by, comment = excluded.comment,
+                       annotations = excluded.annotations",
                 )?;
                 for s in &rows {
                     stmt.execute(params![
@@ -29,7 +30,8 @@ impl SilenceStore for SqliteStore {
                         s.ends_at,
                         s.updated_at,
                         s.created_by,
-                        s.comment
+                        s.comment,
+                        s.annotations
                     ])?;
                 }
             }
@@ -42,7 +44,7 @@ impl SilenceStore for SqliteStore {
     async fn load_silences(&self) -> Result<Vec<Silence>, StoreError> {
         self.call(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, comment FROM silences ORDER BY id",
+                "SELECT id, matchers, starts_at, ends_at, updated_at, created_by, comment, annotations FROM silences ORDER BY id",
             )?;
             let rows = stmt.query_map([], |r| {
                 Ok(SilenceColumns {
@@ -53,6 +55,7 @@ impl SilenceStore for SqliteStore {
                     updated_at: r.get(4)?,
                     created_by: r.get(5)?,
                     comment: r.get(6)?,
+                    annotations: r.get(7)?,
                 })
             })?;
             rows.map(|r| r.map_err(StoreError::from).and_then(SilenceColumns::into_silence)).collect()
