@@ -86,8 +86,8 @@ fn errors_name_the_file_line_and_field() {
             "auth.tokens[0].scopes[0]",
             "unknown variant `root`",
         ),
-        // group_by with an invalid name
-        ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  group_by: [a-b]\n", 4, "route.group_by", "not a valid label name"),
+        // group_by with an empty name (any other UTF-8 name is valid)
+        ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  group_by: ['']\n", 4, "route.group_by", "not a valid label name"),
         // duplicate team
         ("teams: [{name: ops}, {name: ops}]\nroute: {receiver: ops}\n", 1, "teams[1].name", "defined twice"),
         // root with matchers

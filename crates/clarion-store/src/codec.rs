@@ -160,6 +160,10 @@ impl SilenceColumns {
     }
 
     pub fn into_silence(self) -> Result<Silence, StoreError> {
+        let annotations = serde_json::from_str(&self.annotations).map_err(|e| StoreError::Corrupt {
+            table: "silences",
+            reason: format!("annotations of silence {}: {e}", self.id),
+        })?;
         Ok(Silence {
             id: self.id,
             matchers: matchers_from_json(&self.matchers)?,
@@ -168,10 +172,7 @@ impl SilenceColumns {
             updated_at: from_nanos(self.updated_at),
             created_by: self.created_by,
             comment: self.comment,
-            annotations: serde_json::from_str(&self.annotations).map_err(|e| StoreError::Corrupt {
-                table: "silences",
-                reason: format!("annotations of silence {}: {e}", self.id),
-            })?,
+            annotations,
         })
     }
 }

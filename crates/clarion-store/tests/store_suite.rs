@@ -785,6 +785,9 @@ async fn an_alert_log_of_one_row_per_alert_is_migrated_to_batches() -> TestResul
                labels TEXT NOT NULL, annotations TEXT NOT NULL, generator_url TEXT NOT NULL,
                starts_at INTEGER NOT NULL, ends_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
                timeout INTEGER NOT NULL);
+             CREATE TABLE silences (id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at INTEGER NOT NULL,
+               ends_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, created_by TEXT NOT NULL,
+               comment TEXT NOT NULL);
              CREATE TABLE deliveries (id INTEGER PRIMARY KEY);",
         )?;
         for (v, a) in [(7i64, alert("Old", 1)), (9, alert("Old", 2))] {

@@ -32,7 +32,12 @@ pub async fn status(_: Authorized<Read>, State(state): State<AppState>) -> Json<
 /// `GET /api/v2/receivers`: the teams, in configuration order.
 pub async fn receivers(_: Authorized<Read>, State(state): State<AppState>) -> Json<serde_json::Value> {
     let config = state.config();
-    Json(json!(config.file.teams.iter().map(|t| json!({ "name": t.name, "labels": t.labels })).collect::<Vec<_>>()))
+    // A team's `labels` (Alertmanager 0.33+) appear only when it has some: the 0.25 answer stays as it was.
+    let receiver = |t: &clarion_config::TeamConfig| match t.labels.is_empty() {
+        true => json!({ "name": t.name }),
+        false => json!({ "name": t.name, "labels": t.labels }),
+    };
+    Json(json!(config.file.teams.iter().map(receiver).collect::<Vec<_>>()))
 }
 
 /// `/-/healthy`: the process is up.
