@@ -346,7 +346,10 @@ mod tests {
             // UTF-8 names (Alertmanager 0.27+): bare when no reserved character, else quoted.
             ("service.name=checkout", &[("service.name", MatchType::Equal, "checkout")]),
             (r#"{"service.name"="checkout"}"#, &[("service.name", MatchType::Equal, "checkout")]),
-            (r#"{"a,b" =~ "x", "quote\"d"!="y"}"#, &[("a,b", MatchType::Regexp, "x"), ("quote\"d", MatchType::NotEqual, "y")]),
+            (
+                r#"{"a,b" =~ "x", "quote\"d"!="y"}"#,
+                &[("a,b", MatchType::Regexp, "x"), ("quote\"d", MatchType::NotEqual, "y")],
+            ),
             ("1foo=bar", &[("1foo", MatchType::Equal, "bar")]),
             ("名前=値", &[("名前", MatchType::Equal, "値")]),
             ("{}", &[]),

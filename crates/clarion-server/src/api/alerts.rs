@@ -9,8 +9,8 @@ use clarion_core::alerts::{matches_alert_filter, AlertStatus, IndexedStatus, Sta
 use clarion_core::dispatch::listing_groups;
 use clarion_core::inhibit::InhibitionIndex;
 use clarion_core::labels::LabelSet;
-use clarion_core::route::Route;
 use clarion_core::notification::FindingNote;
+use clarion_core::route::Route;
 use clarion_core::standard::Message;
 use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
 use std::collections::HashMap;
@@ -177,6 +177,11 @@ impl RouteMutes {
     }
 }
 
+/// One `filter` (or `receiver_matchers`) value: a list of matchers, braces optional.
+pub(super) fn parse_filter(value: &str) -> Result<Vec<Matcher>, AppError> {
+    Matchers::parse(value).map(|m| m.0).map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
 /// Each team's labels as a receiver, by team name.
 fn receiver_labels(config: &Config) -> HashMap<&str, LabelSet> {
     config.file.teams.iter().map(|t| (t.name.as_str(), t.labels.iter().collect())).collect()
@@ -196,25 +201,23 @@ struct AlertQuery {
 
 impl AlertQuery {
     fn parse(uri: &Uri) -> Result<AlertQuery, AppError> {
-        let mut q =
-            AlertQuery {
-                active: true,
-                silenced: true,
-                inhibited: true,
-                filter: Matchers::default(),
-                receiver: None,
-                receiver_matchers: Matchers::default(),
-            };
+        let mut q = AlertQuery {
+            active: true,
+            silenced: true,
+            inhibited: true,
+            filter: Matchers::default(),
+            receiver: None,
+            receiver_matchers: Matchers::default(),
+        };
         for (key, value) in query_pairs(uri)? {
             match key.as_str() {
                 "active" => q.active = parse_bool("active", &value, true)?,
                 "silenced" => q.silenced = parse_bool("silenced", &value, true)?,
                 "inhibited" => q.inhibited = parse_bool("inhibited", &value, true)?,
-                "filter" => q.filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?),
-                "receiver_matchers" => q
-                    .receiver_matchers
-                    .0
-                    .push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?),
+                // Each value is a matcher list, braces optional (`{"service.name"="checkout"}`), as
+                // Alertmanager reads it.
+                "filter" => q.filter.0.extend(parse_filter(&value)?),
+                "receiver_matchers" => q.receiver_matchers.0.extend(parse_filter(&value)?),
                 "receiver" if !value.is_empty() => {
                     let re = Regex::new(&format!("^(?:{value})$"))
                         .map_err(|e| AppError::BadRequest(format!("failed to parse receiver param: {e}")))?;

@@ -175,7 +175,7 @@ pub async fn list(
     let (mut active, mut pending, mut expired) = (true, true, true);
     for (key, value) in query_pairs(&uri)? {
         match key.as_str() {
-            "filter" => filter.0.push(Matcher::parse(&value).map_err(|e| AppError::BadRequest(e.to_string()))?),
+            "filter" => filter.0.extend(super::alerts::parse_filter(&value)?),
             "active" => active = super::parse_bool(&key, &value, true)?,
             "pending" => pending = super::parse_bool(&key, &value, true)?,
             "expired" => expired = super::parse_bool(&key, &value, true)?,

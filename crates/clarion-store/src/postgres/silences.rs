@@ -25,7 +25,16 @@ impl SilenceStore for PgStore {
         for s in &rows {
             tx.execute(
                 &stmt,
-                &[&s.id, &s.matchers, &s.starts_at, &s.ends_at, &s.updated_at, &s.created_by, &s.comment, &s.annotations],
+                &[
+                    &s.id,
+                    &s.matchers,
+                    &s.starts_at,
+                    &s.ends_at,
+                    &s.updated_at,
+                    &s.created_by,
+                    &s.comment,
+                    &s.annotations,
+                ],
             )
             .await?;
         }
