@@ -143,6 +143,14 @@ fn an_alert_of_a_muted_route_names_the_time_interval_in_muted_by() -> TestResult
     let search =
         groups.as_array().into_iter().flatten().find(|g| g["receiver"]["name"] == "search").ok_or("no search group")?;
     assert_eq!(search["alerts"][0]["status"]["mutedBy"], json!(["every-day"]));
+    // `muted=false` leaves out the groups whose alerts are all muted.
+    let unmuted = get_json(&server, "/api/v2/alerts/groups?muted=false")?;
+    let mut receivers: Vec<&str> =
+        unmuted.as_array().into_iter().flatten().filter_map(|g| g["receiver"]["name"].as_str()).collect();
+    receivers.sort_unstable();
+    assert_eq!(receivers, ["ops", "payments"], "{unmuted}");
+    let (status, body) = blocking_request("GET", &format!("{}/api/v2/alerts?unprocessed=null", server.url), None, &[])?;
+    assert_eq!(status, 400, "{body}");
     Ok(())
 }
 

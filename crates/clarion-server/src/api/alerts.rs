@@ -189,6 +189,8 @@ fn receiver_labels(config: &Config) -> HashMap<&str, LabelSet> {
 
 /// The query of `GET /api/v2/alerts` and `/alerts/groups`.
 struct AlertQuery {
+    /// `muted` (Alertmanager 0.34, groups only): `false` leaves out groups whose alerts are all muted.
+    muted: bool,
     active: bool,
     silenced: bool,
     inhibited: bool,
@@ -202,6 +204,7 @@ struct AlertQuery {
 impl AlertQuery {
     fn parse(uri: &Uri) -> Result<AlertQuery, AppError> {
         let mut q = AlertQuery {
+            muted: true,
             active: true,
             silenced: true,
             inhibited: true,
@@ -214,6 +217,12 @@ impl AlertQuery {
                 "active" => q.active = parse_bool("active", &value, true)?,
                 "silenced" => q.silenced = parse_bool("silenced", &value, true)?,
                 "inhibited" => q.inhibited = parse_bool("inhibited", &value, true)?,
+                "muted" => q.muted = parse_bool("muted", &value, true)?,
+                // `unprocessed` is read (a value that is no boolean is a 400) and has no effect, as in
+                // Alertmanager: Clarion processes alerts before answering the POST, so none is unprocessed.
+                "unprocessed" => {
+                    parse_bool("unprocessed", &value, true)?;
+                }
                 // Each value is a matcher list, braces optional (`{"service.name"="checkout"}`), as
                 // Alertmanager reads it.
                 "filter" => q.filter.0.extend(parse_filter(&value)?),
@@ -223,8 +232,6 @@ impl AlertQuery {
                         .map_err(|e| AppError::BadRequest(format!("failed to parse receiver param: {e}")))?;
                     q.receiver = Some(re);
                 }
-                // `unprocessed` is accepted and ignored, as Alertmanager does: Clarion processes alerts
-                // before answering the POST, so no alert is ever unprocessed.
                 _ => {}
             }
         }
@@ -266,6 +273,13 @@ struct StatusWire<'a> {
     #[serde(rename = "mutedBy")]
     muted_by: &'a [String],
     state: &'static str,
+}
+
+impl StatusWire<'_> {
+    /// Silenced, inhibited or held back by a time interval or planned event.
+    fn is_muted(&self) -> bool {
+        !self.inhibited_by.is_empty() || !self.silenced_by.is_empty() || !self.muted_by.is_empty()
+    }
 }
 
 /// A fingerprint written straight into the answer (no string per alert).
@@ -598,7 +612,10 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
                     let receivers = receivers_of.get(fp).cloned().unwrap_or_default();
                     Some(gettable(*fp, alert, status, receivers, &mut findings))
                 })
-                .collect();
+                .collect::<Vec<GettableAlert<'_>>>();
+            if !q.muted && alerts.iter().all(|a| a.status.is_muted()) {
+                continue;
+            }
             let group = AlertGroup {
                 alerts,
                 labels: g.labels,
