@@ -97,6 +97,41 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `clarion migrate alertmanager FILE`: the converted configuration on stdout, each setting not carried
+/// over on stderr as `FILE:LINE: path: why`.
+pub fn migrate_alertmanager(file: &Path) -> anyhow::Result<ExitCode> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(text) => text,
+        Err(e) => {
+            eprintln!("{}: cannot read: {e}", file.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    match clarion_migrate::alertmanager(&text) {
+        Ok(m) => {
+            print!("{}", m.yaml);
+            for note in &m.notes {
+                eprintln!("{}:{}: {}: {}", file.display(), note.line, note.path, note.message);
+            }
+            eprintln!(
+                "{}: converted; {} setting(s) not carried over{}",
+                file.display(),
+                m.notes.len(),
+                if m.notes.is_empty() { "" } else { " (listed above)" }
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e @ clarion_migrate::MigrateError::Invalid(_)) => {
+            eprintln!("{}: {e}", file.display());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("{}: {e}", file.display());
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
 pub fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
     match Config::load(file) {
         Ok(c) => {

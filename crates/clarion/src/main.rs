@@ -46,6 +46,9 @@ enum Command {
     /// Show which teams a label set reaches, and through which routes.
     #[command(subcommand)]
     Routes(RoutesCommand),
+    /// Convert another tool's configuration into a clarion.yml (printed on standard output).
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
     /// Send an announcement to teams; refused, with every finding, if it falls short of the standard.
     Announce(AnnounceArgs),
     /// How firing alerts measure up to the communication standard.
@@ -385,6 +388,18 @@ pub enum RoutesCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// An alertmanager.yml: the route tree, inhibit rules, time intervals and resolve timeout as they are,
+    /// each receiver as a team with its webhook, Slack and e-mail channels. Every setting not carried over
+    /// is listed on standard error with its line. Exit 0 converted, 1 the result does not pass
+    /// check-config, 2 the file cannot be read as an Alertmanager configuration.
+    Alertmanager {
+        /// The Alertmanager configuration file.
+        file: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 enum TokenCommand {
     /// Generate a new random token; prints the token once and the entry for `auth.tokens`.
     New {
@@ -402,6 +417,7 @@ enum TokenCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    quiet_on_closed_stdout();
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
@@ -414,6 +430,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => commands::serve(args).await,
             Command::CheckConfig { file } => commands::check_config(&file),
+            Command::Migrate(MigrateCommand::Alertmanager { file }) => commands::migrate_alertmanager(&file),
             Command::Backup(args) => commands::backup(&args),
             Command::Alerts(args) => commands::alerts(args).await,
             Command::Send(args) => commands::send(args).await,
@@ -445,4 +462,23 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::from(1)
         }
     }
+}
+
+/// `clarion … | head` closes standard output early; `println!` then panics with "failed printing to
+/// stdout". That is no error of the command: exit quietly (status 141, as a shell reports SIGPIPE), and
+/// leave every other panic to the default hook.
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(141);
+        }
+        default(info);
+    }));
 }

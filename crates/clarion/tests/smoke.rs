@@ -89,3 +89,30 @@ fn serving_on_a_public_address_without_tokens_is_refused_with_the_fix() -> TestR
     assert!(err.contains("clarion token new"), "{err}");
     Ok(())
 }
+
+#[test]
+fn a_reader_that_closes_the_pipe_early_ends_the_command_quietly_not_with_a_panic() -> TestResult {
+    use std::io::Read;
+    let dir = tempfile::tempdir()?;
+    let mut rules = String::from("groups:\n  - name: many\n    rules:\n");
+    for i in 0..3000 {
+        rules.push_str(&format!("      - alert: Rule{i}\n        expr: up == 0\n"));
+    }
+    let file = dir.path().join("rules.yml");
+    std::fs::write(&file, rules)?;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_clarion"))
+        .arg("lint")
+        .arg(&file)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let mut stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut first = [0u8; 64];
+    stdout.read_exact(&mut first)?;
+    drop(stdout);
+    let out = child.wait_with_output()?;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.code(), Some(141), "{stderr}");
+    Ok(())
+}

@@ -1,0 +1,454 @@
+//! `clarion migrate alertmanager`: an Alertmanager configuration (`alertmanager.yml`) turned into Clarion's
+//! (`clarion.yml`).
+//!
+//! What is carried over: the route tree (matchers in every spelling, grouping, timing, `continue`, time
+//! intervals, route labels), inhibit rules, time intervals under either name, the global resolve timeout,
+//! and each receiver as a team of the same name with one channel per webhook, Slack and e-mail config
+//! (global SMTP and Slack defaults applied, each integration's own `send_resolved` default kept). Routing is
+//! unchanged: the same label set reaches the same receivers, in the same order (a differential test with
+//! amtool holds this).
+//!
+//! What is not: every other setting — templates, integrations Clarion has no channel for, `http_config`,
+//! message fields Clarion writes itself — becomes a [`Note`] with the line it was written on. **Nothing
+//! is dropped without a note, a note never quotes a value (secrets stay out of it), and the result passes
+//! `Config::parse`, the check `clarion check-config` runs, or the migration fails.** Pure: text in, text
+//! and notes out.
+
+#![forbid(unsafe_code)]
+
+pub mod doc;
+
+use std::fmt;
+
+use doc::{Doc, Entry};
+use serde_yaml::{Mapping, Value};
+
+/// The converted configuration and what it does not carry over.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Migration {
+    /// `clarion.yml`, with a comment header.
+    pub yaml: String,
+    /// Every setting not carried over, in file order.
+    pub notes: Vec<Note>,
+}
+
+/// A setting of the Alertmanager file that the converted one does not carry, and why.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Note {
+    /// 1-based line of the setting's key.
+    pub line: usize,
+    /// Where it sits, such as `receivers[2].pagerduty_configs`.
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for Note {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}: {}", self.line, self.path, self.message)
+    }
+}
+
+/// Why a file could not be migrated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MigrateError {
+    #[error("line {line}, column {column}: {message}")]
+    Yaml { line: usize, column: usize, message: String },
+    #[error("line {line}: {message}")]
+    NotAlertmanager { line: usize, message: String },
+    #[error("the converted configuration does not pass check-config: {0}")]
+    Invalid(String),
+}
+
+/// Converts the Alertmanager configuration `text`.
+pub fn alertmanager(text: &str) -> Result<Migration, MigrateError> {
+    let doc = doc::read(text).map_err(|p| MigrateError::Yaml { line: p.line, column: p.column, message: p.message })?;
+    if !matches!(doc, Doc::Map(_)) {
+        return Err(MigrateError::NotAlertmanager {
+            line: 1,
+            message: "expected a mapping with `route:` and `receivers:`".into(),
+        });
+    }
+    let route = doc.get("route").ok_or(MigrateError::NotAlertmanager {
+        line: 1,
+        message: "no `route:`: an Alertmanager configuration needs a root route".into(),
+    })?;
+    let mut m = Migrator::default();
+    let globals = Globals::read(doc.get("global"), &mut m);
+    let mut out = Mapping::new();
+    if let Some(timeout) = &globals.resolve_timeout {
+        let mut global = Mapping::new();
+        global.insert("resolve_timeout".into(), timeout.clone());
+        out.insert("global".into(), Value::Mapping(global));
+    }
+    let (teams, channels) = m.receivers(doc.get("receivers"), &globals);
+    out.insert("teams".into(), Value::Sequence(teams));
+    if !channels.is_empty() {
+        out.insert("channels".into(), Value::Sequence(channels));
+    }
+    out.insert("route".into(), m.route(&route.value, "route", route.line));
+    for entry in doc.entries() {
+        match entry.key.as_str() {
+            "global" | "route" | "receivers" => {}
+            "inhibit_rules" => {
+                let rules = m.inhibit_rules(entry);
+                out.insert("inhibit_rules".into(), rules);
+            }
+            "time_intervals" | "mute_time_intervals" => {
+                out.insert(entry.key.as_str().into(), entry.value.to_value());
+            }
+            "templates" => m.note(
+                entry.line,
+                "templates",
+                "notification templates are not carried over: Clarion writes its own messages (what, why, \
+                 impact, action, owner) from the alerts' labels and annotations",
+            ),
+            other => m.note(entry.line, other, "not carried over: Clarion has no such setting"),
+        }
+    }
+    let body = serde_yaml::to_string(&Value::Mapping(out)).map_err(|e| MigrateError::Invalid(e.to_string()))?;
+    m.notes.sort();
+    let yaml = format!(
+        "# clarion.yml converted from an Alertmanager configuration by `clarion migrate alertmanager`.\n\
+         # Each receiver is a team of the same name, with one channel per webhook, Slack and e-mail config.\n\
+         # Settings not carried over: {} (listed on stderr with their lines).\n{body}",
+        m.notes.len()
+    );
+    clarion_config::Config::parse(&yaml, "clarion.yml").map_err(|e| MigrateError::Invalid(e.to_string()))?;
+    Ok(Migration { yaml, notes: m.notes })
+}
+
+#[derive(Default)]
+struct Migrator {
+    notes: Vec<Note>,
+}
+
+/// The `global:` settings receivers fall back to.
+#[derive(Default)]
+struct Globals {
+    resolve_timeout: Option<Value>,
+    smtp_smarthost: Option<String>,
+    smtp_from: Option<String>,
+    smtp_username: Option<String>,
+    smtp_password: Option<String>,
+    smtp_password_file: Option<String>,
+    smtp_require_tls: Option<bool>,
+    slack_api_url: Option<String>,
+}
+
+impl Globals {
+    fn read(global: Option<&Entry>, m: &mut Migrator) -> Globals {
+        let mut g = Globals::default();
+        for e in global.map(|g| g.value.entries()).unwrap_or_default() {
+            let text = e.value.text().map(str::to_string);
+            match e.key.as_str() {
+                "resolve_timeout" => g.resolve_timeout = Some(e.value.to_value()),
+                "smtp_smarthost" => g.smtp_smarthost = text,
+                "smtp_from" => g.smtp_from = text,
+                "smtp_auth_username" => g.smtp_username = text,
+                "smtp_auth_password" => g.smtp_password = text,
+                "smtp_auth_password_file" => g.smtp_password_file = text,
+                "smtp_require_tls" => g.smtp_require_tls = text.map(|t| t == "true"),
+                "slack_api_url" => g.slack_api_url = text,
+                other => m.note(e.line, &format!("global.{other}"), &not_carried(other)),
+            }
+        }
+        g
+    }
+}
+
+/// Why a setting is not carried over, by its key.
+fn not_carried(key: &str) -> String {
+    match key {
+        "http_config" => "HTTP client settings (proxy, TLS, authentication) are not carried over; Clarion's \
+                          channels use `egress:` and their own timeouts"
+            .into(),
+        "smtp_hello" | "hello" => "the SMTP HELO name is not carried over (Clarion sends its host name)".into(),
+        "smtp_auth_identity" | "auth_identity" | "smtp_auth_secret" | "auth_secret" => {
+            "CRAM-MD5 and PLAIN identities are not carried over (Clarion logs in with username and password)".into()
+        }
+        k if k.ends_with("_file") => {
+            format!(
+                "`{k}` is not carried over: put the value in the channel, or use a setting Clarion reads from a file"
+            )
+        }
+        k if k.ends_with("_url") || k.ends_with("_api_url") => {
+            format!("`{k}` is for an integration Clarion has no channel for; not carried over")
+        }
+        _ => "not carried over".into(),
+    }
+}
+
+/// A receiver integration Clarion has a channel kind for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Webhook,
+    Slack,
+    Email,
+}
+
+impl Kind {
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Webhook => "webhook",
+            Kind::Slack => "slack",
+            Kind::Email => "email",
+        }
+    }
+}
+
+impl Migrator {
+    fn note(&mut self, line: usize, path: &str, message: &str) {
+        self.notes.push(Note { line, path: path.to_string(), message: message.to_string() });
+    }
+
+    /// Each receiver as a team with its channels; the channels of all teams.
+    fn receivers(&mut self, receivers: Option<&Entry>, g: &Globals) -> (Vec<Value>, Vec<Value>) {
+        let (mut teams, mut channels) = (Vec::new(), Vec::new());
+        for (i, item) in receivers.map(|r| r.value.items()).unwrap_or_default().iter().enumerate() {
+            let path = format!("receivers[{i}]");
+            let Some(name) = item.doc.get("name").and_then(|e| e.value.text()) else {
+                self.note(item.line, &path, "a receiver without a name is not carried over");
+                continue;
+            };
+            let mut own = Vec::new();
+            for e in item.doc.entries() {
+                let kind = match e.key.as_str() {
+                    "name" => continue,
+                    "webhook_configs" => Kind::Webhook,
+                    "slack_configs" => Kind::Slack,
+                    "email_configs" => Kind::Email,
+                    other if other.ends_with("_configs") => {
+                        let integration = other.trim_end_matches("_configs");
+                        self.note(
+                            e.line,
+                            &format!("{path}.{other}"),
+                            &format!(
+                                "Clarion has no {integration} channel; this receiver's {integration} \
+                                 notifications are not carried over"
+                            ),
+                        );
+                        continue;
+                    }
+                    other => {
+                        self.note(e.line, &format!("{path}.{other}"), "not carried over");
+                        continue;
+                    }
+                };
+                let configs = e.value.items();
+                for (j, config) in configs.iter().enumerate() {
+                    let at = format!("{path}.{}[{j}]", e.key);
+                    let same_kind = own.iter().filter(|(k, _)| *k == kind).count();
+                    let channel_name = match same_kind {
+                        0 => format!("{name}-{}", kind.name()),
+                        n => format!("{name}-{}-{}", kind.name(), n + 1),
+                    };
+                    let settings = match kind {
+                        Kind::Webhook => self.webhook(&config.doc, &at, config.line),
+                        Kind::Slack => self.slack(&config.doc, &at, config.line, g),
+                        Kind::Email => self.email(&config.doc, &at, config.line, g),
+                    };
+                    if let Some((send_resolved, settings)) = settings {
+                        let mut channel = Mapping::new();
+                        channel.insert("name".into(), channel_name.clone().into());
+                        channel.insert("send_resolved".into(), send_resolved.into());
+                        channel.insert(kind.name().into(), Value::Mapping(settings));
+                        channels.push(Value::Mapping(channel));
+                        own.push((kind, channel_name));
+                    }
+                }
+            }
+            let mut team = Mapping::new();
+            team.insert("name".into(), name.into());
+            if !own.is_empty() {
+                team.insert("channels".into(), own.into_iter().map(|(_, n)| Value::String(n)).collect());
+            }
+            teams.push(Value::Mapping(team));
+        }
+        (teams, channels)
+    }
+
+    /// `send_resolved` as written, else the integration's default.
+    fn send_resolved(config: &Doc, default: bool) -> bool {
+        config.get("send_resolved").and_then(|e| e.value.text()).map_or(default, |t| t == "true")
+    }
+
+    fn webhook(&mut self, c: &Doc, at: &str, line: usize) -> Option<(bool, Mapping)> {
+        let mut out = Mapping::new();
+        for e in c.entries() {
+            match e.key.as_str() {
+                "url" => {
+                    out.insert("url".into(), e.value.to_value());
+                }
+                "max_alerts" | "timeout" => {
+                    out.insert(e.key.as_str().into(), e.value.to_value());
+                }
+                "send_resolved" => {}
+                other => self.note(e.line, &format!("{at}.{other}"), &not_carried(other)),
+            }
+        }
+        if !out.contains_key("url") {
+            self.note(line, at, "a webhook without an inline `url` is not carried over (Clarion has no `url_file`)");
+            return None;
+        }
+        out.insert("format".into(), "alertmanager-v4".into());
+        Some((Self::send_resolved(c, true), out))
+    }
+
+    fn slack(&mut self, c: &Doc, at: &str, line: usize, g: &Globals) -> Option<(bool, Mapping)> {
+        let mut url = g.slack_api_url.clone();
+        for e in c.entries() {
+            match e.key.as_str() {
+                "api_url" => url = e.value.text().map(str::to_string),
+                "send_resolved" => {}
+                "channel" => self.note(
+                    e.line,
+                    &format!("{at}.channel"),
+                    "not carried over: a Slack incoming webhook posts to the channel it was made for",
+                ),
+                "http_config" | "api_url_file" => self.note(e.line, &format!("{at}.{}", e.key), &not_carried(&e.key)),
+                other => self.note(
+                    e.line,
+                    &format!("{at}.{other}"),
+                    "message fields are not carried over: Clarion writes its own Slack message with the \
+                     clarity fields",
+                ),
+            }
+        }
+        let Some(url) = url else {
+            self.note(line, at, "a Slack config without `api_url` (here or in `global:`) is not carried over");
+            return None;
+        };
+        let mut out = Mapping::new();
+        out.insert("url".into(), url.into());
+        Some((Self::send_resolved(c, false), out))
+    }
+
+    fn email(&mut self, c: &Doc, at: &str, line: usize, g: &Globals) -> Option<(bool, Mapping)> {
+        let (mut to, mut from, mut smarthost) = (None, g.smtp_from.clone(), g.smtp_smarthost.clone());
+        let (mut username, mut password, mut password_file) =
+            (g.smtp_username.clone(), g.smtp_password.clone(), g.smtp_password_file.clone());
+        let mut require_tls = g.smtp_require_tls.unwrap_or(true);
+        for e in c.entries() {
+            let text = e.value.text().map(str::to_string);
+            match e.key.as_str() {
+                "to" => to = text,
+                "from" => from = text,
+                "smarthost" => smarthost = text,
+                "auth_username" => username = text,
+                "auth_password" => password = text,
+                "auth_password_file" => password_file = text,
+                "require_tls" => require_tls = text.as_deref() == Some("true"),
+                "send_resolved" => {}
+                "html" | "text" | "headers" => self.note(
+                    e.line,
+                    &format!("{at}.{}", e.key),
+                    "not carried over: Clarion writes its own e-mail with the clarity fields",
+                ),
+                other => self.note(e.line, &format!("{at}.{other}"), &not_carried(other)),
+            }
+        }
+        let (Some(to), Some(from), Some(smarthost)) = (to, from, smarthost) else {
+            self.note(
+                line,
+                at,
+                "an e-mail config needs `to`, `from` and `smarthost` (here or in `global:`); not carried over",
+            );
+            return None;
+        };
+        let mut out = Mapping::new();
+        out.insert("smtp".into(), smarthost.clone().into());
+        // Alertmanager speaks TLS from the first byte on port 465 and STARTTLS elsewhere when TLS is required.
+        let tls = match (require_tls, smarthost.ends_with(":465")) {
+            (_, true) => "tls",
+            (true, false) => "starttls",
+            (false, false) => "none",
+        };
+        out.insert("tls".into(), tls.into());
+        if let Some(u) = username {
+            out.insert("username".into(), u.into());
+        }
+        if let Some(p) = password {
+            out.insert("password".into(), p.into());
+        } else if let Some(p) = password_file {
+            out.insert("password_file".into(), p.into());
+        }
+        out.insert("from".into(), from.into());
+        let to: Vec<Value> =
+            to.split(',').map(str::trim).filter(|a| !a.is_empty()).map(|a| Value::String(a.to_string())).collect();
+        out.insert("to".into(), Value::Sequence(to));
+        Some((Self::send_resolved(c, false), out))
+    }
+
+    /// A node of the route tree, its children converted the same way.
+    fn route(&mut self, route: &Doc, path: &str, line: usize) -> Value {
+        let mut out = Mapping::new();
+        if !matches!(route, Doc::Map(_)) {
+            self.note(line, path, "a route that is not a mapping is not carried over");
+            return Value::Mapping(out);
+        }
+        for e in route.entries() {
+            match e.key.as_str() {
+                "receiver"
+                | "group_by"
+                | "continue"
+                | "matchers"
+                | "match"
+                | "match_re"
+                | "group_wait"
+                | "group_interval"
+                | "repeat_interval"
+                | "mute_time_intervals"
+                | "active_time_intervals" => {
+                    out.insert(e.key.as_str().into(), e.value.to_value());
+                }
+                "labels" => {
+                    for l in e.value.entries() {
+                        if l.value.text().is_some_and(|t| t.contains("{{")) {
+                            self.note(
+                                l.line,
+                                &format!("{path}.labels.{}", l.key),
+                                "a templated route label is kept as written: Clarion does not render templates",
+                            );
+                        }
+                    }
+                    out.insert("labels".into(), e.value.to_value());
+                }
+                "routes" => {
+                    let children: Vec<Value> = e
+                        .value
+                        .items()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, child)| self.route(&child.doc, &format!("{path}.routes[{i}]"), child.line))
+                        .collect();
+                    out.insert("routes".into(), Value::Sequence(children));
+                }
+                other => {
+                    self.note(e.line, &format!("{path}.{other}"), "not a route setting Clarion has; not carried over")
+                }
+            }
+        }
+        Value::Mapping(out)
+    }
+
+    fn inhibit_rules(&mut self, rules: &Entry) -> Value {
+        let mut out = Vec::new();
+        for (i, rule) in rules.value.items().iter().enumerate() {
+            let mut kept = Mapping::new();
+            for e in rule.doc.entries() {
+                match e.key.as_str() {
+                    "source_matchers" | "source_match" | "source_match_re" | "target_matchers" | "target_match"
+                    | "target_match_re" | "equal" => {
+                        kept.insert(e.key.as_str().into(), e.value.to_value());
+                    }
+                    other => self.note(e.line, &format!("inhibit_rules[{i}].{other}"), "not carried over"),
+                }
+            }
+            out.push(Value::Mapping(kept));
+        }
+        Value::Sequence(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;

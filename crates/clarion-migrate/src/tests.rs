@@ -1,0 +1,178 @@
+//! Unit tests of the migration on small files written for one point each.
+
+use super::*;
+
+type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+fn value(yaml: &str) -> Result<serde_yaml::Value, serde_yaml::Error> {
+    serde_yaml::from_str(yaml)
+}
+
+const FILE: &str = "\
+global:
+  resolve_timeout: 10m
+  smtp_smarthost: 'mail.example.org:587'
+  smtp_from: alertmanager@example.org
+  smtp_auth_username: am
+  smtp_auth_password: s3cret-password
+  slack_api_url: https://hooks.slack.com/services/T0/B0/XYZ
+  http_config:
+    proxy_url: http://proxy:3128
+templates: ['/etc/alertmanager/*.tmpl']
+route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 10s
+  routes:
+    - matchers: ['{\"service.name\"=\"checkout\"}', severity=~\"critical|page\"]
+      receiver: checkout
+      continue: true
+      labels: {reason: '{{ .GroupLabels.alertname }}', team: checkout}
+    - match_re: {team: 'db|storage'}
+      receiver: db
+      mute_time_intervals: [nights]
+receivers:
+  - name: ops
+    email_configs:
+      - to: 'ops@example.org, oncall@example.org'
+        headers: {Subject: x}
+  - name: checkout
+    slack_configs:
+      - channel: '#checkout'
+        title: '{{ .CommonAnnotations.summary }}'
+    webhook_configs:
+      - url: http://127.0.0.1:5001/
+        send_resolved: false
+        max_alerts: 10
+      - url: http://127.0.0.1:5002/
+    pagerduty_configs:
+      - routing_key: pd-secret-key
+  - name: db
+inhibit_rules:
+  - source_matchers: [severity=critical]
+    target_matchers: [severity=warning]
+    equal: [alertname]
+time_intervals:
+  - name: nights
+    time_intervals:
+      - times: [{start_time: '22:00', end_time: '24:00'}]
+";
+
+#[test]
+fn receivers_become_teams_with_channels_and_the_tree_is_kept() -> TestResult {
+    let m = alertmanager(FILE)?;
+    let out = value(&m.yaml)?;
+    assert_eq!(out["global"], value("resolve_timeout: 10m")?);
+    assert_eq!(
+        out["teams"],
+        value(
+            "- {name: ops, channels: [ops-email]}
+- {name: checkout, channels: [checkout-slack, checkout-webhook, checkout-webhook-2]}
+- {name: db}"
+        )?
+    );
+    let channels = &out["channels"];
+    assert_eq!(
+        channels[0],
+        value(
+            "{name: ops-email, send_resolved: false, email: {smtp: 'mail.example.org:587', tls: starttls, username: am,
+              password: s3cret-password, from: alertmanager@example.org, to: [ops@example.org, oncall@example.org]}}"
+        )?
+    );
+    assert_eq!(
+        channels[1],
+        value(
+            "{name: checkout-slack, send_resolved: false, slack: {url: 'https://hooks.slack.com/services/T0/B0/XYZ'}}"
+        )?
+    );
+    assert_eq!(
+        channels[2],
+        value(
+            "{name: checkout-webhook, send_resolved: false,
+              webhook: {url: 'http://127.0.0.1:5001/', max_alerts: 10, format: alertmanager-v4}}"
+        )?
+    );
+    assert_eq!(channels[3]["send_resolved"], serde_yaml::Value::Bool(true), "webhooks send resolved by default");
+    let route = &out["route"];
+    assert_eq!(
+        route["routes"][0]["matchers"],
+        value(r#"['{"service.name"="checkout"}', 'severity=~"critical|page"']"#)?
+    );
+    assert_eq!(route["routes"][0]["continue"], serde_yaml::Value::Bool(true));
+    assert_eq!(route["routes"][1]["match_re"], value("{team: 'db|storage'}")?);
+    assert_eq!(route["routes"][1]["mute_time_intervals"], value("[nights]")?);
+    assert_eq!(out["inhibit_rules"][0]["equal"], value("[alertname]")?);
+    assert_eq!(out["time_intervals"][0]["name"], "nights");
+    Ok(())
+}
+
+#[test]
+fn every_setting_not_carried_over_is_named_with_its_line_and_no_value() -> TestResult {
+    let m = alertmanager(FILE)?;
+    let got: Vec<(usize, &str)> = m.notes.iter().map(|n| (n.line, n.path.as_str())).collect();
+    assert_eq!(
+        got,
+        [
+            (8, "global.http_config"),
+            (10, "templates"),
+            (19, "route.routes[0].labels.reason"),
+            (27, "receivers[0].email_configs[0].headers"),
+            (30, "receivers[1].slack_configs[0].channel"),
+            (31, "receivers[1].slack_configs[0].title"),
+            (37, "receivers[1].pagerduty_configs"),
+        ]
+    );
+    for note in &m.notes {
+        for secret in ["s3cret-password", "pd-secret-key", "XYZ", "proxy:3128"] {
+            assert!(!note.to_string().contains(secret), "{note}");
+        }
+    }
+    assert!(m.yaml.starts_with("# clarion.yml converted"), "{}", m.yaml);
+    assert!(m.yaml.contains("Settings not carried over: 7"), "{}", m.yaml);
+    Ok(())
+}
+
+#[test]
+fn smtps_and_plain_smtp_follow_alertmanagers_rules_and_a_config_without_what_it_needs_is_noted() -> TestResult {
+    let file = "route: {receiver: a}
+receivers:
+  - name: a
+    email_configs:
+      - {to: a@example.org, from: am@example.org, smarthost: 'smtp.example.org:465'}
+      - {to: a@example.org, from: am@example.org, smarthost: 'relay:25', require_tls: false}
+      - {to: a@example.org}
+    slack_configs:
+      - {channel: '#x'}
+    webhook_configs:
+      - {url_file: /etc/am/url}
+";
+    let m = alertmanager(file)?;
+    let out = value(&m.yaml)?;
+    assert_eq!(out["channels"][0]["email"]["tls"], "tls");
+    assert_eq!(out["channels"][1]["email"]["tls"], "none");
+    assert_eq!(out["channels"].as_sequence().map(Vec::len), Some(2), "{}", m.yaml);
+    let paths: Vec<&str> = m.notes.iter().map(|n| n.path.as_str()).collect();
+    for want in [
+        "receivers[0].email_configs[2]",
+        "receivers[0].slack_configs[0]",
+        "receivers[0].webhook_configs[0]",
+        "receivers[0].webhook_configs[0].url_file",
+    ] {
+        assert!(paths.contains(&want), "{want} not in {paths:?}");
+    }
+    Ok(())
+}
+
+#[test]
+fn broken_or_foreign_files_are_refused_with_the_line() {
+    let cases = [
+        ("route: [unclosed\n", "line 2"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("receivers: []\n", "no `route:`"),
+        ("route: {receiver: nobody}\nreceivers: [{name: ops}]\n", "does not pass check-config"),
+    ];
+    for (file, want) in cases {
+        let err = alertmanager(file).expect_err(file).to_string();
+        assert!(err.contains(want), "{file}: {err}");
+    }
+}
