@@ -176,8 +176,13 @@ pub struct Matchers(pub Vec<Matcher>);
 impl Matchers {
     /// Parses a list such as `{alertname="Foo", severity=~"crit.*"}` (braces optional).
     pub fn parse(text: &str) -> Result<Matchers, MatcherError> {
-        let inner = text.strip_prefix('{').unwrap_or(text);
-        let inner = inner.strip_suffix('}').unwrap_or(inner);
+        let trimmed = text.trim();
+        // Braces come in pairs (Alertmanager 0.27's parser refuses `{` alone).
+        let inner = match (trimmed.strip_prefix('{'), trimmed.ends_with('}')) {
+            (Some(rest), true) => rest.strip_suffix('}').unwrap_or(rest),
+            (None, false) => trimmed,
+            _ => return Err(MatcherError::BadFormat(text.to_string())),
+        };
         let mut tokens = Vec::new();
         let mut token = String::new();
         let (mut inside_quotes, mut escaped) = (false, false);
@@ -375,6 +380,9 @@ mod tests {
             ("foo=bar\"baz", "unescaped double quote"),
             ("foo=~\"(\"", "invalid regular expression"),
             ("foo<bar", "bad matcher format"),
+            ("{", "bad matcher format"),
+            ("{a=b", "bad matcher format"),
+            ("a=b}", "bad matcher format"),
         ];
         for (text, want) in cases {
             let err = Matchers::parse(text).expect_err(text).to_string();
