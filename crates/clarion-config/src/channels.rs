@@ -25,9 +25,18 @@ pub enum ChannelKind {
     /// A Slack incoming webhook (the same payload works for Mattermost).
     Slack(SlackConfig),
     Email(EmailConfig),
+    /// A Microsoft Teams Workflows webhook, sent an Adaptive Card.
+    MsTeams(MsTeamsConfig),
+    /// PagerDuty's Events API v2: trigger, acknowledge and resolve with one dedup key per group.
+    PagerDuty(PagerDutyConfig),
+    /// A Discord webhook.
+    Discord(DiscordConfig),
+    /// A Telegram chat, through a bot.
+    Telegram(TelegramConfig),
 }
 
-/// A channel as written: exactly one of `webhook`, `slack`, `email` is set.
+/// A channel as written: exactly one kind (`webhook`, `slack`, `email`, `msteams`, `pagerduty`,
+/// `discord`, `telegram`) is set.
 #[derive(serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 struct ChannelEntry {
@@ -40,36 +49,65 @@ struct ChannelEntry {
     slack: Option<SlackConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<EmailConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    msteams: Option<MsTeamsConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagerduty: Option<PagerDutyConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    discord: Option<DiscordConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    telegram: Option<TelegramConfig>,
 }
 
 /// A channel entry that does not say which kind it is.
 #[derive(Debug, thiserror::Error)]
-#[error("channel {0:?} needs exactly one of `webhook`, `slack` or `email`")]
+#[error(
+    "channel {0:?} needs exactly one of `webhook`, `slack`, `email`, `msteams`, `pagerduty`, `discord` or `telegram`"
+)]
 pub struct AmbiguousChannel(String);
 
 impl TryFrom<ChannelEntry> for ChannelConfig {
     type Error = AmbiguousChannel;
 
     fn try_from(e: ChannelEntry) -> Result<Self, Self::Error> {
-        let kind = match (e.webhook, e.slack, e.email) {
-            (Some(w), None, None) => ChannelKind::Webhook(w),
-            (None, Some(s), None) => ChannelKind::Slack(s),
-            (None, None, Some(m)) => ChannelKind::Email(m),
-            _ => return Err(AmbiguousChannel(e.name)),
-        };
-        Ok(ChannelConfig { name: e.name, send_resolved: e.send_resolved, kind })
+        let mut kinds: Vec<ChannelKind> = Vec::new();
+        kinds.extend(e.webhook.map(ChannelKind::Webhook));
+        kinds.extend(e.slack.map(ChannelKind::Slack));
+        kinds.extend(e.email.map(ChannelKind::Email));
+        kinds.extend(e.msteams.map(ChannelKind::MsTeams));
+        kinds.extend(e.pagerduty.map(ChannelKind::PagerDuty));
+        kinds.extend(e.discord.map(ChannelKind::Discord));
+        kinds.extend(e.telegram.map(ChannelKind::Telegram));
+        match (kinds.pop(), kinds.is_empty()) {
+            (Some(kind), true) => Ok(ChannelConfig { name: e.name, send_resolved: e.send_resolved, kind }),
+            _ => Err(AmbiguousChannel(e.name)),
+        }
     }
 }
 
 impl From<ChannelConfig> for ChannelEntry {
     fn from(c: ChannelConfig) -> Self {
-        let (mut webhook, mut slack, mut email) = (None, None, None);
+        let mut entry = ChannelEntry {
+            name: c.name,
+            send_resolved: c.send_resolved,
+            webhook: None,
+            slack: None,
+            email: None,
+            msteams: None,
+            pagerduty: None,
+            discord: None,
+            telegram: None,
+        };
         match c.kind {
-            ChannelKind::Webhook(w) => webhook = Some(w),
-            ChannelKind::Slack(s) => slack = Some(s),
-            ChannelKind::Email(e) => email = Some(e),
+            ChannelKind::Webhook(w) => entry.webhook = Some(w),
+            ChannelKind::Slack(s) => entry.slack = Some(s),
+            ChannelKind::Email(e) => entry.email = Some(e),
+            ChannelKind::MsTeams(t) => entry.msteams = Some(t),
+            ChannelKind::PagerDuty(p) => entry.pagerduty = Some(p),
+            ChannelKind::Discord(d) => entry.discord = Some(d),
+            ChannelKind::Telegram(t) => entry.telegram = Some(t),
         }
-        ChannelEntry { name: c.name, send_resolved: c.send_resolved, webhook, slack, email }
+        entry
     }
 }
 
@@ -84,8 +122,92 @@ impl ChannelConfig {
             ChannelKind::Webhook(w) => w.timeout.0,
             ChannelKind::Slack(s) => s.timeout.0,
             ChannelKind::Email(e) => e.timeout.0,
+            ChannelKind::MsTeams(t) => t.timeout.0,
+            ChannelKind::PagerDuty(p) => p.timeout.0,
+            ChannelKind::Discord(d) => d.timeout.0,
+            ChannelKind::Telegram(t) => t.timeout.0,
         }
     }
+}
+
+/// A Microsoft Teams channel: the URL of a Workflows flow "when a Teams webhook request is received"
+/// (the successor of Office 365 connectors).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MsTeamsConfig {
+    /// The flow's URL (it carries the credential).
+    pub url: HttpUrl,
+    /// Longest time one attempt may take, answer included; default 10s.
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+    /// Longest time to open the connection; default 5s.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: ConfigDuration,
+}
+
+/// A Discord channel: a channel webhook's URL.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiscordConfig {
+    /// The webhook URL (it carries the credential).
+    pub url: HttpUrl,
+    /// Longest time one attempt may take, answer included; default 10s.
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+    /// Longest time to open the connection; default 5s.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: ConfigDuration,
+}
+
+/// A PagerDuty service, through its Events API v2 integration.
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PagerDutyConfig {
+    /// The integration's routing key.
+    pub routing_key: Option<Secret>,
+    /// A file holding the routing key (its content, trailing newline removed).
+    pub routing_key_file: Option<PathBuf>,
+    /// Where the Events API lives; default `https://events.pagerduty.com` (events go to `/v2/enqueue`,
+    /// announcements to `/v2/change/enqueue`).
+    #[serde(default = "default_pagerduty_url")]
+    pub url: HttpUrl,
+    /// Longest time one attempt may take, answer included; default 10s.
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+    /// Longest time to open the connection; default 5s.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: ConfigDuration,
+}
+
+fn default_pagerduty_url() -> HttpUrl {
+    HttpUrl::known("https://events.pagerduty.com")
+}
+
+/// A Telegram chat, written to by a bot (`sendMessage`).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TelegramConfig {
+    /// The bot's token, from BotFather.
+    pub bot_token: Option<Secret>,
+    /// A file holding the token (its content, trailing newline removed).
+    pub bot_token_file: Option<PathBuf>,
+    /// The chat (a group's id is negative).
+    pub chat_id: i64,
+    /// The topic of a forum group to post in.
+    pub message_thread_id: Option<i64>,
+    /// The Bot API's address; default `https://api.telegram.org`.
+    #[serde(default = "default_telegram_url")]
+    pub api_url: HttpUrl,
+    /// Longest time one attempt may take, answer included; default 10s.
+    #[serde(default = "default_timeout")]
+    pub timeout: ConfigDuration,
+    /// Longest time to open the connection; default 5s.
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: ConfigDuration,
+}
+
+fn default_telegram_url() -> HttpUrl {
+    HttpUrl::known("https://api.telegram.org")
 }
 
 const DEFAULT_TIMEOUT: ConfigDuration = ConfigDuration(Duration::from_secs(10));

@@ -155,6 +155,10 @@ impl Config {
             let destination = match &channel.kind {
                 ChannelKind::Webhook(w) => Some(("webhook.url", egress.check_url(w.url.expose()))),
                 ChannelKind::Slack(s) => Some(("slack.url", egress.check_url(s.url.expose()))),
+                ChannelKind::MsTeams(t) => Some(("msteams.url", egress.check_url(t.url.expose()))),
+                ChannelKind::PagerDuty(p) => Some(("pagerduty.url", egress.check_url(p.url.expose()))),
+                ChannelKind::Discord(d) => Some(("discord.url", egress.check_url(d.url.expose()))),
+                ChannelKind::Telegram(t) => Some(("telegram.api_url", egress.check_url(t.api_url.expose()))),
                 ChannelKind::Email(e) => e
                     .smtp
                     .rsplit_once(':')
@@ -169,6 +173,21 @@ impl Config {
                     &named(&channel.name),
                     format!("channel {:?} is defined twice", channel.name),
                 ));
+            }
+            // A credential is given inline or in a file: exactly one of the two.
+            let credential = match &channel.kind {
+                ChannelKind::PagerDuty(p) => Some(("pagerduty", "routing_key", p.routing_key.is_some(), p.routing_key_file.is_some())),
+                ChannelKind::Telegram(t) => Some(("telegram", "bot_token", t.bot_token.is_some(), t.bot_token_file.is_some())),
+                _ => None,
+            };
+            if let Some((kind, key, inline, file)) = credential {
+                if inline == file {
+                    return Err(located(
+                        format!("channels[{i}].{kind}"),
+                        &named(&channel.name),
+                        format!("set one of `{key}` or `{key}_file`"),
+                    ));
+                }
             }
             if let ChannelKind::Webhook(w) = &channel.kind {
                 if w.hmac_secret.is_some() && w.hmac_secret_file.is_some() {

@@ -100,6 +100,11 @@ impl HttpUrl {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// A URL written in Clarion's code (a service's public endpoint), known to be well formed.
+    pub(crate) fn known(url: &'static str) -> HttpUrl {
+        HttpUrl(url.to_string())
+    }
 }
 
 impl fmt::Debug for HttpUrl {
