@@ -1,14 +1,19 @@
-//! Clarion's channels: one folder per kind (`webhook`, `slack`, `email`), each rendering a
+//! Clarion's channels: one folder per kind (`webhook`, `slack`, `email`, `msteams`, `pagerduty`, `discord`,
+//! `telegram`), each rendering a
 //! [`Notification`] (the notification model of `clarion-core`) for its destination and sending it. What
 //! people read — the clarity fields in their one order — is decided once, in [`view`]. A send returns an [`Outcome`] — delivered, retry
 //! (perhaps at a time the receiver asked for), or permanent failure — and never panics or retries by
 //! itself: retry policy belongs to the caller. This crate knows nothing of the store.
 #![forbid(unsafe_code)]
 
+pub mod discord;
 pub mod egress;
 pub mod email;
 pub mod http;
+pub mod msteams;
+pub mod pagerduty;
 pub mod slack;
+pub mod telegram;
 pub mod view;
 pub mod webhook;
 
@@ -70,6 +75,10 @@ pub enum Channel {
     Webhook(webhook::Webhook),
     Slack(slack::Slack),
     Email(email::Email),
+    MsTeams(msteams::MsTeams),
+    PagerDuty(pagerduty::PagerDuty),
+    Discord(discord::Discord),
+    Telegram(telegram::Telegram),
 }
 
 impl Channel {
@@ -96,6 +105,17 @@ impl Channel {
                 let password = read_secret(e.password.as_ref(), e.password_file.as_ref())?;
                 Channel::Email(email::Email::new(e, password, policy)?)
             }
+            ChannelKind::MsTeams(t) => Channel::MsTeams(msteams::MsTeams::new(t, policy)?),
+            ChannelKind::Discord(d) => Channel::Discord(discord::Discord::new(d, policy)?),
+            ChannelKind::PagerDuty(p) => {
+                // Config::parse makes sure exactly one of the two is set.
+                let key = read_secret(p.routing_key.as_ref(), p.routing_key_file.as_ref())?.unwrap_or_default();
+                Channel::PagerDuty(pagerduty::PagerDuty::new(p, key, policy)?)
+            }
+            ChannelKind::Telegram(t) => {
+                let token = read_secret(t.bot_token.as_ref(), t.bot_token_file.as_ref())?.unwrap_or_default();
+                Channel::Telegram(telegram::Telegram::new(t, &token, policy)?)
+            }
         })
     }
 
@@ -105,6 +125,10 @@ impl Channel {
             Channel::Webhook(w) => w.send(n, attempt, now).await,
             Channel::Slack(s) => s.send(n, attempt, now).await,
             Channel::Email(e) => e.send(n, attempt).await,
+            Channel::MsTeams(t) => t.send(n, attempt, now).await,
+            Channel::PagerDuty(p) => p.send(n, attempt, now).await,
+            Channel::Discord(d) => d.send(n, attempt, now).await,
+            Channel::Telegram(t) => t.send(n, attempt, now).await,
         }
     }
 }

@@ -97,6 +97,51 @@ impl View {
     }
 }
 
+impl Item {
+    /// The heading as plain text: `FIRING DiskFull instance=db1` (`NEW` when it joined the group),
+    /// `Announcement`, or the escalation's line.
+    pub fn heading_text(&self) -> String {
+        match &self.heading {
+            Heading::Alert { name, status, labels, is_new } => {
+                let state = match status {
+                    Status::Firing => "FIRING",
+                    Status::Resolved => "RESOLVED",
+                };
+                let new = if *is_new { " NEW" } else { "" };
+                format!("{state}{new} {name} {labels}").trim_end().to_string()
+            }
+            Heading::Announcement => "Announcement".to_string(),
+            Heading::Escalation { text } => text.clone(),
+        }
+    }
+
+    /// The clarity fields as `Label: value` lines in their order (a missing one marked [`MISSING`]),
+    /// then the details and one line per finding: what a plain-text channel shows under the heading.
+    pub fn lines(&self) -> Vec<String> {
+        let mut lines: Vec<String> =
+            self.fields.iter().map(|f| format!("{}: {}", f.label, f.value.as_deref().unwrap_or(MISSING))).collect();
+        if let Some(d) = &self.details {
+            lines.push(format!("Details: {d}"));
+        }
+        if !self.findings.is_empty() {
+            lines.push("Falls short of the communication standard:".to_string());
+            lines.extend(self.findings.iter().map(|f| format!("- {f}")));
+        }
+        lines
+    }
+}
+
+/// `text` cut to at most `max` characters, with `…` where it was cut: the limits of chat services count
+/// characters, and a message over one is refused whole.
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut cut: String = text.chars().take(max.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
 fn field(label: &'static str, value: Option<String>) -> Field {
     Field { label, value, is_link: false }
 }

@@ -176,8 +176,12 @@ impl Config {
             }
             // A credential is given inline or in a file: exactly one of the two.
             let credential = match &channel.kind {
-                ChannelKind::PagerDuty(p) => Some(("pagerduty", "routing_key", p.routing_key.is_some(), p.routing_key_file.is_some())),
-                ChannelKind::Telegram(t) => Some(("telegram", "bot_token", t.bot_token.is_some(), t.bot_token_file.is_some())),
+                ChannelKind::PagerDuty(p) => {
+                    Some(("pagerduty", "routing_key", p.routing_key.is_some(), p.routing_key_file.is_some()))
+                }
+                ChannelKind::Telegram(t) => {
+                    Some(("telegram", "bot_token", t.bot_token.is_some(), t.bot_token_file.is_some()))
+                }
                 _ => None,
             };
             if let Some((kind, key, inline, file)) = credential {

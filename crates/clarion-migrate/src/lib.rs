@@ -3,8 +3,9 @@
 //!
 //! What is carried over: the route tree (matchers in every spelling, grouping, timing, `continue`, time
 //! intervals, route labels), inhibit rules, time intervals under either name, the global resolve timeout,
-//! and each receiver as a team of the same name with one channel per webhook, Slack and e-mail config
-//! (global SMTP and Slack defaults applied, each integration's own `send_resolved` default kept). Routing is
+//! and each receiver as a team of the same name with one channel per webhook, Slack, e-mail, Teams
+//! (`msteamsv2`), PagerDuty, Discord and Telegram config (global defaults applied, each integration's own
+//! `send_resolved` default kept). Routing is
 //! unchanged: the same label set reaches the same receivers, in the same order (a differential test with
 //! amtool holds this).
 //!
@@ -109,7 +110,7 @@ pub fn alertmanager(text: &str) -> Result<Migration, MigrateError> {
     m.notes.sort();
     let yaml = format!(
         "# clarion.yml converted from an Alertmanager configuration by `clarion migrate alertmanager`.\n\
-         # Each receiver is a team of the same name, with one channel per webhook, Slack and e-mail config.\n\
+         # Each receiver is a team of the same name, with one channel per integration config it could carry.\n\
          # Settings not carried over: {} (listed on stderr with their lines).\n{body}",
         m.notes.len()
     );
@@ -133,6 +134,8 @@ struct Globals {
     smtp_password_file: Option<String>,
     smtp_require_tls: Option<bool>,
     slack_api_url: Option<String>,
+    pagerduty_url: Option<String>,
+    telegram_api_url: Option<String>,
 }
 
 impl Globals {
@@ -149,6 +152,8 @@ impl Globals {
                 "smtp_auth_password_file" => g.smtp_password_file = text,
                 "smtp_require_tls" => g.smtp_require_tls = text.map(|t| t == "true"),
                 "slack_api_url" => g.slack_api_url = text,
+                "pagerduty_url" => g.pagerduty_url = text,
+                "telegram_api_url" => g.telegram_api_url = text,
                 other => m.note(e.line, &format!("global.{other}"), &not_carried(other)),
             }
         }
@@ -184,14 +189,23 @@ enum Kind {
     Webhook,
     Slack,
     Email,
+    MsTeams,
+    PagerDuty,
+    Discord,
+    Telegram,
 }
 
 impl Kind {
+    /// The channel kind's key in clarion.yml, also the suffix of the channel's name.
     fn name(self) -> &'static str {
         match self {
             Kind::Webhook => "webhook",
             Kind::Slack => "slack",
             Kind::Email => "email",
+            Kind::MsTeams => "msteams",
+            Kind::PagerDuty => "pagerduty",
+            Kind::Discord => "discord",
+            Kind::Telegram => "telegram",
         }
     }
 }
@@ -217,6 +231,19 @@ impl Migrator {
                     "webhook_configs" => Kind::Webhook,
                     "slack_configs" => Kind::Slack,
                     "email_configs" => Kind::Email,
+                    "msteamsv2_configs" => Kind::MsTeams,
+                    "pagerduty_configs" => Kind::PagerDuty,
+                    "discord_configs" => Kind::Discord,
+                    "telegram_configs" => Kind::Telegram,
+                    "msteams_configs" => {
+                        self.note(
+                            e.line,
+                            &format!("{path}.msteams_configs"),
+                            "Office 365 connectors are retired: make a Teams Workflows webhook and use it in an \
+                             `msteams` channel; not carried over",
+                        );
+                        continue;
+                    }
                     other if other.ends_with("_configs") => {
                         let integration = other.trim_end_matches("_configs");
                         self.note(
@@ -246,6 +273,9 @@ impl Migrator {
                         Kind::Webhook => self.webhook(&config.doc, &at, config.line),
                         Kind::Slack => self.slack(&config.doc, &at, config.line, g),
                         Kind::Email => self.email(&config.doc, &at, config.line, g),
+                        Kind::MsTeams | Kind::Discord => self.chat_webhook(kind, &config.doc, &at, config.line),
+                        Kind::PagerDuty => self.pagerduty(&config.doc, &at, config.line, g),
+                        Kind::Telegram => self.telegram(&config.doc, &at, config.line, g),
                     };
                     if let Some((send_resolved, settings)) = settings {
                         let mut channel = Mapping::new();
@@ -377,6 +407,116 @@ impl Migrator {
             to.split(',').map(str::trim).filter(|a| !a.is_empty()).map(|a| Value::String(a.to_string())).collect();
         out.insert("to".into(), Value::Sequence(to));
         Some((Self::send_resolved(c, false), out))
+    }
+
+    /// A Teams (`msteamsv2_configs`) or Discord config: its `webhook_url`.
+    fn chat_webhook(&mut self, kind: Kind, c: &Doc, at: &str, line: usize) -> Option<(bool, Mapping)> {
+        let mut url = None;
+        for e in c.entries() {
+            match e.key.as_str() {
+                "webhook_url" => url = e.value.text().map(str::to_string),
+                "send_resolved" => {}
+                "http_config" | "webhook_url_file" => {
+                    self.note(e.line, &format!("{at}.{}", e.key), &not_carried(&e.key))
+                }
+                other => self.note(
+                    e.line,
+                    &format!("{at}.{other}"),
+                    "message fields are not carried over: Clarion writes its own message with the clarity fields",
+                ),
+            }
+        }
+        let Some(url) = url else {
+            self.note(
+                line,
+                at,
+                &format!("a {} config without an inline `webhook_url` is not carried over", kind.name()),
+            );
+            return None;
+        };
+        let mut out = Mapping::new();
+        out.insert("url".into(), url.into());
+        Some((Self::send_resolved(c, true), out))
+    }
+
+    fn pagerduty(&mut self, c: &Doc, at: &str, line: usize, g: &Globals) -> Option<(bool, Mapping)> {
+        let mut out = Mapping::new();
+        let mut url = g.pagerduty_url.clone();
+        let mut v1 = false;
+        for e in c.entries() {
+            let text = e.value.text().map(str::to_string);
+            match e.key.as_str() {
+                "routing_key" | "routing_key_file" => {
+                    out.insert(e.key.as_str().into(), text.unwrap_or_default().into());
+                }
+                "url" => url = text,
+                "send_resolved" => {}
+                "service_key" | "service_key_file" => {
+                    v1 = true;
+                    self.note(
+                        e.line,
+                        &format!("{at}.{}", e.key),
+                        "the Events API v1 `service_key` is not carried over: add an Events API v2 integration to \
+                     the service and set its `routing_key`",
+                    )
+                }
+                "http_config" => self.note(e.line, &format!("{at}.http_config"), &not_carried("http_config")),
+                other => self.note(
+                    e.line,
+                    &format!("{at}.{other}"),
+                    "event fields are not carried over: Clarion fills summary, severity, details and links itself",
+                ),
+            }
+        }
+        if !out.contains_key("routing_key") && !out.contains_key("routing_key_file") {
+            if !v1 {
+                self.note(line, at, "a PagerDuty config without `routing_key` is not carried over");
+            }
+            return None;
+        }
+        if let Some(url) = url {
+            // Alertmanager's `url` is the enqueue endpoint; Clarion's is the API's address.
+            let base = url.trim_end_matches('/').trim_end_matches("/v2/enqueue").to_string();
+            out.insert("url".into(), base.into());
+        }
+        Some((Self::send_resolved(c, true), out))
+    }
+
+    fn telegram(&mut self, c: &Doc, at: &str, line: usize, g: &Globals) -> Option<(bool, Mapping)> {
+        let mut out = Mapping::new();
+        let mut api_url = g.telegram_api_url.clone();
+        for e in c.entries() {
+            match e.key.as_str() {
+                "bot_token" | "bot_token_file" => {
+                    out.insert(e.key.as_str().into(), e.value.text().unwrap_or_default().into());
+                }
+                "chat_id" | "message_thread_id" => {
+                    out.insert(e.key.as_str().into(), e.value.to_value());
+                }
+                "api_url" => api_url = e.value.text().map(str::to_string),
+                "send_resolved" => {}
+                "http_config" => self.note(e.line, &format!("{at}.http_config"), &not_carried("http_config")),
+                other => self.note(
+                    e.line,
+                    &format!("{at}.{other}"),
+                    "message settings are not carried over: Clarion writes its own message (HTML) with the \
+                     clarity fields",
+                ),
+            }
+        }
+        let has_token = out.contains_key("bot_token") || out.contains_key("bot_token_file");
+        if !has_token || !out.contains_key("chat_id") {
+            self.note(
+                line,
+                at,
+                "a Telegram config needs `bot_token` (or `bot_token_file`) and `chat_id`; not carried over",
+            );
+            return None;
+        }
+        if let Some(url) = api_url {
+            out.insert("api_url".into(), url.into());
+        }
+        Some((Self::send_resolved(c, true), out))
     }
 
     /// A node of the route tree, its children converted the same way.

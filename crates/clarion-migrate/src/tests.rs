@@ -47,7 +47,13 @@ receivers:
       - url: http://127.0.0.1:5002/
     pagerduty_configs:
       - routing_key: pd-secret-key
+        url: https://events.eu.pagerduty.com/v2/enqueue
+        severity: '{{ .CommonLabels.severity }}'
   - name: db
+    msteamsv2_configs: [{webhook_url: 'https://flows.example.com/workflows/abc'}]
+    discord_configs: [{webhook_url: 'https://discord.example.com/api/webhooks/1/x', title: t}]
+    telegram_configs: [{bot_token: tg-secret-token, chat_id: -1001, message_thread_id: 4, parse_mode: HTML}]
+    victorops_configs: [{api_key: vo-secret}]
 inhibit_rules:
   - source_matchers: [severity=critical]
     target_matchers: [severity=warning]
@@ -67,8 +73,8 @@ fn receivers_become_teams_with_channels_and_the_tree_is_kept() -> TestResult {
         out["teams"],
         value(
             "- {name: ops, channels: [ops-email]}
-- {name: checkout, channels: [checkout-slack, checkout-webhook, checkout-webhook-2]}
-- {name: db}"
+- {name: checkout, channels: [checkout-slack, checkout-webhook, checkout-webhook-2, checkout-pagerduty]}
+- {name: db, channels: [db-msteams, db-discord, db-telegram]}"
         )?
     );
     let channels = &out["channels"];
@@ -93,6 +99,19 @@ fn receivers_become_teams_with_channels_and_the_tree_is_kept() -> TestResult {
         )?
     );
     assert_eq!(channels[3]["send_resolved"], serde_yaml::Value::Bool(true), "webhooks send resolved by default");
+    assert_eq!(
+        channels[4],
+        value("{name: checkout-pagerduty, send_resolved: true, pagerduty: {routing_key: pd-secret-key, url: 'https://events.eu.pagerduty.com'}}")?
+    );
+    assert_eq!(
+        channels[5],
+        value("{name: db-msteams, send_resolved: true, msteams: {url: 'https://flows.example.com/workflows/abc'}}")?
+    );
+    assert_eq!(channels[6]["discord"]["url"], "https://discord.example.com/api/webhooks/1/x");
+    assert_eq!(
+        channels[7],
+        value("{name: db-telegram, send_resolved: true, telegram: {bot_token: tg-secret-token, chat_id: -1001, message_thread_id: 4}}")?
+    );
     let route = &out["route"];
     assert_eq!(
         route["routes"][0]["matchers"],
@@ -119,16 +138,19 @@ fn every_setting_not_carried_over_is_named_with_its_line_and_no_value() -> TestR
             (27, "receivers[0].email_configs[0].headers"),
             (30, "receivers[1].slack_configs[0].channel"),
             (31, "receivers[1].slack_configs[0].title"),
-            (37, "receivers[1].pagerduty_configs"),
+            (40, "receivers[1].pagerduty_configs[0].severity"),
+            (43, "receivers[2].discord_configs[0].title"),
+            (44, "receivers[2].telegram_configs[0].parse_mode"),
+            (45, "receivers[2].victorops_configs"),
         ]
     );
     for note in &m.notes {
-        for secret in ["s3cret-password", "pd-secret-key", "XYZ", "proxy:3128"] {
+        for secret in ["s3cret-password", "pd-secret-key", "XYZ", "proxy:3128", "tg-secret-token", "vo-secret"] {
             assert!(!note.to_string().contains(secret), "{note}");
         }
     }
     assert!(m.yaml.starts_with("# clarion.yml converted"), "{}", m.yaml);
-    assert!(m.yaml.contains("Settings not carried over: 7"), "{}", m.yaml);
+    assert!(m.yaml.contains("Settings not carried over: 10"), "{}", m.yaml);
     Ok(())
 }
 

@@ -1,0 +1,109 @@
+//! The channels people have after Slack and e-mail — Microsoft Teams, PagerDuty, Discord, Telegram — end
+//! to end: the built binary delivers one group to each, over HTTP to a real server on 127.0.0.1 standing
+//! in for the service, in the service's documented shape; PagerDuty's incident is resolved with the same
+//! dedup key when the alert resolves.
+
+mod util;
+
+use std::time::Duration;
+
+use serde_json::json;
+use util::sink::Sink;
+use util::{blocking_request, Server, TestResult};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn config(sink: &Sink, token_file: &std::path::Path) -> String {
+    format!(
+        "teams:
+  - name: ops
+  - name: storage
+    channels: [teams-chat, pd, discord, telegram]
+channels:
+  - name: teams-chat
+    msteams: {{url: '{sink}/teams', timeout: 2s}}
+  - name: pd
+    pagerduty: {{routing_key: R0UT1NG, url: '{sink}/pd', timeout: 2s}}
+  - name: discord
+    discord: {{url: '{sink}/discord', timeout: 2s}}
+  - name: telegram
+    telegram: {{bot_token_file: '{token}', chat_id: -100200, api_url: '{sink}/tg', timeout: 2s}}
+route:
+  receiver: ops
+  group_by: [alertname]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+  routes:
+    - matchers: ['team=\"storage\"']
+      receiver: storage
+",
+        sink = sink.url,
+        token = token_file.display(),
+    )
+}
+
+fn post(server: &Server, body: &serde_json::Value) -> TestResult {
+    let (status, text) =
+        blocking_request("POST", &format!("{}/api/v2/alerts", server.url), Some(&body.to_string()), &[])?;
+    if status != 200 {
+        return Err(format!("POST alerts: {status} {text}").into());
+    }
+    Ok(())
+}
+
+#[test]
+fn one_group_reaches_teams_pagerduty_discord_and_telegram_and_pagerduty_resolves_it() -> TestResult {
+    let sink = Sink::start()?;
+    let dir = tempfile::tempdir()?;
+    let token_file = dir.path().join("telegram.token");
+    std::fs::write(&token_file, "123:secret-token\n")?;
+    let server = Server::start(Some(&config(&sink, &token_file)))?;
+    let start = chrono::Utc::now();
+    let alert = |ends: chrono::DateTime<chrono::Utc>| {
+        json!([{
+            "labels": {"alertname": "DiskFull", "team": "storage", "severity": "critical", "instance": "db1"},
+            "annotations": {"summary": "Disk full on db1", "impact": "orders cannot be written",
+                            "action": "grow the volume", "runbook_url": "https://runbooks.example.org/disk"},
+            "startsAt": start.to_rfc3339(), "endsAt": ends.to_rfc3339(),
+        }])
+    };
+    post(&server, &alert(start + chrono::Duration::minutes(10)))?;
+
+    let teams = sink.wait_for("/teams", 1, WAIT)?[0].json()?;
+    let card = &teams["attachments"][0]["content"];
+    assert_eq!(card["type"], "AdaptiveCard", "{teams}");
+    assert_eq!(card["body"][0]["text"], "CRITICAL · Disk full on db1 · storage");
+
+    let discord = sink.wait_for("/discord", 1, WAIT)?[0].json()?;
+    let content = discord["content"].as_str().unwrap_or("");
+    assert!(content.starts_with("CRITICAL · Disk full on db1 · storage\n"), "{discord}");
+    // A critical alert opens a page: its signed link is offered with the message.
+    assert!(content.contains("Acknowledge page 1: <http://127.0.0.1:"), "{discord}");
+    assert!(discord["embeds"][0]["description"].as_str().is_some_and(|d| d.contains("Action: grow the volume")));
+
+    // The token comes from its file and sits in the path, as the Bot API wants it.
+    let telegram = sink.wait_for("/tg/bot123:secret-token/sendMessage", 1, WAIT)?[0].json()?;
+    assert_eq!(telegram["chat_id"], -100_200);
+    assert!(telegram["text"].as_str().is_some_and(|t| t.starts_with("<b>CRITICAL · Disk full on db1 · storage</b>")));
+
+    let trigger = sink.wait_for("/pd/v2/enqueue", 1, WAIT)?[0].json()?;
+    assert_eq!((trigger["event_action"].as_str(), trigger["routing_key"].as_str()), (Some("trigger"), Some("R0UT1NG")));
+    assert_eq!(trigger["payload"]["severity"], "critical");
+    let key = trigger["dedup_key"].as_str().ok_or("no dedup_key")?.to_string();
+
+    post(&server, &alert(chrono::Utc::now()))?;
+    let events = sink.wait_for("/pd/v2/enqueue", 2, WAIT)?;
+    let resolve = events[1].json()?;
+    assert_eq!(
+        (resolve["event_action"].as_str(), resolve["dedup_key"].as_str()),
+        (Some("resolve"), Some(key.as_str()))
+    );
+    // Each kind sends resolved notifications by default, as Alertmanager's integrations do.
+    for path in ["/teams", "/discord", "/tg/bot123:secret-token/sendMessage"] {
+        sink.wait_for(path, 2, WAIT)?;
+    }
+    // The bot token never reaches the log.
+    assert!(!server.log().contains("secret-token"), "{}", server.log());
+    Ok(())
+}
