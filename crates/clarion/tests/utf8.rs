@@ -217,3 +217,41 @@ fn invalid_utf8_and_empty_names_are_still_refused() -> TestResult {
     assert_eq!(get_json(&server, "/api/v2/alerts")?, json!([]));
     Ok(())
 }
+
+#[test]
+fn inhibit_rules_and_the_cli_take_utf8_names() -> TestResult {
+    let config = "teams: [{name: ops}]
+route: {receiver: ops, group_by: ['service.name']}
+inhibit_rules:
+  - source_matchers: ['{\"alert.severity\"=\"critical\"}']
+    target_matchers: ['\"alert.severity\"=\"warning\"']
+    equal: ['service.name']
+";
+    let server = Server::start(Some(config))?;
+    post_json(
+        &server,
+        "/api/v2/alerts",
+        &json!([
+            {"labels": {"alertname": "Down", "service.name": "checkout", "alert.severity": "critical"}},
+            {"labels": {"alertname": "Slow", "service.name": "checkout", "alert.severity": "warning"}},
+            {"labels": {"alertname": "Slow", "service.name": "search", "alert.severity": "warning"}},
+        ]),
+    )?;
+    let inhibited = query_value(r#"{alertname="Slow","service.name"="checkout"}"#);
+    let alerts = get_json(&server, &format!("/api/v2/alerts?filter={inhibited}"))?;
+    let source =
+        fnv1a_fingerprint(&[("alertname", "Down"), ("service.name", "checkout"), ("alert.severity", "critical")]);
+    assert_eq!(alerts[0]["status"]["inhibitedBy"], json!([source]), "{alerts}");
+    let other = query_value(r#"{alertname="Slow","service.name"="search"}"#);
+    assert_eq!(get_json(&server, &format!("/api/v2/alerts?filter={other}"))?[0]["status"]["inhibitedBy"], json!([]));
+
+    // `clarion alerts` takes the same quoted names.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clarion"))
+        .args(["alerts", "--inhibited", "-o", "json", r#"{"service.name"="checkout"}"#])
+        .env("CLARION_SERVER", &server.url)
+        .output()?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let listed: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(listed.as_array().map(Vec::len), Some(2), "{listed}");
+    Ok(())
+}
