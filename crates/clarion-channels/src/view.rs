@@ -9,7 +9,7 @@
 
 use clarion_core::clarity::ClarityField;
 use clarion_core::notification::{
-    AlertGroup, Announcement, Escalation, EscalationReason, Notification, NotifiedAlert, PageRef, Status,
+    Acknowledged, AlertGroup, Announcement, Escalation, EscalationReason, Notification, NotifiedAlert, PageRef, Status,
 };
 
 /// Shown in place of a clarity field the message does not carry.
@@ -83,6 +83,7 @@ impl View {
             }
             Notification::Announcement(a) => (vec![announcement_item(a)], 1),
             Notification::Escalation(e) => (vec![escalation_item(e)], 1),
+            Notification::Acknowledged(a) => (vec![acknowledged_item(a)], 1),
         };
         let acknowledgeable = match n {
             Notification::AlertGroup(g) => g.status == Status::Firing,
@@ -210,6 +211,20 @@ fn announcement_item(a: &Announcement) -> Item {
         field("Since", Some(a.sent_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())),
     ]);
     Item { heading: Heading::Announcement, fields, details: a.what_changes.clone(), findings: Vec::new() }
+}
+
+fn acknowledged_item(a: &Acknowledged) -> Item {
+    Item {
+        heading: Heading::Escalation { text: format!("Acknowledged by {}", a.by) },
+        fields: vec![
+            field("Summary", Some(a.summary.clone())),
+            field("Severity", Some(a.severity.clone()).filter(|s| !s.trim().is_empty())),
+            field("Page", Some(format!("{} of team {}", a.page.id, a.team))),
+            field("Since", Some(a.page.opened_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())),
+        ],
+        details: None,
+        findings: Vec::new(),
+    }
 }
 
 fn escalation_item(e: &Escalation) -> Item {

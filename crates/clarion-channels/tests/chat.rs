@@ -217,6 +217,27 @@ fn pagerduty_triggers_acknowledges_and_resolves_one_incident_per_group() -> Test
     let (event, _) = pd.render(&Notification::AlertGroup(resolved));
     assert_eq!((event["event_action"].as_str(), event["dedup_key"].as_str()), (Some("resolve"), Some(key.as_str())));
 
+    let page = with_page(group(vec![]), Some("alice")).page.ok_or("page")?;
+    let acknowledged = Notification::Acknowledged(clarion_core::notification::Acknowledged {
+        page,
+        team: "payments".into(),
+        by: "alice".into(),
+        severity: "CRITICAL".into(),
+        summary: "Disk full on db01".into(),
+        group_key: "{}:{alertname=\"DiskFull\"}".into(),
+        external_url: "http://clarion".into(),
+        sent_at: chrono::Utc.with_ymd_and_hms(2026, 11, 27, 6, 5, 0).single().unwrap_or_default(),
+    });
+    let (event, _) = pd.render(&acknowledged);
+    assert_eq!(
+        (event["event_action"].as_str(), event["dedup_key"].as_str()),
+        (Some("acknowledge"), Some(key.as_str()))
+    );
+    assert_eq!(acknowledged.title(), "ACKNOWLEDGED · CRITICAL · Disk full on db01 · payments · by alice");
+    let v4: Value = serde_json::from_slice(&clarion_channels::webhook::payload::alertmanager_v4(&acknowledged, 0)?)?;
+    assert_eq!(v4["alerts"][0]["labels"]["alertname"], "PageAcknowledged");
+    assert_eq!(v4["alerts"][0]["annotations"]["acknowledged_by"], "alice");
+
     let (event, change) = pd.render(&announcement());
     assert!(change, "announcements are change events");
     assert_eq!(event["payload"]["summary"], "ANNOUNCEMENT · Checkout moves to the new cluster · payments");

@@ -60,6 +60,8 @@ pub enum Notification {
     Announcement(Announcement),
     /// A page nobody acknowledged (or whose acknowledgement timed out), for a target of its escalation.
     Escalation(Escalation),
+    /// A page was acknowledged: for channels that keep the incident's state in step (PagerDuty).
+    Acknowledged(Acknowledged),
 }
 
 /// The page a notification belongs to, as its readers see it: the id to acknowledge, and the signed link
@@ -83,6 +85,7 @@ impl Notification {
             Notification::AlertGroup(g) => &g.receiver,
             Notification::Announcement(a) => &a.team,
             Notification::Escalation(e) => &e.team,
+            Notification::Acknowledged(a) => &a.team,
         }
     }
 
@@ -92,6 +95,7 @@ impl Notification {
             Notification::AlertGroup(g) => &g.external_url,
             Notification::Announcement(a) => &a.external_url,
             Notification::Escalation(e) => &e.external_url,
+            Notification::Acknowledged(a) => &a.external_url,
         }
     }
 
@@ -101,6 +105,7 @@ impl Notification {
             Notification::AlertGroup(g) => g.group_key.clone(),
             Notification::Announcement(a) => a.group_key(),
             Notification::Escalation(e) => e.group_key.clone(),
+            Notification::Acknowledged(a) => a.group_key.clone(),
         }
     }
 
@@ -110,6 +115,7 @@ impl Notification {
             Notification::AlertGroup(g) => g.page.as_ref(),
             Notification::Announcement(a) => a.page.as_ref(),
             Notification::Escalation(e) => Some(&e.page),
+            Notification::Acknowledged(a) => Some(&a.page),
         }
     }
 
@@ -119,6 +125,7 @@ impl Notification {
             Notification::AlertGroup(g) => g.page.as_mut(),
             Notification::Announcement(a) => a.page.as_mut(),
             Notification::Escalation(e) => Some(&mut e.page),
+            Notification::Acknowledged(a) => Some(&mut a.page),
         }
     }
 
@@ -133,6 +140,9 @@ impl Notification {
                 first_line(&[&label, &a.title, &a.team, &source])
             }
             Notification::Escalation(e) => e.title(),
+            Notification::Acknowledged(a) => {
+                first_line(&["ACKNOWLEDGED", &a.severity, &a.summary, &a.team, &format!("by {}", a.by)])
+            }
         }
     }
 }
@@ -326,6 +336,23 @@ impl Announcement {
     pub fn group_key(&self) -> String {
         format!("announcement/{}", self.id)
     }
+}
+
+/// A page acknowledged by someone, told to the channels that mirror its state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Acknowledged {
+    pub page: PageRef,
+    /// The page's team.
+    pub team: String,
+    /// Who acknowledged it.
+    pub by: String,
+    /// The page's first line when it opened, and its parts.
+    pub severity: String,
+    pub summary: String,
+    /// The page's group key: the group whose incident this acknowledges.
+    pub group_key: String,
+    pub external_url: String,
+    pub sent_at: Timestamp,
 }
 
 /// Why an escalation notice is sent.

@@ -318,6 +318,14 @@ pub mod keys {
         hex::encode(&h.finalize()[..16])
     }
 
+    /// The acknowledgement of page `page` made at `at`, to `channel`.
+    pub fn acknowledged(page: &str, at: clarion_core::Timestamp, channel: &str) -> String {
+        let mut h = Sha256::new().chain_update("acknowledged").chain_update([0]).chain_update(page).chain_update([0]);
+        h.update(at.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+        h.update(channel);
+        hex::encode(&h.finalize()[..16])
+    }
+
     /// Notice `kind` of the occurrence starting at `start` of event `uid` in calendar `calendar`, to
     /// `channel` of `team` (see `crate::notices`).
     pub fn planned(

@@ -15,7 +15,7 @@
 use std::time::Duration;
 
 use clarion_config::Config;
-use clarion_core::notification::{Escalation, EscalationReason, Notification, PageRef};
+use clarion_core::notification::{Acknowledged, Escalation, EscalationReason, Notification, PageRef};
 use clarion_core::page::{step, Actor, Effect, Event, NotifyReason, PageLife, PageState, Refusal, Target};
 use clarion_core::Timestamp;
 use clarion_store::{Durability, NewPage, PageEventRow, PageRow, StoreError};
@@ -185,7 +185,8 @@ pub async fn apply_with(
         if life == page.life && effects.is_empty() {
             return Ok(Applied { page, changed: false });
         }
-        let envelopes = notices(state, &config, &page, &life, &effects, now);
+        let mut envelopes = notices(state, &config, &page, &life, &effects, now);
+        envelopes.extend(acknowledgements(state, &config, &page, &life, now));
         if !envelopes.is_empty() {
             state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
         }
@@ -286,6 +287,45 @@ fn notices(
         }
     }
     out
+}
+
+/// When `life` acknowledges a page that was not: an `Acknowledged` notice to each of the team's channels
+/// that mirror an incident's state (PagerDuty), so the incident there is acknowledged too. Chat and e-mail
+/// channels are not told: the page's timeline and the next notification say who has it.
+fn acknowledgements(
+    state: &AppState,
+    config: &Config,
+    page: &PageRow,
+    life: &PageLife,
+    now: Timestamp,
+) -> Vec<Envelope> {
+    let (None, Some(at), Some(by)) = (page.life.acknowledged_at, life.acknowledged_at, life.acknowledged_by.as_ref())
+    else {
+        return Vec::new();
+    };
+    let channels = config.team(&page.team).map(|t| t.channels.as_slice()).unwrap_or(&[]);
+    channels
+        .iter()
+        .filter(|c| config.channel(c).is_some_and(|c| matches!(c.kind, clarion_config::ChannelKind::PagerDuty(_))))
+        .map(|channel| {
+            let mut page_ref = page_ref(state, config, page, channel, now);
+            page_ref.acknowledged_by = Some(by.clone());
+            Envelope {
+                channel: channel.clone(),
+                idempotency_key: keys::acknowledged(&display_id(page.id), at, channel),
+                notification: Notification::Acknowledged(Acknowledged {
+                    page: page_ref,
+                    team: page.team.clone(),
+                    by: by.clone(),
+                    severity: page.severity.to_uppercase(),
+                    summary: page.summary.clone(),
+                    group_key: page.group_key.clone(),
+                    external_url: state.external_url(),
+                    sent_at: now,
+                }),
+            }
+        })
+        .collect()
 }
 
 /// The actor of a change made by Clarion itself.

@@ -53,7 +53,7 @@ fn post(server: &Server, body: &serde_json::Value) -> TestResult {
 }
 
 #[test]
-fn one_group_reaches_teams_pagerduty_discord_and_telegram_and_pagerduty_resolves_it() -> TestResult {
+fn one_group_reaches_teams_pagerduty_discord_and_telegram_and_pagerduty_follows_ack_and_resolve() -> TestResult {
     let sink = Sink::start()?;
     let dir = tempfile::tempdir()?;
     let token_file = dir.path().join("telegram.token");
@@ -92,9 +92,23 @@ fn one_group_reaches_teams_pagerduty_discord_and_telegram_and_pagerduty_resolves
     assert_eq!(trigger["payload"]["severity"], "critical");
     let key = trigger["dedup_key"].as_str().ok_or("no dedup_key")?.to_string();
 
+    // Acknowledged in Clarion: the incident in PagerDuty is acknowledged at once, with the same key.
+    let ack = std::process::Command::new(env!("CARGO_BIN_EXE_clarion"))
+        .args(["ack", "1", "--by", "alice"])
+        .env("CLARION_SERVER", &server.url)
+        .output()?;
+    assert!(ack.status.success(), "{}", String::from_utf8_lossy(&ack.stderr));
+    let acknowledge = sink.wait_for("/pd/v2/enqueue", 2, WAIT)?[1].json()?;
+    assert_eq!(
+        (acknowledge["event_action"].as_str(), acknowledge["dedup_key"].as_str()),
+        (Some("acknowledge"), Some(key.as_str())),
+        "{acknowledge}"
+    );
+    assert_eq!(sink.received_on("/teams").len(), 1, "chat channels are not told of the acknowledgement");
+
     post(&server, &alert(chrono::Utc::now()))?;
-    let events = sink.wait_for("/pd/v2/enqueue", 2, WAIT)?;
-    let resolve = events[1].json()?;
+    let events = sink.wait_for("/pd/v2/enqueue", 3, WAIT)?;
+    let resolve = events[2].json()?;
     assert_eq!(
         (resolve["event_action"].as_str(), resolve["dedup_key"].as_str()),
         (Some("resolve"), Some(key.as_str()))

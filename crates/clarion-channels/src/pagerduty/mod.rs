@@ -1,5 +1,6 @@
 //! The PagerDuty channel, on the Events API v2: a firing group triggers an incident, the same group
-//! acknowledged in Clarion acknowledges it, resolved resolves it — one dedup key per aggregation group
+//! acknowledged in Clarion acknowledges it (at once, through an `Acknowledged` notice, and again with
+//! the group's next notification), resolved resolves it — one dedup key per aggregation group
 //! (its group key hashed), so escalation notices of the group's page land on the same incident.
 //! Announcements go to the Change Events API (`/v2/change/enqueue`): they inform, they do not page.
 //! The routing key is a credential: errors never show it.
@@ -112,6 +113,10 @@ impl PagerDuty {
                 });
                 (event, false)
             }
+            Notification::Acknowledged(a) => (
+                json!({"routing_key": self.routing_key, "event_action": "acknowledge", "dedup_key": dedup_key(&a.group_key)}),
+                false,
+            ),
             Notification::Escalation(e) => {
                 let event = json!({
                     "routing_key": self.routing_key, "event_action": "trigger", "dedup_key": dedup_key(&e.group_key),

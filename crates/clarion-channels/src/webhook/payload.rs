@@ -3,14 +3,14 @@
 //!
 //! Both formats are alert-shaped, because that is what webhook consumers parse: an announcement is
 //! rendered as a group of one alert named `Announcement` whose annotations carry its clarity fields where
-//! [`ClarityField::alert_sources`] says an alert carries them, and an escalation notice as one alert named
-//! `PageEscalation`. Clarion's format adds `kind`, the first line (`title`) and the `page` with its signed
+//! [`ClarityField::alert_sources`] says an alert carries them, an escalation notice as one alert named
+//! `PageEscalation`, and an acknowledgement as one named `PageAcknowledged`. Clarion's format adds `kind`, the first line (`title`) and the `page` with its signed
 //! acknowledgement link.
 
 use clarion_core::clarity::{ClarityField, Source};
 use clarion_core::labels::LabelSet;
 use clarion_core::notification::{
-    AlertGroup, Announcement, Escalation, FindingNote, Notification, NotifiedAlert, PageRef, Status,
+    Acknowledged, AlertGroup, Announcement, Escalation, FindingNote, Notification, NotifiedAlert, PageRef, Status,
 };
 use clarion_core::Timestamp;
 use serde::Serialize;
@@ -38,7 +38,41 @@ fn alert_group(n: &Notification) -> std::borrow::Cow<'_, AlertGroup> {
         Notification::AlertGroup(g) => std::borrow::Cow::Borrowed(g),
         Notification::Announcement(a) => std::borrow::Cow::Owned(announcement_as_alert_group(a)),
         Notification::Escalation(e) => std::borrow::Cow::Owned(escalation_as_alert_group(e)),
+        Notification::Acknowledged(a) => std::borrow::Cow::Owned(acknowledged_as_alert_group(a)),
     }
+}
+
+/// The `alertname` of the alert that carries an acknowledgement in webhook payloads.
+pub const ACKNOWLEDGED_NAME: &str = "PageAcknowledged";
+
+/// An acknowledgement as a group of one alert: labels `alertname`, `severity`, `team`, `page`;
+/// annotations `summary` and `acknowledged_by`.
+pub fn acknowledged_as_alert_group(a: &Acknowledged) -> AlertGroup {
+    let mut labels: LabelSet = [
+        ("alertname".to_string(), ACKNOWLEDGED_NAME.to_string()),
+        ("team".to_string(), a.team.clone()),
+        ("page".to_string(), a.page.id.clone()),
+    ]
+    .into();
+    if !a.severity.trim().is_empty() {
+        labels.insert("severity", a.severity.to_lowercase());
+    }
+    let annotations: LabelSet =
+        [("summary".to_string(), a.summary.clone()), ("acknowledged_by".to_string(), a.by.clone())].into();
+    let alert = NotifiedAlert {
+        status: Status::Firing,
+        labels: labels.clone(),
+        annotations,
+        starts_at: a.page.opened_at,
+        ends_at: None,
+        generator_url: format!("{}/api/v1/pages/{}", a.external_url, a.page.id),
+        fingerprint: String::new(),
+        findings: Vec::new(),
+        is_new: false,
+    };
+    let mut group = AlertGroup::new(a.team.clone(), a.group_key.clone(), labels, vec![alert], a.external_url.clone());
+    group.page = Some(a.page.clone());
+    group
 }
 
 /// The `alertname` of the alert that carries an escalation notice in webhook payloads.
@@ -250,6 +284,7 @@ pub fn clarion(n: &Notification, max_alerts: usize, idempotency_key: &str) -> Re
         Notification::AlertGroup(_) => "alerts",
         Notification::Announcement(_) => "announcement",
         Notification::Escalation(_) => "escalation",
+        Notification::Acknowledged(_) => "acknowledged",
     };
     let title = n.title();
     let page = n.page();
