@@ -113,7 +113,8 @@ pub struct AlertStatus {
     pub silenced_by: Vec<String>,
     pub inhibited_by: Vec<Fingerprint>,
     /// What holds it back besides silences and inhibition: the planned events running on its service
-    /// (`calendar/uid`), as Alertmanager 0.28+ names muting time intervals.
+    /// (`calendar/uid`) and, in listings, the time intervals holding back its routes (Alertmanager
+    /// 0.28+'s `mutedBy`).
     pub muted_by: Vec<String>,
 }
 

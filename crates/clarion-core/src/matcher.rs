@@ -4,8 +4,9 @@
 //! matchers, values optionally double-quoted with `\"`, `\\` and `\n` escapes. Label names are those of
 //! Alertmanager 0.27+: any UTF-8 text, written bare when it holds no reserved character (whitespace or one
 //! of `` {}!=~,\"'` ``) or double-quoted like a value (`{"service.name"="checkout"}`). Regular expressions
-//! are anchored (`^(?:…)$`) like Prometheus's. Printing quotes the value, and the name when it is not of
-//! the classic grammar, so `parse(print(m)) == m`.
+//! are anchored (`^(?:…)$`) like Prometheus's. Printing quotes the value, and the name only when it holds
+//! a reserved character (as Alertmanager 0.27+ prints it: `service.name="x"`, `"a b"="x"`), so route and
+//! group keys read as Alertmanager's and `parse(print(m)) == m`.
 
 use std::fmt;
 
@@ -145,10 +146,10 @@ impl Matcher {
 
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if crate::labels::is_classic_label_name(&self.name) {
-            f.write_str(&self.name)?;
-        } else {
+        if self.name.chars().any(is_reserved) {
             write_quoted(f, &self.name)?;
+        } else {
+            f.write_str(&self.name)?;
         }
         f.write_str(self.op.as_str())?;
         write_quoted(f, &self.value)
@@ -408,7 +409,8 @@ mod tests {
             r#"a=~"x|y\"z""#,
             r#"a!="back\\slash""#,
             r#"a!~"new\nline""#,
-            r#""service.name"="checkout""#,
+            r#"service.name="checkout""#,
+            r#""a b"="x""#,
             r#""we\"ird, name"!~"x""#,
         ] {
             let m = Matcher::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));

@@ -150,7 +150,7 @@ impl Globals {
                 "smtp_auth_username" => g.smtp_username = text,
                 "smtp_auth_password" => g.smtp_password = text,
                 "smtp_auth_password_file" => g.smtp_password_file = text,
-                "smtp_require_tls" => g.smtp_require_tls = text.map(|t| t == "true"),
+                "smtp_require_tls" => g.smtp_require_tls = text.as_deref().and_then(yaml_bool),
                 "slack_api_url" => g.slack_api_url = text,
                 "pagerduty_url" => g.pagerduty_url = text,
                 "telegram_api_url" => g.telegram_api_url = text,
@@ -158,6 +158,16 @@ impl Globals {
             }
         }
         g
+    }
+}
+
+/// A YAML 1.1 boolean as Alertmanager's YAML reader takes it: `true`, `True`, `yes`, `on`, `y` and
+/// their opposites, in any of the spellings it accepts.
+fn yaml_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" | "y" | "Y" => Some(true),
+        "false" | "False" | "FALSE" | "no" | "No" | "NO" | "off" | "Off" | "OFF" | "n" | "N" => Some(false),
+        _ => None,
     }
 }
 
@@ -299,7 +309,7 @@ impl Migrator {
 
     /// `send_resolved` as written, else the integration's default.
     fn send_resolved(config: &Doc, default: bool) -> bool {
-        config.get("send_resolved").and_then(|e| e.value.text()).map_or(default, |t| t == "true")
+        config.get("send_resolved").and_then(|e| e.value.text()).and_then(yaml_bool).unwrap_or(default)
     }
 
     fn webhook(&mut self, c: &Doc, at: &str, line: usize) -> Option<(bool, Mapping)> {
@@ -325,6 +335,17 @@ impl Migrator {
     }
 
     fn slack(&mut self, c: &Doc, at: &str, line: usize, g: &Globals) -> Option<(bool, Mapping)> {
+        // A config's own `api_url_file` wins over the global URL in Alertmanager: it is noted, and the
+        // global URL is not put in its place (the messages would go to another webhook).
+        if c.get("api_url_file").is_some() && c.get("api_url").is_none() {
+            self.note(
+                line,
+                at,
+                "a Slack config whose URL is in `api_url_file` is not carried over (none of its settings): put \
+                 the URL in a `slack` channel",
+            );
+            return None;
+        }
         let mut url = g.slack_api_url.clone();
         for e in c.entries() {
             match e.key.as_str() {
@@ -355,8 +376,7 @@ impl Migrator {
 
     fn email(&mut self, c: &Doc, at: &str, line: usize, g: &Globals) -> Option<(bool, Mapping)> {
         let (mut to, mut from, mut smarthost) = (None, g.smtp_from.clone(), g.smtp_smarthost.clone());
-        let (mut username, mut password, mut password_file) =
-            (g.smtp_username.clone(), g.smtp_password.clone(), g.smtp_password_file.clone());
+        let (mut username, mut password, mut password_file) = (None, None, None);
         let mut require_tls = g.smtp_require_tls.unwrap_or(true);
         for e in c.entries() {
             let text = e.value.text().map(str::to_string);
@@ -367,7 +387,7 @@ impl Migrator {
                 "auth_username" => username = text,
                 "auth_password" => password = text,
                 "auth_password_file" => password_file = text,
-                "require_tls" => require_tls = text.as_deref() == Some("true"),
+                "require_tls" => require_tls = text.as_deref().and_then(yaml_bool).unwrap_or(true),
                 "send_resolved" => {}
                 "html" | "text" | "headers" => self.note(
                     e.line,
@@ -376,6 +396,13 @@ impl Migrator {
                 ),
                 other => self.note(e.line, &format!("{at}.{other}"), &not_carried(other)),
             }
+        }
+        // As Alertmanager: the global login applies only to a config that sets none of its own.
+        if username.is_none() {
+            username = g.smtp_username.clone();
+        }
+        if password.is_none() && password_file.is_none() {
+            (password, password_file) = (g.smtp_password.clone(), g.smtp_password_file.clone());
         }
         let (Some(to), Some(from), Some(smarthost)) = (to, from, smarthost) else {
             self.note(
@@ -476,8 +503,20 @@ impl Migrator {
         }
         if let Some(url) = url {
             // Alertmanager's `url` is the enqueue endpoint; Clarion's is the API's address.
-            let base = url.trim_end_matches('/').trim_end_matches("/v2/enqueue").to_string();
-            out.insert("url".into(), base.into());
+            match url.trim_end_matches('/').strip_suffix("/v2/enqueue") {
+                Some(base) => {
+                    out.insert("url".into(), base.into());
+                }
+                None => {
+                    let at_url = c.get("url").map_or(line, |e| e.line);
+                    self.note(
+                        at_url,
+                        &format!("{at}.url"),
+                        "not carried over: Clarion posts to `<url>/v2/enqueue`, and this URL does not end in \
+                         `/v2/enqueue`; set the channel's `url` to the API's address",
+                    );
+                }
+            }
         }
         Some((Self::send_resolved(c, true), out))
     }
@@ -528,9 +567,15 @@ impl Migrator {
         }
         for e in route.entries() {
             match e.key.as_str() {
+                "continue" => {
+                    let value = match e.value.text().and_then(yaml_bool) {
+                        Some(b) => Value::Bool(b),
+                        None => e.value.to_value(),
+                    };
+                    out.insert("continue".into(), value);
+                }
                 "receiver"
                 | "group_by"
-                | "continue"
                 | "matchers"
                 | "match"
                 | "match_re"

@@ -198,3 +198,50 @@ fn broken_or_foreign_files_are_refused_with_the_line() {
         assert!(err.contains(want), "{file}: {err}");
     }
 }
+
+#[test]
+fn booleans_are_read_as_alertmanager_reads_them_and_a_receivers_own_login_wins() -> TestResult {
+    let file = "global:
+  smtp_smarthost: 'mail.example.org:587'
+  smtp_from: am@example.org
+  smtp_auth_username: global-user
+  smtp_auth_password: global-password
+  slack_api_url: https://hooks.slack.com/services/GLOBAL
+route:
+  receiver: a
+  routes:
+    - {matchers: [x=\"1\"], receiver: a, continue: yes}
+receivers:
+  - name: a
+    email_configs:
+      - {to: a@example.org, require_tls: True, send_resolved: yes, auth_password_file: /etc/am/pw}
+      - {to: a@example.org, require_tls: no, auth_username: own}
+    slack_configs:
+      - {api_url_file: /etc/am/slack-url, channel: '#x'}
+    pagerduty_configs:
+      - {routing_key: k, url: 'https://pd-proxy.example.org/events'}
+";
+    let m = alertmanager(file)?;
+    let out = value(&m.yaml)?;
+    assert_eq!(out["route"]["routes"][0]["continue"], serde_yaml::Value::Bool(true));
+    let first = &out["channels"][0];
+    assert_eq!(first["send_resolved"], serde_yaml::Value::Bool(true), "`yes` is true");
+    assert_eq!(first["email"]["tls"], "starttls", "`True` requires TLS");
+    assert_eq!(first["email"]["password_file"], "/etc/am/pw");
+    assert!(first["email"].get("password").is_none(), "the global password does not override the receiver's file");
+    assert_eq!(first["email"]["username"], "global-user");
+    let second = &out["channels"][1];
+    assert_eq!(second["email"]["tls"], "none", "`no` turns TLS off");
+    assert_eq!(
+        (second["email"]["username"].as_str(), second["email"]["password"].as_str()),
+        (Some("own"), Some("global-password"))
+    );
+    let names: Vec<&str> =
+        out["channels"].as_sequence().into_iter().flatten().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["a-email", "a-email-2", "a-pagerduty"], "a Slack config with a URL file gets no global URL");
+    assert!(out["channels"][2]["pagerduty"].get("url").is_none());
+    let paths: Vec<&str> = m.notes.iter().map(|n| n.path.as_str()).collect();
+    assert!(paths.contains(&"receivers[0].slack_configs[0]"), "{paths:?}");
+    assert!(paths.contains(&"receivers[0].pagerduty_configs[0].url"), "{paths:?}");
+    Ok(())
+}

@@ -258,7 +258,9 @@ fn notices(
             .get_or_create(&crate::metrics::EscalationLabels { team: page.team.clone(), tier: (*tier + 1) as u64 })
             .inc();
         for target in targets {
-            for channel in channels_of(config, target) {
+            // A PagerDuty channel is told of the group (trigger, acknowledge, resolve) and escalates
+            // inside PagerDuty; an escalation notice there would open an incident nothing ever closes.
+            for channel in channels_of(config, target).iter().filter(|c| !is_pagerduty(config, c)) {
                 let notice = Escalation {
                     page: page_ref(state, config, page, channel, now),
                     team: page.team.clone(),
@@ -289,6 +291,11 @@ fn notices(
     out
 }
 
+/// Whether channel `name` is a PagerDuty channel.
+fn is_pagerduty(config: &Config, name: &str) -> bool {
+    config.channel(name).is_some_and(|c| matches!(c.kind, clarion_config::ChannelKind::PagerDuty(_)))
+}
+
 /// When `life` acknowledges a page that was not: an `Acknowledged` notice to each of the team's channels
 /// that mirror an incident's state (PagerDuty), so the incident there is acknowledged too. Chat and e-mail
 /// channels are not told: the page's timeline and the next notification say who has it.
@@ -306,7 +313,7 @@ fn acknowledgements(
     let channels = config.team(&page.team).map(|t| t.channels.as_slice()).unwrap_or(&[]);
     channels
         .iter()
-        .filter(|c| config.channel(c).is_some_and(|c| matches!(c.kind, clarion_config::ChannelKind::PagerDuty(_))))
+        .filter(|c| is_pagerduty(config, c))
         .map(|channel| {
             let mut page_ref = page_ref(state, config, page, channel, now);
             page_ref.acknowledged_by = Some(by.clone());

@@ -132,7 +132,8 @@ async fn every_kind_of_invalid_alert_is_refused_with_its_reason_while_valid_ones
         {"labels": {"alertname": "FarFuture"}, "endsAt": "9999-12-31T00:00:00Z"},
         {"labels": {"alertname": "BadAnnotation"}, "annotations": {"": "x"}},
         "not an object",
-        {"labels": {"alertname": "Good2"}}
+        {"labels": {"alertname": "Nul", "instance": "a\u{0}b"}},
+        {"labels": {"alertname": "Good2", "note": "a literal \\u0000 is text, not NUL"}}
     ]);
     let (status, body) = h.post_alerts(&batch.to_string()).await?;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -148,6 +149,7 @@ async fn every_kind_of_invalid_alert_is_refused_with_its_reason_while_valid_ones
         "alert 8 (FarFuture): endsAt: 9999-12-31T00:00:00.000Z is out of range",
         "alert 9 (BadAnnotation): invalid annotations: invalid name \"\"",
         "alert 10: invalid type: string \"not an object\"",
+        "alert 11 (Nul): a text holds the NUL character",
     ] {
         assert!(msg.contains(want), "missing {want:?} in:\n{msg}");
     }

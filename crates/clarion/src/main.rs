@@ -390,7 +390,8 @@ pub enum RoutesCommand {
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// An alertmanager.yml: the route tree, inhibit rules, time intervals and resolve timeout as they are,
-    /// each receiver as a team with its webhook, Slack and e-mail channels. Every setting not carried over
+    /// each receiver as a team with its webhook, Slack, e-mail, Teams, PagerDuty, Discord and Telegram
+    /// channels. Every setting not carried over
     /// is listed on standard error with its line. Exit 0 converted, 1 the result does not pass
     /// check-config, 2 the file cannot be read as an Alertmanager configuration.
     Alertmanager {

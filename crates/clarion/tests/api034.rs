@@ -208,3 +208,68 @@ fn silences_keep_annotations_and_filter_by_state() -> TestResult {
     assert!(body.contains("annotation"), "{body}");
     Ok(())
 }
+
+#[test]
+fn time_intervals_mute_an_alert_only_in_the_groups_of_the_routes_they_hold_back() -> TestResult {
+    let config = "
+teams: [{name: ops}, {name: search}, {name: archive}]
+time_intervals:
+  - name: every-day
+    time_intervals: [{weekdays: ['sunday:saturday']}]
+  - name: in-2000
+    time_intervals: [{years: ['2000']}]
+route:
+  receiver: ops
+  group_by: [alertname]
+  routes:
+    - matchers: ['team=\"search\"']
+      receiver: search
+      mute_time_intervals: [every-day]
+      continue: true
+    - matchers: ['team=~\"search|index\"']
+      receiver: ops
+    - matchers: ['team=\"archive\"']
+      receiver: archive
+      active_time_intervals: [in-2000]
+";
+    let server = Server::start(Some(config))?;
+    post_json(
+        &server,
+        "/api/v2/alerts",
+        &json!([
+            {"labels": {"alertname": "IndexLag", "team": "search"}},
+            {"labels": {"alertname": "Backlog", "team": "archive"}},
+        ]),
+    )?;
+    let groups = get_json(&server, "/api/v2/alerts/groups")?;
+    let status_in = |receiver: &str, alertname: &str| -> TestResult<Value> {
+        let group = groups
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|g| g["receiver"]["name"] == receiver && g["labels"]["alertname"] == alertname)
+            .ok_or(format!("no {receiver} group of {alertname}: {groups}"))?;
+        Ok(group["alerts"][0]["status"].clone())
+    };
+    // One alert, two groups: muted where its route is held back, active in the other.
+    assert_eq!(status_in("search", "IndexLag")?["mutedBy"], json!(["every-day"]));
+    assert_eq!(status_in("ops", "IndexLag")?["mutedBy"], json!([]));
+    assert_eq!(status_in("ops", "IndexLag")?["state"], "active");
+    // Outside its active interval a route is held back too, and says by which interval.
+    assert_eq!(status_in("archive", "Backlog")?["mutedBy"], json!(["in-2000"]));
+    // `muted=false` drops the muted groups and keeps the unmuted one of the same alert.
+    let unmuted = get_json(&server, "/api/v2/alerts/groups?muted=false")?;
+    let listed: Vec<(String, String)> = unmuted
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|g| {
+            (
+                g["receiver"]["name"].as_str().unwrap_or("").into(),
+                g["labels"]["alertname"].as_str().unwrap_or("").into(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [("ops".to_string(), "IndexLag".to_string())], "{unmuted}");
+    Ok(())
+}

@@ -51,13 +51,15 @@ fn every_file_converts_to_a_configuration_check_config_accepts_with_each_dropped
             let rest = line.strip_prefix(&format!("{}:", file.display())).ok_or(format!("{name}: {line}"))?;
             let (number, rest) = rest.split_once(": ").ok_or(format!("{name}: {line}"))?;
             let number: usize = number.parse()?;
-            let key = rest.split(':').next().and_then(|p| p.rsplit('.').next()).ok_or("no path")?;
-            let key = key.split('[').next().unwrap_or(key);
+            let last = rest.split(':').next().and_then(|p| p.rsplit('.').next()).ok_or("no path")?;
             let source = text.lines().nth(number - 1).ok_or(format!("{name}: no line {number}"))?;
-            assert!(
-                source.contains(key) || key.ends_with(']'),
-                "{name}:{number} ({source:?}) does not hold {key}: {line}"
-            );
+            if last.ends_with(']') {
+                // A note about a whole config item points at the item's first line.
+                assert!(source.trim_start().starts_with('-'), "{name}:{number} ({source:?}) is no list item: {line}");
+            } else {
+                let key = last.split('[').next().unwrap_or(last);
+                assert!(source.contains(key), "{name}:{number} ({source:?}) does not hold {key}: {line}");
+            }
         }
         for secret in ["mysecret", "multiline"] {
             assert!(!notes.contains(secret), "{name}: a note quotes a secret: {notes}");

@@ -1,7 +1,8 @@
 //! The PagerDuty channel, on the Events API v2: a firing group triggers an incident, the same group
 //! acknowledged in Clarion acknowledges it (at once, through an `Acknowledged` notice, and again with
-//! the group's next notification), resolved resolves it — one dedup key per aggregation group
-//! (its group key hashed), so escalation notices of the group's page land on the same incident.
+//! the group's next notification), resolved resolves it — one dedup key per aggregation group (its group
+//! key hashed). Escalation happens inside PagerDuty: Clarion sends no escalation notice to a PagerDuty
+//! channel (an escalation rendered here is a trigger on the group's incident, for completeness).
 //! Announcements go to the Change Events API (`/v2/change/enqueue`): they inform, they do not page.
 //! The routing key is a credential: errors never show it.
 

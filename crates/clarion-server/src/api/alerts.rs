@@ -223,8 +223,8 @@ impl AlertQuery {
                 "unprocessed" => {
                     parse_bool("unprocessed", &value, true)?;
                 }
-                // Each value is a matcher list, braces optional (`{"service.name"="checkout"}`), as
-                // Alertmanager reads it.
+                // Each value is a matcher, braces optional (`{"service.name"="checkout"}`), as
+                // Alertmanager reads it; Clarion also takes several in one value, comma-separated.
                 "filter" => q.filter.0.extend(parse_filter(&value)?),
                 "receiver_matchers" => q.receiver_matchers.0.extend(parse_filter(&value)?),
                 "receiver" if !value.is_empty() => {
@@ -269,17 +269,11 @@ struct StatusWire<'a> {
     inhibited_by: Vec<FingerprintWire>,
     #[serde(rename = "silencedBy")]
     silenced_by: &'a [String],
-    /// Alertmanager 0.28+'s field; here the planned events running on the alert's service.
+    /// Alertmanager 0.28+'s field: the time intervals holding back the alert's routes, and the planned
+    /// events running on its service.
     #[serde(rename = "mutedBy")]
     muted_by: &'a [String],
     state: &'static str,
-}
-
-impl StatusWire<'_> {
-    /// Silenced, inhibited or held back by a time interval or planned event.
-    fn is_muted(&self) -> bool {
-        !self.inhibited_by.is_empty() || !self.silenced_by.is_empty() || !self.muted_by.is_empty()
-    }
 }
 
 /// A fingerprint written straight into the answer (no string per alert).
@@ -587,16 +581,18 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
     Ok(super::json_array_stream(move |out| {
         let statuses = Statuses::of(&snapshot, muted, now);
         let mut findings = Findings::new(&config);
+        // Each alert's status without the time intervals of its routes, which differ per group: the
+        // listing's filters see them all first (an alert muted in any of its groups may be listed), and
+        // each group's own in the group.
         let by_fp: clarion_core::labels::FingerprintMap<(&Alert, AlertStatus)> = snapshot
             .alerts
             .iter()
             .filter(|(_, a)| a.ends_at >= now && matches_alert_filter(&q.filter, &a.labels))
             .filter_map(|(fp, a)| {
-                let mut status = statuses.status(&a.labels);
-                if !route_mutes.0.is_empty() {
-                    route_mutes.add_to(&mut status, &snapshot.route.matching(&a.labels));
-                }
-                q.admits(&status).then_some((*fp, (&**a, status)))
+                let base = statuses.status(&a.labels);
+                let mut status = base.clone();
+                route_mutes.add_to(&mut status, &snapshot.route.matching(&a.labels));
+                q.admits(&status).then_some((*fp, (&**a, base)))
             })
             .collect();
         let team_labels = receiver_labels(&config);
@@ -604,18 +600,26 @@ pub async fn groups(_: Authorized<Read>, State(state): State<AppState>, uri: Uri
         let admitted = by_fp.iter().map(|(fp, (a, _))| (*fp, &a.labels));
         let (groups, receivers_of) = listing_groups(&snapshot.route, admitted, keep);
         for g in groups {
-            let alerts = g
+            let members: Vec<(Fingerprint, &Alert, AlertStatus)> = g
                 .members
                 .iter()
                 .filter_map(|(fp, _)| {
-                    let (alert, status) = by_fp.get(fp)?;
-                    let receivers = receivers_of.get(fp).cloned().unwrap_or_default();
-                    Some(gettable(*fp, alert, status, receivers, &mut findings))
+                    let (alert, base) = by_fp.get(fp)?;
+                    let mut status = base.clone();
+                    route_mutes.add_to(&mut status, &[g.route]);
+                    q.admits(&status).then_some((*fp, *alert, status))
                 })
-                .collect::<Vec<GettableAlert<'_>>>();
-            if !q.muted && alerts.iter().all(|a| a.status.is_muted()) {
+                .collect();
+            if members.is_empty() || (!q.muted && members.iter().all(|(_, _, s)| s.is_suppressed())) {
                 continue;
             }
+            let alerts = members
+                .iter()
+                .map(|(fp, alert, status)| {
+                    let receivers = receivers_of.get(fp).cloned().unwrap_or_default();
+                    gettable(*fp, alert, status, receivers, &mut findings)
+                })
+                .collect::<Vec<GettableAlert<'_>>>();
             let group = AlertGroup {
                 alerts,
                 labels: g.labels,

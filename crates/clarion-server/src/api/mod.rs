@@ -125,6 +125,11 @@ pub struct DecodeError(String);
 /// and column serde_json's message gives; for a part of the body that position would mislead, so it is
 /// left out.
 pub fn decode_json<T: serde::de::DeserializeOwned>(json: &str, whole_body: bool) -> Result<T, DecodeError> {
+    if has_nul(json) {
+        return Err(DecodeError(
+            "a text holds the NUL character (\\u0000), which cannot be stored (PostgreSQL refuses it in text)".into(),
+        ));
+    }
     // The plain decoder first: tracking the path costs time on every field and is only needed to
     // describe a failure, so a failure is decoded again with it.
     if let Ok(value) = serde_json::from_str(json) {
@@ -138,6 +143,28 @@ pub fn decode_json<T: serde::de::DeserializeOwned>(json: &str, whole_body: bool)
             if whole_body { inner.as_str() } else { inner.rsplit_once(" at line ").map_or(inner.as_str(), |(m, _)| m) };
         DecodeError(if path == "." { inner.to_string() } else { format!("{path}: {inner}") })
     })
+}
+
+/// Whether a JSON text has a string holding the NUL character. JSON can only write it as the escape
+/// `\u0000` (a raw NUL is invalid JSON), and a backslash occurs only inside strings, where it always
+/// starts an escape: so each backslash and the character after it are one unit.
+fn has_nul(json: &str) -> bool {
+    if !json.contains("u0000") {
+        return false;
+    }
+    let bytes = json.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1..i + 6) == Some(b"u0000".as_slice()) {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// Reads a request body (see [`read_body`]) and decodes it as one JSON document; every error is a 400
@@ -269,6 +296,22 @@ pub async fn not_found(uri: Uri) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_nul_is_found_only_where_json_writes_one() {
+        for (json, nul) in [
+            (r#"{"a":"x\u0000y"}"#, true),
+            (r#"["\u0000"]"#, true),
+            (r#"{"a":"\\u0000"}"#, false),
+            (r#"{"a":"\\\u0000"}"#, true),
+            (r#"{"u0000":"\u00001"}"#, true),
+            (r#"{"a":"u0000"}"#, false),
+            (r#"{"a":"\u0001"}"#, false),
+            ("", false),
+        ] {
+            assert_eq!(has_nul(json), nul, "{json}");
+        }
+    }
 
     #[test]
     fn go_zero_time_means_unset_and_other_times_parse() {
