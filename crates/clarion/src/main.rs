@@ -6,6 +6,7 @@
 mod client;
 mod commands;
 mod lint;
+mod silence;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -46,6 +47,9 @@ enum Command {
     /// Show which teams a label set reaches, and through which routes.
     #[command(subcommand)]
     Routes(RoutesCommand),
+    /// Silences of a running server: add, query, expire, import (amtool's matcher syntax).
+    #[command(subcommand)]
+    Silence(silence::SilenceCommand),
     /// Convert another tool's configuration into a clarion.yml (printed on standard output).
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -432,6 +436,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(args) => commands::serve(args).await,
             Command::CheckConfig { file } => commands::check_config(&file),
             Command::Migrate(MigrateCommand::Alertmanager { file }) => commands::migrate_alertmanager(&file),
+            Command::Silence(c) => silence::run(c).await,
             Command::Backup(args) => commands::backup(&args),
             Command::Alerts(args) => commands::alerts(args).await,
             Command::Send(args) => commands::send(args).await,
