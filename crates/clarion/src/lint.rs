@@ -25,7 +25,7 @@ pub struct LintArgs {
     #[arg(long, env = "CLARION_CONFIG")]
     pub config: Option<PathBuf>,
     /// Output format: one line per finding and a summary, or one JSON object.
-    #[arg(long, value_enum, default_value = "text")]
+    #[arg(long = "output", short = 'o', visible_alias = "format", value_enum, default_value = "text")]
     pub format: LintFormat,
 }
 

@@ -150,7 +150,7 @@ fn fix_suggestions_propose_a_summary_from_the_expression() -> TestResult {
         "{stdout}"
     );
     assert!(stdout.contains("suggest impact: \"<who or what is affected"), "{stdout}");
-    let (_, stdout, _) = lint(&["--fix-suggestions", "--format", "json", file])?;
+    let (_, stdout, _) = lint(&["--fix-suggestions", "-o", "json", file])?;
     let value: serde_json::Value = serde_json::from_str(&stdout)?;
     assert_eq!(
         value["suggestions"][0]["annotations"]["summary"],
