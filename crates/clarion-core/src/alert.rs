@@ -136,15 +136,18 @@ impl Alert {
     /// The alert that results from receiving `new` while `old` (same fingerprint) is known.
     ///
     /// As Alertmanager's in-memory provider: when the two activity ranges overlap they are merged (earliest
-    /// start; the later explicit end wins), otherwise `new` replaces `old`.
+    /// start; the later explicit end wins), otherwise `new` replaces `old`. One difference: a resolve that
+    /// comes without annotations (`clarion send --resolve` with labels only, a script's "all clear") keeps
+    /// the alert's last annotations, so its recovery notice still says what had been wrong; Alertmanager
+    /// shows such a resolved alert with none.
     pub fn supersede(old: &Alert, new: Alert) -> Alert {
         let overlaps = (new.ends_at > old.starts_at && new.ends_at < old.ends_at)
             || (new.starts_at > old.starts_at && new.starts_at < old.ends_at);
-        if overlaps {
-            merge(old.clone(), new)
-        } else {
-            new
+        let mut res = if overlaps { merge(old.clone(), new) } else { new };
+        if res.annotations.is_empty() && res.is_resolved_at(res.updated_at) {
+            res.annotations = old.annotations.clone();
         }
+        res
     }
 }
 
@@ -255,6 +258,23 @@ mod tests {
         // A timeout end from the old version does not override the new explicit end.
         let got = Alert::supersede(&alert(0, 600, 0, true), alert(100, 500, 10, false));
         assert_eq!((got.starts_at, got.ends_at), (t(0), t(500)));
+    }
+
+    #[test]
+    fn a_resolve_without_annotations_keeps_the_last_ones_and_a_firing_version_does_not() {
+        let with = |mut a: Alert| {
+            a.annotations = [("summary".to_string(), "Disk full".to_string())].into();
+            a
+        };
+        // Resolved at t=50 (received at t=60) with no annotations: the summary stays.
+        let got = Alert::supersede(&with(alert(0, 300, 0, true)), alert(0, 50, 60, false));
+        assert_eq!(got.annotations.get("summary"), Some("Disk full"));
+        // Also when the resolve does not overlap the old range and replaces it.
+        let got = Alert::supersede(&with(alert(0, 30, 0, false)), alert(40, 50, 60, false));
+        assert_eq!(got.annotations.get("summary"), Some("Disk full"));
+        // A firing version that drops its annotations drops them, as in Alertmanager.
+        let got = Alert::supersede(&with(alert(0, 300, 0, false)), alert(0, 400, 60, false));
+        assert!(got.annotations.is_empty());
     }
 
     #[test]

@@ -424,3 +424,23 @@ route:
     })?;
     Ok(())
 }
+
+#[test]
+fn a_resolve_without_annotations_keeps_the_summary_and_a_recovery_notice_lists_no_findings() -> TestResult {
+    let (sink, smtp) = (Sink::start()?, SmtpServer::start()?);
+    let server = Server::start(Some(&config(&sink, &smtp, "{}")))?;
+    // Falls short of the standard (no impact, no runbook): the firing notice lists findings.
+    post_alerts(
+        &server,
+        json!([{"labels": {"alertname": "QueueStuck", "team": "payments"}, "annotations": {"summary": "Payment queue stuck"}}]),
+    )?;
+    let firing = sink.wait_for("/slack", 1, WAIT)?[0].body.clone();
+    assert!(firing.contains("Falls short of the communication standard"), "{firing}");
+    // An "all clear" from a script: labels only.
+    let out = clarion(&server, &["send", "--resolve", "-l", "alertname=QueueStuck", "-l", "team=payments"])?;
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let resolved = sink.wait_for("/slack", 2, WAIT)?[1].body.clone();
+    assert!(resolved.contains("Payment queue stuck"), "the recovery notice says what had been wrong: {resolved}");
+    assert!(!resolved.contains("Falls short"), "no findings on a recovery notice: {resolved}");
+    Ok(())
+}

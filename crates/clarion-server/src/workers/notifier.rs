@@ -1,8 +1,8 @@
 //! The notifier: flushes aggregation groups when they are due and hands what each channel must be told to
 //! the outbox, with the notification-log entries that record it, in one transaction.
 //!
-//! Every alert in a notification carries its findings against the communication standard (alerts are
-//! delivered even when they fall short: people must hear about outages).
+//! Every firing alert in a notification carries its findings against the communication standard (alerts
+//! are delivered even when they fall short: people must hear about outages); resolved ones carry none.
 //!
 //! Only after that commit does the group count as flushed. A crash before it repeats the flush after the
 //! restart; a crash after it finds the notification log saying the channel was told, so nothing is
@@ -265,12 +265,10 @@ fn prepare(state: &AppState, config: &Config, flush: &Flush, speaks: bool, page:
         return Prepared { last: Vec::new(), findings: HashMap::new(), page };
     };
     let last = team.channels.iter().map(|c| state.memory().last_notification(&flush.group_key, c)).collect();
-    let findings = flush
-        .firing
-        .iter()
-        .chain(&flush.resolved)
-        .map(|(fp, alert)| (*fp, config.standard.alert_findings(alert, Some(&team.name))))
-        .collect();
+    // Findings are advice for the alerts that fire; a recovery notice lists none (they read as if
+    // something were still wrong).
+    let findings =
+        flush.firing.iter().map(|(fp, alert)| (*fp, config.standard.alert_findings(alert, Some(&team.name)))).collect();
     Prepared { last, findings, page }
 }
 
