@@ -33,11 +33,36 @@ pub struct Field {
 pub enum Heading {
     /// An alert: its name, status and identifying labels (all but `alertname`, `k=v` separated by spaces);
     /// `is_new` when it joined the group since its previous notification.
-    Alert { name: String, status: Status, labels: String, is_new: bool },
+    Alert { name: String, status: Status, labels: String, is_new: bool, level: Level },
     /// An announcement.
     Announcement,
     /// A page escalated to a target: the heading says who and why.
     Escalation { text: String },
+}
+
+/// How loud an alert's `severity` label is, for the colour or icon a channel gives it: a warning must not
+/// look like a critical alert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    /// `critical`, `page`, `emergency`, `error`, `high` and the like.
+    Critical,
+    /// `warning`, `warn`, `medium`, `minor`.
+    Warning,
+    /// `info`, `low`, `none`, `notice`.
+    Info,
+    /// No severity, or one not in the lists: shown as a warning.
+    Unknown,
+}
+
+impl Level {
+    pub fn of(severity: &str) -> Level {
+        match severity.trim().to_ascii_lowercase().as_str() {
+            "critical" | "page" | "emergency" | "fatal" | "error" | "high" | "major" | "p1" | "p2" => Level::Critical,
+            "warning" | "warn" | "medium" | "minor" | "p3" => Level::Warning,
+            "info" | "informational" | "low" | "none" | "notice" | "p4" | "p5" => Level::Info,
+            _ => Level::Unknown,
+        }
+    }
 }
 
 /// One alert or announcement of a notification.
@@ -103,7 +128,7 @@ impl Item {
     /// `Announcement`, or the escalation's line.
     pub fn heading_text(&self) -> String {
         match &self.heading {
-            Heading::Alert { name, status, labels, is_new } => {
+            Heading::Alert { name, status, labels, is_new, .. } => {
                 let state = match status {
                     Status::Firing => "FIRING",
                     Status::Resolved => "RESOLVED",
@@ -186,6 +211,7 @@ fn alert_item(a: &NotifiedAlert, group: &AlertGroup) -> Item {
             status: a.status,
             labels: labels.join(" "),
             is_new: a.is_new,
+            level: Level::of(a.labels.get("severity").unwrap_or("")),
         },
         fields: alert_fields(a, &group.receiver),
         details: None,

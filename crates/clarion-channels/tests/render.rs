@@ -181,3 +181,25 @@ fn announcements_are_titled_as_announcements_and_carried_alert_shaped_by_webhook
     assert!(slack.contains("*Details:* pg-17") && slack.contains("*Owner:* platform"), "{slack}");
     Ok(())
 }
+
+#[test]
+fn slack_and_discord_colour_an_alert_by_its_severity() -> Result<(), Box<dyn std::error::Error>> {
+    let with_severity = |severity: &str| {
+        let mut a = alert(1, &[("summary", "x")]);
+        a.labels.insert("severity", severity);
+        notification(vec![a])
+    };
+    for (severity, icon, colour) in [
+        ("critical", ":red_circle:", 0xd0_3030),
+        ("warning", ":large_orange_circle:", 0xe8_8a1a),
+        ("info", ":large_blue_circle:", 0x3b_82f6),
+        ("", ":large_orange_circle:", 0xe8_8a1a),
+    ] {
+        let n = with_severity(severity);
+        let slack = slack::Slack::render(&n, "k").to_string();
+        assert!(slack.contains(icon), "{severity}: {slack}");
+        let discord = clarion_channels::discord::Discord::render(&n, "k");
+        assert_eq!(discord["embeds"][0]["color"], colour, "{severity}");
+    }
+    Ok(())
+}

@@ -85,7 +85,7 @@ impl ClarityField {
 
     /// Where an alert carries this field, first source first (Alertmanager and Prometheus conventions):
     /// annotations `summary`, `description` (the context), `impact`, `action`, `deadline`, `runbook_url`
-    /// (else `runbook`); the owner is the label `owner`, else the label `team`.
+    /// (else `runbook`); the owner is the label `owner`, else an `owner` annotation, else the label `team`.
     pub fn alert_sources(self) -> &'static [Source] {
         use Source::{Annotation, Label};
         match self {
@@ -94,7 +94,7 @@ impl ClarityField {
             ClarityField::Impact => &[Annotation("impact")],
             ClarityField::Action => &[Annotation("action")],
             ClarityField::Deadline => &[Annotation("deadline")],
-            ClarityField::Owner => &[Label("owner"), Label("team")],
+            ClarityField::Owner => &[Label("owner"), Annotation("owner"), Label("team")],
             ClarityField::Runbook => &[Annotation("runbook_url"), Annotation("runbook")],
         }
     }
@@ -189,6 +189,9 @@ mod tests {
         assert_eq!(of(ClarityField::Impact), None);
         let owner = set(&[("owner", "alice"), ("team", "payments")]);
         assert_eq!(ClarityField::Owner.of_alert(&owner, &LabelSet::new()), Some("alice"));
+        let annotated = set(&[("owner", "bob")]);
+        assert_eq!(ClarityField::Owner.of_alert(&labels, &annotated), Some("bob"), "an owner annotation before the team");
+        assert_eq!(ClarityField::Owner.of_alert(&owner, &annotated), Some("alice"), "the owner label first");
         let blank = set(&[("summary", "  ")]);
         assert_eq!(ClarityField::Summary.of_alert(&LabelSet::new(), &blank), None, "blank is absent");
     }

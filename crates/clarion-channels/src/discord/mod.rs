@@ -10,7 +10,7 @@ use clarion_core::notification::{Notification, Status};
 use clarion_core::Timestamp;
 use serde_json::{json, Value};
 
-use crate::view::{truncate, Heading, View};
+use crate::view::{truncate, Heading, Level, View};
 use crate::{http, Attempt, ChannelError, Outcome};
 
 #[derive(Clone)]
@@ -36,6 +36,7 @@ const MAX_EMBED_TEXT: usize = 6_000;
 const RED: u32 = 0xd0_3030;
 const GREEN: u32 = 0x2e_a043;
 const BLUE: u32 = 0x3b_82f6;
+const ORANGE: u32 = 0xe8_8a1a;
 
 impl Discord {
     pub fn new(config: &DiscordConfig, policy: Arc<EgressPolicy>) -> Result<Discord, ChannelError> {
@@ -63,8 +64,10 @@ impl Discord {
             .take(MAX_EMBEDS)
             .map(|item| {
                 let color = match &item.heading {
-                    Heading::Alert { status: Status::Firing, .. } | Heading::Escalation { .. } => RED,
                     Heading::Alert { status: Status::Resolved, .. } => GREEN,
+                    Heading::Alert { level: Level::Critical, .. } | Heading::Escalation { .. } => RED,
+                    Heading::Alert { level: Level::Warning | Level::Unknown, .. } => ORANGE,
+                    Heading::Alert { level: Level::Info, .. } => BLUE,
                     Heading::Announcement => BLUE,
                 };
                 let title = truncate(&item.heading_text(), MAX_TITLE);

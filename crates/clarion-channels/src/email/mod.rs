@@ -70,7 +70,7 @@ pub fn render(n: &Notification, idempotency_key: &str) -> (String, String, Strin
     text.push('\n');
     for item in &view.items {
         match &item.heading {
-            Heading::Alert { name, status, labels, is_new } => {
+            Heading::Alert { name, status, labels, is_new, .. } => {
                 let new = if *is_new { " NEW" } else { "" };
                 text.push_str(&format!("== {name} [{}]{new} {labels}\n", status.as_str()));
                 html.push_str(&format!(

@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use clarion_core::notification::{Notification, Status};
 
-use crate::view::{Heading, Item, View, MISSING};
+use crate::view::{Heading, Item, Level, View, MISSING};
 
 /// The `action_id` of the Acknowledge button; `POST /api/v1/slack/interactions` acts on it.
 pub const ACK_ACTION: &str = "clarion_ack";
@@ -36,10 +36,12 @@ fn escape(s: &str) -> String {
 
 fn item_block(item: &Item) -> Value {
     let mut lines = vec![match &item.heading {
-        Heading::Alert { name, status, labels, is_new } => {
-            let icon = match status {
-                Status::Firing => ":red_circle:",
-                Status::Resolved => ":large_green_circle:",
+        Heading::Alert { name, status, labels, is_new, level } => {
+            let icon = match (status, level) {
+                (Status::Resolved, _) => ":large_green_circle:",
+                (Status::Firing, Level::Critical) => ":red_circle:",
+                (Status::Firing, Level::Warning | Level::Unknown) => ":large_orange_circle:",
+                (Status::Firing, Level::Info) => ":large_blue_circle:",
             };
             let new = if *is_new { " *NEW*" } else { "" };
             format!("{icon}{new} *{}* `{}`", escape(name), escape(labels))
