@@ -10,7 +10,8 @@ use crate::notification;
 use crate::standard::{Finding, Message, MessageKind, Standard};
 use crate::Timestamp;
 
-/// The severity of an announcement posted without one.
+/// The severity an announcement posted without one is shown with. Its findings do not invent one: they
+/// speak of "announcements", not of "announcements of severity info".
 pub const DEFAULT_SEVERITY: &str = "info";
 
 /// An announcement as a person wrote it. Clarity fields are optional so that a missing one is reported as
@@ -49,6 +50,8 @@ pub enum AnnouncementError {
     UnknownTeam { name: String, known: Vec<String> },
     #[error("deadline {0:?} is not a date (2026-12-01) or an RFC 3339 time (2026-12-01T17:00:00Z)")]
     BadDeadline(String),
+    #[error("deadline {0:?} has passed: give one the audience can still meet")]
+    DeadlineInPast(String),
     /// It falls short of the communication standard; every finding is listed.
     #[error("the announcement does not meet the communication standard ({} findings); nothing was sent", .0.len())]
     FallsShort(Vec<Finding>),
@@ -68,12 +71,13 @@ pub fn accept(
     let audience = audience(draft, teams)?;
     let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string);
     if let Some(d) = text(&draft.deadline) {
-        if !is_deadline(&d) {
+        if deadline_end(&d).is_none() {
             return Err(AnnouncementError::BadDeadline(draft.deadline.clone().unwrap_or_default()));
         }
     }
-    let severity = draft.severity.clone().unwrap_or_else(|| DEFAULT_SEVERITY.to_string());
-    let mut message = Message::new(MessageKind::Announcement, &severity);
+    let given = text(&draft.severity);
+    let severity = given.clone().unwrap_or_else(|| DEFAULT_SEVERITY.to_string());
+    let mut message = Message::new(MessageKind::Announcement, given.as_deref().unwrap_or(""));
     for (field, value) in [
         (ClarityField::Summary, &draft.title),
         (ClarityField::Context, &draft.why),
@@ -110,6 +114,17 @@ pub fn accept(
         .collect())
 }
 
+/// Refuses a deadline that has passed. For what a person writes (`POST /api/v1/announcements`, `clarion
+/// announce`): the notices Clarion writes itself may carry one that has (a planned change's "it has
+/// started" notice names its start), so [`accept`] does not check it.
+pub fn refuse_past_deadline(draft: &AnnouncementDraft, now: Timestamp) -> Result<(), AnnouncementError> {
+    let Some(d) = draft.deadline.as_deref().map(str::trim).filter(|d| !d.is_empty()) else { return Ok(()) };
+    match deadline_end(d) {
+        Some(end) if end < now => Err(AnnouncementError::DeadlineInPast(d.to_string())),
+        _ => Ok(()),
+    }
+}
+
 /// The teams addressed: those named (each once, in order), or every team.
 fn audience<'a>(draft: &'a AnnouncementDraft, teams: &[&'a str]) -> Result<Vec<&'a str>, AnnouncementError> {
     if draft.everyone {
@@ -134,9 +149,16 @@ fn audience<'a>(draft: &'a AnnouncementDraft, teams: &[&'a str]) -> Result<Vec<&
     Ok(audience)
 }
 
-/// A date (`2026-12-01`) or an RFC 3339 time.
-fn is_deadline(text: &str) -> bool {
-    chrono::DateTime::parse_from_rfc3339(text).is_ok() || chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok()
+/// The last instant a deadline allows: an RFC 3339 time itself, or the end of a date (`2026-12-01`, read
+/// in UTC: a date that has ended everywhere is past). `None` for anything else.
+fn deadline_end(text: &str) -> Option<Timestamp> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Some(t.with_timezone(&chrono::Utc));
+    }
+    let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?;
+    // The date ends at midnight after it, UTC-12 being the last zone where it is still that day.
+    let next = date.succ_opt()?.and_hms_opt(12, 0, 0)?;
+    Some(chrono::DateTime::from_naive_utc_and_offset(next, chrono::Utc))
 }
 
 #[cfg(test)]
@@ -185,6 +207,15 @@ mod tests {
         assert_eq!(unknown.as_deref(), Some("unknown team \"dba\" (known teams: ops, payments, db)"));
         let late = refuse(AnnouncementDraft { deadline: Some("next week".into()), ..clear() });
         assert_eq!(late, Some(AnnouncementError::BadDeadline("next week".into())));
+        for past in ["2026-11-25", "2019-01-01", "2026-11-27T11:59:00Z"] {
+            let got = refuse_past_deadline(&AnnouncementDraft { deadline: Some(past.into()), ..clear() }, now());
+            assert_eq!(got, Err(AnnouncementError::DeadlineInPast(past.into())), "{past}");
+        }
+        // Today still counts (somewhere it is still today), and so does no deadline.
+        for ahead in [Some("2026-11-27"), Some("2026-11-27T12:01:00Z"), None] {
+            let d = AnnouncementDraft { deadline: ahead.map(str::to_string), ..clear() };
+            assert_eq!(refuse_past_deadline(&d, now()), Ok(()), "{ahead:?}");
+        }
     }
 
     #[test]
@@ -198,5 +229,19 @@ mod tests {
             }
             other => panic!("expected findings, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn findings_use_the_authors_field_names_and_invent_no_severity() {
+        let vague = AnnouncementDraft { why: None, title: None, ..clear() };
+        let Err(AnnouncementError::FallsShort(findings)) = accept(&vague, TEAMS, &Standard::default(), "x", "", now())
+        else {
+            panic!("a vague announcement is refused");
+        };
+        let text: Vec<String> = findings.iter().map(|f| format!("{} (fix: {})", f.message, f.fix)).collect();
+        let all = text.join("\n");
+        assert!(all.contains("`why` is missing") && all.contains("--why"), "{all}");
+        assert!(all.contains("`title` is missing") && all.contains("--title"), "{all}");
+        assert!(!all.contains("`context`") && !all.contains("severity info"), "{all}");
     }
 }

@@ -190,7 +190,11 @@ mod tests {
         let owner = set(&[("owner", "alice"), ("team", "payments")]);
         assert_eq!(ClarityField::Owner.of_alert(&owner, &LabelSet::new()), Some("alice"));
         let annotated = set(&[("owner", "bob")]);
-        assert_eq!(ClarityField::Owner.of_alert(&labels, &annotated), Some("bob"), "an owner annotation before the team");
+        assert_eq!(
+            ClarityField::Owner.of_alert(&labels, &annotated),
+            Some("bob"),
+            "an owner annotation before the team"
+        );
         assert_eq!(ClarityField::Owner.of_alert(&owner, &annotated), Some("alice"), "the owner label first");
         let blank = set(&[("summary", "  ")]);
         assert_eq!(ClarityField::Summary.of_alert(&LabelSet::new(), &blank), None, "blank is absent");

@@ -126,7 +126,7 @@ async fn add(args: AddArgs) -> anyhow::Result<ExitCode> {
     // The time of the command, not of the server: a silence starts when its author asks.
     let start = match &args.start {
         Some(s) => time("start", s)?,
-        None => chrono::Utc::now(),
+        None => clarion_server::Clock::system().now(),
     };
     let end = match &args.end {
         Some(e) => time("end", e)?,

@@ -316,7 +316,7 @@ auth:
     let announcement = json!({"teams": ["ops"], "title": "Database failover tonight at 22:00",
         "whatChanges": "The primary moves to the standby", "why": "Kernel patch",
         "impact": "Writes pause for 30 seconds", "action": "Check that your service retries failed writes",
-        "deadline": "2026-12-03T22:00:00Z", "owner": "dba"})
+        "deadline": (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339(), "owner": "dba"})
     .to_string();
     let (code, body) =
         req("POST", "/api/v1/announcements", Some(&announcement), &[("Authorization", "Bearer prom-token")])?;

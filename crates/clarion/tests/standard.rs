@@ -141,6 +141,13 @@ fn an_announcement_without_impact_or_deadline_is_refused_with_both_findings_and_
     assert!(has("announcement-incomplete-change", "impact") || has("missing-field", "impact"), "{answer}");
     assert!(has("action-needs-deadline", "deadline"), "{answer}");
     assert!(findings.iter().all(|f| f["fix"].as_str().is_some_and(|x| !x.is_empty())));
+    // Findings speak the author's names (`why`, `title`) and invent no severity.
+    let (_, body) =
+        post(&server, "/api/v1/announcements", &json!({"impact": "i", "owner": "o", "teams": ["payments"]}))?;
+    let answer: Value = serde_json::from_str(&body)?;
+    let findings = answer["findings"].as_array().ok_or("findings")?;
+    assert!(findings.iter().any(|f| f["field"] == "why") && findings.iter().any(|f| f["field"] == "title"), "{answer}");
+    assert!(!body.contains("`context`") && !body.contains("severity info"), "{body}");
 
     // "Make this happen", forwarded with no context: refused with the findings on the command line.
     let out = clarion(&server, &["announce", "--title", "FYI", "--action", "Make this happen", "--team", "db"])?;
@@ -155,6 +162,8 @@ fn an_announcement_without_impact_or_deadline_is_refused_with_both_findings_and_
 fn a_clear_announcement_reaches_exactly_the_teams_it_addresses() -> TestResult {
     let (sink, smtp) = (Sink::start()?, SmtpServer::start()?);
     let server = Server::start(Some(&config(&sink, &smtp)))?;
+    // Ahead of whenever the test runs: a deadline that has passed is refused.
+    let deadline = (chrono::Utc::now() + chrono::Duration::days(14)).format("%Y-%m-%d").to_string();
     let out = clarion(
         &server,
         &[
@@ -170,7 +179,7 @@ fn a_clear_announcement_reaches_exactly_the_teams_it_addresses() -> TestResult {
             "--action",
             "Make sure your service retries writes",
             "--deadline",
-            "2026-12-01",
+            &deadline,
             "--owner",
             "platform-team",
             "--team",
@@ -185,7 +194,7 @@ fn a_clear_announcement_reaches_exactly_the_teams_it_addresses() -> TestResult {
     let slack = sink.wait_for("/payments", 1, WAIT)?;
     let text = slack[0].json()?.to_string();
     assert!(text.contains("ANNOUNCEMENT · Checkout database moves to the new cluster · payments"), "{text}");
-    assert!(text.contains("*Deadline:* 2026-12-01") && text.contains("*Owner:* platform-team"), "{text}");
+    assert!(text.contains(&format!("*Deadline:* {deadline}")) && text.contains("*Owner:* platform-team"), "{text}");
     let hook = sink.wait_for("/db", 1, WAIT)?;
     let payload = hook[0].json()?;
     assert_eq!(payload["alerts"][0]["clarity"]["impact"], "Writes pause for up to 30 seconds at 02:00 UTC");
@@ -213,6 +222,7 @@ fn bad_announcements_get_clear_errors() -> TestResult {
         (with(json!({"teams": ["nobody"]})), "unknown team \\\"nobody\\\""),
         (with(json!({"teams": ["db"], "everyone": true})), "not both"),
         (with(json!({"teams": ["db"], "deadline": "next week"})), "is not a date"),
+        (with(json!({"teams": ["db"], "deadline": "2019-06-01"})), "has passed"),
         (with(json!({"teams": ["db"], "colour": "red"})), "unknown field `colour`"),
         (with(json!({"teams": "db"})), "teams: invalid type"),
     ];

@@ -109,7 +109,7 @@ pub use crate::clarity::ClarityField;
 pub use explain::explain;
 pub use message::{Message, MessageKind, OrderedThreshold, QueryFacts};
 pub use phrases::{is_no_action, normalize, FILLER_WORDS, NO_ACTION_PHRASES, VAGUE_PHRASES};
-pub use rules::{is_absolute_url, rule, rule_id, Rule, RULES};
+pub use rules::{is_absolute_url, named as field_name, rule, rule_id, Rule, RULES};
 
 /// Longest summary of the built-in standard, in characters: what fits a notification title or a chat
 /// message preview.

@@ -236,7 +236,12 @@ fn placeholder_text(c: &mut Check<'_>) {
         c.report(
             field,
             rule::PLACEHOLDER_TEXT,
-            format!("`{field}` is {:?}, which holds a place instead of saying {}", text.trim(), field.question()),
+            format!(
+                "`{}` is {:?}, which holds a place instead of saying {}",
+                named(field, c.message.kind),
+                text.trim(),
+                field.question()
+            ),
             how_to_add(field, c.message.kind).replacen("add ", "write ", 1),
         );
     }
@@ -314,8 +319,9 @@ fn announcement_incomplete_change(c: &mut Check<'_>) {
             rule::ANNOUNCEMENT_INCOMPLETE_CHANGE,
             format!(
                 "{} announce a change and must say what changes, why, and the impact on the audience; \
-                 this one does not say {question} (`{field}` is missing)",
-                capitalise(kind.plural())
+                 this one does not say {question} (`{}` is missing)",
+                capitalise(kind.plural()),
+                named(field, kind)
             ),
             how_to_add(field, kind).to_string(),
         );
@@ -503,7 +509,7 @@ fn vague_text(c: &mut Check<'_>) {
         c.advise(
             field,
             rule::VAGUE_TEXT,
-            format!("`{field}` {why}"),
+            format!("`{}` {why}", named(field, c.message.kind)),
             match field {
                 ClarityField::Action => "write the first concrete step: what to run or change, and on what",
                 ClarityField::Impact => "say who or what is affected, as known: users, services, data",
@@ -571,8 +577,34 @@ pub fn is_absolute_url(text: &str) -> bool {
 }
 
 /// How to add `field` to a message of `kind`: for alerts, the annotation or label that carries it.
+/// The name a finding gives `field` for a message of `kind`: the one its author writes. An announcement's
+/// summary is its `title` and its context its `why` (the API's fields and `clarion announce`'s flags).
+pub fn named(field: ClarityField, kind: MessageKind) -> &'static str {
+    match (kind, field) {
+        (MessageKind::Announcement, ClarityField::Summary) => "title",
+        (MessageKind::Announcement, ClarityField::Context) => "why",
+        _ => field.as_str(),
+    }
+}
+
 fn how_to_add(field: ClarityField, kind: MessageKind) -> &'static str {
     match (kind, field) {
+        (MessageKind::Announcement, ClarityField::Summary) => {
+            "set `title` (`clarion announce --title`): one line saying what changes"
+        }
+        (MessageKind::Announcement, ClarityField::Context) => {
+            "set `why` (`--why`): why this happens and why it matters"
+        }
+        (MessageKind::Announcement, ClarityField::Impact) => "set `impact` (`--impact`): who is affected and how",
+        (MessageKind::Announcement, ClarityField::Action) => {
+            "set `action` (`--action`): what the audience must do (or `none` when nothing needs doing)"
+        }
+        (MessageKind::Announcement, ClarityField::Deadline) => {
+            "set `deadline` (`--deadline`): by when the action must be done"
+        }
+        (MessageKind::Announcement, ClarityField::Owner) => {
+            "set `owner` (`--owner`): the one team or person accountable"
+        }
         (MessageKind::Alert, ClarityField::Summary) => {
             "add a `summary` annotation: one line saying what is wrong and where"
         }
@@ -606,11 +638,11 @@ fn missing(kind: MessageKind, whom: &str, req: &Requirement) -> Finding {
     let fields = req.fields();
     let (message, fix) = match fields {
         [one] => (
-            format!("{whom} must say {} and this one does not (`{one}` is missing)", one.question()),
+            format!("{whom} must say {} and this one does not (`{}` is missing)", one.question(), named(*one, kind)),
             how_to_add(*one, kind).to_string(),
         ),
         many => {
-            let names: Vec<String> = many.iter().map(|f| format!("`{f}` ({})", f.question())).collect();
+            let names: Vec<String> = many.iter().map(|f| format!("`{}` ({})", named(*f, kind), f.question())).collect();
             let fixes: Vec<&str> = many.iter().map(|f| how_to_add(*f, kind)).collect();
             (format!("{whom} must carry one of {}; this one has none", join_or(&names)), fixes.join("; or "))
         }

@@ -9,8 +9,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use clarion_core::announcement::{accept, AnnouncementDraft, AnnouncementError};
+use clarion_core::announcement::{accept, refuse_past_deadline, AnnouncementDraft, AnnouncementError};
 use clarion_core::notification::Notification;
+use clarion_core::standard::MessageKind;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -76,13 +77,18 @@ pub async fn post(
     let config = state.config();
     let id = uuid::Uuid::new_v4().to_string();
     let now = state.now();
-    let accepted = match accept(&posted.into(), &config.team_names(), &config.standard, &id, &state.external_url(), now)
-    {
+    let draft = posted.into();
+    // A person's deadline must still be ahead (Clarion's own notices may name a start that has passed).
+    refuse_past_deadline(&draft, now).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let accepted = match accept(&draft, &config.team_names(), &config.standard, &id, &state.external_url(), now) {
         Ok(accepted) => accepted,
         Err(AnnouncementError::FallsShort(findings)) => {
             let list: Vec<_> = findings
                 .iter()
-                .map(|f| json!({"rule": f.rule, "field": f.field.map(|x| x.as_str()), "message": f.message, "fix": f.fix}))
+                .map(|f| {
+                    let field = f.field.map(|x| clarion_core::standard::field_name(x, MessageKind::Announcement));
+                    json!({"rule": f.rule, "field": field, "message": f.message, "fix": f.fix})
+                })
                 .collect();
             let error = AnnouncementError::FallsShort(findings).to_string();
             let body = json!({ "error": error, "findings": list });
