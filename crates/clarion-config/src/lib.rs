@@ -116,11 +116,21 @@ impl Config {
                 let inner = e.into_inner();
                 let loc = inner.location();
                 let line = loc.as_ref().map(|l| refine_line(text, l.line(), &field));
+                let message = strip_location(&inner.to_string(), &field);
+                let source_line = line.and_then(|n| text.lines().nth(n.saturating_sub(1)));
+                // A syntax error in words; its field is only where the parser had got to (`route.?`).
+                let (message, field) = match explain_syntax(&message, source_line) {
+                    Some(words) => (
+                        format!("{words} (YAML: {message})"),
+                        field.trim_end_matches('?').trim_end_matches('.').trim_end_matches('?').to_string(),
+                    ),
+                    None => (message, field),
+                };
                 ConfigError {
                     file: source.to_string(),
                     column: loc.as_ref().filter(|l| Some(l.line()) == line).map(|l| l.column()),
                     line,
-                    message: strip_location(&inner.to_string(), &field),
+                    message,
                     field,
                 }
             })?
@@ -628,3 +638,31 @@ fn find_line(text: &str, needle: &str) -> Option<usize> {
 
 #[cfg(test)]
 mod tests;
+
+/// What a YAML syntax error means, in words, with what to check; `line` is the line it points at. `None`
+/// for messages that are not syntax errors (those already say what is wrong with a field).
+fn explain_syntax(message: &str, line: Option<&str>) -> Option<&'static str> {
+    let has = |needle: &str| message.contains(needle);
+    Some(if line.is_some_and(|l| l.contains('\t')) && has("cannot start any token") {
+        "a tab: YAML indents with spaces only"
+    } else if has("mapping values are not allowed") {
+        "a `key: value` where none can be: this line is indented deeper than the keys above it, or a value \
+         holding `: ` needs quotes"
+    } else if has("did not find expected key") || has("did not find expected node content") {
+        "this line does not line up with the keys around it: the keys of one mapping start in the same column"
+    } else if has("did not find expected ',' or ']'") {
+        "a list in brackets is not closed: a `]` (or a `,` between items) is missing"
+    } else if has("did not find expected ',' or '}'") {
+        "a mapping in braces is not closed: a `}` (or a `,` between entries) is missing"
+    } else if has("could not find expected ':'") {
+        "a key without `:` after it"
+    } else if has("found unexpected end of stream") {
+        "the file ends inside a quoted text or a bracket: a closing quote or bracket is missing"
+    } else if has("found unknown escape character") {
+        "an unknown `\\` escape in a double-quoted text: use single quotes, or `\\\\` for a backslash"
+    } else if has("cannot start any token") {
+        "a character no YAML value can start with (`@` or a backtick): put the value in quotes"
+    } else {
+        return None;
+    })
+}

@@ -93,7 +93,11 @@ fn errors_name_the_file_line_and_field() {
         // root with matchers
         ("teams: [{name: ops}]\nroute:\n  receiver: ops\n  matchers: [a=b]\n", 2, "route.matchers", "must not have matchers"),
         // broken YAML
-        ("teams: [{name: ops}\nroute: {receiver: ops}\n", 2, "teams", "did not find expected"),
+        ("teams: [{name: ops}\nroute: {receiver: ops}\n", 2, "teams", "a list in brackets is not closed"),
+        // syntax errors in words, with the parser's own message kept
+        ("teams:\n  - name: ops\nroute:\n receiver: ops\n  group_by: [a]\n", 5, "route", "indented deeper than the keys above"),
+        ("teams: [{name: ops}]\n\troute: {receiver: ops}\n", 2, "", "a tab: YAML indents with spaces only"),
+        ("teams: [{name: \"o\\q\"}]\nroute: {receiver: ops}\n", 1, "teams", "unknown `\\` escape"),
     ];
     let mut failures = Vec::new();
     for (text, line, field, msg) in cases {
