@@ -115,8 +115,12 @@ impl Config {
                 let field = e.path().to_string();
                 let inner = e.into_inner();
                 let loc = inner.location();
-                let line = loc.as_ref().map(|l| refine_line(text, l.line(), &field));
+                let mut line = loc.as_ref().map(|l| refine_line(text, l.line(), &field));
                 let message = strip_location(&inner.to_string(), &field);
+                // The parser places a key given twice at the start of its mapping: point at the second.
+                if let Some(key) = message.strip_prefix("duplicate field `").and_then(|m| m.split('`').next()) {
+                    line = duplicate_line(text, line.unwrap_or(1), key).or(line);
+                }
                 let source_line = line.and_then(|n| text.lines().nth(n.saturating_sub(1)));
                 // A syntax error in words; its field is only where the parser had got to (`route.?`).
                 let (message, field) = match explain_syntax(&message, source_line) {
@@ -629,6 +633,20 @@ fn refine_line(text: &str, line: usize, field: &str) -> usize {
             t.starts_with(&wanted)
         })
         .map_or(line, |(i, _)| i + 1)
+}
+
+/// 1-based line of the second `key:` at the indentation of the first, from line `from` on: where a key
+/// given twice in one mapping is given again.
+fn duplicate_line(text: &str, from: usize, key: &str) -> Option<usize> {
+    let wanted = format!("{key}:");
+    let indent = |l: &str| l.len() - l.trim_start().len();
+    let mut keys = text
+        .lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .filter(|(_, l)| l.trim_start().trim_start_matches("- ").starts_with(&wanted));
+    let (_, first) = keys.next()?;
+    keys.find(|(_, l)| indent(l) == indent(first)).map(|(i, _)| i + 1)
 }
 
 /// 1-based line of the first occurrence of `needle`, for errors found after parsing.

@@ -97,6 +97,14 @@ fn errors_name_the_file_line_and_field() {
         // syntax errors in words, with the parser's own message kept
         ("teams:\n  - name: ops\nroute:\n receiver: ops\n  group_by: [a]\n", 5, "route", "indented deeper than the keys above"),
         ("teams: [{name: ops}]\n\troute: {receiver: ops}\n", 2, "", "a tab: YAML indents with spaces only"),
+        // a key given twice: the second one is named
+        ("teams: [{name: ops}]\nroute: {receiver: ops}\nroute: {receiver: ops}\n", 3, ".", "duplicate field `route`"),
+        (
+            "teams: [{name: ops}]\nroute:\n  receiver: ops\n  group_wait: 1s\n  group_wait: 2s\n",
+            5,
+            "route",
+            "duplicate field `group_wait`",
+        ),
         ("teams: [{name: \"o\\q\"}]\nroute: {receiver: ops}\n", 1, "teams", "unknown `\\` escape"),
     ];
     let mut failures = Vec::new();
