@@ -90,7 +90,7 @@ impl Eq for Matcher {}
 impl Matcher {
     /// Builds a matcher, compiling the anchored regex for `=~` and `!~`.
     pub fn new(name: &str, op: MatchType, value: &str) -> Result<Matcher, MatcherError> {
-        if !valid_matcher_name(name) {
+        if !crate::labels::is_valid_label_name(name) {
             return Err(MatcherError::InvalidName(name.to_string()));
         }
         let regex = if op.is_regex() {
@@ -232,11 +232,6 @@ impl fmt::Display for Matchers {
         }
         f.write_str("}")
     }
-}
-
-/// A matcher's label name: any non-empty UTF-8 text (see [`crate::labels::is_valid_label_name`]).
-fn valid_matcher_name(name: &str) -> bool {
-    crate::labels::is_valid_label_name(name)
 }
 
 /// Characters a bare (unquoted) label name cannot hold, as in Alertmanager 0.27's matcher lexer.

@@ -64,9 +64,6 @@ pub enum SilenceError {
     StartNotBeforeEnd,
     #[error("Failed to create silence: end time can't be in the past")]
     EndInPast,
-    /// A matcher's name is not a label name.
-    #[error("silence invalid: invalid label matcher {index}: invalid label name {name:?}")]
-    InvalidMatcherName { index: usize, name: String },
     #[error("silence invalid: at least one matcher required")]
     NoMatchers,
     #[error("silence invalid: at least one matcher must not match the empty string")]
@@ -241,11 +238,6 @@ pub fn plan_upsert(
     };
     if draft.matchers.is_empty() {
         return Err(SilenceError::NoMatchers);
-    }
-    for (index, m) in draft.matchers.0.iter().enumerate() {
-        if !crate::labels::is_valid_label_name(m.name()) {
-            return Err(SilenceError::InvalidMatcherName { index, name: m.name().to_string() });
-        }
     }
     // Only `=` and `=~` count: a silence of negative matchers alone is allowed, as in Alertmanager.
     if draft.matchers.0.iter().all(|m| m.op().is_equal() && m.matches_value("")) {

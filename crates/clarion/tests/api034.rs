@@ -5,7 +5,7 @@
 mod util;
 
 use serde_json::{json, Value};
-use util::{blocking_request, Server, TestResult};
+use util::{blocking_request, get_json, post_json, Server, TestResult};
 
 const CONFIG: &str = "
 teams:
@@ -30,22 +30,6 @@ route:
       receiver: search
       mute_time_intervals: [every-day]
 ";
-
-fn get_json(server: &Server, path: &str) -> TestResult<Value> {
-    let (status, body) = blocking_request("GET", &format!("{}{path}", server.url), None, &[])?;
-    if status != 200 {
-        return Err(format!("GET {path}: {status} {body}").into());
-    }
-    Ok(serde_json::from_str(&body)?)
-}
-
-fn post_json(server: &Server, path: &str, body: &Value) -> TestResult<Value> {
-    let (status, text) = blocking_request("POST", &format!("{}{path}", server.url), Some(&body.to_string()), &[])?;
-    if status != 200 {
-        return Err(format!("POST {path}: {status} {text}").into());
-    }
-    Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? })
-}
 
 /// The `alertname`s of a listing, sorted.
 fn names(listing: &Value) -> Vec<String> {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use util::sink::Sink;
-use util::{blocking_request, eventually, Server, TestResult};
+use util::{blocking_request, eventually, get_json, post_json, Server, TestResult};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -59,22 +59,6 @@ fn query_value(text: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn get_json(server: &Server, path: &str) -> TestResult<Value> {
-    let (status, body) = blocking_request("GET", &format!("{}{path}", server.url), None, &[])?;
-    if status != 200 {
-        return Err(format!("GET {path}: {status} {body}").into());
-    }
-    Ok(serde_json::from_str(&body)?)
-}
-
-fn post_json(server: &Server, path: &str, body: &Value) -> TestResult<Value> {
-    let (status, text) = blocking_request("POST", &format!("{}{path}", server.url), Some(&body.to_string()), &[])?;
-    if status != 200 {
-        return Err(format!("POST {path}: {status} {text}").into());
-    }
-    Ok(if text.is_empty() { Value::Null } else { serde_json::from_str(&text)? })
 }
 
 const LABELS: [(&str, &str); 4] =

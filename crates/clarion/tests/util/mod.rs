@@ -248,6 +248,24 @@ fn dechunk(mut s: &str) -> String {
     out
 }
 
+/// `GET path` on `server`, expecting 200 and JSON.
+pub fn get_json(server: &Server, path: &str) -> TestResult<serde_json::Value> {
+    let (status, body) = blocking_request("GET", &format!("{}{path}", server.url), None, &[])?;
+    if status != 200 {
+        return Err(format!("GET {path}: {status} {body}").into());
+    }
+    Ok(serde_json::from_str(&body)?)
+}
+
+/// `POST path` of `body` on `server`, expecting 200; the answer's JSON (`null` for an empty one).
+pub fn post_json(server: &Server, path: &str, body: &serde_json::Value) -> TestResult<serde_json::Value> {
+    let (status, text) = blocking_request("POST", &format!("{}{path}", server.url), Some(&body.to_string()), &[])?;
+    if status != 200 {
+        return Err(format!("POST {path}: {status} {text}").into());
+    }
+    Ok(if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text)? })
+}
+
 pub fn blocking_get(url: &str) -> TestResult<(u16, String)> {
     blocking_request("GET", url, None, &[])
 }
