@@ -105,71 +105,74 @@ pub struct Calendar {
 /// text's last occurrence (a name defined twice is reported at its second definition).
 pub(crate) type Mistake = (String, String, String, bool);
 
-/// Checks `calendars:`; returns them, or the first mistake. `base` is the directory relative `ics_file`
-/// paths start from.
-pub(crate) fn check(declared: &[CalendarConfig], base: &Path) -> Result<Vec<Calendar>, Mistake> {
+/// Checks `calendars:`; returns the calendars without mistakes, and the mistakes (at most one per
+/// calendar). `base` is the directory relative `ics_file` paths start from.
+pub(crate) fn check(declared: &[CalendarConfig], base: &Path) -> (Vec<Calendar>, Vec<Mistake>) {
     let mut out: Vec<Calendar> = Vec::new();
+    let mut mistakes = Vec::new();
     for (i, c) in declared.iter().enumerate() {
-        let needle = format!("name: {}", c.name);
-        if !valid_name(&c.name) {
-            return Err((
-                format!("calendars[{i}].name"),
-                c.name.clone(),
-                format!("{:?} is not a calendar name: use letters, digits, '.', '_' and '-' (at most 64)", c.name),
-                false,
-            ));
+        match check_one(i, c, base, &out) {
+            Ok(calendar) => out.push(calendar),
+            Err(m) => mistakes.push(m),
         }
-        if out.iter().any(|o| o.name == c.name) {
-            return Err((
-                format!("calendars[{i}].name"),
-                needle,
-                format!("calendar {:?} is defined twice", c.name),
-                true,
-            ));
-        }
-        let zone = clarion_calendar::resolve_zone(&c.timezone).ok_or_else(|| {
-            (
-                format!("calendars[{i}].timezone"),
-                format!("timezone: {}", c.timezone),
-                format!("unknown time zone {:?}; use an IANA name such as Europe/Berlin", c.timezone),
-                false,
-            )
-        })?;
-        let from_file = match &c.ics_file {
-            None => None,
-            Some(path) => {
-                let path = if path.is_absolute() { path.clone() } else { base.join(path) };
-                let field = format!("calendars[{i}].ics_file");
-                let needle = "ics_file".to_string();
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    (field.clone(), needle.clone(), format!("cannot read {}: {e}", path.display()), false)
-                })?;
-                let read = clarion_calendar::read(&text, zone)
-                    .map_err(|e| (field.clone(), needle.clone(), format!("{}: {e}", path.display()), false))?;
-                if let Some(t) = read.calendar_type.filter(|t| *t != c.calendar_type) {
-                    return Err((
-                        field,
-                        needle,
-                        format!(
-                            "{} is a {t} calendar (X-CALENDAR-TYPE) and this one is {}",
-                            path.display(),
-                            c.calendar_type
-                        ),
-                        false,
-                    ));
-                }
-                Some(read)
-            }
-        };
-        out.push(Calendar {
-            name: c.name.clone(),
-            calendar_type: c.calendar_type,
-            zone,
-            from_file,
-            minimum_notice: c.notice.minimum.0,
-            minimum_by_severity: c.notice.minimum_by_severity.iter().map(|(k, v)| (k.to_lowercase(), v.0)).collect(),
-            lead_times: c.notice.lead_times.iter().map(|d| d.0).collect(),
-        });
     }
-    Ok(out)
+    (out, mistakes)
+}
+
+/// Checks calendar `i`, given those before it that passed.
+fn check_one(i: usize, c: &CalendarConfig, base: &Path, out: &[Calendar]) -> Result<Calendar, Mistake> {
+    let needle = format!("name: {}", c.name);
+    if !valid_name(&c.name) {
+        return Err((
+            format!("calendars[{i}].name"),
+            c.name.clone(),
+            format!("{:?} is not a calendar name: use letters, digits, '.', '_' and '-' (at most 64)", c.name),
+            false,
+        ));
+    }
+    if out.iter().any(|o| o.name == c.name) {
+        return Err((format!("calendars[{i}].name"), needle, format!("calendar {:?} is defined twice", c.name), true));
+    }
+    let zone = clarion_calendar::resolve_zone(&c.timezone).ok_or_else(|| {
+        (
+            format!("calendars[{i}].timezone"),
+            format!("timezone: {}", c.timezone),
+            format!("unknown time zone {:?}; use an IANA name such as Europe/Berlin", c.timezone),
+            false,
+        )
+    })?;
+    let from_file = match &c.ics_file {
+        None => None,
+        Some(path) => {
+            let path = if path.is_absolute() { path.clone() } else { base.join(path) };
+            let field = format!("calendars[{i}].ics_file");
+            let needle = "ics_file".to_string();
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| (field.clone(), needle.clone(), format!("cannot read {}: {e}", path.display()), false))?;
+            let read = clarion_calendar::read(&text, zone)
+                .map_err(|e| (field.clone(), needle.clone(), format!("{}: {e}", path.display()), false))?;
+            if let Some(t) = read.calendar_type.filter(|t| *t != c.calendar_type) {
+                return Err((
+                    field,
+                    needle,
+                    format!(
+                        "{} is a {t} calendar (X-CALENDAR-TYPE) and this one is {}",
+                        path.display(),
+                        c.calendar_type
+                    ),
+                    false,
+                ));
+            }
+            Some(read)
+        }
+    };
+    Ok(Calendar {
+        name: c.name.clone(),
+        calendar_type: c.calendar_type,
+        zone,
+        from_file,
+        minimum_notice: c.notice.minimum.0,
+        minimum_by_severity: c.notice.minimum_by_severity.iter().map(|(k, v)| (k.to_lowercase(), v.0)).collect(),
+        lead_times: c.notice.lead_times.iter().map(|d| d.0).collect(),
+    })
 }

@@ -127,17 +127,18 @@ impl Directory<'_> {
 
 /// Checks the policies against the directory: known targets, at least one reachable channel per tier, at
 /// least one tier, positive waits.
-pub(crate) fn check_policies(policies: &[PolicyConfig], dir: &Directory<'_>) -> Result<(), Problem> {
+pub(crate) fn check_policies(policies: &[PolicyConfig], dir: &Directory<'_>) -> Vec<Problem> {
+    let mut problems = Vec::new();
     for (i, p) in policies.iter().enumerate() {
         if policies[..i].iter().any(|q| q.name == p.name) {
-            return Err((
+            problems.push((
                 format!("escalation_policies[{i}].name"),
                 format!("name: {}", p.name),
                 format!("escalation policy {:?} is defined twice", p.name),
             ));
         }
         if p.tiers.is_empty() {
-            return Err((
+            problems.push((
                 format!("escalation_policies[{i}].tiers"),
                 format!("name: {}", p.name),
                 format!("escalation policy {:?} has no tiers", p.name),
@@ -146,24 +147,26 @@ pub(crate) fn check_policies(policies: &[PolicyConfig], dir: &Directory<'_>) -> 
         for (j, tier) in p.tiers.iter().enumerate() {
             let field = format!("escalation_policies[{i}].tiers[{j}]");
             if tier.wait.0.is_zero() {
-                return Err((format!("{field}.wait"), "wait:".into(), "a tier waits longer than 0s".into()));
+                problems.push((format!("{field}.wait"), "wait:".into(), "a tier waits longer than 0s".into()));
             }
             let mut reachable = 0;
             for (k, TargetConfig(target)) in tier.notify.iter().enumerate() {
                 match dir.channels(target) {
                     None => {
-                        return Err((
+                        problems.push((
                             format!("{field}.notify[{k}]"),
                             target.to_string(),
                             format!("unknown target {target}: define it under `teams:`, `people:` or `providers:`"),
-                        ))
+                        ));
+                        // Unknown is not unreachable: no second error for the tier.
+                        reachable += 1;
                     }
                     Some(channels) => reachable += channels.len(),
                 }
             }
             if reachable == 0 {
                 let names: Vec<String> = tier.notify.iter().map(|t| t.0.to_string()).collect();
-                return Err((
+                problems.push((
                     format!("{field}.notify"),
                     "notify:".into(),
                     format!(
@@ -180,7 +183,7 @@ pub(crate) fn check_policies(policies: &[PolicyConfig], dir: &Directory<'_>) -> 
             }
         }
     }
-    Ok(())
+    problems
 }
 
 /// Checks the service catalog: known teams, services and providers, no dependency cycle.
@@ -188,18 +191,19 @@ pub(crate) fn check_services(
     services: &[ServiceConfig],
     teams: &BTreeSet<&str>,
     providers: &BTreeSet<&str>,
-) -> Result<(), Problem> {
+) -> Vec<Problem> {
+    let mut problems = Vec::new();
     let names: BTreeSet<&str> = services.iter().map(|s| s.name.as_str()).collect();
     for (i, s) in services.iter().enumerate() {
         if services[..i].iter().any(|t| t.name == s.name) {
-            return Err((
+            problems.push((
                 format!("services[{i}].name"),
                 format!("name: {}", s.name),
                 format!("service {:?} is defined twice", s.name),
             ));
         }
         if !teams.contains(s.team.as_str()) {
-            return Err((
+            problems.push((
                 format!("services[{i}].team"),
                 s.team.clone(),
                 format!("unknown team {:?}; add it under `teams:`", s.team),
@@ -207,7 +211,7 @@ pub(crate) fn check_services(
         }
         for (j, d) in s.depends_on.iter().enumerate() {
             if !names.contains(d.as_str()) {
-                return Err((
+                problems.push((
                     format!("services[{i}].depends_on[{j}]"),
                     d.clone(),
                     format!("unknown service {d:?}; add it under `services:`"),
@@ -216,7 +220,7 @@ pub(crate) fn check_services(
         }
         for (j, p) in s.providers.iter().enumerate() {
             if !providers.contains(p.as_str()) {
-                return Err((
+                problems.push((
                     format!("services[{i}].providers[{j}]"),
                     p.clone(),
                     format!("unknown provider {p:?}; add it under `providers:`"),
@@ -253,14 +257,16 @@ pub(crate) fn check_services(
     let mut done = BTreeSet::new();
     for (i, s) in services.iter().enumerate() {
         if let Some(cycle) = visit(&s.name, services, &mut Vec::new(), &mut done) {
-            return Err((
+            problems.push((
                 format!("services[{i}].depends_on"),
                 format!("name: {}", cycle[0]),
                 format!("services depend on each other in a circle: {}", cycle.join(" -> ")),
             ));
+            // One circle is enough to say; the walk would find it again from each of its members.
+            break;
         }
     }
-    Ok(())
+    problems
 }
 
 /// Every service that depends on `service`, directly or through others (not `service` itself), in

@@ -92,303 +92,51 @@ impl Config {
             .expect("the built-in example configuration is valid (tested)")
     }
 
-    /// Reads and validates a configuration file.
+    /// Reads and validates a configuration file; the first of its errors by line.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        let name = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-            file: name.clone(),
-            line: None,
-            column: None,
-            field: String::new(),
-            message: format!("cannot read the file: {e}"),
-        })?;
-        Config::parse(&text, &name)
+        Config::load_all(path).map_err(first)
     }
 
-    /// Parses and validates configuration text; `source` names it in errors.
-    pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
-        let file: ConfigFile = if text.trim().is_empty() {
-            ConfigFile::default()
-        } else {
-            let de = serde_yaml::Deserializer::from_str(text);
-            serde_path_to_error::deserialize(de).map_err(|e| {
-                let field = e.path().to_string();
-                let inner = e.into_inner();
-                let loc = inner.location();
-                let mut line = loc.as_ref().map(|l| refine_line(text, l.line(), &field));
-                let message = strip_location(&inner.to_string(), &field);
-                // The parser places a key given twice at the start of its mapping: point at the second.
-                if let Some(key) = message.strip_prefix("duplicate field `").and_then(|m| m.split('`').next()) {
-                    line = duplicate_line(text, line.unwrap_or(1), key).or(line);
-                }
-                let source_line = line.and_then(|n| text.lines().nth(n.saturating_sub(1)));
-                // A syntax error in words; its field is only where the parser had got to (`route.?`).
-                let (message, field) = match explain_syntax(&message, source_line) {
-                    Some(words) => (
-                        format!("{words} (YAML: {message})"),
-                        field.trim_end_matches('?').trim_end_matches('.').trim_end_matches('?').to_string(),
-                    ),
-                    None => (message, field),
-                };
-                ConfigError {
-                    file: source.to_string(),
-                    column: loc.as_ref().filter(|l| Some(l.line()) == line).map(|l| l.column()),
-                    line,
-                    message,
-                    field,
-                }
-            })?
-        };
-        let located = |field: String, needle: &str, message: String| ConfigError {
-            file: source.to_string(),
-            line: find_line(text, needle),
-            column: None,
-            field,
-            message,
-        };
-        // For something defined twice, point at the second definition.
-        let located_last = |field: String, needle: &str, message: String| ConfigError {
-            line: text.lines().enumerate().filter(|(_, l)| l.contains(needle)).last().map(|(i, _)| i + 1),
-            ..located(field, needle, message)
-        };
-        let named = |name: &str| format!("name: {name}");
-        let team_names: Vec<&str> = file.teams.iter().map(|t| t.name.as_str()).collect();
-        for (i, team) in file.teams.iter().enumerate() {
-            if team_names[..i].contains(&team.name.as_str()) {
-                return Err(located_last(
-                    format!("teams[{i}].name"),
-                    &named(&team.name),
-                    format!("team {:?} is defined twice", team.name),
-                ));
-            }
-        }
-        let egress = egress::EgressPolicy::new(&file.egress);
-        for (i, channel) in file.channels.iter().enumerate() {
-            // Where the channel connects, checked before anything is sent (and again on every resolved
-            // address when it connects). The URL is a credential: errors name the channel, not the URL.
-            let destination = match &channel.kind {
-                ChannelKind::Webhook(w) => Some(("webhook.url", egress.check_url(w.url.expose()))),
-                ChannelKind::Slack(s) => Some(("slack.url", egress.check_url(s.url.expose()))),
-                ChannelKind::MsTeams(t) => Some(("msteams.url", egress.check_url(t.url.expose()))),
-                ChannelKind::PagerDuty(p) => Some(("pagerduty.url", egress.check_url(p.url.expose()))),
-                ChannelKind::Discord(d) => Some(("discord.url", egress.check_url(d.url.expose()))),
-                ChannelKind::Telegram(t) => Some(("telegram.api_url", egress.check_url(t.api_url.expose()))),
-                ChannelKind::Email(e) => e
-                    .smtp
-                    .rsplit_once(':')
-                    .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| ("email.smtp", egress.check_host(h, p)))),
-            };
-            if let Some((field, Err(e))) = destination {
-                return Err(located(format!("channels[{i}].{field}"), &named(&channel.name), e.to_string()));
-            }
-            if file.channels[..i].iter().any(|c| c.name == channel.name) {
-                return Err(located_last(
-                    format!("channels[{i}].name"),
-                    &named(&channel.name),
-                    format!("channel {:?} is defined twice", channel.name),
-                ));
-            }
-            // A credential is given inline or in a file: exactly one of the two.
-            let credential = match &channel.kind {
-                ChannelKind::PagerDuty(p) => {
-                    Some(("pagerduty", "routing_key", p.routing_key.is_some(), p.routing_key_file.is_some()))
-                }
-                ChannelKind::Telegram(t) => {
-                    Some(("telegram", "bot_token", t.bot_token.is_some(), t.bot_token_file.is_some()))
-                }
-                _ => None,
-            };
-            if let Some((kind, key, inline, file)) = credential {
-                if inline == file {
-                    return Err(located(
-                        format!("channels[{i}].{kind}"),
-                        &named(&channel.name),
-                        format!("set one of `{key}` or `{key}_file`"),
-                    ));
-                }
-            }
-            if let ChannelKind::Webhook(w) = &channel.kind {
-                if w.hmac_secret.is_some() && w.hmac_secret_file.is_some() {
-                    return Err(located(
-                        format!("channels[{i}].webhook"),
-                        "hmac_secret",
-                        "set `hmac_secret` or `hmac_secret_file`, not both".into(),
-                    ));
-                }
-            }
-            if let ChannelKind::Email(e) = &channel.kind {
-                if e.to.is_empty() {
-                    return Err(located(
-                        format!("channels[{i}].email.to"),
-                        &named(&channel.name),
-                        "an e-mail channel needs at least one recipient in `to`".into(),
-                    ));
-                }
-                if !e.smtp.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
-                    return Err(located(
-                        format!("channels[{i}].email.smtp"),
-                        &e.smtp,
-                        format!("{:?} is not host:port", e.smtp),
-                    ));
-                }
-                if e.password.is_some() && e.password_file.is_some() {
-                    return Err(located(
-                        format!("channels[{i}].email"),
-                        "password",
-                        "set `password` or `password_file`, not both".into(),
-                    ));
-                }
-            }
-        }
-        for (i, team) in file.teams.iter().enumerate() {
-            for (j, name) in team.channels.iter().enumerate() {
-                if !file.channels.iter().any(|c| &c.name == name) {
-                    return Err(located(
-                        format!("teams[{i}].channels[{j}]"),
-                        name,
-                        format!("unknown channel {name:?}; define it under `channels:`"),
-                    ));
-                }
-            }
-        }
-        for (i, token) in file.auth.tokens.iter().enumerate() {
-            if file.auth.tokens[..i].iter().any(|t| t.name == token.name) {
-                return Err(located_last(
-                    format!("auth.tokens[{i}].name"),
-                    &named(&token.name),
-                    format!("token {:?} is defined twice", token.name),
-                ));
-            }
-            if let Some(p) = &token.provider {
-                if !file.providers.iter().any(|q| &q.name == p) {
-                    return Err(located(
-                        format!("auth.tokens[{i}].provider"),
-                        &format!("provider: {p}"),
-                        format!("unknown provider {p:?}; add it under `providers:`"),
-                    ));
-                }
-            } else if token.scopes.is_empty() {
-                return Err(located(
-                    format!("auth.tokens[{i}].scopes"),
-                    &named(&token.name),
-                    format!(
-                        "token {:?} has no scopes (ingest, read, respond, announce, admin) and no provider",
-                        token.name
-                    ),
-                ));
-            }
-        }
-        if let Some(slack) = &file.auth.slack {
-            if slack.signing_secret.is_some() == slack.signing_secret_file.is_some() {
-                return Err(located(
-                    "auth.slack".into(),
-                    "slack:",
-                    "set exactly one of `signing_secret` and `signing_secret_file`".into(),
-                ));
-            }
-        }
-        // People and providers: unique names, known channels.
-        let channel_names: std::collections::BTreeSet<&str> = file.channels.iter().map(|c| c.name.as_str()).collect();
-        let groups: [(&str, Vec<(&String, &Vec<String>)>); 2] = [
-            ("people", file.people.iter().map(|p| (&p.name, &p.channels)).collect()),
-            ("providers", file.providers.iter().map(|p| (&p.name, &p.channels)).collect()),
-        ];
-        for (section, entries) in &groups {
-            for (i, (name, channels)) in entries.iter().enumerate() {
-                if entries[..i].iter().any(|(n, _)| n == name) {
-                    return Err(located_last(
-                        format!("{section}[{i}].name"),
-                        &named(name),
-                        format!("{name:?} is defined twice under `{section}:`"),
-                    ));
-                }
-                for (j, c) in channels.iter().enumerate() {
-                    if !channel_names.contains(c.as_str()) {
-                        return Err(located(
-                            format!("{section}[{i}].channels[{j}]"),
-                            c,
-                            format!("unknown channel {c:?}; define it under `channels:`"),
-                        ));
-                    }
-                }
-            }
-        }
-        let directory = escalation::Directory {
-            teams: file.teams.iter().map(|t| (t.name.as_str(), t.channels.as_slice())).collect(),
-            people: file.people.iter().map(|p| (p.name.as_str(), p.channels.as_slice())).collect(),
-            providers: file.providers.iter().map(|p| (p.name.as_str(), p.channels.as_slice())).collect(),
-        };
-        escalation::check_policies(&file.escalation_policies, &directory)
-            .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
-        let policy_names: Vec<&str> = file.escalation_policies.iter().map(|p| p.name.as_str()).collect();
-        for (i, team) in file.teams.iter().enumerate() {
-            if let Some(p) = team.escalation.as_deref().filter(|p| !policy_names.contains(p)) {
-                return Err(located(
-                    format!("teams[{i}].escalation"),
-                    &format!("escalation: {p}"),
-                    format!("unknown escalation policy {p:?}; define it under `escalation_policies:`"),
-                ));
-            }
-        }
-        escalation::check_services(
-            &file.services,
-            &file.teams.iter().map(|t| t.name.as_str()).collect(),
-            &file.providers.iter().map(|p| p.name.as_str()).collect(),
-        )
-        .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
-        // `ics_file` paths are relative to the configuration file (or the working directory for text that
-        // did not come from a file).
-        let base =
-            if source.starts_with('<') { Path::new(".") } else { Path::new(source).parent().unwrap_or(Path::new(".")) };
-        let calendars = calendars::check(&file.calendars, base).map_err(|(field, needle, msg, last)| {
-            if last {
-                located_last(field, &needle, msg)
-            } else {
-                located(field, &needle, msg)
-            }
+    /// Reads and validates a configuration file; every error found, sorted by line (see [`Config::parse_all`]).
+    pub fn load_all(path: &Path) -> Result<Config, Vec<ConfigError>> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            vec![ConfigError {
+                file: name.clone(),
+                line: None,
+                column: None,
+                field: String::new(),
+                message: format!("cannot read the file: {e}"),
+            }]
         })?;
-        let time_intervals = time_intervals::check(&file.time_intervals, &file.mute_time_intervals).map_err(
-            |(field, needle, msg, last)| {
-                if last {
-                    located_last(field, &needle, msg)
-                } else {
-                    located(field, &needle, msg)
-                }
-            },
-        )?;
-        let known_interval = |name: &str| match name.strip_prefix("calendar:") {
-            Some(calendar) => calendars.iter().any(|c| c.name == calendar),
-            None => time_intervals.contains_key(name),
-        };
-        let names = Names { teams: &team_names, policies: &policy_names, intervals: &known_interval };
-        let route = build_route(&file.route, None, "route", &names)
-            .map_err(|(field, needle, msg)| located(field, &needle, msg))?;
-        let policies = file.escalation_policies.iter().map(|p| (p.name.clone(), p.to_domain())).collect();
-        let inhibit_rules = file
-            .inhibit_rules
-            .iter()
-            .map(|r| InhibitRule {
-                source_matchers: r.source_matchers.merged_with(&r.source_match, &r.source_match_re),
-                target_matchers: r.target_matchers.merged_with(&r.target_match, &r.target_match_re),
-                equal: r.equal.clone(),
-            })
-            .collect();
-        let standard = file.standard.to_domain().map_err(|e| located("standard".into(), "standard:", e.to_string()))?;
-        let teams = file.teams.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
-        let channels = file.channels.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
-        Ok(Config {
-            file,
-            route,
-            inhibit_rules,
-            standard,
-            source: source.to_string(),
-            policies,
-            egress,
-            teams,
-            channels,
-            calendars,
-            time_intervals,
-        })
+        Config::parse_all(&text, &name)
+    }
+
+    /// Parses and validates configuration text; `source` names it in errors. The first error by line.
+    pub fn parse(text: &str, source: &str) -> Result<Config, ConfigError> {
+        Config::parse_all(text, source).map_err(first)
+    }
+
+    /// Parses and validates configuration text; on failure every error found, sorted by line, never empty.
+    ///
+    /// A YAML syntax error stops the reading (the parser cannot go on). A shape error (an unknown key, a
+    /// wrong type, a bad duration) is recorded, the lines of the key or list item holding it are set aside,
+    /// and the rest is read again, so each shape error is found in one run. The checks of meaning
+    /// (unknown teams, names defined twice, …) then run on what is left; one that could be a consequence of
+    /// a line set aside (it names something defined there, or concerns the same field) is not reported, so
+    /// every error printed is one the author has to fix.
+    pub fn parse_all(text: &str, source: &str) -> Result<Config, Vec<ConfigError>> {
+        let (file, shape) = read_shape(text, source)?;
+        let mut found = Found { text, source, errors: Vec::new() };
+        let config = check(file, source, &mut found);
+        let mut errors = shape.errors;
+        errors.extend(found.errors.into_iter().filter(|e| !shape.set_aside.explains(e)));
+        errors.sort_by_key(|e| (e.line.is_none(), e.line, e.column));
+        if errors.is_empty() {
+            Ok(config)
+        } else {
+            Err(errors)
+        }
     }
 
     /// The declared calendar named `name`.
@@ -458,6 +206,418 @@ impl Config {
     }
 }
 
+/// Errors found by the checks of meaning, each located at a text on its line.
+struct Found<'a> {
+    text: &'a str,
+    source: &'a str,
+    errors: Vec<ConfigError>,
+}
+
+impl Found<'_> {
+    /// An error at the first line holding `needle`.
+    fn at(&mut self, field: String, needle: &str, message: String) {
+        let line = find_line(self.text, needle);
+        self.push(field, line, message);
+    }
+
+    /// An error at the last line holding `needle`: for something defined twice, the second definition.
+    fn at_last(&mut self, field: String, needle: &str, message: String) {
+        let line = self.text.lines().enumerate().filter(|(_, l)| l.contains(needle)).last().map(|(i, _)| i + 1);
+        self.push(field, line, message);
+    }
+
+    /// A mistake from a section's own check: (field, a text on its line, message, whether the line is the
+    /// text's last occurrence).
+    fn mistake(&mut self, (field, needle, message, last): (String, String, String, bool)) {
+        if last {
+            self.at_last(field, &needle, message)
+        } else {
+            self.at(field, &needle, message)
+        }
+    }
+
+    fn push(&mut self, field: String, line: Option<usize>, message: String) {
+        self.errors.push(ConfigError { file: self.source.to_string(), line, column: None, field, message });
+    }
+}
+
+/// The checks of meaning across sections; every error goes to `found`. The configuration is built even
+/// when some fail (with what could be checked), so that one run finds them all.
+fn check(file: ConfigFile, source: &str, found: &mut Found<'_>) -> Config {
+    let named = |name: &str| format!("name: {name}");
+    let team_names: Vec<&str> = file.teams.iter().map(|t| t.name.as_str()).collect();
+    for (i, team) in file.teams.iter().enumerate() {
+        if team_names[..i].contains(&team.name.as_str()) {
+            found.at_last(
+                format!("teams[{i}].name"),
+                &named(&team.name),
+                format!("team {:?} is defined twice", team.name),
+            );
+        }
+    }
+    let egress = egress::EgressPolicy::new(&file.egress);
+    for (i, channel) in file.channels.iter().enumerate() {
+        // Where the channel connects, checked before anything is sent (and again on every resolved
+        // address when it connects). The URL is a credential: errors name the channel, not the URL.
+        let destination = match &channel.kind {
+            ChannelKind::Webhook(w) => Some(("webhook.url", egress.check_url(w.url.expose()))),
+            ChannelKind::Slack(s) => Some(("slack.url", egress.check_url(s.url.expose()))),
+            ChannelKind::MsTeams(t) => Some(("msteams.url", egress.check_url(t.url.expose()))),
+            ChannelKind::PagerDuty(p) => Some(("pagerduty.url", egress.check_url(p.url.expose()))),
+            ChannelKind::Discord(d) => Some(("discord.url", egress.check_url(d.url.expose()))),
+            ChannelKind::Telegram(t) => Some(("telegram.api_url", egress.check_url(t.api_url.expose()))),
+            ChannelKind::Email(e) => e
+                .smtp
+                .rsplit_once(':')
+                .and_then(|(h, p)| p.parse::<u16>().ok().map(|p| ("email.smtp", egress.check_host(h, p)))),
+        };
+        if let Some((field, Err(e))) = destination {
+            found.at(format!("channels[{i}].{field}"), &named(&channel.name), e.to_string());
+        }
+        if file.channels[..i].iter().any(|c| c.name == channel.name) {
+            found.at_last(
+                format!("channels[{i}].name"),
+                &named(&channel.name),
+                format!("channel {:?} is defined twice", channel.name),
+            );
+        }
+        // A credential is given inline or in a file: exactly one of the two.
+        let credential = match &channel.kind {
+            ChannelKind::PagerDuty(p) => {
+                Some(("pagerduty", "routing_key", p.routing_key.is_some(), p.routing_key_file.is_some()))
+            }
+            ChannelKind::Telegram(t) => {
+                Some(("telegram", "bot_token", t.bot_token.is_some(), t.bot_token_file.is_some()))
+            }
+            _ => None,
+        };
+        if let Some((kind, key, inline, file)) = credential {
+            if inline == file {
+                found.at(
+                    format!("channels[{i}].{kind}"),
+                    &named(&channel.name),
+                    format!("set one of `{key}` or `{key}_file`"),
+                );
+            }
+        }
+        if let ChannelKind::Webhook(w) = &channel.kind {
+            if w.hmac_secret.is_some() && w.hmac_secret_file.is_some() {
+                found.at(
+                    format!("channels[{i}].webhook"),
+                    "hmac_secret",
+                    "set `hmac_secret` or `hmac_secret_file`, not both".into(),
+                );
+            }
+        }
+        if let ChannelKind::Email(e) = &channel.kind {
+            if e.to.is_empty() {
+                found.at(
+                    format!("channels[{i}].email.to"),
+                    &named(&channel.name),
+                    "an e-mail channel needs at least one recipient in `to`".into(),
+                );
+            }
+            if !e.smtp.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+                found.at(format!("channels[{i}].email.smtp"), &e.smtp, format!("{:?} is not host:port", e.smtp));
+            }
+            if e.password.is_some() && e.password_file.is_some() {
+                found.at(
+                    format!("channels[{i}].email"),
+                    "password",
+                    "set `password` or `password_file`, not both".into(),
+                );
+            }
+        }
+    }
+    for (i, team) in file.teams.iter().enumerate() {
+        for (j, name) in team.channels.iter().enumerate() {
+            if !file.channels.iter().any(|c| &c.name == name) {
+                found.at(
+                    format!("teams[{i}].channels[{j}]"),
+                    name,
+                    format!("unknown channel {name:?}; define it under `channels:`"),
+                );
+            }
+        }
+    }
+    for (i, token) in file.auth.tokens.iter().enumerate() {
+        if file.auth.tokens[..i].iter().any(|t| t.name == token.name) {
+            found.at_last(
+                format!("auth.tokens[{i}].name"),
+                &named(&token.name),
+                format!("token {:?} is defined twice", token.name),
+            );
+        }
+        if let Some(p) = &token.provider {
+            if !file.providers.iter().any(|q| &q.name == p) {
+                found.at(
+                    format!("auth.tokens[{i}].provider"),
+                    &format!("provider: {p}"),
+                    format!("unknown provider {p:?}; add it under `providers:`"),
+                );
+            }
+        } else if token.scopes.is_empty() {
+            found.at(
+                format!("auth.tokens[{i}].scopes"),
+                &named(&token.name),
+                format!(
+                    "token {:?} has no scopes (ingest, read, respond, announce, admin) and no provider",
+                    token.name
+                ),
+            );
+        }
+    }
+    if let Some(slack) = &file.auth.slack {
+        if slack.signing_secret.is_some() == slack.signing_secret_file.is_some() {
+            found.at(
+                "auth.slack".into(),
+                "slack:",
+                "set exactly one of `signing_secret` and `signing_secret_file`".into(),
+            );
+        }
+    }
+    // People and providers: unique names, known channels.
+    let channel_names: std::collections::BTreeSet<&str> = file.channels.iter().map(|c| c.name.as_str()).collect();
+    let groups: [(&str, Vec<(&String, &Vec<String>)>); 2] = [
+        ("people", file.people.iter().map(|p| (&p.name, &p.channels)).collect()),
+        ("providers", file.providers.iter().map(|p| (&p.name, &p.channels)).collect()),
+    ];
+    for (section, entries) in &groups {
+        for (i, (name, channels)) in entries.iter().enumerate() {
+            if entries[..i].iter().any(|(n, _)| n == name) {
+                found.at_last(
+                    format!("{section}[{i}].name"),
+                    &named(name),
+                    format!("{name:?} is defined twice under `{section}:`"),
+                );
+            }
+            for (j, c) in channels.iter().enumerate() {
+                if !channel_names.contains(c.as_str()) {
+                    found.at(
+                        format!("{section}[{i}].channels[{j}]"),
+                        c,
+                        format!("unknown channel {c:?}; define it under `channels:`"),
+                    );
+                }
+            }
+        }
+    }
+    let directory = escalation::Directory {
+        teams: file.teams.iter().map(|t| (t.name.as_str(), t.channels.as_slice())).collect(),
+        people: file.people.iter().map(|p| (p.name.as_str(), p.channels.as_slice())).collect(),
+        providers: file.providers.iter().map(|p| (p.name.as_str(), p.channels.as_slice())).collect(),
+    };
+    for (field, needle, message) in escalation::check_policies(&file.escalation_policies, &directory) {
+        found.at(field, &needle, message);
+    }
+    let policy_names: Vec<&str> = file.escalation_policies.iter().map(|p| p.name.as_str()).collect();
+    for (i, team) in file.teams.iter().enumerate() {
+        if let Some(p) = team.escalation.as_deref().filter(|p| !policy_names.contains(p)) {
+            found.at(
+                format!("teams[{i}].escalation"),
+                &format!("escalation: {p}"),
+                format!("unknown escalation policy {p:?}; define it under `escalation_policies:`"),
+            );
+        }
+    }
+    let services = escalation::check_services(
+        &file.services,
+        &file.teams.iter().map(|t| t.name.as_str()).collect(),
+        &file.providers.iter().map(|p| p.name.as_str()).collect(),
+    );
+    for (field, needle, message) in services {
+        found.at(field, &needle, message);
+    }
+    // `ics_file` paths are relative to the configuration file (or the working directory for text that
+    // did not come from a file).
+    let base =
+        if source.starts_with('<') { Path::new(".") } else { Path::new(source).parent().unwrap_or(Path::new(".")) };
+    let (calendars, mistakes) = calendars::check(&file.calendars, base);
+    mistakes.into_iter().for_each(|m| found.mistake(m));
+    let (time_intervals, mistakes) = time_intervals::check(&file.time_intervals, &file.mute_time_intervals);
+    mistakes.into_iter().for_each(|m| found.mistake(m));
+    let known_interval = |name: &str| match name.strip_prefix("calendar:") {
+        Some(calendar) => calendars.iter().any(|c| c.name == calendar),
+        None => time_intervals.contains_key(name),
+    };
+    let names = Names { teams: &team_names, policies: &policy_names, intervals: &known_interval };
+    let mut route_errors = Vec::new();
+    let route = build_route(&file.route, None, "route", &names, &mut route_errors);
+    for (field, needle, message) in route_errors {
+        found.at(field, &needle, message);
+    }
+    let policies = file.escalation_policies.iter().map(|p| (p.name.clone(), p.to_domain())).collect();
+    let inhibit_rules = file
+        .inhibit_rules
+        .iter()
+        .map(|r| InhibitRule {
+            source_matchers: r.source_matchers.merged_with(&r.source_match, &r.source_match_re),
+            target_matchers: r.target_matchers.merged_with(&r.target_match, &r.target_match_re),
+            equal: r.equal.clone(),
+        })
+        .collect();
+    let standard = file.standard.to_domain().unwrap_or_else(|e| {
+        found.at("standard".into(), "standard:", e.to_string());
+        clarion_core::standard::Standard::default()
+    });
+    let teams = file.teams.iter().enumerate().map(|(i, t)| (t.name.clone(), i)).collect();
+    let channels = file.channels.iter().enumerate().map(|(i, c)| (c.name.clone(), i)).collect();
+    Config {
+        file,
+        route,
+        inhibit_rules,
+        standard,
+        source: source.to_string(),
+        policies,
+        egress,
+        teams,
+        channels,
+        calendars,
+        time_intervals,
+    }
+}
+
+/// The shape errors found, and the keys set aside to find them.
+#[derive(Default)]
+struct Shape {
+    errors: Vec<ConfigError>,
+    /// The fields of the keys set aside, such as `route.group_wait`.
+    set_aside: SetAside,
+}
+
+#[derive(Default)]
+struct SetAside {
+    fields: Vec<String>,
+}
+
+impl SetAside {
+    /// Whether a check of meaning could have failed because of a key set aside: it concerns that field,
+    /// a field inside it, or the mapping holding it.
+    fn explains(&self, e: &ConfigError) -> bool {
+        let within = |inner: &str, outer: &str| {
+            inner.strip_prefix(outer).is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+        };
+        self.fields.iter().any(|f| within(&e.field, f) || within(f, &e.field))
+    }
+}
+
+/// Reads the text into the schema, finding every shape error it can: after one, the key holding it
+/// (that line and the lines indented under it) is set aside and the text read again. The reading stops
+/// at a YAML syntax error, at an error no single key can be set aside for (a list item, a flow mapping),
+/// and at an error that only follows from a key set aside; the errors found so far are returned then.
+fn read_shape(text: &str, source: &str) -> Result<(ConfigFile, Shape), Vec<ConfigError>> {
+    if text.trim().is_empty() {
+        return Ok((ConfigFile::default(), Shape::default()));
+    }
+    let original: Vec<&str> = text.lines().collect();
+    let mut lines = original.clone();
+    let mut blanked = vec![false; lines.len()];
+    let mut blanked_keys: Vec<String> = Vec::new();
+    let mut shape = Shape::default();
+    // Each round sets aside at least one more line, so the rounds end.
+    loop {
+        let current = lines.join("\n");
+        let de = serde_yaml::Deserializer::from_str(&current);
+        let e = match serde_path_to_error::deserialize::<_, ConfigFile>(de) {
+            Ok(file) => return Ok((file, shape)),
+            Err(e) => e,
+        };
+        let (error, syntax) = shape_error(&current, source, e);
+        let stop = |mut shape: Shape, error: Option<ConfigError>| Err(shape.errors.drain(..).chain(error).collect());
+        if syntax {
+            // A syntax error made by setting a key aside is not the author's.
+            return stop(shape, if blanked_keys.is_empty() { Some(error) } else { None });
+        }
+        let index = error.line.map(|l| l.saturating_sub(1)).filter(|&i| i < lines.len());
+        let follows_from_set_aside = error
+            .message
+            .strip_prefix("missing field `")
+            .and_then(|m| m.split('`').next())
+            .is_some_and(|k| blanked_keys.iter().any(|b| b == k))
+            // A list item or mapping emptied by setting aside what was in it.
+            || index.is_some_and(|i| blanked[i])
+            || index.is_some_and(|i| {
+                (i + 1..lines.len()).find(|&j| blanked[j] || !original[j].trim().is_empty()).is_some_and(|j| blanked[j])
+            });
+        if follows_from_set_aside {
+            return stop(shape, None);
+        }
+        // The key to set aside: the error's line must hold the field's own key, alone (`key: value`) or as
+        // the first key of a list item (`- key: value`, where the dash stays and the item keeps its other
+        // keys).
+        let last_key = error.field.rsplit('.').next().unwrap_or("").split('[').next().unwrap_or("");
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        let key_at = index.filter(|&i| !blanked[i] && !last_key.is_empty()).and_then(|i| {
+            let line = lines[i];
+            let content = line.trim_start().strip_prefix('-').map_or(line.trim_start(), str::trim_start);
+            let column = line.len() - content.len();
+            (content.split(':').next() == Some(last_key)).then_some((i, column))
+        });
+        let Some((i, column)) = key_at else { return stop(shape, Some(error)) };
+        let dash = lines[i].trim_start().starts_with('-').then(|| &original[i][..indent(original[i]) + 1]);
+        let mut end = i + 1;
+        while end < lines.len() && {
+            let l = lines[end].trim_start();
+            l.is_empty() || l.starts_with('#') || indent(lines[end]) > column
+        } {
+            end += 1;
+        }
+        for j in i..end {
+            lines[j] = "";
+            blanked[j] = true;
+        }
+        if let Some(dash) = dash {
+            lines[i] = dash;
+        }
+        blanked_keys.push(last_key.to_string());
+        shape.set_aside.fields.push(error.field.clone());
+        shape.errors.push(error);
+    }
+}
+
+/// A serde error as a located configuration error, and whether it is a YAML syntax error.
+fn shape_error(text: &str, source: &str, e: serde_path_to_error::Error<serde_yaml::Error>) -> (ConfigError, bool) {
+    let field = e.path().to_string();
+    let inner = e.into_inner();
+    let loc = inner.location();
+    let mut line = loc.as_ref().map(|l| refine_line(text, l.line(), &field));
+    let message = strip_location(&inner.to_string(), &field);
+    // The parser places a key given twice at the start of its mapping: point at the second.
+    if let Some(key) = message.strip_prefix("duplicate field `").and_then(|m| m.split('`').next()) {
+        line = duplicate_line(text, line.unwrap_or(1), key).or(line);
+    }
+    let source_line = line.and_then(|n| text.lines().nth(n.saturating_sub(1)));
+    let syntax = message.contains("while scanning") || message.contains("while parsing");
+    // A syntax error in words; its field is only where the parser had got to (`route.?`).
+    let (message, field, syntax) = match explain_syntax(&message, source_line) {
+        Some(words) => (
+            format!("{words} (YAML: {message})"),
+            field.trim_end_matches('?').trim_end_matches('.').trim_end_matches('?').to_string(),
+            true,
+        ),
+        None => (message, field, syntax),
+    };
+    let error = ConfigError {
+        file: source.to_string(),
+        column: loc.as_ref().filter(|l| Some(l.line()) == line).map(|l| l.column()),
+        line,
+        message,
+        field,
+    };
+    (error, syntax)
+}
+
+/// The first error by line of a refused configuration.
+fn first(errors: Vec<ConfigError>) -> ConfigError {
+    errors.into_iter().next().unwrap_or_else(|| ConfigError {
+        file: String::new(),
+        line: None,
+        column: None,
+        field: String::new(),
+        message: "the configuration was refused".into(),
+    })
+}
+
 type RouteError = (String, String, String);
 
 /// What a route may name: teams, escalation policies, and time intervals or `calendar:NAME`s.
@@ -472,20 +632,21 @@ fn build_route(
     parent: Option<&RouteOpts>,
     field: &str,
     names: &Names<'_>,
-) -> Result<Route, RouteError> {
+    errors: &mut Vec<RouteError>,
+) -> Route {
     let (teams, policies) = (names.teams, names.policies);
     for (key, list) in
         [("mute_time_intervals", &cfg.mute_time_intervals), ("active_time_intervals", &cfg.active_time_intervals)]
     {
         if parent.is_none() && !list.is_empty() {
-            return Err((
+            errors.push((
                 format!("{field}.{key}"),
                 key.into(),
                 format!("the root route cannot have {key} (as in Alertmanager); set them on a child route"),
             ));
         }
-        if let Some((i, name)) = list.iter().enumerate().find(|(_, n)| !(names.intervals)(n)) {
-            return Err((
+        for (i, name) in list.iter().enumerate().filter(|(_, n)| !(names.intervals)(n)) {
+            errors.push((
                 format!("{field}.{key}[{i}]"),
                 name.clone(),
                 format!("unknown time interval {name:?}; define it under `time_intervals:`, or name a calendar as calendar:NAME"),
@@ -493,7 +654,7 @@ fn build_route(
         }
     }
     if let Some(p) = cfg.escalation.as_deref().filter(|p| !policies.contains(p)) {
-        return Err((
+        errors.push((
             format!("{field}.escalation"),
             format!("escalation: {p}"),
             format!("unknown escalation policy {p:?}; define it under `escalation_policies:`"),
@@ -503,20 +664,21 @@ fn build_route(
         (Some(r), _) => r.clone(),
         (None, Some(p)) => p.receiver.clone(),
         (None, None) => {
-            return Err((
+            errors.push((
                 format!("{field}.receiver"),
                 "route:".into(),
                 "the root route needs a receiver (a team name)".into(),
-            ))
+            ));
+            String::new()
         }
     };
-    if !teams.contains(&receiver.as_str()) {
+    if !receiver.is_empty() && !teams.contains(&receiver.as_str()) {
         let known = if teams.is_empty() {
             "no teams are defined".to_string()
         } else {
             format!("known teams: {}", teams.join(", "))
         };
-        return Err((
+        errors.push((
             format!("{field}.receiver"),
             receiver.clone(),
             format!("unknown team {receiver:?} ({known}); add it under `teams:`"),
@@ -524,7 +686,7 @@ fn build_route(
     }
     let matchers = cfg.matchers.merged_with(&cfg.match_, &cfg.match_re);
     if parent.is_none() && !matchers.is_empty() {
-        return Err((
+        errors.push((
             format!("{field}.matchers"),
             "route:".into(),
             "the root route must not have matchers: it receives every alert".into(),
@@ -556,14 +718,14 @@ fn build_route(
         },
     };
     if opts.group_interval.is_zero() {
-        return Err((
+        errors.push((
             format!("{field}.group_interval"),
             "group_interval".into(),
             "group_interval cannot be zero".into(),
         ));
     }
     if opts.repeat_interval.is_zero() {
-        return Err((
+        errors.push((
             format!("{field}.repeat_interval"),
             "repeat_interval".into(),
             "repeat_interval cannot be zero".into(),
@@ -573,12 +735,12 @@ fn build_route(
         .routes
         .iter()
         .enumerate()
-        .map(|(i, c)| build_route(c, Some(&opts), &format!("{field}.routes[{i}]"), names))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(match parent {
+        .map(|(i, c)| build_route(c, Some(&opts), &format!("{field}.routes[{i}]"), names, errors))
+        .collect();
+    match parent {
         None => Route::root(opts, children),
         Some(_) => Route::child(matchers, cfg.continue_, opts, children),
-    })
+    }
 }
 
 impl MatchersConfig {

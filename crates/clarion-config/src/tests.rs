@@ -15,6 +15,14 @@ fn error(text: &str) -> ConfigError {
     }
 }
 
+/// Every error of a refused configuration, in the order reported.
+fn errors(text: &str) -> Vec<ConfigError> {
+    match Config::parse_all(text, "test.yml") {
+        Ok(_) => panic!("expected errors for:\n{text}"),
+        Err(e) => e,
+    }
+}
+
 const MINIMAL: &str = "teams: [{name: ops}]\nroute: {receiver: ops}\n";
 
 #[test]
@@ -476,9 +484,9 @@ fn escalation_mistakes_are_located_and_explained() {
     ];
     let mut failures = Vec::new();
     for (text, field, msg) in &cases {
-        let e = error(text);
-        if e.field != *field || !e.message.contains(msg) || e.line.is_none() {
-            failures.push(format!("got {e:?}\n  want field {field:?}, message containing {msg:?}, a line"));
+        let all = errors(text);
+        if !all.iter().any(|e| e.field == *field && e.message.contains(msg) && e.line.is_some()) {
+            failures.push(format!("got {all:?}\n  want field {field:?}, message containing {msg:?}, a line"));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
@@ -624,4 +632,70 @@ fn time_intervals_are_checked_with_the_line_of_the_mistake() {
         config.as_ref().is_ok_and(|c| c.time_interval("w").is_some() && c.time_interval("legacy").is_some()),
         "{config:?}"
     );
+}
+
+/// `check-config` reports every mistake of a file in one run, sorted by line: shape errors (unknown keys,
+/// bad values) found by setting the key aside and reading again, and the checks of meaning after them.
+#[test]
+fn every_error_is_reported_in_one_run_sorted_by_line() {
+    let text = "\
+teams:
+  - name: ops
+    colour: red
+  - name: db
+    channels: [pager]
+route:
+  receiver: ops
+  group_wait: 5x
+  routes:
+    - receiver: nobody
+    - receiver: ops
+      escalation: nope
+limits:
+  bogus: 1
+";
+    let found: Vec<(Option<usize>, String)> = errors(text).into_iter().map(|e| (e.line, e.field)).collect();
+    let want = [
+        (3, "teams[0].colour"),
+        (5, "teams[1].channels[0]"),
+        (8, "route.group_wait"),
+        (10, "route.routes[0].receiver"),
+        (12, "route.routes[1].escalation"),
+        (14, "limits.bogus"),
+    ];
+    let want: Vec<(Option<usize>, String)> = want.iter().map(|(l, f)| (Some(*l), f.to_string())).collect();
+    assert_eq!(found, want);
+    // `parse` gives the first of them.
+    assert_eq!(error(text).field, "teams[0].colour");
+}
+
+/// An error that only follows from a key set aside is not reported: the author has one thing to fix.
+#[test]
+fn errors_caused_by_a_key_set_aside_are_not_reported() {
+    // Without its receiver the root route would "need a receiver": that is the same mistake.
+    let all = errors("teams: [{name: ops}]\nroute:\n  receiver: [ops]\n  group_wait: 1s\n");
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].field, "route.receiver");
+    // A route left empty by setting its only key aside is still checked: its missing receiver is the
+    // author's mistake too, and comes first by line.
+    let all = errors("teams: [{name: ops}]\nroute:\n  group_wait: 5x\n");
+    let fields: Vec<&str> = all.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["route.receiver", "route.group_wait"], "{all:?}");
+    // A required key with a bad value leaves its item without the key: the reading stops there.
+    let all = errors("teams:\n  - name: [ops]\n    description: x\nroute: {receiver: ops}\n");
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].field, "teams[0].name");
+    // The first key of a list item is set aside with the dash kept, so the rest is still read.
+    let all = errors("teams: [{name: ops}]\nroute: {receiver: ops}\ninhibit_rules:\n  - source_matchers: ['a=~\"(\"']\n    equal: [x]\nlimits: {bogus: 1}\n");
+    let fields: Vec<&str> = all.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["inhibit_rules[0].source_matchers", "limits.bogus"], "{all:?}");
+}
+
+/// A YAML syntax error stops the reading: nothing after it can be read reliably.
+#[test]
+fn a_syntax_error_is_reported_alone() {
+    let all = errors("route:\n  receiver: ops\n   group_wait: 5s\nteams: [{name: ops}]\nfoo: 1\n");
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0].line, Some(3));
+    assert!(all[0].message.contains("indented deeper"), "{all:?}");
 }

@@ -62,67 +62,82 @@ fn list<T, R>(
         .transpose()
 }
 
-/// Reads every named interval of both sections; names are unique across them.
+/// Reads every named interval of both sections; names are unique across them. Returns those without
+/// mistakes, and the mistakes (at most one per named interval).
 pub(crate) fn check(
     time_intervals: &[TimeIntervalsConfig],
     legacy: &[TimeIntervalsConfig],
-) -> Result<HashMap<String, NamedInterval>, Mistake> {
+) -> (HashMap<String, NamedInterval>, Vec<Mistake>) {
     let mut out: HashMap<String, NamedInterval> = HashMap::new();
+    let mut mistakes = Vec::new();
     let sections = [("time_intervals", time_intervals), ("mute_time_intervals", legacy)];
     for (section, named) in sections {
         for (i, n) in named.iter().enumerate() {
-            let at = format!("{section}[{i}]");
-            if n.name.is_empty() || n.name.starts_with("calendar:") {
-                return Err((
-                    format!("{at}.name"),
-                    format!("name: {}", n.name),
-                    "a time interval needs a name, and `calendar:` names calendars".into(),
-                    false,
-                ));
+            match check_one(&format!("{section}[{i}]"), n, &out) {
+                Ok(interval) => {
+                    out.insert(n.name.clone(), interval);
+                }
+                Err(m) => mistakes.push(m),
             }
-            if out.contains_key(&n.name) {
-                return Err((
-                    format!("{at}.name"),
-                    format!("name: {}", n.name),
-                    format!("time interval {:?} is defined twice", n.name),
-                    true,
-                ));
-            }
-            let mut intervals = Vec::new();
-            for (j, c) in n.time_intervals.iter().enumerate() {
-                let f = format!("{at}.time_intervals[{j}]");
-                let location = match &c.location {
-                    None => None,
-                    Some(l) => Some(l.parse::<chrono_tz::Tz>().map_err(|_| {
-                        (
-                            format!("{f}.location"),
-                            l.clone(),
-                            format!("unknown time zone {l:?}; use an IANA name such as Europe/Berlin"),
-                            false,
-                        )
-                    })?),
-                };
-                intervals.push(TimeInterval {
-                    times: list(
-                        &c.times,
-                        &format!("{f}.times"),
-                        |t| parse_time_range(&t.start_time, &t.end_time),
-                        |t| t.start_time.clone(),
-                    )?,
-                    weekdays: list(&c.weekdays, &format!("{f}.weekdays"), |w| parse_weekdays(w), Clone::clone)?,
-                    days_of_month: list(
-                        &c.days_of_month,
-                        &format!("{f}.days_of_month"),
-                        |d| parse_days_of_month(d),
-                        Clone::clone,
-                    )?,
-                    months: list(&c.months, &format!("{f}.months"), |m| parse_months(m), Clone::clone)?,
-                    years: list(&c.years, &format!("{f}.years"), |y| parse_years(y), Clone::clone)?,
-                    location,
-                });
-            }
-            out.insert(n.name.clone(), NamedInterval { name: n.name.clone(), intervals });
         }
     }
-    Ok(out)
+    (out, mistakes)
+}
+
+/// Checks one named interval at `at`, given those before it that passed.
+fn check_one(
+    at: &str,
+    n: &TimeIntervalsConfig,
+    out: &HashMap<String, NamedInterval>,
+) -> Result<NamedInterval, Mistake> {
+    if n.name.is_empty() || n.name.starts_with("calendar:") {
+        return Err((
+            format!("{at}.name"),
+            format!("name: {}", n.name),
+            "a time interval needs a name, and `calendar:` names calendars".into(),
+            false,
+        ));
+    }
+    if out.contains_key(&n.name) {
+        return Err((
+            format!("{at}.name"),
+            format!("name: {}", n.name),
+            format!("time interval {:?} is defined twice", n.name),
+            true,
+        ));
+    }
+    let mut intervals = Vec::new();
+    for (j, c) in n.time_intervals.iter().enumerate() {
+        let f = format!("{at}.time_intervals[{j}]");
+        let location = match &c.location {
+            None => None,
+            Some(l) => Some(l.parse::<chrono_tz::Tz>().map_err(|_| {
+                (
+                    format!("{f}.location"),
+                    l.clone(),
+                    format!("unknown time zone {l:?}; use an IANA name such as Europe/Berlin"),
+                    false,
+                )
+            })?),
+        };
+        intervals.push(TimeInterval {
+            times: list(
+                &c.times,
+                &format!("{f}.times"),
+                |t| parse_time_range(&t.start_time, &t.end_time),
+                |t| t.start_time.clone(),
+            )?,
+            weekdays: list(&c.weekdays, &format!("{f}.weekdays"), |w| parse_weekdays(w), Clone::clone)?,
+            days_of_month: list(
+                &c.days_of_month,
+                &format!("{f}.days_of_month"),
+                |d| parse_days_of_month(d),
+                Clone::clone,
+            )?,
+            months: list(&c.months, &format!("{f}.months"), |m| parse_months(m), Clone::clone)?,
+            years: list(&c.years, &format!("{f}.years"), |y| parse_years(y), Clone::clone)?,
+            location,
+        });
+    }
+    Ok(NamedInterval { name: n.name.clone(), intervals })
 }

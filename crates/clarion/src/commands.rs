@@ -133,7 +133,7 @@ pub fn migrate_alertmanager(file: &Path) -> anyhow::Result<ExitCode> {
 }
 
 pub fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
-    match Config::load(file) {
+    match Config::load_all(file) {
         Ok(c) => {
             println!(
                 "{}: ok ({} teams, {} routes, {} inhibit rules, {} escalation policies, {} services, {} tokens)",
@@ -147,8 +147,13 @@ pub fn check_config(file: &Path) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
-            eprintln!("{e}");
+        Err(errors) => {
+            for e in &errors {
+                eprintln!("{e}");
+            }
+            if errors.len() > 1 {
+                eprintln!("{}: {} errors", file.display(), errors.len());
+            }
             Ok(ExitCode::from(1))
         }
     }

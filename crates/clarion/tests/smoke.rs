@@ -74,6 +74,21 @@ fn check_config_accepts_the_example_and_names_file_line_and_field_of_an_error() 
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with(&format!("{}:4:", bad.display())), "{err}");
     assert!(err.contains("route.group_wiat") && err.contains("unknown field"), "{err}");
+
+    // Three mistakes, one run: each on its own line, sorted by line, then the count.
+    let three = dir.path().join("three.yml");
+    let text = "teams: [{name: ops}]\nroute:\n  receiver: nobody\n  group_wait: 5x\n  routes:\n    - {receiver: ops, escalation: nope}\n";
+    std::fs::write(&three, text)?;
+    let out = Command::new(env!("CARGO_BIN_EXE_clarion")).arg("check-config").arg(&three).output()?;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let at = |n: u32| format!("{}:{n}", three.display());
+    assert_eq!(lines.len(), 4, "{err}");
+    assert!(lines[0].starts_with(&at(3)) && lines[0].contains("unknown team \"nobody\""), "{err}");
+    assert!(lines[1].starts_with(&at(4)) && lines[1].contains("invalid duration \"5x\""), "{err}");
+    assert!(lines[2].starts_with(&at(6)) && lines[2].contains("unknown escalation policy \"nope\""), "{err}");
+    assert_eq!(lines[3], format!("{}: 3 errors", three.display()));
     Ok(())
 }
 
