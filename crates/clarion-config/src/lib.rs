@@ -14,6 +14,7 @@ mod schema;
 pub mod secret;
 mod standard;
 pub mod time_intervals;
+pub mod vulnerabilities;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -441,6 +442,9 @@ fn check(file: ConfigFile, source: &str, found: &mut Found<'_>) -> Config {
         None => time_intervals.contains_key(name),
     };
     let names = Names { teams: &team_names, policies: &policy_names, intervals: &known_interval };
+    for (field, needle, message) in vulnerabilities::check(&file.vulnerabilities) {
+        found.at(field, &needle, message);
+    }
     let mut route_errors = Vec::new();
     let route = build_route(&file.route, None, "route", &names, &mut route_errors);
     for (field, needle, message) in route_errors {

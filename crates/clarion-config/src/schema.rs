@@ -81,6 +81,9 @@ pub struct ConfigFile {
     /// Alertmanager's older name for `time_intervals`, read the same way.
     #[serde(default)]
     pub mute_time_intervals: Vec<crate::time_intervals::TimeIntervalsConfig>,
+    /// Vulnerability watch: deadlines by severity, reminders, where advisories come from.
+    #[serde(default)]
+    pub vulnerabilities: crate::vulnerabilities::VulnerabilitiesConfig,
 }
 
 /// The listener's certificate and key, PEM files as Alertmanager's `tls_server_config` takes them. Read at

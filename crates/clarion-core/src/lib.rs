@@ -4,6 +4,7 @@
 //! or SQL. The server and the store convert their own wire and row types to these.
 #![forbid(unsafe_code)]
 
+pub mod advisory;
 pub mod alert;
 pub mod alerts;
 pub mod announcement;

@@ -7,6 +7,7 @@
 //! hold no domain rules of their own: those live in `clarion-core`.
 #![forbid(unsafe_code)]
 
+mod advisories;
 mod api;
 mod auth;
 mod calendars;
@@ -73,6 +74,12 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/pages/{id}/done", post(api::pages::done))
         .route("/api/v1/slack/interactions", post(api::slack::interactions))
         .route("/api/v1/provider-events", post(api::provider_events::post))
+        .route(
+            "/api/v1/services/{name}/inventory",
+            axum::routing::put(api::advisories::put_inventory).get(api::advisories::get_inventory),
+        )
+        .route("/api/v1/advisories", post(api::advisories::post))
+        .route("/api/v1/advisories/status", get(api::advisories::status))
         .route("/pages/{id}/ack", get(web::ack::show).post(web::ack::post))
         .route("/-/healthy", get(api::status::healthy).head(api::status::healthy))
         .route("/-/ready", get(api::status::ready).head(api::status::ready))

@@ -347,6 +347,18 @@ pub mod keys {
         hex::encode(&h.finalize()[..16])
     }
 
+    /// Notice `notice` (`opened`, `updated-<modified>`, `reminder-<seconds>`, …) of generation `generation`
+    /// of vulnerability match `key` (advisory, service, package version), to `channel` of `team`.
+    pub fn advisory(key: &str, generation: u32, notice: &str, team: &str, channel: &str) -> String {
+        let mut h = Sha256::new().chain_update("advisory").chain_update([0]).chain_update(key).chain_update([0]);
+        h.update(generation.to_le_bytes());
+        for part in [notice, team, channel] {
+            h.update([0]);
+            h.update(part);
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+
     /// Announcement `id` to `channel` of `team`.
     pub fn announcement(id: &str, team: &str, channel: &str) -> String {
         let digest =
@@ -379,6 +391,10 @@ mod tests {
             "68b26144795873235acfde11d3a6e8a6"
         );
         assert_eq!(keys::announcement("0b6a", "payments", "payments-slack"), "b423e6b3e02b89d06380ed4a20bc488c");
+        assert_eq!(
+            keys::advisory("RUSTSEC-2020-0001/checkout/crates.io/foo@1.0.0", 1, "opened", "payments", "pay-hook"),
+            "965c193544a027b02db578429ba8bca3"
+        );
     }
 
     #[test]

@@ -84,6 +84,8 @@ struct Inner {
     store: Arc<dyn Store>,
     memory: Memory,
     calendars: crate::calendars::Calendars,
+    /// Vulnerability watch: serialises its reconciliations.
+    watch: crate::advisories::Watch,
     intake: Intake,
     outbox: Outbox,
     /// Serialises silence changes: plan, commit, then install.
@@ -213,6 +215,7 @@ impl AppState {
             store,
             memory,
             calendars,
+            watch: crate::advisories::Watch::default(),
             intake,
             outbox,
             silence_writes: tokio::sync::Mutex::new(()),
@@ -320,6 +323,10 @@ impl AppState {
 
     /// The key that signs acknowledgement links.
     /// Imported change calendars (see `crate::calendars`).
+    pub fn watch(&self) -> &crate::advisories::Watch {
+        &self.0.watch
+    }
+
     pub fn calendars(&self) -> &crate::calendars::Calendars {
         &self.0.calendars
     }

@@ -344,6 +344,50 @@ pub trait CalendarStore: Send + Sync {
     async fn load_calendars(&self) -> Result<Vec<CalendarDocument>, StoreError>;
 }
 
+/// What a document of vulnerability watch holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WatchKind {
+    /// A service's inventory (its packages), keyed by service name.
+    Inventory,
+    /// An advisory as imported (its OSV record), keyed by advisory id.
+    Advisory,
+    /// What was told of one match of an advisory with a service's package, keyed by the match.
+    Match,
+}
+
+impl WatchKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatchKind::Inventory => "inventory",
+            WatchKind::Advisory => "advisory",
+            WatchKind::Match => "match",
+        }
+    }
+}
+
+/// One document of vulnerability watch: its kind, its key, and a body the store does not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchDocument {
+    pub kind: WatchKind,
+    pub key: String,
+    pub body: String,
+    pub updated_at: Timestamp,
+}
+
+/// Vulnerability watch's documents: inventories by service, advisories by id, and what was told of each
+/// match. Replaced by (kind, key), synced to disk like silences. The store does not read the bodies.
+#[async_trait::async_trait]
+pub trait WatchStore: Send + Sync {
+    /// Replaces the documents with these (kind, key)s, all in one transaction.
+    async fn put_watch(&self, documents: &[WatchDocument]) -> Result<(), StoreError>;
+
+    /// Deletes the documents of `kind` with these keys.
+    async fn delete_watch(&self, kind: WatchKind, keys: &[String]) -> Result<(), StoreError>;
+
+    /// Every document of `kind`, by key.
+    async fn load_watch(&self, kind: WatchKind) -> Result<Vec<WatchDocument>, StoreError>;
+}
+
 /// A page to open (see [`PageStore::open_pages`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPage {
@@ -461,7 +505,15 @@ pub trait PageStore: Send + Sync {
 /// Durable storage for signals: the sum of the role traits, which both backends implement with the same
 /// semantics. Callers that need one kind of data can take the role trait alone.
 pub trait Store:
-    AlertLog + SilenceStore + OutboxStore + NotificationLogStore + PageStore + CalendarStore + std::fmt::Debug + 'static
+    AlertLog
+    + SilenceStore
+    + OutboxStore
+    + NotificationLogStore
+    + PageStore
+    + CalendarStore
+    + WatchStore
+    + std::fmt::Debug
+    + 'static
 {
     /// `sqlite` or `postgres`, for logs and `/api/v2/status`.
     fn kind(&self) -> &'static str;

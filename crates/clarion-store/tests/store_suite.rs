@@ -12,7 +12,7 @@ use clarion_core::silence::Silence;
 use clarion_core::{Matchers, Timestamp};
 use clarion_store::{
     CalendarDocument, Completion, Delivery, DeliveryState, Durability, Lease, NewDelivery, NewPage, NotificationLogRow,
-    PageEventRow, PageFilter, PageRow, PlanDeliveries, Planned, Store, StoreError,
+    PageEventRow, PageFilter, PageRow, PlanDeliveries, Planned, Store, StoreError, WatchDocument, WatchKind,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -163,6 +163,7 @@ suite!(
     enqueue_and_claim_claims_only_what_is_first_in_line,
     pages_and_their_deliveries_commit_together_or_not_at_all,
     calendar_documents_are_replaced_by_name_and_survive_reopening,
+    watch_documents_are_replaced_by_kind_and_key_deleted_and_survive_reopening,
     a_group_has_one_open_page_at_a_time,
     pages_change_only_at_the_version_read_and_keep_a_timeline,
     due_pages_come_earliest_first_and_resolved_ones_never,
@@ -699,6 +700,39 @@ async fn calendar_documents_are_replaced_by_name_and_survive_reopening<B: Backen
         again.load_calendars().await?,
         [doc("prod", "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", 1), doc("staging", "second", 3)]
     );
+    Ok(())
+}
+
+async fn watch_documents_are_replaced_by_kind_and_key_deleted_and_survive_reopening<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let doc = |kind: WatchKind, key: &str, body: &str, at: i64| WatchDocument {
+        kind,
+        key: key.into(),
+        body: body.into(),
+        updated_at: t(at),
+    };
+    store
+        .put_watch(&[
+            doc(WatchKind::Inventory, "checkout", "[1]", 1),
+            doc(WatchKind::Advisory, "checkout", "same key, other kind", 1),
+            doc(WatchKind::Advisory, "RUSTSEC-2020-0001", "first", 2),
+        ])
+        .await?;
+    store.put_watch(&[doc(WatchKind::Advisory, "RUSTSEC-2020-0001", "second", 3)]).await?;
+    store.put_watch(&[doc(WatchKind::Match, "m1", "{}", 4), doc(WatchKind::Match, "m2", "{}", 4)]).await?;
+    store.delete_watch(WatchKind::Match, &["m1".to_string(), "unknown".to_string()]).await?;
+    drop(store);
+    let again = b.open().await?;
+    assert_eq!(again.load_watch(WatchKind::Inventory).await?, [doc(WatchKind::Inventory, "checkout", "[1]", 1)]);
+    assert_eq!(
+        again.load_watch(WatchKind::Advisory).await?,
+        [
+            doc(WatchKind::Advisory, "RUSTSEC-2020-0001", "second", 3),
+            doc(WatchKind::Advisory, "checkout", "same key, other kind", 1)
+        ]
+    );
+    assert_eq!(again.load_watch(WatchKind::Match).await?, [doc(WatchKind::Match, "m2", "{}", 4)]);
     Ok(())
 }
 

@@ -43,9 +43,22 @@ impl Client {
         content_type: &str,
         body: String,
     ) -> anyhow::Result<String> {
+        self.send_bytes(method, path, &[], content_type, body.into_bytes()).await
+    }
+
+    /// Sends `body` as `content_type` with `query`, and returns the body of a 2xx answer.
+    pub async fn send_bytes(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> anyhow::Result<String> {
         let req = self
             .http
             .request(method.clone(), format!("{}{path}", self.base))
+            .query(query)
             .header(reqwest::header::CONTENT_TYPE, content_type)
             .body(body);
         let (status, text) = self.send(req).await?;

@@ -300,7 +300,7 @@ pub async fn page_change(args: PageChangeArgs, action: &str, said: &str) -> anyh
 }
 
 /// Escapes a path segment.
-fn urlencode(segment: &str) -> String {
+pub fn urlencode(segment: &str) -> String {
     segment
         .bytes()
         .map(|b| match b {
@@ -392,7 +392,7 @@ pub fn token_hash() -> anyhow::Result<ExitCode> {
 }
 
 /// Prints rows as aligned columns under a header.
-fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+pub fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
     let widths: Vec<usize> =
         (0..N).map(|i| rows.iter().map(|r| r[i].chars().count()).chain([header[i].len()]).max().unwrap_or(0)).collect();
     let line = |cells: Vec<&str>| {

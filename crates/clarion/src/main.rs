@@ -3,6 +3,7 @@
 //! is the small HTTP client in `client`.
 #![forbid(unsafe_code)]
 
+mod advisories;
 mod client;
 mod commands;
 mod lint;
@@ -50,6 +51,12 @@ enum Command {
     /// Silences of a running server: add, query, expire, import (amtool's matcher syntax).
     #[command(subcommand)]
     Silence(silence::SilenceCommand),
+    /// Services' inventories for vulnerability watch: upload a lockfile or SBOM.
+    #[command(subcommand)]
+    Inventory(advisories::InventoryCommand),
+    /// Security advisories (OSV): import them, and list the open matches by team with their deadlines.
+    #[command(subcommand)]
+    Advisories(advisories::AdvisoriesCommand),
     /// Convert another tool's configuration into a clarion.yml (printed on standard output).
     #[command(subcommand)]
     Migrate(MigrateCommand),
@@ -437,6 +444,8 @@ fn main() -> std::process::ExitCode {
             Command::CheckConfig { file } => commands::check_config(&file),
             Command::Migrate(MigrateCommand::Alertmanager { file }) => commands::migrate_alertmanager(&file),
             Command::Silence(c) => silence::run(c).await,
+            Command::Inventory(c) => advisories::inventory(c).await,
+            Command::Advisories(c) => advisories::advisories(c).await,
             Command::Backup(args) => commands::backup(&args),
             Command::Alerts(args) => commands::alerts(args).await,
             Command::Send(args) => commands::send(args).await,

@@ -4,6 +4,7 @@
 //! Alertmanager prints), Go's zero time means "unset", booleans in query strings are read as
 //! Alertmanager reads them, and bodies are read up to the configured size limit.
 
+pub mod advisories;
 pub mod alerts;
 pub mod announcements;
 pub mod calendars;

@@ -11,6 +11,7 @@
 //! through the outbox; it never calls a handler. A new background capability (escalation timers, calendar
 //! notices, advisory matching) is a new module here and one more line in [`start`].
 
+pub mod advisories;
 pub mod escalation;
 pub mod intake;
 pub mod maintenance;
@@ -31,6 +32,7 @@ pub fn start(state: &AppState, inputs: WorkerInputs) -> Vec<JoinHandle<()>> {
         tokio::spawn(sender::run(state.clone(), inputs.handoff)),
         tokio::spawn(escalation::run(state.clone())),
         tokio::spawn(notices::run(state.clone())),
+        tokio::spawn(advisories::run(state.clone())),
     ]
 }
 

@@ -11,6 +11,7 @@ mod nflog;
 mod outbox;
 mod pages;
 mod silences;
+mod watch;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio_postgres::NoTls;
@@ -133,6 +134,14 @@ const MIGRATIONS: &[&str] = &[
     );",
     // 7: silences carry annotations (Alertmanager 0.32+), a JSON object.
     "ALTER TABLE silences ADD COLUMN annotations TEXT NOT NULL DEFAULT '{}';",
+    // 8: vulnerability watch: inventories, advisories and what was told of each match, by kind and key.
+    "CREATE TABLE watch_documents (
+        kind       TEXT   NOT NULL,
+        key        TEXT   NOT NULL,
+        body       TEXT   NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (kind, key)
+    );",
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.

@@ -14,6 +14,7 @@ mod pages;
 mod runtime;
 mod schema;
 mod silences;
+mod watch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -121,6 +121,14 @@ pub(super) const MIGRATIONS: &[&str] = &[
     );",
     // 7: silences carry annotations (Alertmanager 0.32+), a JSON object.
     "ALTER TABLE silences ADD COLUMN annotations TEXT NOT NULL DEFAULT '{}';",
+    // 8: vulnerability watch: inventories, advisories and what was told of each match, by kind and key.
+    "CREATE TABLE watch_documents (
+        kind       TEXT   NOT NULL,
+        key        TEXT   NOT NULL,
+        body       TEXT   NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (kind, key)
+    );",
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {

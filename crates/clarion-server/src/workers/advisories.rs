@@ -1,0 +1,75 @@
+//! The vulnerability-watch worker: every round reads the watched directory of OSV records when its
+//! interval has passed, then lets `crate::advisories` tell what fell due (reminders, overdue notices) and
+//! what other instances changed; the outbox's keys make a notice computed twice go out once.
+
+use std::path::Path;
+use std::time::Duration;
+
+use clarion_core::advisory::Advisory;
+
+use crate::clock::monotonic;
+use crate::state::AppState;
+
+/// Time between rounds: a reminder goes out at most this late.
+const ROUND: Duration = Duration::from_secs(30);
+
+pub async fn run(state: AppState) {
+    let mut stop = state.stopping();
+    let mut last_read: Option<std::time::Instant> = None;
+    loop {
+        let config = state.config();
+        let v = &config.file.vulnerabilities;
+        if let Some(dir) = &v.watch_dir {
+            if last_read.is_none_or(|at| monotonic().duration_since(at) >= v.watch_interval.0) {
+                last_read = Some(monotonic());
+                let dir = dir.clone();
+                match tokio::task::spawn_blocking(move || read_dir(&dir)).await {
+                    Ok(advisories) if !advisories.is_empty() => {
+                        if let Err(error) = state.watch().import(&state, advisories).await {
+                            tracing::error!(%error, "importing the watched advisories failed; trying again next round");
+                            last_read = None;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::error!(%error, "reading the watched directory stopped"),
+                }
+            }
+        }
+        if let Err(error) = state.watch().round(&state).await {
+            tracing::error!(%error, "vulnerability watch's round failed; trying again next round");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ROUND) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Every record of the `*.json` and `*.zip` files directly in `dir`, in file-name order; a file that does
+/// not read is logged and skipped (the others are imported).
+pub fn read_dir(dir: &Path) -> Vec<Advisory> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            tracing::error!(dir = %dir.display(), %error, "cannot read the watched directory of advisories");
+            return Vec::new();
+        }
+    };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json" || x == "zip"))
+        .collect();
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let name = path.display().to_string();
+        match std::fs::read(&path) {
+            Ok(bytes) => match clarion_advisories::osv::read_records(&bytes, &name) {
+                Ok(records) => out.extend(records),
+                Err(error) => tracing::warn!(file = %name, %error, "skipping an advisory file that does not read"),
+            },
+            Err(error) => tracing::warn!(file = %name, %error, "skipping an advisory file that cannot be read"),
+        }
+    }
+    out
+}
