@@ -562,7 +562,7 @@ pub fn open_matches(records: &[MatchRecord], now: Timestamp) -> Vec<OpenMatch> {
             severity: r.severity.clone(),
             opened_at: format_time(r.opened_at),
             deadline: format_time(r.deadline),
-            days_left: r.deadline.signed_duration_since(now).num_seconds().div_euclid(86_400),
+            days_left: r.deadline.signed_duration_since(now).num_milliseconds().div_euclid(86_400_000),
         })
         .collect()
 }

@@ -190,3 +190,29 @@ fn a_vulnerable_crate_is_told_once_survives_a_restart_and_a_withdrawal_retracts_
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("add it under `services:`"));
     Ok(())
 }
+
+/// Advisories dropped in `vulnerabilities.watch_dir` are read by the worker, without any API call; a file
+/// that does not read is skipped with a warning and the others are imported.
+#[test]
+fn advisories_in_the_watched_directory_are_imported_by_the_worker() -> TestResult {
+    let sink = Sink::start()?;
+    let watched = tempfile::tempdir()?;
+    for id in ["RUSTSEC-2026-0236", "RUSTSEC-2016-0001"] {
+        std::fs::copy(rustsec().join(format!("{id}.json")), watched.path().join(format!("{id}.json")))?;
+    }
+    std::fs::write(watched.path().join("broken.json"), "{\"id\": ")?;
+    let config = format!("{}  watch_dir: '{}'\n", config(&sink), watched.path().display());
+    let server = Server::start(Some(&config))?;
+    util::eventually(WAIT, "the watched advisories are imported", || {
+        Ok(server.log().contains("watched advisories imported").then_some(()))
+    })?;
+    let dir = tempfile::tempdir()?;
+    let lock = dir.path().join("Cargo.lock");
+    std::fs::write(&lock, lockfile("0.2.1"))?;
+    let uploaded = ok(clarion(&server, &["inventory", "upload", "checkout", &lock.display().to_string()])?)?;
+    assert!(uploaded.contains("; 1 new matches, 0 closed"), "{uploaded}");
+    assert_eq!(open(&status(&server)?), [("RUSTSEC-2026-0236".to_string(), "viperjs 0.2.1".to_string())]);
+    sink.wait_for("/payments", 1, WAIT)?;
+    assert!(server.log().contains("skipping an advisory file that does not read"), "{}", server.log());
+    Ok(())
+}

@@ -22,12 +22,19 @@ pub async fn run(state: AppState) {
         if let Some(dir) = &v.watch_dir {
             if last_read.is_none_or(|at| monotonic().duration_since(at) >= v.watch_interval.0) {
                 last_read = Some(monotonic());
-                let dir = dir.clone();
-                match tokio::task::spawn_blocking(move || read_dir(&dir)).await {
+                let reading = dir.clone();
+                match tokio::task::spawn_blocking(move || read_dir(&reading)).await {
                     Ok(advisories) if !advisories.is_empty() => {
-                        if let Err(error) = state.watch().import(&state, advisories).await {
-                            tracing::error!(%error, "importing the watched advisories failed; trying again next round");
-                            last_read = None;
+                        let records = advisories.len();
+                        match state.watch().import(&state, advisories).await {
+                            Ok((imported, _)) => tracing::info!(
+                                dir = %dir.display(), records, new = imported.new, updated = imported.updated,
+                                "watched advisories imported"
+                            ),
+                            Err(error) => {
+                                tracing::error!(%error, "importing the watched advisories failed; trying again next round");
+                                last_read = None;
+                            }
                         }
                     }
                     Ok(_) => {}
