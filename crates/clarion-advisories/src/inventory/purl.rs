@@ -22,30 +22,41 @@ pub(super) struct Purl {
     pub(super) version: Option<String>,
 }
 
-fn decode(part: &str) -> Result<String, String> {
+/// Why a text is not a package URL.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub(super) struct PurlError(String);
+
+impl From<PurlError> for String {
+    fn from(e: PurlError) -> String {
+        e.0
+    }
+}
+
+fn decode(part: &str) -> Result<String, PurlError> {
     percent_decode_str(part)
         .decode_utf8()
         .map(|decoded| decoded.into_owned())
-        .map_err(|_| format!("`{part}` is not percent-encoded UTF-8"))
+        .map_err(|_| PurlError(format!("`{part}` is not percent-encoded UTF-8")))
 }
 
 impl Purl {
     /// Parses `text` as the purl specification's "how to parse" says, tolerating an unencoded `@` in an npm
     /// scope (`pkg:npm/@types/node@20.1.0`).
-    pub(super) fn parse(text: &str) -> Result<Purl, String> {
+    pub(super) fn parse(text: &str) -> Result<Purl, PurlError> {
         let text = text.trim();
         let rest = match text.get(..4) {
             Some(scheme) if scheme.eq_ignore_ascii_case("pkg:") => &text[4..],
-            _ => return Err("not a package URL: it does not start with `pkg:`".to_string()),
+            _ => return Err(PurlError("not a package URL: it does not start with `pkg:`".to_string())),
         };
         let rest = rest.trim_start_matches('/');
         let rest = rest.rsplit_once('#').map_or(rest, |(before, _subpath)| before);
         let rest = rest.rsplit_once('?').map_or(rest, |(before, _qualifiers)| before);
         let Some((kind, rest)) = rest.split_once('/') else {
-            return Err("not a package URL: no `/` after the type".to_string());
+            return Err(PurlError("not a package URL: no `/` after the type".to_string()));
         };
         if kind.is_empty() || !kind.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '-')) {
-            return Err(format!("not a package URL: `{kind}` is not a package type"));
+            return Err(PurlError(format!("not a package URL: `{kind}` is not a package type")));
         }
         let rest = rest.trim_end_matches('/');
         let (rest, version) = match rest.rsplit_once('@') {
@@ -62,7 +73,7 @@ impl Purl {
         };
         let name = decode(name)?;
         if name.trim().is_empty() {
-            return Err("not a package URL: no package name".to_string());
+            return Err(PurlError("not a package URL: no package name".to_string()));
         }
         Ok(Purl { kind: kind.to_ascii_lowercase(), namespace, name, version: version.filter(|v| !v.trim().is_empty()) })
     }
