@@ -699,3 +699,32 @@ fn a_syntax_error_is_reported_alone() {
     assert_eq!(all[0].line, Some(3));
     assert!(all[0].message.contains("indented deeper"), "{all:?}");
 }
+
+/// `vulnerabilities:`: the built-in deadlines, and mistakes named with their field.
+#[test]
+fn vulnerability_deadlines_default_by_severity_and_mistakes_are_named() -> Result<(), ConfigError> {
+    let c = parse(MINIMAL)?;
+    let v = &c.file.vulnerabilities;
+    let days = |s: Option<&str>| v.deadline_for(s).as_secs() / 86_400;
+    assert_eq!(
+        [days(Some("critical")), days(Some("high")), days(Some("medium")), days(Some("low")), days(None)],
+        [2, 7, 30, 90, 30]
+    );
+    assert_eq!(days(Some("none")), 30, "a severity without a deadline takes unknown's");
+    let all = errors(&format!(
+        "{MINIMAL}vulnerabilities:\n  deadlines: {{urgent: 1d, high: 0s}}\n  reminders: [1d, 0s]\n  watch_interval: 0s\n"
+    ));
+    let fields: Vec<&str> = all.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "vulnerabilities.deadlines.high",
+            "vulnerabilities.deadlines.urgent",
+            "vulnerabilities.reminders[1]",
+            "vulnerabilities.watch_interval"
+        ],
+        "{all:?}"
+    );
+    assert!(all[1].message.contains("unknown severity \"urgent\""), "{all:?}");
+    Ok(())
+}

@@ -10,7 +10,8 @@ use clarion_core::advisory::Advisory;
 use crate::clock::monotonic;
 use crate::state::AppState;
 
-/// Time between rounds: a reminder goes out at most this late.
+/// The longest time between rounds: another instance's imports and a reloaded catalog are taken in at
+/// most this late (a reminder falling due sooner wakes the worker for it).
 const ROUND: Duration = Duration::from_secs(30);
 
 pub async fn run(state: AppState) {
@@ -42,11 +43,18 @@ pub async fn run(state: AppState) {
                 }
             }
         }
-        if let Err(error) = state.watch().round(&state).await {
-            tracing::error!(%error, "vulnerability watch's round failed; trying again next round");
+        // The next reminder or overdue notice may fall due before the next round: wake for it.
+        let mut sleep = ROUND;
+        match state.watch().round(&state).await {
+            Ok((_, Some(next))) => {
+                let until = next.signed_duration_since(state.now()).to_std().unwrap_or(Duration::ZERO);
+                sleep = sleep.min(until.max(Duration::from_secs(1)));
+            }
+            Ok((_, None)) => {}
+            Err(error) => tracing::error!(%error, "vulnerability watch's round failed; trying again next round"),
         }
         tokio::select! {
-            _ = tokio::time::sleep(ROUND) => {}
+            _ = tokio::time::sleep(sleep) => {}
             _ = stop.changed() => return,
         }
     }
