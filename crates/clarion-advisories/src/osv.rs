@@ -30,6 +30,11 @@ pub const MAX_RECORDS: usize = 100_000;
 /// A zip entry unpacking to more bytes than this is refused (the largest real OSV record is far below it).
 pub const MAX_ENTRY_BYTES: u64 = 4 * 1024 * 1024;
 
+/// At most this many bytes unpacked from one zip, all entries together (an ecosystem's `all.zip`, such as
+/// crates.io's, unpacks to far less): a bomb of many small, highly compressed or overlapping entries stops
+/// here.
+pub const MAX_UNPACKED_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Why records could not be read: which record (id, or position, or file in a zip) and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{at}: {message}")]
@@ -62,6 +67,10 @@ pub fn read_records(bytes: &[u8], name: &str) -> Result<Vec<Advisory>, OsvError>
 fn read_zip(bytes: &[u8], name: &str, records: &mut Vec<Advisory>) -> Result<(), OsvError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|error| located(name, format!("not a readable zip archive: {error}")))?;
+    if archive.len() > MAX_RECORDS {
+        return Err(located(name, format!("the zip has {} entries, more than {MAX_RECORDS}", archive.len())));
+    }
+    let mut unpacked: u64 = 0;
     for index in 0..archive.len() {
         let mut file = archive
             .by_index(index)
@@ -91,6 +100,10 @@ fn read_zip(bytes: &[u8], name: &str, records: &mut Vec<Advisory>) -> Result<(),
             .map_err(|error| located(&place, format!("the entry cannot be unpacked: {error}")))?;
         if json.len() as u64 > MAX_ENTRY_BYTES {
             return Err(too_large());
+        }
+        unpacked = unpacked.saturating_add(json.len() as u64);
+        if unpacked > MAX_UNPACKED_BYTES {
+            return Err(located(name, format!("the zip unpacks to more than {MAX_UNPACKED_BYTES} bytes")));
         }
         read_json_records(&json, &place, records)?;
     }

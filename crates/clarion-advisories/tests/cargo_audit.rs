@@ -8,6 +8,8 @@
 //!
 //! `cargo-audit` must be on the PATH (`scripts/test` installs it); `CLARION_SKIP_CARGO_AUDIT=1` skips the test.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::error::Error;
 use std::fmt;
@@ -23,9 +25,9 @@ type TestResult = Result<(), Box<dyn Error>>;
 
 const MANIFEST_DIR: &str = env!("CARGO_MANIFEST_DIR");
 /// The OSV records Clarion reads.
-const OSV_RECORDS: &str = "../../../shared/data/osv/rustsec";
+const OSV_RECORDS: &str = "osv/rustsec";
 /// The same database in RustSec's own layout, which `cargo audit` reads.
-const ADVISORY_DB: &str = "../../../shared/data/osv/rustsec-advisory-db";
+const ADVISORY_DB: &str = "osv/rustsec-advisory-db";
 const FIXTURES: &str = "tests/fixtures/cargo-audit";
 
 /// The lockfiles compared: the name the summary and [`EXPECTED`] use, the path relative to the crate, and
@@ -115,7 +117,7 @@ fn crate_path(relative: &str) -> PathBuf {
 
 /// Every OSV record of the database.
 fn osv_advisories() -> Result<Vec<Advisory>, Box<dyn Error>> {
-    let dir = crate_path(OSV_RECORDS);
+    let dir = common::shared_data(OSV_RECORDS);
     let mut advisories = Vec::new();
     for entry in std::fs::read_dir(&dir).map_err(|error| format!("cannot list {}: {error}", dir.display()))? {
         let path = entry?.path();
@@ -131,7 +133,7 @@ fn osv_advisories() -> Result<Vec<Advisory>, Box<dyn Error>> {
 
 /// The advisory ids of RustSec's own layout: `crates/<package>/<id>.md`.
 fn native_advisory_ids() -> Result<BTreeSet<String>, Box<dyn Error>> {
-    let crates = crate_path(ADVISORY_DB).join("crates");
+    let crates = common::shared_data(ADVISORY_DB).join("crates");
     let mut ids = BTreeSet::new();
     for package in std::fs::read_dir(&crates).map_err(|error| format!("cannot list {}: {error}", crates.display()))? {
         for file in std::fs::read_dir(package?.path())? {
@@ -183,7 +185,7 @@ fn audit_finding(kind: &str, entry: &Value) -> Result<Finding, Box<dyn Error>> {
 
 /// What `cargo audit` reports on `lockfile`, and the whole JSON report.
 fn cargo_audit_findings(lockfile: &Path) -> Result<(BTreeSet<Finding>, Value), Box<dyn Error>> {
-    let db = crate_path(ADVISORY_DB);
+    let db = common::shared_data(ADVISORY_DB);
     // Run from the fixtures folder, which has no `.cargo/audit.toml` to change the settings.
     let output = Command::new("cargo-audit")
         .current_dir(crate_path(FIXTURES))

@@ -3,6 +3,8 @@
 //! then `read_records` on the inputs it accepts (zip, array, object) and refuses (malformed JSON, no `id`, a
 //! zip bomb).
 
+mod common;
+
 use std::cmp::Ordering;
 use std::error::Error;
 use std::io::{Cursor, Write};
@@ -12,12 +14,10 @@ use clarion_core::advisory::{affects, Advisory, Event, Hit, Package, RangeKind};
 
 type TestResult = Result<(), Box<dyn Error>>;
 
-const RUSTSEC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/osv/rustsec");
-
 /// Every RustSec record, with its file name, in file-name order.
 fn rustsec() -> Result<Vec<(String, Advisory)>, Box<dyn Error>> {
-    let mut files = std::fs::read_dir(RUSTSEC)
-        .map_err(|error| format!("cannot list {RUSTSEC}: {error}"))?
+    let mut files = std::fs::read_dir(common::shared_data("osv/rustsec"))
+        .map_err(|error| format!("cannot list {}: {error}", common::shared_data("osv/rustsec").display()))?
         .map(|entry| entry.map(|entry| entry.path()))
         .collect::<Result<Vec<_>, _>>()?;
     files.retain(|path| path.extension().is_some_and(|ext| ext == "json"));
@@ -391,7 +391,10 @@ fn a_zip_in_the_all_zip_layout_reads_every_json_entry() -> TestResult {
     let records = rustsec()?;
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     for id in ["RUSTSEC-2016-0001", "RUSTSEC-2020-0055", "RUSTSEC-2021-0035"] {
-        entries.push((format!("{id}.json"), std::fs::read(format!("{RUSTSEC}/{id}.json"))?));
+        entries.push((
+            format!("{id}.json"),
+            std::fs::read(common::shared_data("osv/rustsec").join(format!("{id}.json")))?,
+        ));
     }
     entries.push(("README.txt".into(), b"not a record".to_vec()));
     let borrowed: Vec<(&str, &[u8])> = entries.iter().map(|(n, b)| (n.as_str(), b.as_slice())).collect();

@@ -123,16 +123,16 @@ impl Config {
     /// A YAML syntax error stops the reading (the parser cannot go on). A shape error (an unknown key, a
     /// wrong type, a bad duration) is recorded, the lines of the key or list item holding it are set aside,
     /// and the rest is read again, so each shape error is found in one run. The checks of meaning
-    /// (unknown teams, names defined twice, …) then run on what is left; one that could be a consequence of
-    /// a line set aside (it names something defined there, or concerns the same field) is not reported, so
-    /// every error printed is one the author has to fix.
+    /// (unknown teams, names defined twice, …) then run on what is left; one that concerns a field set
+    /// aside (the field itself, one inside it, or the mapping holding it) is not reported, as a consequence
+    /// of the shape error.
     pub fn parse_all(text: &str, source: &str) -> Result<Config, Vec<ConfigError>> {
-        let (file, shape) = read_shape(text, source)?;
+        let (file, shape) = read_shape(text, source).map_err(by_line)?;
         let mut found = Found { text, source, errors: Vec::new() };
         let config = check(file, source, &mut found);
         let mut errors = shape.errors;
         errors.extend(found.errors.into_iter().filter(|e| !shape.set_aside.explains(e)));
-        errors.sort_by_key(|e| (e.line.is_none(), e.line, e.column));
+        let errors = by_line(errors);
         if errors.is_empty() {
             Ok(config)
         } else {
@@ -223,7 +223,7 @@ impl Found<'_> {
 
     /// An error at the last line holding `needle`: for something defined twice, the second definition.
     fn at_last(&mut self, field: String, needle: &str, message: String) {
-        let line = self.text.lines().enumerate().filter(|(_, l)| l.contains(needle)).last().map(|(i, _)| i + 1);
+        let line = self.text.lines().enumerate().filter(|(_, l)| holds(l, needle)).last().map(|(i, _)| i + 1);
         self.push(field, line, message);
     }
 
@@ -437,9 +437,11 @@ fn check(file: ConfigFile, source: &str, found: &mut Found<'_>) -> Config {
     mistakes.into_iter().for_each(|m| found.mistake(m));
     let (time_intervals, mistakes) = time_intervals::check(&file.time_intervals, &file.mute_time_intervals);
     mistakes.into_iter().for_each(|m| found.mistake(m));
+    // Declared names count even when their definition has a mistake (reported there), so a route naming
+    // one gets no second error.
     let known_interval = |name: &str| match name.strip_prefix("calendar:") {
-        Some(calendar) => calendars.iter().any(|c| c.name == calendar),
-        None => time_intervals.contains_key(name),
+        Some(calendar) => file.calendars.iter().any(|c| c.name == calendar),
+        None => file.time_intervals.iter().chain(&file.mute_time_intervals).any(|t| t.name == name),
     };
     let names = Names { teams: &team_names, policies: &policy_names, intervals: &known_interval };
     for (field, needle, message) in vulnerabilities::check(&file.vulnerabilities) {
@@ -543,26 +545,45 @@ fn read_shape(text: &str, source: &str) -> Result<(ConfigFile, Shape), Vec<Confi
             || index.is_some_and(|i| {
                 (i + 1..lines.len()).find(|&j| blanked[j] || !original[j].trim().is_empty()).is_some_and(|j| blanked[j])
             });
-        if follows_from_set_aside {
+        // The same error again (its line was found wrongly, and a good key set aside): stop here.
+        let again = shape.errors.iter().any(|e| e.field == error.field && e.message == error.message);
+        if follows_from_set_aside || again {
             return stop(shape, None);
         }
         // The key to set aside: the error's line must hold the field's own key, alone (`key: value`) or as
         // the first key of a list item (`- key: value`, where the dash stays and the item keeps its other
         // keys).
-        let last_key = error.field.rsplit('.').next().unwrap_or("").split('[').next().unwrap_or("");
+        // A key inside a flow mapping (`limits: {bogus: 1}`) sets aside the mapping's key, whole.
+        let mut segments = error.field.rsplit('.').map(|s| s.split('[').next().unwrap_or(""));
+        let (last_key, parent_key) = (segments.next().unwrap_or(""), segments.next());
         let indent = |l: &str| l.len() - l.trim_start().len();
         let key_at = index.filter(|&i| !blanked[i] && !last_key.is_empty()).and_then(|i| {
             let line = lines[i];
             let content = line.trim_start().strip_prefix('-').map_or(line.trim_start(), str::trim_start);
             let column = line.len() - content.len();
-            (content.split(':').next() == Some(last_key)).then_some((i, column))
+            let key = content.split(':').next();
+            if key == Some(last_key) {
+                Some((i, column, last_key, error.field.clone()))
+            } else if key.is_some() && key == parent_key && content.contains('{') {
+                let parent = error.field.rsplit_once('.').map_or(String::new(), |(p, _)| p.to_string());
+                Some((i, column, parent_key.unwrap_or(""), parent))
+            } else {
+                None
+            }
         });
-        let Some((i, column)) = key_at else { return stop(shape, Some(error)) };
+        let Some((i, column, last_key, set_aside)) = key_at else { return stop(shape, Some(error)) };
         let dash = lines[i].trim_start().starts_with('-').then(|| &original[i][..indent(original[i]) + 1]);
+        // What belongs to the key: lines indented deeper, and — when the key's value starts on the next
+        // line — a sequence written at the key's own column (`receivers:` then `- name: x`).
+        let value_below = lines[i].trim_end().ends_with(':');
         let mut end = i + 1;
         while end < lines.len() && {
             let l = lines[end].trim_start();
-            l.is_empty() || l.starts_with('#') || indent(lines[end]) > column
+            let at_column = indent(lines[end]) == column;
+            l.is_empty()
+                || l.starts_with('#')
+                || indent(lines[end]) > column
+                || (value_below && at_column && l.starts_with('-'))
         } {
             end += 1;
         }
@@ -574,7 +595,7 @@ fn read_shape(text: &str, source: &str) -> Result<(ConfigFile, Shape), Vec<Confi
             lines[i] = dash;
         }
         blanked_keys.push(last_key.to_string());
-        shape.set_aside.fields.push(error.field.clone());
+        shape.set_aside.fields.push(set_aside);
         shape.errors.push(error);
     }
 }
@@ -609,6 +630,12 @@ fn shape_error(text: &str, source: &str, e: serde_path_to_error::Error<serde_yam
         field,
     };
     (error, syntax)
+}
+
+/// Errors sorted by line (those without one last).
+fn by_line(mut errors: Vec<ConfigError>) -> Vec<ConfigError> {
+    errors.sort_by_key(|e| (e.line.is_none(), e.line, e.column));
+    errors
 }
 
 /// The first error by line of a refused configuration.
@@ -817,7 +844,22 @@ fn duplicate_line(text: &str, from: usize, key: &str) -> Option<usize> {
 
 /// 1-based line of the first occurrence of `needle`, for errors found after parsing.
 fn find_line(text: &str, needle: &str) -> Option<usize> {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1)
+    text.lines().position(|l| holds(l, needle)).map(|i| i + 1)
+}
+
+/// Whether `line` holds `needle`; a needle that starts with a key (`wait:`, `name: x`) only where a key
+/// starts, so `wait:` does not find `group_wait:`.
+fn holds(line: &str, needle: &str) -> bool {
+    let is_key = needle.split(':').next().is_some_and(|k| !k.is_empty() && !k.contains(' ')) && needle.contains(':');
+    if !is_key {
+        return line.contains(needle);
+    }
+    line.match_indices(needle).any(|(i, _)| {
+        line[..i]
+            .chars()
+            .next_back()
+            .is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '-' | '[' | '\'' | '"'))
+    })
 }
 
 #[cfg(test)]

@@ -728,3 +728,32 @@ fn vulnerability_deadlines_default_by_severity_and_mistakes_are_named() -> Resul
     assert!(all[1].message.contains("unknown severity \"urgent\""), "{all:?}");
     Ok(())
 }
+
+/// Alertmanager writes sequences at their key's column (`receivers:` then `- name: x`): setting aside an
+/// unknown key takes its items with it, so the rest of the file is still read.
+#[test]
+fn an_unknown_key_with_a_sequence_at_its_column_is_set_aside_whole() {
+    let all = errors(
+        "teams: [{name: ops}]\nreceivers:\n- name: x\n- name: y\nroute:\n  receiver: nobody\nlimits: {bogus: 1}\n",
+    );
+    let fields: Vec<&str> = all.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(fields, ["receivers", "route.receiver", "limits.bogus"], "{all:?}");
+}
+
+/// A key's error line is where the key starts, not where a longer key ends with the same letters.
+#[test]
+fn a_key_is_found_at_its_own_line_not_inside_a_longer_key() {
+    let text = "teams: [{name: ops}]\nroute:\n  receiver: ops\n  group_wait: 1s\nescalation_policies:\n  - name: p\n    tiers:\n      - wait: 0s\n        notify: ['team:ops']\n";
+    let all = errors(text);
+    let wait = all.iter().find(|e| e.field.ends_with(".wait")).ok_or("no wait error");
+    assert_eq!(wait.map(|e| e.line), Ok(Some(8)), "{all:?}");
+}
+
+/// A route naming a time interval whose definition has a mistake gets no second error.
+#[test]
+fn a_mistaken_definition_is_reported_once_not_again_where_it_is_named() {
+    let text = "teams: [{name: ops}]\nroute:\n  receiver: ops\n  routes:\n    - mute_time_intervals: [night]\ntime_intervals:\n  - name: night\n    time_intervals: [{weekdays: [someday]}]\n";
+    let all = errors(text);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert!(all[0].field.starts_with("time_intervals[0]"), "{all:?}");
+}

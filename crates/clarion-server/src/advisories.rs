@@ -15,9 +15,9 @@ use clarion_config::Config;
 use clarion_core::advisory::watch::{self, MatchRecord, MatchState, Notice, Service, Settings, Step};
 use clarion_core::advisory::{Advisory, Package};
 use clarion_core::notification::{human_duration, Announcement, Notification};
-use clarion_core::page::{Event, PageLife};
+use clarion_core::page::{Event, PageLife, PageState};
 use clarion_core::Timestamp;
-use clarion_store::{NewPage, PageRow, StoreError, WatchDocument, WatchKind};
+use clarion_store::{NewPage, PageFilter, PageRow, StoreError, WatchDocument, WatchKind};
 use serde::{Deserialize, Serialize};
 
 use crate::api::format_time;
@@ -100,19 +100,28 @@ fn encode<T: Serialize>(value: &T) -> Result<String, WatchError> {
     serde_json::to_string(value).map_err(|e| WatchError::Corrupt(e.to_string()))
 }
 
+/// The stored documents of `kind` that read; one that does not (written by a newer Clarion, or damaged) is
+/// left out with an error in the log, so the others are still watched.
+async fn readable<T: for<'de> Deserialize<'de>>(
+    state: &AppState,
+    kind: WatchKind,
+) -> Result<Vec<(String, T)>, WatchError> {
+    let mut out = Vec::new();
+    for doc in state.store().load_watch(kind).await? {
+        match decode(&doc) {
+            Ok(value) => out.push((doc.key, value)),
+            Err(error) => tracing::error!(%error, "a stored document of vulnerability watch is left out"),
+        }
+    }
+    Ok(out)
+}
+
 async fn load(state: &AppState) -> Result<Documents, WatchError> {
-    let store = state.store();
-    let mut inventories = BTreeMap::new();
-    for doc in store.load_watch(WatchKind::Inventory).await? {
-        inventories.insert(doc.key.clone(), decode(&doc)?);
-    }
-    let advisories =
-        store.load_watch(WatchKind::Advisory).await?.iter().map(decode).collect::<Result<Vec<Advisory>, _>>()?;
-    let mut records = BTreeMap::new();
-    for doc in store.load_watch(WatchKind::Match).await? {
-        records.insert(doc.key.clone(), decode(&doc)?);
-    }
-    Ok(Documents { inventories, advisories, records })
+    Ok(Documents {
+        inventories: readable(state, WatchKind::Inventory).await?.into_iter().collect(),
+        advisories: readable(state, WatchKind::Advisory).await?.into_iter().map(|(_, a)| a).collect(),
+        records: readable(state, WatchKind::Match).await?.into_iter().collect(),
+    })
 }
 
 /// The settings of `vulnerabilities:`, for the plan.
@@ -120,7 +129,7 @@ pub fn settings(config: &Config) -> Settings {
     let v = &config.file.vulnerabilities;
     let span = |d: std::time::Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
     Settings {
-        deadlines: v.deadlines.iter().map(|(k, d)| (k.clone(), span(d.0))).collect(),
+        deadlines: v.deadlines().into_iter().map(|(k, d)| (k, span(d))).collect(),
         reminders: v.reminders.iter().map(|d| span(d.0)).collect(),
         informational: v.informational,
     }
@@ -142,7 +151,7 @@ impl Watch {
             updated_at: inventory.uploaded_at,
         };
         state.store().put_watch(&[doc]).await?;
-        reconcile(state, state.now()).await
+        Ok(reconcile(state, state.now()).await?.0)
     }
 
     /// Stores the advisories that are new or newer than the stored ones (by `modified`), then tells what
@@ -150,17 +159,14 @@ impl Watch {
     pub async fn import(&self, state: &AppState, advisories: Vec<Advisory>) -> Result<(Imported, Told), WatchError> {
         let _running = self.running.lock().await;
         let now = state.now();
-        let known: BTreeMap<String, Timestamp> = state
-            .store()
-            .load_watch(WatchKind::Advisory)
-            .await?
-            .iter()
-            .map(|d| decode::<Advisory>(d).map(|a| (d.key.clone(), a.modified)))
-            .collect::<Result<_, _>>()?;
-        // The last record of an id in one import wins.
+        let known: BTreeMap<String, Timestamp> =
+            readable::<Advisory>(state, WatchKind::Advisory).await?.into_iter().map(|(k, a)| (k, a.modified)).collect();
+        // Of the records of one id in one import, the one modified last wins.
         let mut latest: BTreeMap<String, Advisory> = BTreeMap::new();
         for a in advisories {
-            latest.insert(a.id.clone(), a);
+            if latest.get(&a.id).is_none_or(|known| known.modified <= a.modified) {
+                latest.insert(a.id.clone(), a);
+            }
         }
         let mut imported = Imported::default();
         let mut docs = Vec::new();
@@ -178,7 +184,7 @@ impl Watch {
         for chunk in docs.chunks(500) {
             state.store().put_watch(chunk).await?;
         }
-        let told = reconcile(state, now).await?;
+        let (told, _) = reconcile(state, now).await?;
         Ok((imported, told))
     }
 
@@ -186,31 +192,23 @@ impl Watch {
     /// imports, a reloaded catalog). The worker's round.
     pub async fn round(&self, state: &AppState) -> Result<(Told, Option<Timestamp>), WatchError> {
         let _running = self.running.lock().await;
-        let told = reconcile(state, state.now()).await?;
-        let records = load(state).await?.records;
-        Ok((told, watch::next_due(&records, &settings(&state.config()))))
+        reconcile(state, state.now()).await
     }
 
     /// The stored inventory of `service`.
     pub async fn inventory(&self, state: &AppState, service: &str) -> Result<Option<StoredInventory>, WatchError> {
-        let docs = state.store().load_watch(WatchKind::Inventory).await?;
-        docs.iter().find(|d| d.key == service).map(decode).transpose()
+        Ok(readable(state, WatchKind::Inventory).await?.into_iter().find(|(k, _)| k == service).map(|(_, i)| i))
     }
 
     /// Every match record (open and ended), by key.
     pub async fn records(&self, state: &AppState) -> Result<Vec<MatchRecord>, WatchError> {
         Ok(load(state).await?.records.into_values().collect())
     }
-
-    /// The advisory with `id`, as stored.
-    pub async fn advisory(&self, state: &AppState, id: &str) -> Result<Option<Advisory>, WatchError> {
-        let docs = state.store().load_watch(WatchKind::Advisory).await?;
-        docs.iter().find(|d| d.key == id).map(decode).transpose()
-    }
 }
 
-/// Plans from the stored documents and tells the plan (see the module documentation).
-async fn reconcile(state: &AppState, now: Timestamp) -> Result<Told, WatchError> {
+/// Plans from the stored documents and tells the plan (see the module documentation); with the next instant
+/// a timed notice of a watched match falls due.
+async fn reconcile(state: &AppState, now: Timestamp) -> Result<(Told, Option<Timestamp>), WatchError> {
     let config = state.config();
     let docs = load(state).await?;
     let services: Vec<Service<'_>> = config
@@ -230,8 +228,26 @@ async fn reconcile(state: &AppState, now: Timestamp) -> Result<Told, WatchError>
         .map(|(k, r)| (k.clone(), r.clone()))
         .collect();
     let steps = watch::plan(&services, &docs.advisories, &watched, &settings(&config), now);
+    let mut after = watched;
+    for step in &steps {
+        after.insert(step.record.key(), step.record.clone());
+    }
+    let next = watch::next_due(&after, &settings(&config));
+    // Pages whose match is no longer open (a crash between telling and storing, or a resolve that failed)
+    // are resolved now.
+    let mut open_pages: std::collections::BTreeSet<String> = docs
+        .records
+        .values()
+        .chain(steps.iter().map(|s| &s.record))
+        .filter(|r| r.state == MatchState::Open)
+        .map(group_key)
+        .collect();
+    for step in steps.iter().filter(|s| s.record.state != MatchState::Open) {
+        open_pages.remove(&group_key(&step.record));
+    }
+    resolve_orphans(state, &open_pages).await?;
     if steps.is_empty() {
-        return Ok(Told::default());
+        return Ok((Told::default(), next));
     }
     let advisories: BTreeMap<&str, &Advisory> = docs.advisories.iter().map(|a| (a.id.as_str(), a)).collect();
     // Who ships each (advisory, package) now: the impact of every message about it.
@@ -251,7 +267,13 @@ async fn reconcile(state: &AppState, now: Timestamp) -> Result<Told, WatchError>
     let mut opened = Vec::new();
     let mut others = Vec::new();
     for step in steps {
-        let message = Message::of(&step, advisories.get(step.record.advisory.as_str()).copied(), &config, &shippers);
+        let r = &step.record;
+        let ships = docs.inventories.get(&r.service).is_some_and(|i| {
+            i.packages.iter().any(|p| {
+                (&p.ecosystem, &p.name, &p.version) == (&r.package.ecosystem, &r.package.name, &r.package.version)
+            })
+        });
+        let message = Message::of(&step, advisories.get(r.advisory.as_str()).copied(), &config, &shippers, ships);
         match step.notice {
             Notice::Opened => opened.push((step, message)),
             _ => others.push((step, message)),
@@ -322,13 +344,11 @@ async fn reconcile(state: &AppState, now: Timestamp) -> Result<Told, WatchError>
     if !envelopes.is_empty() {
         told.deliveries += state.outbox().send(&envelopes, &[], now, lease).await?.stored as usize;
     }
-    // Ended matches resolve their pages (a repeat after a crash finds them resolved already).
+    // Ended matches resolve their pages (a repeat after a crash finds them resolved already; one that
+    // fails is resolved by a later round's sweep).
     for (step, _) in others.iter().filter(|(s, _)| matches!(s.notice, Notice::Retracted | Notice::Closed)) {
         if let Some(page) = state.store().open_page(&step.record.team, &group_key(&step.record)).await? {
-            match pages::apply(state, page.id, &Event::Resolve(pages::automatic())).await {
-                Ok(_) | Err(pages::PageError::Refused(_)) => {}
-                Err(e) => tracing::warn!(page = page.id, error = %e, "resolving an advisory page failed"),
-            }
+            resolve(state, page.id).await;
         }
     }
     let records: Vec<WatchDocument> = opened
@@ -354,7 +374,28 @@ async fn reconcile(state: &AppState, now: Timestamp) -> Result<Told, WatchError>
         deliveries = told.deliveries,
         "vulnerability watch told the owners"
     );
-    Ok(told)
+    Ok((told, next))
+}
+
+/// Resolves an advisory page; a failure is logged (the next round's sweep tries again).
+async fn resolve(state: &AppState, id: i64) {
+    match pages::apply(state, id, &Event::Resolve(pages::automatic())).await {
+        Ok(_) | Err(pages::PageError::Refused(_)) => {}
+        Err(error) => tracing::error!(page = id, %error, "resolving an advisory page failed; trying again next round"),
+    }
+}
+
+/// Resolves the open advisory pages whose group key is not among `open` (the pages of open matches).
+async fn resolve_orphans(state: &AppState, open: &std::collections::BTreeSet<String>) -> Result<(), WatchError> {
+    for wanted in [PageState::Triggered, PageState::Acknowledged] {
+        let filter = PageFilter { team: None, state: Some(wanted), limit: 100_000 };
+        for page in state.store().list_pages(&filter).await? {
+            if page.kind == "advisory" && !open.contains(&page.group_key) {
+                resolve(state, page.id).await;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `advisory/<match>#<generation>`: the group key of a match's page and messages.
@@ -388,6 +429,7 @@ impl Message {
         advisory: Option<&Advisory>,
         config: &Config,
         shippers: &dyn Fn(&str, &Package) -> Vec<String>,
+        ships: bool,
     ) -> Message {
         let r = &step.record;
         let p = &r.package;
@@ -407,7 +449,7 @@ impl Message {
         .collect::<Vec<_>>()
         .join(" ");
         let why = format!(
-            "{} ships {} {}{}: a {} vulnerability in a component the service runs.",
+            "{} ships {} {}{}: a vulnerability of {} severity in a component the service runs.",
             r.service,
             p.name,
             p.version,
@@ -464,6 +506,10 @@ impl Message {
                 "vulnerability retracted",
                 format!("Withdrawn: {} no longer applies to {} {} in {}", r.advisory, p.name, p.version, r.service),
             ),
+            Notice::Closed if ships => (
+                "vulnerability closed",
+                format!("Closed: {} no longer covers {} {} in {}", r.advisory, p.name, p.version, r.service),
+            ),
             Notice::Closed => (
                 "vulnerability closed",
                 format!("Closed: {} no longer ships {} {} ({})", r.service, p.name, p.version, r.advisory),
@@ -474,6 +520,14 @@ impl Message {
                 format!("The advisory's publisher withdrew {}: it was published in error or is no longer valid.", r.advisory),
                 "Nothing to do for this advisory: the earlier notices no longer hold. Work already done need not be undone."
                     .to_string(),
+            ),
+            Notice::Closed if ships => (
+                format!(
+                    "{} was changed and no longer lists {} {} as affected (or informational advisories are no \
+                     longer told).",
+                    r.advisory, p.name, p.version
+                ),
+                "Nothing more to do: the match is closed.".to_string(),
             ),
             Notice::Closed => (
                 format!("{}'s latest inventory no longer holds {} {}.", r.service, p.name, p.version),
@@ -543,8 +597,9 @@ pub struct OpenMatch {
     pub severity: String,
     pub opened_at: String,
     pub deadline: String,
-    /// Whole days until the deadline (negative when overdue).
+    /// Days until the deadline, rounded up (7 for a 7-day deadline just opened); 0 or less when overdue.
     pub days_left: i64,
+    pub overdue: bool,
 }
 
 /// The open matches, by team, then deadline.
@@ -562,7 +617,8 @@ pub fn open_matches(records: &[MatchRecord], now: Timestamp) -> Vec<OpenMatch> {
             severity: r.severity.clone(),
             opened_at: format_time(r.opened_at),
             deadline: format_time(r.deadline),
-            days_left: r.deadline.signed_duration_since(now).num_milliseconds().div_euclid(86_400_000),
+            days_left: -(-r.deadline.signed_duration_since(now).num_milliseconds()).div_euclid(86_400_000),
+            overdue: now >= r.deadline,
         })
         .collect()
 }

@@ -179,7 +179,7 @@ async fn reminders_an_overdue_notice_and_an_update_follow_the_first_notice_each_
         "vulnerability updated | TEST-2026-0001 changed: foo 1.0.5 in checkout: foo overflows on long input"
     );
     let status = h.get("/api/v1/advisories/status").await?;
-    assert_eq!(status["open"][0]["days_left"], -1, "{status}");
+    assert_eq!((&status["open"][0]["days_left"], &status["open"][0]["overdue"]), (&json!(0), &json!(true)), "{status}");
     Ok(())
 }
 
@@ -223,5 +223,42 @@ async fn bad_inventories_and_advisories_are_refused_with_what_is_wrong_and_chang
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     let status = h.get("/api/v1/advisories/status").await?;
     assert_eq!(status["open"], json!([]));
+    Ok(())
+}
+
+/// A closed match resolves its page; a page whose match record was never stored (a crash between telling
+/// and storing, then an inventory without the package) is found by the next round and resolved too.
+#[tokio::test]
+async fn pages_of_ended_matches_are_resolved_even_without_their_record() -> TestResult {
+    let h = Harness::new().await?;
+    let put = |lock: String| {
+        let h = &h;
+        async move { h.request(Method::PUT, "/api/v1/services/checkout/inventory?filename=Cargo.lock", lock.into()).await }
+    };
+    assert_eq!(put(LOCKFILE.into()).await?.0, StatusCode::OK);
+    let body = advisory("2026-01-01T00:00:00Z", "foo overflows").to_string();
+    assert_eq!(h.request(Method::POST, "/api/v1/advisories", body.into()).await?.0, StatusCode::OK);
+    let state_of = |pages: &Value| pages[0]["state"].as_str().map(str::to_string);
+    assert_eq!(state_of(&h.get("/api/v1/pages?team=payments").await?), Some("triggered".into()));
+
+    // The upgrade closes the match: one closing notice, and the page resolves.
+    assert_eq!(put(LOCKFILE.replace("1.0.5", "1.2.3")).await?.0, StatusCode::OK);
+    assert_eq!(state_of(&h.get("/api/v1/pages?team=payments").await?), Some("resolved".into()));
+    assert_eq!(
+        h.told().await?.last().map(String::as_str),
+        Some("vulnerability closed | Closed: checkout no longer ships foo 1.0.5 (TEST-2026-0001)")
+    );
+
+    // The version comes back (a new generation, a new page), then its record is lost before the inventory
+    // drops the version again: the round's sweep resolves the page nobody would close.
+    assert_eq!(put(LOCKFILE.into()).await?.0, StatusCode::OK);
+    let pages = h.get("/api/v1/pages?team=payments&state=triggered").await?;
+    assert_eq!(pages.as_array().map(Vec::len), Some(1), "{pages}");
+    let keys: Vec<String> =
+        h.state.store().load_watch(clarion_store::WatchKind::Match).await?.into_iter().map(|d| d.key).collect();
+    h.state.store().delete_watch(clarion_store::WatchKind::Match, &keys).await?;
+    assert_eq!(put(LOCKFILE.replace("1.0.5", "1.2.3")).await?.0, StatusCode::OK);
+    let pages = h.get("/api/v1/pages?team=payments&state=triggered").await?;
+    assert_eq!(pages.as_array().map(Vec::len), Some(0), "{pages}");
     Ok(())
 }

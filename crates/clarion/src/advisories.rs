@@ -119,6 +119,10 @@ fn bodies(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
             bodies.push((file.display().to_string(), bytes));
             continue;
         }
+        // Checked here, so that an error names this file and its line, not a line of the batch.
+        if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
+            bail!("{}: not JSON: {e}", file.display());
+        }
         if in_batch > 0 && batch.len() + bytes.len() + 2 > BATCH_BYTES {
             flush(&mut batch, &mut in_batch, &mut bodies);
         }

@@ -184,12 +184,14 @@ pub fn plan(
         let severity = advisory.severity.clone().filter(|s| s != "none").unwrap_or_else(|| "unknown".into());
         match records.get(&key) {
             Some(r) if r.state == MatchState::Open => {
+                // A match stays with the team it opened for (its page is that team's), even if the
+                // catalog names another owner since.
                 let mut record = r.clone();
-                // The team may have changed owner in the catalog; later notices go to the current one.
-                record.team = service.team.to_string();
                 record.package.direct = package.direct;
                 if advisory.modified > r.told_modified {
                     record.told_modified = advisory.modified;
+                    // A graver severity brings the deadline forward; a milder one never moves it back.
+                    record.deadline = record.deadline.min(later(r.opened_at, settings.deadline(&severity)));
                     record.severity = severity;
                     steps.push(Step { record, notice: Notice::Updated, fixed });
                     continue;
@@ -206,7 +208,7 @@ pub fn plan(
                     package: package.clone(),
                     state: MatchState::Open,
                     generation: previous.map_or(1, |p| p.generation + 1),
-                    deadline: now + settings.deadline(&severity),
+                    deadline: later(now, settings.deadline(&severity)),
                     severity,
                     opened_at: now,
                     told_modified: advisory.modified,
@@ -245,14 +247,24 @@ fn timed(mut record: MatchRecord, settings: &Settings, now: Timestamp) -> Option
         .map(|r| r.num_seconds())
         .filter(|s| !record.reminders_sent.contains(s))
         // Only reminders that fall after the match opened: a 2-day deadline has no 7-day reminder.
-        .filter(|s| record.deadline - chrono::Duration::seconds(*s) > record.opened_at)
-        .filter(|s| now >= record.deadline - chrono::Duration::seconds(*s))
+        .filter(|s| before(record.deadline, *s) > record.opened_at)
+        .filter(|s| now >= before(record.deadline, *s))
         .collect();
     let nearest = due.iter().min().copied()?;
     // Every reminder already due is spent by this one.
     record.reminders_sent.extend(due);
     record.reminders_sent.sort_unstable();
     Some(Step { record, notice: Notice::Reminder(nearest), fixed: Vec::new() })
+}
+
+/// `at` plus `span`, saturating at the end of representable time (a deadline of "forever").
+fn later(at: Timestamp, span: chrono::Duration) -> Timestamp {
+    at.checked_add_signed(span).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+}
+
+/// `seconds` before `at`, saturating at the start of representable time.
+fn before(at: Timestamp, seconds: i64) -> Timestamp {
+    at.checked_sub_signed(chrono::Duration::seconds(seconds)).unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
 }
 
 /// The next instant a timed notice of an open record falls due, for the worker's sleep.
@@ -266,7 +278,7 @@ pub fn next_due(records: &BTreeMap<String, MatchRecord>, settings: &Settings) ->
                 .iter()
                 .map(|d| d.num_seconds())
                 .filter(|s| !r.reminders_sent.contains(s))
-                .map(|s| r.deadline - chrono::Duration::seconds(s))
+                .map(|s| before(r.deadline, s))
                 .filter(|at| *at > r.opened_at);
             reminders.chain(std::iter::once(r.deadline)).collect::<Vec<_>>()
         })
@@ -383,9 +395,14 @@ mod tests {
         let newer = [advisory("RUSTSEC-1", Some("critical"), 2.0)];
         assert_eq!(run(&[package("1.0.5")], &newer, &mut records, t(2.5)), [(Notice::Updated, KEY.to_string())]);
         assert_eq!(records[KEY].severity, "critical");
-        // The deadline stands: it was given when the owners were first told.
-        assert_eq!(records[KEY].deadline, t(8.0));
-        assert!(run(&[package("1.0.5")], &newer, &mut records, t(2.6)).is_empty());
+        // Critical now: the deadline comes forward to two days from the first notice.
+        assert_eq!(records[KEY].deadline, t(3.0));
+        // The 1-day reminder of the nearer deadline is due already; the 3-day one fell before the opening.
+        assert_eq!(
+            run(&[package("1.0.5")], &newer, &mut records, t(2.6)),
+            [(Notice::Reminder(86_400), KEY.to_string())]
+        );
+        assert!(run(&[package("1.0.5")], &newer, &mut records, t(2.7)).is_empty());
     }
 
     #[test]

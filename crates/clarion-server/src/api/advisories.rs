@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::{format_time, read_body};
 use crate::advisories::{open_matches, StoredInventory};
-use crate::auth::{Authorized, Ingest, Read};
+use crate::auth::{Admin, Authorized, Ingest, Read};
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -94,8 +94,9 @@ pub async fn get_inventory(
 }
 
 /// Imports OSV records: one JSON record, a JSON array of them, or a zip in the layout of OSV's `all.zip`.
+/// Admin scope: an advisory (or its withdrawal) reaches every team, so not every sender of alerts may post one.
 pub async fn post(
-    _: Authorized<Ingest>,
+    _: Authorized<Admin>,
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,

@@ -81,9 +81,9 @@ pub fn read_dir(dir: &Path) -> Vec<Advisory> {
         match std::fs::read(&path) {
             Ok(bytes) => match clarion_advisories::osv::read_records(&bytes, &name) {
                 Ok(records) => out.extend(records),
-                Err(error) => tracing::warn!(file = %name, %error, "skipping an advisory file that does not read"),
+                Err(error) => tracing::error!(file = %name, %error, "skipping an advisory file that does not read"),
             },
-            Err(error) => tracing::warn!(file = %name, %error, "skipping an advisory file that cannot be read"),
+            Err(error) => tracing::error!(file = %name, %error, "skipping an advisory file that cannot be read"),
         }
     }
     out
