@@ -53,18 +53,37 @@ pub fn read_record(json: &str) -> Result<Advisory, OsvError> {
 /// Records from bytes: a JSON record, a JSON array of records, or a zip of `*.json` records (detected by
 /// its first bytes). `name` names the input in errors.
 pub fn read_records(bytes: &[u8], name: &str) -> Result<Vec<Advisory>, OsvError> {
+    read(bytes, name, &mut None)
+}
+
+/// [`read_records`], but a record or zip entry that does not read is skipped, with its error, and the
+/// others are read (for a watched directory, where nobody is there to fix the input and send it again).
+/// What cannot be read at all (not a zip, not JSON, past a bound) is still an error.
+pub fn read_records_skipping(bytes: &[u8], name: &str) -> Result<(Vec<Advisory>, Vec<OsvError>), OsvError> {
+    let mut skipped = Some(Vec::new());
+    let records = read(bytes, name, &mut skipped)?;
+    Ok((records, skipped.unwrap_or_default()))
+}
+
+/// Reads records; with `skipped`, a record or entry that does not read goes there instead of failing all.
+fn read(bytes: &[u8], name: &str, skipped: &mut Option<Vec<OsvError>>) -> Result<Vec<Advisory>, OsvError> {
     let mut records = Vec::new();
     // A zip starts with a local file header, or is empty: only its end-of-central-directory record.
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
-        read_zip(bytes, name, &mut records)?;
+        read_zip(bytes, name, &mut records, skipped)?;
     } else {
-        read_json_records(bytes, name, &mut records)?;
+        read_json_records(bytes, name, &mut records, skipped)?;
     }
     Ok(records)
 }
 
 /// Every `*.json` entry of a zip, each read as a JSON input of its own.
-fn read_zip(bytes: &[u8], name: &str, records: &mut Vec<Advisory>) -> Result<(), OsvError> {
+fn read_zip(
+    bytes: &[u8],
+    name: &str,
+    records: &mut Vec<Advisory>,
+    skipped: &mut Option<Vec<OsvError>>,
+) -> Result<(), OsvError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|error| located(name, format!("not a readable zip archive: {error}")))?;
     if archive.len() > MAX_RECORDS {
@@ -90,35 +109,59 @@ fn read_zip(bytes: &[u8], name: &str, records: &mut Vec<Advisory>) -> Result<(),
             )
         };
         if file.size() > MAX_ENTRY_BYTES {
-            return Err(too_large());
+            skip(skipped, too_large())?;
+            continue;
         }
         let mut json = Vec::new();
         // The declared size may lie: never unpack more than the bound plus one byte.
-        (&mut file)
-            .take(MAX_ENTRY_BYTES + 1)
-            .read_to_end(&mut json)
-            .map_err(|error| located(&place, format!("the entry cannot be unpacked: {error}")))?;
-        if json.len() as u64 > MAX_ENTRY_BYTES {
-            return Err(too_large());
-        }
+        let read = (&mut file).take(MAX_ENTRY_BYTES + 1).read_to_end(&mut json);
         unpacked = unpacked.saturating_add(json.len() as u64);
         if unpacked > MAX_UNPACKED_BYTES {
             return Err(located(name, format!("the zip unpacks to more than {MAX_UNPACKED_BYTES} bytes")));
         }
-        read_json_records(&json, &place, records)?;
+        if let Err(error) = read {
+            skip(skipped, located(&place, format!("the entry cannot be unpacked: {error}")))?;
+            continue;
+        }
+        if json.len() as u64 > MAX_ENTRY_BYTES {
+            skip(skipped, too_large())?;
+            continue;
+        }
+        if let Err(error) = read_json_records(&json, &place, records, skipped) {
+            skip(skipped, error)?;
+        }
     }
     Ok(())
 }
 
+/// Keeps `error` in `skipped` when skipping, else returns it.
+fn skip(skipped: &mut Option<Vec<OsvError>>, error: OsvError) -> Result<(), OsvError> {
+    match skipped {
+        Some(list) => {
+            list.push(error);
+            Ok(())
+        }
+        None => Err(error),
+    }
+}
+
 /// One JSON input (`place` names it): a record or an array of records, appended to `records`.
-fn read_json_records(bytes: &[u8], place: &str, records: &mut Vec<Advisory>) -> Result<(), OsvError> {
+fn read_json_records(
+    bytes: &[u8],
+    place: &str,
+    records: &mut Vec<Advisory>,
+    skipped: &mut Option<Vec<OsvError>>,
+) -> Result<(), OsvError> {
     match parse_json(bytes, place)? {
         Value::Array(items) => {
             if records.len().saturating_add(items.len()) > MAX_RECORDS {
                 return Err(too_many_records(place));
             }
             for (index, item) in items.into_iter().enumerate() {
-                records.push(advisory_from_value(item, &join(place, &format!("record {}", index + 1)))?);
+                match advisory_from_value(item, &join(place, &format!("record {}", index + 1))) {
+                    Ok(advisory) => records.push(advisory),
+                    Err(error) => skip(skipped, error)?,
+                }
             }
         }
         value @ Value::Object(_) => {

@@ -9,7 +9,7 @@ use std::cmp::Ordering;
 use std::error::Error;
 use std::io::{Cursor, Write};
 
-use clarion_advisories::osv::{read_record, read_records, MAX_ENTRY_BYTES};
+use clarion_advisories::osv::{read_record, read_records, read_records_skipping, MAX_ENTRY_BYTES};
 use clarion_core::advisory::{affects, Advisory, Event, Hit, Package, RangeKind};
 
 type TestResult = Result<(), Box<dyn Error>>;
@@ -552,5 +552,25 @@ fn a_truncated_zip_or_garbage_is_refused_without_panicking() -> TestResult {
     for garbage in [&b""[..], b"PK", b"\xff\xfe\x00", b"nul\x00l", b"{\"id\": \"\xff\"}"] {
         assert!(read_records(garbage, "g").is_err(), "{garbage:?} is refused");
     }
+    Ok(())
+}
+
+/// Skipping (a watched directory): a bad record or entry is kept aside with its error and the good ones
+/// are read; what is not readable at all is still an error.
+#[test]
+fn skipping_keeps_the_good_records_and_names_the_bad_ones() -> TestResult {
+    let array = format!("[{MINIMAL}, {{\"modified\": \"2024-01-31T12:00:00Z\"}}]");
+    let (records, skipped) = read_records_skipping(array.as_bytes(), "feed.json")?;
+    assert_eq!((records.len(), skipped.len()), (1, 1));
+    assert!(skipped[0].to_string().starts_with("feed.json, record 2"), "{}", skipped[0]);
+    assert!(read_records(array.as_bytes(), "feed.json").is_err(), "without skipping, one bad record refuses all");
+
+    let bomb = vec![b' '; (MAX_ENTRY_BYTES + 1) as usize];
+    let zip = zip_of(&[("A.json", MINIMAL.as_bytes()), ("B.json", b"{\"id\": "), ("C.json", &bomb)])?;
+    let (records, skipped) = read_records_skipping(&zip, "all.zip")?;
+    assert_eq!(records.len(), 1);
+    let places: Vec<String> = skipped.iter().map(|e| e.at.clone()).collect();
+    assert!(places.len() == 2 && places[0].contains("B.json") && places[1].contains("C.json"), "{places:?}");
+    assert!(read_records_skipping(b"not json", "x.json").is_err());
     Ok(())
 }

@@ -60,8 +60,8 @@ pub async fn run(state: AppState) {
     }
 }
 
-/// Every record of the `*.json` and `*.zip` files directly in `dir`, in file-name order; a file that does
-/// not read is logged and skipped (the others are imported).
+/// Every record of the `*.json` and `*.zip` files directly in `dir`, in file-name order; a record (or zip
+/// entry) that does not read is logged and skipped, and the others are imported.
 pub fn read_dir(dir: &Path) -> Vec<Advisory> {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
@@ -79,8 +79,13 @@ pub fn read_dir(dir: &Path) -> Vec<Advisory> {
     for path in paths {
         let name = path.display().to_string();
         match std::fs::read(&path) {
-            Ok(bytes) => match clarion_advisories::osv::read_records(&bytes, &name) {
-                Ok(records) => out.extend(records),
+            Ok(bytes) => match clarion_advisories::osv::read_records_skipping(&bytes, &name) {
+                Ok((records, skipped)) => {
+                    out.extend(records);
+                    for error in skipped {
+                        tracing::error!(file = %name, %error, "skipping an advisory record that does not read");
+                    }
+                }
                 Err(error) => tracing::error!(file = %name, %error, "skipping an advisory file that does not read"),
             },
             Err(error) => tracing::error!(file = %name, %error, "skipping an advisory file that cannot be read"),
