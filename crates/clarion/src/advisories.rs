@@ -87,8 +87,9 @@ pub async fn advisories(command: AdvisoriesCommand) -> anyhow::Result<ExitCode> 
     }
 }
 
-/// The request bodies for PATH: single records batched into JSON arrays of at most [`BATCH_BYTES`];
-/// arrays and zips sent as they are.
+/// The request bodies for PATH: records batched into JSON arrays of at most [`BATCH_BYTES`] — single-record
+/// files and the entries of zips (unpacked here, so a zip of any size goes in batches the server takes);
+/// JSON arrays sent as they are.
 fn bodies(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     let files: Vec<PathBuf> = if path.is_dir() {
         let mut files: Vec<PathBuf> = std::fs::read_dir(path)
@@ -101,6 +102,16 @@ fn bodies(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
     } else {
         vec![path.to_path_buf()]
     };
+    let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
+    for file in files {
+        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+        let name = file.display().to_string();
+        if bytes.starts_with(b"PK") {
+            inputs.extend(clarion_advisories::osv::zip_entries(&bytes, &name)?);
+        } else {
+            inputs.push((name, bytes));
+        }
+    }
     let mut bodies = Vec::new();
     let mut batch: Vec<u8> = Vec::new();
     let mut in_batch = 0;
@@ -111,17 +122,16 @@ fn bodies(path: &Path) -> anyhow::Result<Vec<(String, Vec<u8>)>> {
             *in_batch = 0;
         }
     };
-    for file in files {
-        let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-        let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
-        if first != Some(b'{') {
-            // A zip or an array: sent alone (the server reads it and names what is wrong in it).
-            bodies.push((file.display().to_string(), bytes));
-            continue;
-        }
+    for (name, bytes) in inputs {
         // Checked here, so that an error names this file and its line, not a line of the batch.
         if let Err(e) = serde_json::from_slice::<serde_json::Value>(&bytes) {
-            bail!("{}: not JSON: {e}", file.display());
+            bail!("{name}: not JSON: {e}");
+        }
+        let first = bytes.iter().find(|b| !b.is_ascii_whitespace()).copied();
+        if first != Some(b'{') {
+            // An array: sent alone (the server names what is wrong in it).
+            bodies.push((name, bytes));
+            continue;
         }
         if in_batch > 0 && batch.len() + bytes.len() + 2 > BATCH_BYTES {
             flush(&mut batch, &mut in_batch, &mut bodies);

@@ -228,5 +228,16 @@ fn advisories_in_the_watched_directory_are_imported_by_the_worker() -> TestResul
     assert_eq!(open(&status(&server)?), [("RUSTSEC-2026-0236".to_string(), "viperjs 0.2.1".to_string())]);
     sink.wait_for("/payments", 1, WAIT)?;
     assert!(server.log().contains("skipping an advisory file that does not read"), "{}", server.log());
+
+    // OSV's all.zip layout through the CLI: unpacked on the client, sent in batches the server takes.
+    let zip = dir.path().join("all.zip");
+    let made = Command::new("python3")
+        .args(["-c", "import sys, zipfile, pathlib; z = zipfile.ZipFile(sys.argv[1], 'w', zipfile.ZIP_DEFLATED); [z.write(p, p.name) for p in sorted(pathlib.Path(sys.argv[2]).glob('*.json'))]; z.close()"])
+        .arg(&zip)
+        .arg(rustsec())
+        .output()?;
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let imported = ok(clarion(&server, &["advisories", "import", &zip.display().to_string()])?)?;
+    assert!(imported.starts_with("1206 records read: 1204 new advisories, 0 updated"), "{imported}");
     Ok(())
 }
