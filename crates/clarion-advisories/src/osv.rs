@@ -84,29 +84,42 @@ fn read_zip(
     records: &mut Vec<Advisory>,
     skipped: &mut Option<Vec<OsvError>>,
 ) -> Result<(), OsvError> {
-    for (place, json) in unpack(bytes, name, skipped)? {
+    // Each entry is read as it is unpacked: at most one entry's text is held at a time.
+    unpack(bytes, name, skipped, &mut |place, json, skipped| {
         if let Err(error) = read_json_records(&json, &place, records, skipped) {
             skip(skipped, error)?;
         }
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// The `*.json` entries of a zip in the layout of OSV's `all.zip`, unpacked — each named `ZIP, ENTRY` —
 /// within the same bounds [`read_records`] keeps, for a client that sends them on in batches.
 pub fn zip_entries(bytes: &[u8], name: &str) -> Result<Vec<(String, Vec<u8>)>, OsvError> {
-    unpack(bytes, name, &mut None)
+    let mut entries = Vec::new();
+    unpack(bytes, name, &mut None, &mut |place, json, _| {
+        entries.push((place, json));
+        Ok(())
+    })?;
+    Ok(entries)
 }
 
-/// The `*.json` entries of a zip, unpacked within the bounds; with `skipped`, an entry that cannot be
-/// unpacked goes there instead of failing all.
-fn unpack(bytes: &[u8], name: &str, skipped: &mut Option<Vec<OsvError>>) -> Result<Vec<(String, Vec<u8>)>, OsvError> {
+/// What is done with each unpacked entry: its place (`ZIP, ENTRY`), its bytes, and where skipped errors go.
+type Visit<'a> = dyn FnMut(String, Vec<u8>, &mut Option<Vec<OsvError>>) -> Result<(), OsvError> + 'a;
+
+/// Hands each `*.json` entry of a zip, unpacked within the bounds, to `visit`; with `skipped`, an entry that
+/// cannot be unpacked goes there instead of failing all.
+fn unpack(
+    bytes: &[u8],
+    name: &str,
+    skipped: &mut Option<Vec<OsvError>>,
+    visit: &mut Visit<'_>,
+) -> Result<(), OsvError> {
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|error| located(name, format!("not a readable zip archive: {error}")))?;
     if archive.len() > MAX_RECORDS {
         return Err(located(name, format!("the zip has {} entries, more than {MAX_RECORDS}", archive.len())));
     }
-    let mut entries = Vec::new();
     let mut unpacked: u64 = 0;
     for index in 0..archive.len() {
         let mut file = archive
@@ -145,9 +158,9 @@ fn unpack(bytes: &[u8], name: &str, skipped: &mut Option<Vec<OsvError>>) -> Resu
             skip(skipped, too_large())?;
             continue;
         }
-        entries.push((place, json));
+        visit(place, json, skipped)?;
     }
-    Ok(entries)
+    Ok(())
 }
 
 /// Keeps `error` in `skipped` when skipping, else returns it.
