@@ -7,4 +7,5 @@
 #![forbid(unsafe_code)]
 
 pub mod inventory;
+mod json;
 pub mod osv;

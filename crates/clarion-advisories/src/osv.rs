@@ -202,7 +202,10 @@ fn read_json_records(
         other => {
             return Err(located(
                 place,
-                format!("expected an OSV record (a JSON object) or an array of records, found {}", kind_of(&other)),
+                format!(
+                    "expected an OSV record (a JSON object) or an array of records, found {}",
+                    crate::json::type_name(&other)
+                ),
             ))
         }
     }
@@ -217,9 +220,7 @@ fn too_many_records(place: &str) -> OsvError {
 fn parse_json(bytes: &[u8], place: &str) -> Result<Value, OsvError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     serde_json::from_slice(bytes).map_err(|error| {
-        let full = error.to_string();
-        let position = format!(" at line {} column {}", error.line(), error.column());
-        let message = full.strip_suffix(&position).unwrap_or(&full);
+        let message = crate::json::message(&error);
         OsvError {
             at: join(place, &format!("line {}, column {}", error.line(), error.column())),
             message: format!("malformed JSON: {message}"),
@@ -253,17 +254,6 @@ fn join(outer: &str, inner: &str) -> String {
         (true, _) => inner.to_owned(),
         (false, true) => outer.to_owned(),
         (false, false) => format!("{outer}, {inner}"),
-    }
-}
-
-fn kind_of(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
     }
 }
 

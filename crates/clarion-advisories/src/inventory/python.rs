@@ -18,23 +18,8 @@ const ECOSYSTEM: &str = "PyPI";
 /// uv.lock versions this reader knows.
 const UV_VERSIONS: [i64; 1] = [1];
 
-/// A PyPI name as PEP 503 normalizes it: lowercase, each run of `-`, `_` and `.` as one `-`.
-pub(super) fn normalize(name: &str) -> String {
-    let mut normalized = String::with_capacity(name.len());
-    let mut in_separator_run = false;
-    for c in name.trim().chars() {
-        if matches!(c, '-' | '_' | '.') {
-            if !in_separator_run {
-                normalized.push('-');
-            }
-            in_separator_run = true;
-        } else {
-            normalized.extend(c.to_lowercase());
-            in_separator_run = false;
-        }
-    }
-    normalized
-}
+/// A PyPI name as PEP 503 normalizes it (core's rule, which matching uses too).
+pub(super) use clarion_core::advisory::normalize_pypi_name as normalize;
 
 pub(super) fn read_poetry(document: &Toml<'_>, found: &mut Collector) -> Result<(), InventoryError> {
     let top = document.top();

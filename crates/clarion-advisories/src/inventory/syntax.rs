@@ -52,9 +52,7 @@ pub(super) fn line_column(text: &str, offset: usize) -> (usize, usize) {
 /// A JSON document (serde_json bounds its nesting at 128 levels, so no input exhausts the stack).
 pub(super) fn json(text: &str) -> Result<Value, InventoryError> {
     serde_json::from_str(text).map_err(|error| {
-        let full = error.to_string();
-        let position = format!(" at line {} column {}", error.line(), error.column());
-        let message = full.strip_suffix(&position).unwrap_or(&full);
+        let message = crate::json::message(&error);
         let line = (error.line() > 0).then_some(error.line());
         let column = line.filter(|_| error.column() > 0).map(|line| char_column(text, line, error.column()));
         InventoryError { line, column, field: None, message: format!("not valid JSON: {message}") }
@@ -71,18 +69,6 @@ fn char_column(text: &str, line: usize, byte_column: usize) -> usize {
     line_text[..end].chars().count() + 1
 }
 
-/// The name of a JSON value's type, with its article, for "expected a string, not a number".
-fn json_type(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 /// A JSON object and its path in the document.
 #[derive(Debug, Clone)]
 pub(super) struct JsonObject<'d> {
@@ -95,7 +81,10 @@ impl<'d> JsonObject<'d> {
     pub(super) fn root(document: &'d Value) -> Result<JsonObject<'d>, InventoryError> {
         match document {
             Value::Object(object) => Ok(JsonObject { object, path: String::new() }),
-            other => Err(InventoryError::new(format!("expected a JSON object at the top, not {}", json_type(other)))),
+            other => Err(InventoryError::new(format!(
+                "expected a JSON object at the top, not {}",
+                crate::json::type_name(other)
+            ))),
         }
     }
 
@@ -103,7 +92,9 @@ impl<'d> JsonObject<'d> {
     pub(super) fn at(value: &'d Value, path: String) -> Result<JsonObject<'d>, InventoryError> {
         match value {
             Value::Object(object) => Ok(JsonObject { object, path }),
-            other => Err(InventoryError::field(path, format!("expected an object, not {}", json_type(other)))),
+            other => {
+                Err(InventoryError::field(path, format!("expected an object, not {}", crate::json::type_name(other))))
+            }
         }
     }
 
@@ -117,7 +108,7 @@ impl<'d> JsonObject<'d> {
     }
 
     fn wrong_type(&self, key: &str, expected: &str, found: &Value) -> InventoryError {
-        InventoryError::field(self.key_path(key), format!("expected {expected}, not {}", json_type(found)))
+        InventoryError::field(self.key_path(key), format!("expected {expected}, not {}", crate::json::type_name(found)))
     }
 
     /// `key`'s value, of any type; `null` counts as absent.
@@ -179,7 +170,7 @@ impl<'d> JsonObject<'d> {
                 Value::String(text) => Ok(text.as_str()),
                 other => Err(InventoryError::field(
                     format!("{path}[{index}]"),
-                    format!("expected a string, not {}", json_type(other)),
+                    format!("expected a string, not {}", crate::json::type_name(other)),
                 )),
             })
             .collect()
