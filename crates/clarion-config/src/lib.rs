@@ -10,6 +10,7 @@ mod channels;
 mod duration;
 pub mod egress;
 pub mod escalation;
+pub mod feedback;
 mod schema;
 pub mod secret;
 mod standard;
@@ -447,6 +448,19 @@ fn check(file: ConfigFile, source: &str, found: &mut Found<'_>) -> Config {
     for (field, needle, message) in vulnerabilities::check(&file.vulnerabilities) {
         found.at(field, &needle, message);
     }
+    for (field, needle, message) in feedback::check(&file.feedback) {
+        found.at(field, &needle, message);
+    }
+    for (i, team) in file.teams.iter().enumerate() {
+        if let Some(name) = team.working_hours.as_deref().filter(|n| !file.time_intervals.iter().any(|t| t.name == *n))
+        {
+            found.at(
+                format!("teams[{i}].working_hours"),
+                &format!("working_hours: {name}"),
+                format!("unknown time interval {name:?}; define it under `time_intervals:`"),
+            );
+        }
+    }
     let mut route_errors = Vec::new();
     let route = build_route(&file.route, None, "route", &names, &mut route_errors);
     for (field, needle, message) in route_errors {
@@ -738,6 +752,7 @@ fn build_route(
         group_interval: inherit(cfg.group_interval, |p| p.group_interval, DEFAULT_GROUP_INTERVAL),
         repeat_interval: inherit(cfg.repeat_interval, |p| p.repeat_interval, DEFAULT_REPEAT_INTERVAL),
         escalation: cfg.escalation.clone().or_else(|| parent.and_then(|p| p.escalation.clone())),
+        flap_guard: cfg.flap_guard.or(parent.map(|p| p.flap_guard)).unwrap_or(false),
         mute_time_intervals: cfg.mute_time_intervals.clone(),
         active_time_intervals: cfg.active_time_intervals.clone(),
         labels: {

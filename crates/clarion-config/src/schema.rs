@@ -84,6 +84,9 @@ pub struct ConfigFile {
     /// Vulnerability watch: deadlines by severity, reminders, where advisories come from.
     #[serde(default)]
     pub vulnerabilities: crate::vulnerabilities::VulnerabilitiesConfig,
+    /// The feedback loop's history and the noise detectors' thresholds.
+    #[serde(default)]
+    pub feedback: crate::feedback::FeedbackConfig,
 }
 
 /// The listener's certificate and key, PEM files as Alertmanager's `tls_server_config` takes them. Read at
@@ -326,6 +329,9 @@ pub struct TeamConfig {
     /// `GET /api/v2/receivers` and matched by the `receiver_matchers` filter of the alert listings.
     #[serde(default)]
     pub labels: BTreeMap<String, String>,
+    /// The team's working hours, as the name of a time interval (`time_intervals:`): reports count the
+    /// pages opened outside them. Without one, Monday to Friday 09:00–17:00 UTC.
+    pub working_hours: Option<String>,
 }
 
 /// A node of the routing tree, as written. Missing options inherit from the parent.
@@ -354,6 +360,9 @@ pub struct RouteConfig {
     /// The escalation policy of pages from this route (and its children, unless they name another); pages
     /// from routes that name none use their team's.
     pub escalation: Option<String>,
+    /// Hold the notifications of a flapping alert (see `feedback.flap`): one message says it flaps, and
+    /// it is told again once it settles. Inherited by child routes; default false.
+    pub flap_guard: Option<bool>,
     /// Time intervals (or `calendar:NAME`: while one of the calendar's events runs) during which this
     /// route's notifications are held back; not inherited by child routes.
     #[serde(default)]

@@ -757,3 +757,29 @@ fn a_mistaken_definition_is_reported_once_not_again_where_it_is_named() {
     assert_eq!(all.len(), 1, "{all:?}");
     assert!(all[0].field.starts_with("time_intervals[0]"), "{all:?}");
 }
+
+/// `feedback:`: the detectors' defaults, a flap guard inherited by child routes, and mistakes named with
+/// their field — zero durations and counts, percentages out of range, working hours naming no interval.
+#[test]
+fn feedback_defaults_the_flap_guard_inherits_and_mistakes_are_named() -> Result<(), ConfigError> {
+    let c = parse(MINIMAL)?;
+    let rules = c.file.feedback.rules();
+    assert_eq!((rules.min_firings, rules.transient.as_secs(), rules.flap.cycles), (10, 300, 3));
+    assert_eq!(c.file.feedback.retention.0.as_secs(), 90 * 86_400);
+    let guarded = parse(
+        "teams: [{name: ops}]\nroute:\n  receiver: ops\n  flap_guard: true\n  routes:\n    - {receiver: ops, matchers: ['a=\"1\"']}\n    - {receiver: ops, matchers: ['a=\"2\"'], flap_guard: false}\n",
+    )?;
+    let children: Vec<bool> = guarded.route.routes.iter().map(|r| r.opts.flap_guard).collect();
+    assert_eq!((guarded.route.opts.flap_guard, children), (true, vec![true, false]));
+    let all = errors(
+        "teams: [{name: ops, working_hours: office}]\nroute: {receiver: ops}\nfeedback:\n  transient: 0s\n  transient_percent: 101\n  flap: {cycles: 0}\n",
+    );
+    let fields: Vec<&str> = all.iter().map(|e| e.field.as_str()).collect();
+    assert_eq!(
+        fields,
+        ["teams[0].working_hours", "feedback.transient", "feedback.transient_percent", "feedback.flap.cycles"],
+        "{all:?}"
+    );
+    assert!(all[0].message.contains("unknown time interval \"office\""), "{all:?}");
+    Ok(())
+}

@@ -42,6 +42,8 @@ pub struct Flush {
     pub repeat_interval: Duration,
     /// The escalation policy the route names, if any.
     pub escalation: Option<String>,
+    /// Whether the route holds flapping alerts' notifications.
+    pub flap_guard: bool,
     /// The route's `mute_time_intervals` and `active_time_intervals` (see `crate::time_interval`).
     pub mute_time_intervals: Vec<String>,
     pub active_time_intervals: Vec<String>,
@@ -169,6 +171,7 @@ impl Dispatcher {
             group_labels: group.labels.clone(),
             repeat_interval: group.opts.repeat_interval,
             escalation: group.opts.escalation.clone(),
+            flap_guard: group.opts.flap_guard,
             mute_time_intervals: group.opts.mute_time_intervals.clone(),
             active_time_intervals: group.opts.active_time_intervals.clone(),
             firing,
@@ -282,6 +285,46 @@ pub struct ChannelNotice<'a> {
     pub alerts: Vec<NoticeAlert<'a>>,
 }
 
+/// Why a group's notification goes to a channel, for the notification history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeReason {
+    /// The group's first notification to the channel.
+    First,
+    /// Alerts fire that the last notification did not tell.
+    NewAlerts,
+    /// Alerts resolved since the last notification.
+    Resolved,
+    /// Nothing changed, and the repeat interval passed.
+    Repeat,
+}
+
+impl NoticeReason {
+    /// `first`, `new-alerts`, `resolved`, `repeat`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeReason::First => "first",
+            NoticeReason::NewAlerts => "new-alerts",
+            NoticeReason::Resolved => "resolved",
+            NoticeReason::Repeat => "repeat",
+        }
+    }
+}
+
+impl ChannelNotice<'_> {
+    /// Why this notice is sent, given the channel's last notification (the one [`notice_for_channel`] was
+    /// given). New firing alerts count before resolutions.
+    pub fn reason(&self, last: Option<&NotificationLogEntry>) -> NoticeReason {
+        let Some(last) = last else { return NoticeReason::First };
+        if !self.log.firing.is_subset(&last.firing) {
+            NoticeReason::NewAlerts
+        } else if !self.log.resolved.is_subset(&last.resolved) || self.log.firing.len() < last.firing.len() {
+            NoticeReason::Resolved
+        } else {
+            NoticeReason::Repeat
+        }
+    }
+}
+
 /// One alert of a [`ChannelNotice`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NoticeAlert<'a> {
@@ -391,6 +434,7 @@ mod tests {
             group_interval: Duration::from_secs(300),
             repeat_interval: Duration::from_secs(3600),
             escalation: None,
+            flap_guard: false,
             mute_time_intervals: Vec::new(),
             active_time_intervals: Vec::new(),
             labels: LabelSet::new(),
@@ -659,5 +703,28 @@ mod tests {
         let last = NotificationLogEntry { firing: set(&[1]), resolved: set(&[]), notified_at: t(0), sequence: 1 };
         let repeat_now = needs_update(Some(&last), &set(&[1]), &set(&[]), true, forever, t(10));
         assert!(!repeat_now, "the repeat interval never passes");
+    }
+
+    #[test]
+    fn a_notice_says_why_it_is_sent() {
+        let entry = |firing: &[u64], resolved: &[u64]| NotificationLogEntry {
+            firing: set(firing),
+            resolved: set(resolved),
+            notified_at: t(0),
+            sequence: 1,
+        };
+        let notice =
+            |firing: &[u64], resolved: &[u64]| ChannelNotice { log: entry(firing, resolved), alerts: Vec::new() };
+        assert_eq!(notice(&[1], &[]).reason(None), NoticeReason::First);
+        assert_eq!(notice(&[1, 2], &[]).reason(Some(&entry(&[1], &[]))), NoticeReason::NewAlerts);
+        assert_eq!(notice(&[2], &[1]).reason(Some(&entry(&[1], &[]))), NoticeReason::NewAlerts, "new before resolved");
+        assert_eq!(notice(&[1], &[2]).reason(Some(&entry(&[1, 2], &[]))), NoticeReason::Resolved);
+        assert_eq!(
+            notice(&[1], &[]).reason(Some(&entry(&[1, 2], &[]))),
+            NoticeReason::Resolved,
+            "without send_resolved"
+        );
+        assert_eq!(notice(&[1], &[]).reason(Some(&entry(&[1], &[]))), NoticeReason::Repeat);
+        assert_eq!(NoticeReason::NewAlerts.as_str(), "new-alerts");
     }
 }

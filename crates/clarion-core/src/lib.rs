@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod clarity;
 pub mod delivery;
 pub mod dispatch;
+pub mod feedback;
 pub mod inhibit;
 pub mod labels;
 pub mod matcher;

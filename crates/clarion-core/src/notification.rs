@@ -89,6 +89,16 @@ impl Notification {
         }
     }
 
+    /// The kind's tag, as stored: `alerts`, `announcement`, `escalation`, `acknowledged`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Notification::AlertGroup(_) => "alerts",
+            Notification::Announcement(_) => "announcement",
+            Notification::Escalation(_) => "escalation",
+            Notification::Acknowledged(_) => "acknowledged",
+        }
+    }
+
     /// Where people reach Clarion, for links.
     pub fn external_url(&self) -> &str {
         match self {

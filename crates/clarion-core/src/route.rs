@@ -29,6 +29,8 @@ pub struct RouteOpts {
     pub repeat_interval: Duration,
     /// The escalation policy of pages from this route, if it names one (inherited from the parent).
     pub escalation: Option<String>,
+    /// Hold the notifications of flapping alerts (`crate::feedback::flap`); inherited.
+    pub flap_guard: bool,
     /// Names of time intervals (or `calendar:NAME`) during which this route's notifications are held
     /// back; not inherited, as in Alertmanager.
     pub mute_time_intervals: Vec<String>,
@@ -218,6 +220,7 @@ mod tests {
             group_interval: Duration::from_secs(300),
             repeat_interval: Duration::from_secs(14400),
             escalation: None,
+            flap_guard: false,
             mute_time_intervals: Vec::new(),
             active_time_intervals: Vec::new(),
             labels: LabelSet::new(),

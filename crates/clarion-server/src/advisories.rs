@@ -579,6 +579,7 @@ fn envelopes_of(
             Envelope {
                 channel: channel.clone(),
                 idempotency_key: keys::advisory(&r.key(), r.generation, &notice, &team.name, channel),
+                reason: format!("advisory:{notice}"),
                 notification: Notification::Announcement(announcement),
             }
         })

@@ -13,6 +13,7 @@ mod auth;
 mod calendars;
 mod clock;
 mod error;
+mod feedback;
 mod intake;
 mod links;
 mod listener;
@@ -72,6 +73,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/pages/{id}/ack", post(api::pages::ack))
         .route("/api/v1/pages/{id}/unack", post(api::pages::unack))
         .route("/api/v1/pages/{id}/done", post(api::pages::done))
+        .route("/api/v1/pages/{id}/feedback", post(api::pages::feedback))
+        .route("/api/v1/notifications", get(api::notifications::list))
+        .route("/api/v1/reports/effectiveness", get(api::reports::effectiveness))
+        .route("/api/v1/reports/noise", get(api::reports::noise))
         .route("/api/v1/slack/interactions", post(api::slack::interactions))
         .route("/api/v1/provider-events", post(api::provider_events::post))
         .route(
@@ -81,6 +86,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/advisories", post(api::advisories::post))
         .route("/api/v1/advisories/status", get(api::advisories::status))
         .route("/pages/{id}/ack", get(web::ack::show).post(web::ack::post))
+        .route("/pages/{id}/feedback", post(web::ack::feedback))
         .route("/-/healthy", get(api::status::healthy).head(api::status::healthy))
         .route("/-/ready", get(api::status::ready).head(api::status::ready))
         .route("/-/reload", post(api::status::reload).put(api::status::reload))

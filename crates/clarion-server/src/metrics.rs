@@ -59,6 +59,17 @@ pub struct TeamLabel {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AlertNameLabel {
+    pub alertname: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct FeedbackLabels {
+    pub team: String,
+    pub verdict: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EscalationLabels {
     pub team: String,
     /// 1-based.
@@ -109,6 +120,13 @@ pub struct Metrics {
     pub escalations: Family<EscalationLabels, Counter>,
     pub page_time_to_acknowledge_seconds: HistogramFamily<TeamLabel>,
     pub page_time_to_resolve_seconds: HistogramFamily<TeamLabel>,
+    /// The feedback loop's headline figures: firings and transient firings per alert name, pages that
+    /// resolved with nobody acknowledging, feedback by verdict, alerts the flap guard holds.
+    pub alert_firings: Family<AlertNameLabel, Counter>,
+    pub alert_transient: Family<AlertNameLabel, Counter>,
+    pub pages_resolved_unacknowledged: Family<TeamLabel, Counter>,
+    pub feedback: Family<FeedbackLabels, Counter>,
+    pub alerts_flapping: Gauge,
     /// `reason` is `idle`, `header_timeout`, `stalled` (an answer the client stopped reading) or
     /// `over_limit`.
     pub connections_closed: Family<ReasonLabel, Counter>,
@@ -171,6 +189,24 @@ impl Metrics {
         );
         let pages_opened = Family::<TeamLabel, Counter>::default();
         registry.register("pages_opened", "Pages opened, by team", pages_opened.clone());
+        let alert_firings = Family::<AlertNameLabel, Counter>::default();
+        registry.register("alert_firings", "Firings (episodes) of alerts, by alert name", alert_firings.clone());
+        let alert_transient = Family::<AlertNameLabel, Counter>::default();
+        registry.register(
+            "alert_transient_firings",
+            "Firings that resolved by themselves within feedback.transient, by alert name",
+            alert_transient.clone(),
+        );
+        let pages_resolved_unacknowledged = Family::<TeamLabel, Counter>::default();
+        registry.register(
+            "pages_resolved_unacknowledged",
+            "Pages that resolved with nobody acknowledging them, by team",
+            pages_resolved_unacknowledged.clone(),
+        );
+        let feedback = Family::<FeedbackLabels, Counter>::default();
+        registry.register("feedback", "Feedback given on pages, by team and verdict", feedback.clone());
+        let alerts_flapping = Gauge::default();
+        registry.register("alerts_flapping", "Alerts the flap guard holds", alerts_flapping.clone());
         let escalations = Family::<EscalationLabels, Counter>::default();
         registry.register("escalations", "Escalation tiers notified, by team and tier", escalations.clone());
         let page_time_to_acknowledge_seconds =
@@ -207,6 +243,11 @@ impl Metrics {
             escalations,
             page_time_to_acknowledge_seconds,
             page_time_to_resolve_seconds,
+            alert_firings,
+            alert_transient,
+            pages_resolved_unacknowledged,
+            feedback,
+            alerts_flapping,
             deliveries,
             standard_findings,
             standard_refreshed: Mutex::new(None),

@@ -186,6 +186,7 @@ async fn send(
             envelopes.push(Envelope {
                 channel: channel.clone(),
                 idempotency_key: keys::planned(calendar, &event.uid, start, &kind_key, &team.name, channel),
+                reason: format!("planned:{kind_key}"),
                 notification: Notification::Announcement(notice),
             });
         }

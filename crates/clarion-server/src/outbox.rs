@@ -60,17 +60,27 @@ pub struct Envelope {
     pub channel: String,
     /// The same for every instance and every attempt producing this message (see [`keys`]).
     pub idempotency_key: String,
+    /// Why it is sent, for the notification history: `first`, `new-alerts`, `resolved`, `repeat`,
+    /// `escalation`, `ack-timeout`, `unacknowledged`, `acknowledged`, `announcement`, `planned:<kind>`,
+    /// `advisory:<notice>`, `flapping`.
+    pub reason: String,
     pub notification: Notification,
 }
 
 impl Envelope {
     /// One envelope per channel of `team`, each keyed by `key(channel)`.
-    pub fn for_channels(team: &TeamConfig, notification: &Notification, key: impl Fn(&str) -> String) -> Vec<Envelope> {
+    pub fn for_channels(
+        team: &TeamConfig,
+        notification: &Notification,
+        reason: &str,
+        key: impl Fn(&str) -> String,
+    ) -> Vec<Envelope> {
         team.channels
             .iter()
             .map(|channel| Envelope {
                 channel: channel.clone(),
                 idempotency_key: key(channel),
+                reason: reason.to_string(),
                 notification: notification.clone(),
             })
             .collect()
@@ -250,6 +260,7 @@ fn deliveries_of(envelopes: &[Envelope], now: Timestamp) -> Result<Vec<NewDelive
             Ok(NewDelivery {
                 page_id: e.notification.page().and_then(|p| crate::pages::parse_id(&p.id)),
                 idempotency_key: e.idempotency_key.clone(),
+                reason: e.reason.clone(),
                 channel: e.channel.clone(),
                 team: e.notification.team().to_string(),
                 group_key: e.notification.group_key(),
@@ -353,6 +364,19 @@ pub mod keys {
         let mut h = Sha256::new().chain_update("advisory").chain_update([0]).chain_update(key).chain_update([0]);
         h.update(generation.to_le_bytes());
         for part in [notice, team, channel] {
+            h.update([0]);
+            h.update(part);
+        }
+        hex::encode(&h.finalize()[..16])
+    }
+
+    /// The flap guard's message that alert `fingerprint` flaps, for its hold that began at `since`, to
+    /// `channel` of `team`.
+    pub fn flapping(fingerprint: Fingerprint, since: clarion_core::Timestamp, team: &str, channel: &str) -> String {
+        let mut h = Sha256::new().chain_update("flapping").chain_update([0]);
+        h.update(fingerprint.0.to_le_bytes());
+        h.update(since.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
+        for part in [team, channel] {
             h.update([0]);
             h.update(part);
         }

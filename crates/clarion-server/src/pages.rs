@@ -227,6 +227,9 @@ fn observe(state: &AppState, page: &PageRow, life: &PageLife, now: Timestamp) {
     }
     if page.life.state != PageState::Resolved && life.state == PageState::Resolved {
         metrics.page_time_to_resolve_seconds.get_or_create(&team).observe(seconds(page.life.opened_at));
+        if life.acknowledged_at.is_none() {
+            crate::feedback::resolved_unacknowledged(state, &page.team);
+        }
     }
 }
 
@@ -283,6 +286,12 @@ fn notices(
                 out.push(Envelope {
                     channel: channel.clone(),
                     idempotency_key: keys::escalation(&display_id(page.id), life.epoch, *round, *tier, channel),
+                    reason: match reason {
+                        NotifyReason::Escalation => "escalation",
+                        NotifyReason::AckTimedOut => "ack-timeout",
+                        NotifyReason::Unacknowledged => "unacknowledged",
+                    }
+                    .into(),
                     notification: Notification::Escalation(notice),
                 });
             }
@@ -320,6 +329,7 @@ fn acknowledgements(
             Envelope {
                 channel: channel.clone(),
                 idempotency_key: keys::acknowledged(&display_id(page.id), at, channel),
+                reason: "acknowledged".into(),
                 notification: Notification::Acknowledged(Acknowledged {
                     page: page_ref,
                     team: page.team.clone(),

@@ -86,6 +86,8 @@ struct Inner {
     calendars: crate::calendars::Calendars,
     /// Vulnerability watch: serialises its reconciliations.
     watch: crate::advisories::Watch,
+    /// The feedback loop's history and the flap guard's holds.
+    recorder: crate::feedback::Recorder,
     intake: Intake,
     outbox: Outbox,
     /// Serialises silence changes: plan, commit, then install.
@@ -216,6 +218,7 @@ impl AppState {
             memory,
             calendars,
             watch: crate::advisories::Watch::default(),
+            recorder: crate::feedback::Recorder::default(),
             intake,
             outbox,
             silence_writes: tokio::sync::Mutex::new(()),
@@ -325,6 +328,11 @@ impl AppState {
     /// Imported change calendars (see `crate::calendars`).
     pub fn watch(&self) -> &crate::advisories::Watch {
         &self.0.watch
+    }
+
+    /// The feedback loop's history (see `crate::feedback`).
+    pub fn recorder(&self) -> &crate::feedback::Recorder {
+        &self.0.recorder
     }
 
     pub fn calendars(&self) -> &crate::calendars::Calendars {

@@ -189,9 +189,73 @@ pub fn fingerprints_from_json(text: &str) -> Result<Vec<u64>, StoreError> {
     hex.iter().map(|h| u64::from_str_radix(h, 16).map_err(|e| corrupt(format!("fingerprint {h:?}: {e}")))).collect()
 }
 
+/// A fingerprint as a column: its bits as a signed 64-bit integer (SQL has no unsigned one).
+pub fn fingerprint_column(fp: u64) -> i64 {
+    fp as i64
+}
+
+/// A fingerprint read back from [`fingerprint_column`].
+pub fn fingerprint_from_column(n: i64) -> u64 {
+    n as u64
+}
+
+/// An `alert_episodes` row: fingerprint, starts_at, ends_at, updated_at, body.
+pub type EpisodeColumns = (i64, i64, Option<i64>, i64, String);
+
+pub fn episode_columns(e: &crate::EpisodeRow) -> Result<EpisodeColumns, StoreError> {
+    Ok((
+        fingerprint_column(e.fingerprint),
+        nanos(e.starts_at)?,
+        e.ends_at.map(nanos).transpose()?,
+        nanos(e.updated_at)?,
+        e.body.clone(),
+    ))
+}
+
+pub fn episode_from_columns((fingerprint, starts_at, ends_at, updated_at, body): EpisodeColumns) -> crate::EpisodeRow {
+    crate::EpisodeRow {
+        fingerprint: fingerprint_from_column(fingerprint),
+        starts_at: from_nanos(starts_at),
+        ends_at: ends_at.map(from_nanos),
+        updated_at: from_nanos(updated_at),
+        body,
+    }
+}
+
+/// Episodes in the order [`crate::HistoryStore::load_episodes`] promises: by `starts_at`, then fingerprint
+/// as an unsigned number (the column's signed order puts fingerprints from 2^63 up first).
+pub fn sort_episodes(episodes: &mut [crate::EpisodeRow]) {
+    episodes.sort_by_key(|e| (e.starts_at, e.fingerprint));
+}
+
+/// A `silence_matches` row: silence_id, first_matched_at, last_matched_at.
+pub type SilenceMatchColumns = (String, i64, i64);
+
+pub fn silence_match_columns(m: &crate::SilenceMatchRow) -> Result<SilenceMatchColumns, StoreError> {
+    Ok((m.silence_id.clone(), nanos(m.first_matched_at)?, nanos(m.last_matched_at)?))
+}
+
+pub fn silence_match_from_columns((silence_id, first, last): SilenceMatchColumns) -> crate::SilenceMatchRow {
+    crate::SilenceMatchRow { silence_id, first_matched_at: from_nanos(first), last_matched_at: from_nanos(last) }
+}
+
+/// The creation times a [`crate::NotificationFilter`] admits, as an inclusive range of nanoseconds (a range
+/// both backends can walk an index by); `None` if it admits none.
+pub fn created_range(filter: &crate::NotificationFilter) -> Result<Option<(i64, i64)>, StoreError> {
+    let first = filter.since.map(nanos).transpose()?.unwrap_or(i64::MIN);
+    let last = match filter.until.map(nanos).transpose()? {
+        None => i64::MAX,
+        Some(until) => match until.checked_sub(1) {
+            Some(last) => last,
+            None => return Ok(None),
+        },
+    };
+    Ok((first <= last).then_some((first, last)))
+}
+
 /// The columns of a `deliveries` row, in the order every query selects them.
 pub const DELIVERY_COLUMNS: &str = "id, idempotency_key, channel, team, group_key, payload, state, attempts, \
-     next_attempt_at, lease_owner, last_error, created_at, updated_at, delivered_at, page_id, attempt_base";
+     next_attempt_at, lease_owner, last_error, created_at, updated_at, delivered_at, page_id, attempt_base, reason";
 
 /// A `deliveries` row before decoding.
 pub struct DeliveryColumns {
@@ -211,6 +275,7 @@ pub struct DeliveryColumns {
     pub delivered_at: Option<i64>,
     pub page_id: Option<i64>,
     pub attempt_base: i64,
+    pub reason: String,
 }
 
 impl DeliveryColumns {
@@ -236,6 +301,7 @@ impl DeliveryColumns {
             delivered_at: self.delivered_at.map(from_nanos),
             page_id: self.page_id,
             attempt_base: u32::try_from(self.attempt_base).unwrap_or(0),
+            reason: self.reason,
         })
     }
 }

@@ -2,7 +2,7 @@
 //!
 //! [`Store`] is what the server needs from storage — the sum of one role trait per kind of data
 //! ([`AlertLog`], [`SilenceStore`], [`OutboxStore`], [`NotificationLogStore`], [`PageStore`],
-//! [`CalendarStore`]); [`sqlite::SqliteStore`] (the
+//! [`CalendarStore`], [`WatchStore`], [`HistoryStore`]); [`sqlite::SqliteStore`] (the
 //! embedded default) and [`postgres::PgStore`] (the scale-out store) implement each with the same
 //! semantics, checked by one test suite run against both. A new kind of data (timers, calendars,
 //! receipts) is a new role trait, a file per backend, and one more bound on `Store`. A call that returns `Ok` has committed: that is what lets the server answer
@@ -13,7 +13,8 @@
 //! Delivery bookkeeping (enqueue, claim, complete) survives a crash of the Clarion process but not
 //! necessarily a power loss of the database host (SQLite `synchronous=NORMAL` in WAL mode; PostgreSQL
 //! `synchronous_commit=off`): what such a loss can drop is re-derived from the durable alerts with the
-//! same idempotency keys, so at worst a notification is sent again, never lost. Alerts are an append-only
+//! same idempotency keys, so at worst a notification is sent again, never lost. Alert history (episodes,
+//! silence matches) is bookkeeping of the same kind, seen again at the next scan. Alerts are an append-only
 //! log of batches (one row per commit, never updated, deleted once none of its alerts is current) because
 //! appending few rows with sequential keys is what makes durable ingest fast; silences are few and upserted
 //! by id.
@@ -121,6 +122,10 @@ pub struct NewDelivery {
     pub group_key: String,
     /// What to send, opaque to the store (the server's JSON notification document).
     pub payload: String,
+    /// Why this message was sent: `first`, `new-alerts`, `resolved`, `repeat`, `escalation`, `ack-timeout`,
+    /// `unacknowledged`, `acknowledged`, `announcement`, `planned:<kind>`, `advisory:<notice>`, …; empty for
+    /// deliveries stored before reasons were kept.
+    pub reason: String,
     pub created_at: Timestamp,
 }
 
@@ -134,6 +139,10 @@ pub struct Delivery {
     pub team: String,
     pub group_key: String,
     pub payload: String,
+    /// Why this message was sent: `first`, `new-alerts`, `resolved`, `repeat`, `escalation`, `ack-timeout`,
+    /// `unacknowledged`, `acknowledged`, `announcement`, `planned:<kind>`, `advisory:<notice>`, …; empty for
+    /// deliveries stored before reasons were kept.
+    pub reason: String,
     pub state: DeliveryState,
     /// Attempts made so far, manual retries included: the next attempt is number `attempts + 1`.
     pub attempts: u32,
@@ -149,6 +158,19 @@ pub struct Delivery {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub delivered_at: Option<Timestamp>,
+}
+
+/// Which deliveries [`OutboxStore::notification_history`] lists. `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NotificationFilter {
+    pub team: Option<String>,
+    pub channel: Option<String>,
+    pub page_id: Option<i64>,
+    /// Created at or after.
+    pub since: Option<Timestamp>,
+    /// Created before.
+    pub until: Option<Timestamp>,
+    pub limit: usize,
 }
 
 /// The outcome of one attempt.
@@ -312,6 +334,9 @@ pub trait OutboxStore: Send + Sync {
 
     /// Deletes delivered deliveries delivered before `cutoff`.
     async fn delete_delivered_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
+
+    /// Deliveries matching `filter`, newest first (by `created_at`, then id): the notification history.
+    async fn notification_history(&self, filter: &NotificationFilter) -> Result<Vec<Delivery>, StoreError>;
 }
 
 /// The notification log: the last notification of each (group, channel). Rows are written by
@@ -342,6 +367,51 @@ pub trait CalendarStore: Send + Sync {
 
     /// Every stored document, by name.
     async fn load_calendars(&self) -> Result<Vec<CalendarDocument>, StoreError>;
+}
+
+/// One firing of one alert, as the server's history worker saw it: from its `startsAt` to its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EpisodeRow {
+    pub fingerprint: u64,
+    pub starts_at: Timestamp,
+    /// `None` while it fires.
+    pub ends_at: Option<Timestamp>,
+    pub updated_at: Timestamp,
+    /// What the server keeps of the episode (JSON), opaque to the store.
+    pub body: String,
+}
+
+/// When a silence last matched an alert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SilenceMatchRow {
+    pub silence_id: String,
+    pub first_matched_at: Timestamp,
+    pub last_matched_at: Timestamp,
+}
+
+/// The history reports are made of: alert episodes and when silences matched. Derived from the alerts
+/// (the server's history worker records what it sees), so it has the outbox's durability (see the crate
+/// documentation): a lost write is seen again at the next scan.
+#[async_trait::async_trait]
+pub trait HistoryStore: Send + Sync {
+    /// Inserts or replaces episodes by (fingerprint, starts_at), in one transaction.
+    async fn save_episodes(&self, episodes: &[EpisodeRow]) -> Result<(), StoreError>;
+
+    /// Episodes still firing or ended at or after `since`, by `starts_at` then fingerprint.
+    async fn load_episodes(&self, since: Timestamp) -> Result<Vec<EpisodeRow>, StoreError>;
+
+    /// Deletes episodes that ended before `cutoff`; how many.
+    async fn delete_episodes_ended_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
+
+    /// Records matches by silence id, in one transaction: a new id is inserted; a known one keeps the
+    /// earlier `first_matched_at` and the later `last_matched_at`.
+    async fn save_silence_matches(&self, matches: &[SilenceMatchRow]) -> Result<(), StoreError>;
+
+    /// Every recorded silence match.
+    async fn load_silence_matches(&self) -> Result<Vec<SilenceMatchRow>, StoreError>;
+
+    /// Forgets the matches of these silences (deleted silences); how many.
+    async fn delete_silence_matches(&self, ids: &[String]) -> Result<u64, StoreError>;
 }
 
 /// What a document of vulnerability watch holds.
@@ -493,6 +563,13 @@ pub trait PageStore: Send + Sync {
     /// The deliveries of a page, oldest first.
     async fn page_deliveries(&self, id: i64) -> Result<Vec<Delivery>, StoreError>;
 
+    /// Pages open at or after `since`: still open, or resolved at or after `since`; oldest first.
+    async fn pages_since(&self, since: Timestamp) -> Result<Vec<PageRow>, StoreError>;
+
+    /// Timeline entries of every page at or after `since` whose kind is one of `kinds` (all kinds if empty),
+    /// oldest first.
+    async fn page_events_since(&self, since: Timestamp, kinds: &[&str]) -> Result<Vec<PageEventRow>, StoreError>;
+
     /// Deletes pages resolved before `cutoff`, with their timelines, in one transaction; how many pages.
     /// Open pages are never deleted.
     async fn delete_resolved_pages_before(&self, cutoff: Timestamp) -> Result<u64, StoreError>;
@@ -512,6 +589,7 @@ pub trait Store:
     + PageStore
     + CalendarStore
     + WatchStore
+    + HistoryStore
     + std::fmt::Debug
     + 'static
 {

@@ -11,8 +11,9 @@ use clarion_core::page::{PageLife, PageState};
 use clarion_core::silence::Silence;
 use clarion_core::{Matchers, Timestamp};
 use clarion_store::{
-    CalendarDocument, Completion, Delivery, DeliveryState, Durability, Lease, NewDelivery, NewPage, NotificationLogRow,
-    PageEventRow, PageFilter, PageRow, PlanDeliveries, Planned, Store, StoreError, WatchDocument, WatchKind,
+    CalendarDocument, Completion, Delivery, DeliveryState, Durability, EpisodeRow, Lease, NewDelivery, NewPage,
+    NotificationFilter, NotificationLogRow, PageEventRow, PageFilter, PageRow, PlanDeliveries, Planned,
+    SilenceMatchRow, Store, StoreError, WatchDocument, WatchKind,
 };
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
@@ -71,6 +72,8 @@ async fn complete_delivery(
 trait Backend: Sized {
     async fn fresh() -> Result<Self, Box<dyn std::error::Error>>;
     async fn open(&self) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>>;
+    /// Runs SQL on the database behind the store's back, as an older Clarion (or a person) would.
+    async fn execute_batch(&self, sql: &str) -> Result<(), Box<dyn std::error::Error>>;
 }
 
 struct Sqlite(tempfile::TempDir);
@@ -82,6 +85,11 @@ impl Backend for Sqlite {
     async fn open(&self) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
         let url = format!("sqlite://{}", self.0.path().join("data/clarion.db").display());
         Ok(clarion_store::open(&url).await?)
+    }
+    async fn execute_batch(&self, sql: &str) -> Result<(), Box<dyn std::error::Error>> {
+        let conn = rusqlite::Connection::open(self.0.path().join("data/clarion.db"))?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn.execute_batch(sql)?)
     }
 }
 
@@ -130,6 +138,11 @@ impl Backend for Postgres {
     async fn open(&self) -> Result<Arc<dyn Store>, Box<dyn std::error::Error>> {
         Ok(clarion_store::open(&self.url).await?)
     }
+    async fn execute_batch(&self, sql: &str) -> Result<(), Box<dyn std::error::Error>> {
+        let (client, conn) = tokio_postgres::connect(&self.url, tokio_postgres::NoTls).await?;
+        tokio::spawn(conn);
+        Ok(client.batch_execute(sql).await?)
+    }
 }
 
 /// Declares each suite function once per backend.
@@ -170,6 +183,11 @@ suite!(
     concurrent_opens_of_one_group_share_one_page,
     long_resolved_pages_are_deleted_with_their_timelines_and_open_ones_never,
     server_keys_are_stored_once,
+    delivery_reasons_are_kept_and_older_deliveries_have_none,
+    the_notification_history_filters_by_each_field_newest_first_up_to_its_limit,
+    episodes_are_replaced_by_key_loaded_since_and_deleted_only_once_ended,
+    silence_matches_keep_the_earliest_first_and_latest_last_match,
+    pages_and_timeline_entries_since_a_time_select_by_time_and_kind,
 );
 
 fn new_page(team: &str, group: &str, policy: Option<&str>, at: i64) -> NewPage {
@@ -467,8 +485,14 @@ fn delivery(key: &str, channel: &str, group: &str, created: i64) -> NewDelivery 
         team: "ops".into(),
         group_key: group.into(),
         payload: format!("{{\"key\":\"{key}\"}}"),
+        reason: "first".into(),
         created_at: t(created),
     }
+}
+
+/// `delivery` sent for `reason`.
+fn delivery_for(reason: &str, key: &str, group: &str, created: i64) -> NewDelivery {
+    NewDelivery { reason: reason.into(), ..delivery(key, "hook", group, created) }
 }
 
 fn keys(ds: &[Delivery]) -> Vec<&str> {
@@ -805,7 +829,7 @@ async fn a_corrupt_row_is_reported_not_skipped() -> TestResult {
 }
 
 /// A database written by a Clarion that kept one row per alert (schema 3) opens with every alert, each as
-/// a batch of one, and keeps taking new alerts.
+/// a batch of one, and keeps taking new alerts; its deliveries read back with no reason.
 #[tokio::test]
 async fn an_alert_log_of_one_row_per_alert_is_migrated_to_batches() -> TestResult {
     let dir = tempfile::tempdir()?;
@@ -822,7 +846,17 @@ async fn an_alert_log_of_one_row_per_alert_is_migrated_to_batches() -> TestResul
              CREATE TABLE silences (id TEXT PRIMARY KEY, matchers TEXT NOT NULL, starts_at INTEGER NOT NULL,
                ends_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, created_by TEXT NOT NULL,
                comment TEXT NOT NULL);
-             CREATE TABLE deliveries (id INTEGER PRIMARY KEY);",
+             CREATE TABLE deliveries (id INTEGER PRIMARY KEY AUTOINCREMENT, idempotency_key TEXT NOT NULL UNIQUE,
+               channel TEXT NOT NULL, team TEXT NOT NULL, group_key TEXT NOT NULL, payload TEXT NOT NULL,
+               state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_attempt_at INTEGER NOT NULL,
+               lease_owner TEXT, lease_until INTEGER, last_error TEXT, created_at INTEGER NOT NULL,
+               updated_at INTEGER NOT NULL, delivered_at INTEGER, page_id INTEGER);
+             INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
+                                     created_at, updated_at)
+               VALUES ('old', 'hook', 'ops', 'g', '{}', 'dead', 0, 0, 0);
+             CREATE TABLE page_events (id INTEGER PRIMARY KEY AUTOINCREMENT, page_id INTEGER NOT NULL,
+               at INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, via TEXT NOT NULL,
+               detail TEXT NOT NULL);",
         )?;
         for (v, a) in [(7i64, alert("Old", 1)), (9, alert("Old", 2))] {
             let json = |l: &clarion_core::LabelSet| serde_json::to_string(l).unwrap_or_default();
@@ -848,5 +882,232 @@ async fn an_alert_log_of_one_row_per_alert_is_migrated_to_batches() -> TestResul
     assert_eq!(rows.iter().map(|r| clarion_store::alert_batch(r.version)).collect::<Vec<_>>(), [7, 9]);
     let later = store.append_alerts(&[alert("New", 3)]).await?;
     assert!(later[0] > rows[1].version);
+    let old = store.get_delivery(1).await?.ok_or("the delivery stored at schema 3")?;
+    assert_eq!((old.idempotency_key.as_str(), old.reason.as_str(), old.attempt_base), ("old", "", 0));
+    Ok(())
+}
+
+async fn delivery_reasons_are_kept_and_older_deliveries_have_none<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let page = store.open_pages(&[new_page("ops", "g", None, 0)], t(0)).await?.remove(0);
+    let lease = Lease { owner: "me", now: t(1), until: t(61) };
+    let enqueued = store
+        .enqueue(
+            &[
+                NewDelivery { page_id: Some(page.id), ..delivery_for("escalation", "esc", "g", 1) },
+                delivery_for("planned:maintenance", "planned", "h", 1),
+            ],
+            &[],
+            Some(lease),
+        )
+        .await?;
+    let reasons = |ds: &[Delivery]| ds.iter().map(|d| d.reason.clone()).collect::<Vec<_>>();
+    assert_eq!(reasons(&enqueued.claimed), ["escalation", "planned:maintenance"], "claimed as they were enqueued");
+    assert_eq!(reasons(&store.list_deliveries(None, 10).await?), ["planned:maintenance", "escalation"]);
+    assert_eq!(reasons(&store.page_deliveries(page.id).await?), ["escalation"]);
+    let id = enqueued.claimed[0].id;
+    assert_eq!(store.get_delivery(id).await?.map(|d| d.reason), Some("escalation".to_string()));
+
+    // Through a flush that opens its page, and through a later claim.
+    let plan: PlanDeliveries = Box::new(|pages: &[PageRow]| {
+        let deliveries =
+            pages.iter().map(|p| NewDelivery { page_id: Some(p.id), ..delivery_for("new-alerts", "new", "n", 2) });
+        Ok(Planned { deliveries: deliveries.collect(), log: vec![] })
+    });
+    store.open_pages_and_enqueue(&[new_page("ops", "n", None, 2)], plan, None).await?;
+    assert_eq!(reasons(&claim(&store, "me", 3).await?), ["new-alerts"]);
+
+    // A delivery an older Clarion stored, without a reason, reads with none.
+    b.execute_batch(
+        "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
+                                 created_at, updated_at)
+         VALUES ('old', 'hook', 'ops', 'old', '{}', 'pending', 0, 0, 0)",
+    )
+    .await?;
+    let old = store.list_deliveries(None, 10).await?.into_iter().find(|d| d.idempotency_key == "old");
+    let old = old.ok_or("the older delivery")?;
+    assert_eq!(old.reason, "");
+    assert_eq!(store.get_delivery(old.id).await?.map(|d| d.reason), Some(String::new()));
+    assert_eq!(reasons(&claim(&store, "me", 4).await?), [""]);
+    Ok(())
+}
+
+async fn the_notification_history_filters_by_each_field_newest_first_up_to_its_limit<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let page = store.open_pages(&[new_page("ops", "g", None, 0)], t(0)).await?.remove(0);
+    enqueue_deliveries(
+        &*store,
+        &[
+            delivery("a", "slack", "g1", 0),
+            NewDelivery { page_id: Some(page.id), ..delivery("b", "mail", "g2", 10) },
+            NewDelivery { page_id: Some(page.id), team: "db".into(), ..delivery("c", "slack", "g3", 20) },
+            delivery("d", "slack", "g4", 20),
+            delivery("e", "slack", "g5", 30),
+        ],
+        &[],
+    )
+    .await?;
+    let all = NotificationFilter { limit: 10, ..NotificationFilter::default() };
+    let history = |filter: NotificationFilter| {
+        let store = store.clone();
+        async move {
+            let listed = store.notification_history(&filter).await?;
+            Ok::<_, StoreError>(listed.into_iter().map(|d| d.idempotency_key).collect::<Vec<_>>())
+        }
+    };
+    assert_eq!(history(all.clone()).await?, ["e", "d", "c", "b", "a"], "newest first; created together, by id");
+    assert_eq!(history(NotificationFilter { limit: 2, ..all.clone() }).await?, ["e", "d"]);
+    assert!(history(NotificationFilter { limit: 0, ..all.clone() }).await?.is_empty());
+    assert_eq!(history(NotificationFilter { team: Some("db".into()), ..all.clone() }).await?, ["c"]);
+    assert_eq!(
+        history(NotificationFilter { channel: Some("slack".into()), ..all.clone() }).await?,
+        ["e", "d", "c", "a"]
+    );
+    assert_eq!(history(NotificationFilter { page_id: Some(page.id), ..all.clone() }).await?, ["c", "b"]);
+    assert!(history(NotificationFilter { page_id: Some(page.id + 1), ..all.clone() }).await?.is_empty());
+    assert_eq!(
+        history(NotificationFilter { since: Some(t(10)), ..all.clone() }).await?,
+        ["e", "d", "c", "b"],
+        "created at `since` counts"
+    );
+    assert_eq!(
+        history(NotificationFilter { until: Some(t(20)), ..all.clone() }).await?,
+        ["b", "a"],
+        "created at `until` does not"
+    );
+    let narrow = NotificationFilter {
+        team: Some("ops".into()),
+        channel: Some("slack".into()),
+        since: Some(t(10)),
+        until: Some(t(30)),
+        ..all.clone()
+    };
+    assert_eq!(history(narrow).await?, ["d"]);
+    assert!(history(NotificationFilter { since: Some(t(30)), until: Some(t(10)), ..all.clone() }).await?.is_empty());
+    let with_page = store.notification_history(&NotificationFilter { page_id: Some(page.id), ..all }).await?;
+    assert_eq!(with_page[0].page_id, Some(page.id));
+    assert_eq!(with_page[0].reason, "first");
+    Ok(())
+}
+
+fn episode(fingerprint: u64, starts: i64, ends: Option<i64>, body: &str) -> EpisodeRow {
+    EpisodeRow { fingerprint, starts_at: t(starts), ends_at: ends.map(t), updated_at: t(starts + 1), body: body.into() }
+}
+
+async fn episodes_are_replaced_by_key_loaded_since_and_deleted_only_once_ended<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    store
+        .save_episodes(&[
+            episode(1, 0, None, r#"{"alertname":"A"}"#),
+            episode(u64::MAX, 0, None, "top bit set"),
+            episode(2, 5, Some(8), "short"),
+            episode(3, 1, Some(50), "long"),
+            episode(5, 2, None, "saved twice in one call"),
+            episode(5, 2, Some(3), "the last one counts"),
+        ])
+        .await?;
+    // The first episode of fingerprint 1 ends; the alert fires again later: a second episode.
+    store.save_episodes(&[episode(1, 0, Some(40), "ended"), episode(1, 60, None, "again")]).await?;
+    assert_eq!(
+        store.load_episodes(t(40)).await?,
+        [
+            episode(1, 0, Some(40), "ended"),
+            episode(u64::MAX, 0, None, "top bit set"),
+            episode(3, 1, Some(50), "long"),
+            episode(1, 60, None, "again"),
+        ],
+        "firing, or ended at or after `since`; by start, then fingerprint as an unsigned number"
+    );
+    let later: Vec<String> = store.load_episodes(t(41)).await?.into_iter().map(|e| e.body).collect();
+    assert_eq!(later, ["top bit set", "long", "again"]);
+    assert_eq!(store.delete_episodes_ended_before(t(50)).await?, 3, "ended at 3, 8 and 40; not at 50");
+    let left: Vec<String> = store.load_episodes(t(-1_000)).await?.into_iter().map(|e| e.body).collect();
+    assert_eq!(left, ["top bit set", "long", "again"]);
+    assert_eq!(store.delete_episodes_ended_before(t(1_000_000)).await?, 1);
+    drop(store);
+    let again = b.open().await?;
+    let firing: Vec<String> = again.load_episodes(t(1_000_000)).await?.into_iter().map(|e| e.body).collect();
+    assert_eq!(firing, ["top bit set", "again"], "firing episodes are never deleted, and survive reopening");
+    again.save_episodes(&[]).await?;
+    Ok(())
+}
+
+async fn silence_matches_keep_the_earliest_first_and_latest_last_match<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let matched = |id: &str, first: i64, last: i64| SilenceMatchRow {
+        silence_id: id.into(),
+        first_matched_at: t(first),
+        last_matched_at: t(last),
+    };
+    store.save_silence_matches(&[matched("a", 10, 20), matched("b", 5, 5)]).await?;
+    store.save_silence_matches(&[matched("a", 0, 15), matched("c", 1, 2)]).await?;
+    store.save_silence_matches(&[matched("a", 12, 30), matched("a", 11, 25)]).await?;
+    assert_eq!(store.load_silence_matches().await?, [matched("a", 0, 30), matched("b", 5, 5), matched("c", 1, 2)]);
+    assert_eq!(store.delete_silence_matches(&["a".into(), "unknown".into()]).await?, 1);
+    assert_eq!(store.delete_silence_matches(&[]).await?, 0);
+    drop(store);
+    let again = b.open().await?;
+    assert_eq!(again.load_silence_matches().await?, [matched("b", 5, 5), matched("c", 1, 2)]);
+    Ok(())
+}
+
+async fn pages_and_timeline_entries_since_a_time_select_by_time_and_kind<B: Backend>() -> TestResult {
+    let b = B::fresh().await?;
+    let store = b.open().await?;
+    let pages = store
+        .open_pages(
+            &[new_page("ops", "g1", None, 0), new_page("ops", "g2", None, 10), new_page("db", "g3", None, 20)],
+            t(0),
+        )
+        .await?;
+    let event = |page: &PageRow, at: i64, kind: &str| PageEventRow {
+        page_id: page.id,
+        at: t(at),
+        kind: kind.into(),
+        actor: "clarion".into(),
+        via: "automatic".into(),
+        detail: String::new(),
+    };
+    for (page, resolved_at) in pages.iter().zip([30, 100]) {
+        let mut life = page.life.clone();
+        life.state = PageState::Resolved;
+        life.resolved_at = Some(t(resolved_at));
+        life.next_at = None;
+        let events = [event(page, resolved_at, "resolved")];
+        assert!(store.update_page(page.id, page.version, &life, &events, Durability::Relaxed).await?);
+    }
+    let mut acked = pages[2].life.clone();
+    acked.state = PageState::Acknowledged;
+    acked.acknowledged_at = Some(t(40));
+    let events = [event(&pages[2], 25, "escalated"), event(&pages[2], 40, "acknowledged")];
+    assert!(store.update_page(pages[2].id, pages[2].version, &acked, &events, Durability::Synced).await?);
+
+    let ids = |ps: Vec<PageRow>| ps.into_iter().map(|p| p.id).collect::<Vec<_>>();
+    let all = [pages[0].id, pages[1].id, pages[2].id];
+    assert_eq!(ids(store.pages_since(t(30)).await?), all, "resolved at `since` counts; oldest first");
+    assert_eq!(ids(store.pages_since(t(31)).await?), all[1..]);
+    assert_eq!(ids(store.pages_since(t(101)).await?), all[2..], "an open page is always listed");
+    assert_eq!(store.pages_since(t(101)).await?[0].life, acked);
+
+    let entries = |es: Vec<PageEventRow>| es.into_iter().map(|e| (e.page_id, e.kind)).collect::<Vec<_>>();
+    assert_eq!(
+        entries(store.page_events_since(t(30), &[]).await?),
+        [(all[0], "resolved".into()), (all[2], "acknowledged".into()), (all[1], "resolved".into())],
+        "every kind, at or after `since`, oldest first"
+    );
+    assert_eq!(
+        entries(store.page_events_since(t(0), &["resolved"]).await?),
+        [(all[0], "resolved".into()), (all[1], "resolved".into())]
+    );
+    assert_eq!(
+        entries(store.page_events_since(t(0), &["acknowledged", "escalated"]).await?),
+        [(all[2], "escalated".into()), (all[2], "acknowledged".into())]
+    );
+    assert!(store.page_events_since(t(0), &["it's \"quoted\""]).await?.is_empty());
+    assert!(store.page_events_since(t(101), &[]).await?.is_empty());
     Ok(())
 }

@@ -7,6 +7,7 @@ mod advisories;
 mod client;
 mod commands;
 mod lint;
+mod report;
 mod silence;
 
 use std::net::SocketAddr;
@@ -76,6 +77,13 @@ enum Command {
     /// List pages, or show one with its timeline.
     #[command(subcommand)]
     Pages(PagesCommand),
+    /// Say what you thought of a page: useful, false-positive, not-actionable or poor-details.
+    Feedback(report::FeedbackArgs),
+    /// Every message sent, newest first: to whom, why (first, repeat, escalation, …), whether it arrived.
+    History(report::HistoryArgs),
+    /// How alerting fares: `effectiveness` per team or alert name, and `noise` (what to fix, and how).
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Change calendars: import and export their events, and ask whether a change may go out now
     /// (`calendar state` exits 0 when OPEN and 3 when CLOSED, for deploy pipelines).
     #[command(subcommand)]
@@ -466,6 +474,9 @@ fn main() -> std::process::ExitCode {
             Command::Unack(args) => commands::page_change(args, "unack", "un-acknowledged").await,
             Command::Done(args) => commands::page_change(args, "done", "marked done").await,
             Command::Pages(c) => commands::pages(c).await,
+            Command::Feedback(args) => report::feedback(args).await,
+            Command::History(args) => report::history(args).await,
+            Command::Report(c) => report::report(c).await,
             Command::Calendar(c) => commands::calendar(c).await,
             Command::Event(c) => commands::event(c).await,
         }

@@ -269,6 +269,35 @@ fn a_signed_slack_button_acknowledges_and_unsigned_or_stale_ones_do_not() -> Tes
     assert_eq!(update["replace_original"], true);
     let text = update.to_string();
     assert!(text.contains(&format!("Page {id} acknowledged by slack:bob")) && !text.contains("\"actions\""), "{text}");
+
+    // The feedback menu records the verdict chosen, signed like the button.
+    let choose = |value: String| -> TestResult<(u16, String)> {
+        let payload = json!({
+            "type": "block_actions",
+            "user": {"id": "U1", "username": "bob"},
+            "actions": [{"action_id": "clarion_feedback", "type": "overflow", "selected_option": {"value": value}}],
+        });
+        let body = serde_urlencoded::to_string([("payload", payload.to_string())])?;
+        let sig = slack_signature("slack-s3cret", now, &body)?;
+        let ts = now.to_string();
+        blocking_request(
+            "POST",
+            &url,
+            Some(&body),
+            &[form, ("x-slack-request-timestamp", &ts), ("x-slack-signature", &sig)],
+        )
+    };
+    let (status, answer) = choose(format!("{id}:not-actionable"))?;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.contains("Not actionable"), "{answer}");
+    let feedback = page(&server, &id)?["receipts"]["feedback"].clone();
+    assert_eq!(
+        (&feedback[0]["verdict"], &feedback[0]["by"]),
+        (&json!("not-actionable"), &json!("slack:bob")),
+        "{feedback}"
+    );
+    let (status, answer) = choose(format!("{id}:brilliant"))?;
+    assert_eq!(status, 400, "an unknown verdict changes nothing: {answer}");
     Ok(())
 }
 

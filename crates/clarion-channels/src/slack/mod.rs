@@ -15,6 +15,8 @@ use crate::view::{Heading, Item, Level, View, MISSING};
 
 /// The `action_id` of the Acknowledge button; `POST /api/v1/slack/interactions` acts on it.
 pub const ACK_ACTION: &str = "clarion_ack";
+/// The `action_id` of the feedback menu (an overflow menu whose options are `<page>:<verdict>`).
+pub const FEEDBACK_ACTION: &str = "clarion_feedback";
 use crate::{http, Attempt, ChannelError, Outcome};
 
 #[derive(Clone)]
@@ -98,6 +100,17 @@ impl Slack {
                     "text": {"type": "plain_text", "text": "Acknowledge"},
                 }));
             }
+            // Feedback is one choice away: useful, false positive, not actionable, poor details.
+            let options: Vec<Value> = clarion_core::feedback::Verdict::ALL
+                .iter()
+                .map(|v| {
+                    json!({
+                        "text": {"type": "plain_text", "text": v.label()},
+                        "value": format!("{}:{}", page.id, v.as_str()),
+                    })
+                })
+                .collect();
+            elements.push(json!({"type": "overflow", "action_id": FEEDBACK_ACTION, "options": options}));
             if let Some(url) = &page.url {
                 elements.push(json!({
                     "type": "button",

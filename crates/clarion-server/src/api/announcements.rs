@@ -112,6 +112,7 @@ pub async fn post(
             envelopes.push(Envelope {
                 channel: channel.clone(),
                 idempotency_key: keys::announcement(&id, &team.name, channel),
+                reason: "announcement".into(),
                 notification: Notification::Announcement(announcement),
             });
         }

@@ -8,9 +8,10 @@ use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Uri};
 use axum::Json;
+use clarion_core::feedback::Verdict;
 use clarion_core::page::{Actor, Event, PageState, Refusal, Via};
 use clarion_core::Timestamp;
-use clarion_store::{Delivery, PageEventRow, PageFilter, PageRow};
+use clarion_store::{Delivery, DeliveryState, PageEventRow, PageFilter, PageRow};
 use serde::{Deserialize, Serialize};
 
 use super::{decode_json, format_time, query_pairs, read_body};
@@ -50,6 +51,89 @@ pub struct PageOut {
     escalation: EscalationOut,
     #[serde(skip_serializing_if = "Option::is_none")]
     timeline: Option<Vec<TimelineEntry>>,
+    /// What became of the page's messages, with its timeline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    receipts: Option<Receipts>,
+}
+
+/// A page's receipts: deliveries per channel, time to acknowledge and to action, whether anyone
+/// acknowledged before it resolved, how far it escalated, and the feedback given.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Receipts {
+    channels: Vec<ChannelReceipt>,
+    /// From opening to the first acknowledgement (one later taken back still counts).
+    time_to_acknowledge_seconds: Option<f64>,
+    time_to_action_seconds: Option<f64>,
+    /// For a resolved page: whether someone acknowledged it first.
+    acknowledged_before_resolved: Option<bool>,
+    /// The highest tier notified (1-based) and how many tiers were notified in all.
+    escalated_to_tier: Option<usize>,
+    escalations: usize,
+    feedback: Vec<FeedbackReceipt>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChannelReceipt {
+    channel: String,
+    delivered: usize,
+    failed: usize,
+    pending: usize,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FeedbackReceipt {
+    at: String,
+    by: String,
+    verdict: String,
+    comment: String,
+}
+
+/// The receipts of `page` from its timeline and deliveries.
+pub fn receipts(page: &PageRow, events: &[PageEventRow], deliveries: &[Delivery]) -> Receipts {
+    let mut channels: std::collections::BTreeMap<&str, ChannelReceipt> = std::collections::BTreeMap::new();
+    for d in deliveries {
+        let c = channels.entry(&d.channel).or_insert_with(|| ChannelReceipt {
+            channel: d.channel.clone(),
+            delivered: 0,
+            failed: 0,
+            pending: 0,
+        });
+        match d.state {
+            DeliveryState::Delivered => c.delivered += 1,
+            DeliveryState::Dead => c.failed += 1,
+            DeliveryState::Pending | DeliveryState::Sending => c.pending += 1,
+        }
+    }
+    let l = &page.life;
+    let first_ack = events.iter().filter(|e| e.kind == "acknowledged").map(|e| e.at).min().or(l.acknowledged_at);
+    let escalations: Vec<&PageEventRow> = events.iter().filter(|e| e.kind == "escalated").collect();
+    // "tier N of policy P" or "tier N, round R of policy P".
+    let tier_of =
+        |detail: &str| detail.strip_prefix("tier ")?.split(|c: char| !c.is_ascii_digit()).next()?.parse::<usize>().ok();
+    Receipts {
+        channels: channels.into_values().collect(),
+        time_to_acknowledge_seconds: seconds(l.opened_at, first_ack),
+        time_to_action_seconds: seconds(l.opened_at, l.action_done_at),
+        acknowledged_before_resolved: l.resolved_at.map(|r| first_ack.is_some_and(|a| a <= r)),
+        escalated_to_tier: escalations.iter().filter_map(|e| tier_of(&e.detail)).max(),
+        escalations: escalations.len(),
+        feedback: events
+            .iter()
+            .filter(|e| e.kind == "feedback")
+            .map(|e| {
+                let (verdict, comment) = e.detail.split_once(": ").unwrap_or((&e.detail, ""));
+                FeedbackReceipt {
+                    at: format_time(e.at),
+                    by: e.actor.clone(),
+                    verdict: verdict.into(),
+                    comment: comment.into(),
+                }
+            })
+            .collect(),
+    }
 }
 
 #[derive(Debug, Serialize)]
@@ -107,6 +191,7 @@ pub fn page_out(p: PageRow, timeline: Option<Vec<TimelineEntry>>) -> PageOut {
         context: p.context,
         policy: p.policy,
         timeline,
+        receipts: None,
     }
 }
 
@@ -202,8 +287,11 @@ pub async fn get_one(
     let page = state.store().get_page(id).await?.ok_or_else(not_found)?;
     let events = state.store().page_events(id).await?;
     let deliveries = state.store().page_deliveries(id).await?;
+    let receipts = receipts(&page, &events, &deliveries);
     let timeline = timeline(&page, events, deliveries);
-    Ok(Json(page_out(page, Some(timeline))))
+    let mut out = page_out(page, Some(timeline));
+    out.receipts = Some(receipts);
+    Ok(Json(out))
 }
 
 /// The optional body of a change.
@@ -290,4 +378,52 @@ pub async fn done(
     body: Body,
 ) -> Result<Json<PageOut>, AppError> {
     change(&state, &id, auth, &headers, body, Event::ActionDone).await
+}
+
+/// The body of `POST /api/v1/pages/{id}/feedback`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FeedbackBody {
+    /// `useful`, `false-positive`, `not-actionable` or `poor-details`.
+    verdict: String,
+    #[serde(default)]
+    comment: String,
+    by: Option<String>,
+    via: Option<String>,
+}
+
+/// `POST /api/v1/pages/{id}/feedback` with `{"verdict": "false-positive", "comment": "…"}`: records what a
+/// person thought of the page's notifications (a resolved page takes feedback too).
+pub async fn feedback(
+    auth: Authorized<Respond>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Json<PageOut>, AppError> {
+    let bytes = read_body(&state, &headers, body).await?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| AppError::BadRequest(format!("the body is not UTF-8 ({e})")))?;
+    let body: FeedbackBody =
+        decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid feedback: {e}")))?;
+    let verdict = Verdict::parse(&body.verdict).ok_or_else(|| {
+        AppError::BadRequest(format!(
+            "unknown verdict {:?}: use useful, false-positive, not-actionable or poor-details",
+            body.verdict
+        ))
+    })?;
+    let via = match body.via.as_deref() {
+        None | Some("api") => Via::Api,
+        Some("cli") => Via::Cli,
+        Some(other) => return Err(AppError::BadRequest(format!("via {other:?}: use api or cli"))),
+    };
+    let who = body.by.map(|b| b.trim().to_string()).filter(|b| !b.is_empty() && b.len() <= 200);
+    let actor = Actor { who: who.or(auth.token).unwrap_or_else(|| via.as_str().to_string()), via };
+    let id = pages::parse_id(&id).ok_or_else(|| AppError::NotFound(format!("page {id:?} not found")))?;
+    match crate::feedback::give(&state, id, verdict, &body.comment, &actor).await {
+        Ok(page) => Ok(Json(page_out(page, None))),
+        Err(crate::feedback::FeedbackError::TooLong) => {
+            Err(AppError::BadRequest(format!("the comment is longer than {} characters", crate::feedback::MAX_COMMENT)))
+        }
+        Err(crate::feedback::FeedbackError::Page(e)) => Err(page_error(e)),
+    }
 }

@@ -113,6 +113,7 @@ pub async fn post(
             envelopes.push(Envelope {
                 channel: channel.clone(),
                 idempotency_key: keys::announcement(&id, &team.name, channel),
+                reason: "provider-event".into(),
                 notification: Notification::Announcement(notice),
             });
         }

@@ -7,6 +7,8 @@
 //! 200 at once (Slack allows three seconds), and posts the message back to Slack's `response_url` with the
 //! buttons replaced by who acknowledged — only to a `response_url` under a configured prefix
 //! (`auth.slack.response_url_prefixes`), so a signed request cannot make Clarion post elsewhere.
+//! A choice in the feedback menu (`<page>:<verdict>`) records that verdict on the page as `slack:<user>`
+//! and answers with a line saying so; the message keeps its buttons.
 
 use std::time::Duration;
 
@@ -14,7 +16,8 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use clarion_channels::slack::ACK_ACTION;
+use clarion_channels::slack::{ACK_ACTION, FEEDBACK_ACTION};
+use clarion_core::feedback::Verdict;
 use clarion_core::page::{Actor, Event, Via};
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -49,6 +52,14 @@ struct ActionPayload {
     action_id: String,
     #[serde(default)]
     value: Option<String>,
+    /// The option chosen in a menu.
+    #[serde(default)]
+    selected_option: Option<SelectedOption>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SelectedOption {
+    value: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -108,6 +119,30 @@ pub async fn interactions(
         .ok_or_else(|| AppError::BadRequest("the form has no payload field".into()))?;
     let interaction: Interaction = serde_json::from_str(&payload)
         .map_err(|e| AppError::BadRequest(format!("the payload is not a Slack interaction: {e}")))?;
+    let user = interaction
+        .user
+        .as_ref()
+        .and_then(|u| u.username.clone().or_else(|| u.name.clone()).or_else(|| u.id.clone()))
+        .unwrap_or_else(|| "someone".into());
+    if let Some(choice) = (interaction.kind == "block_actions")
+        .then(|| interaction.actions.iter().find(|a| a.action_id == FEEDBACK_ACTION))
+        .flatten()
+        .and_then(|a| a.selected_option.as_ref())
+    {
+        let (page_id, verdict) = choice
+            .value
+            .split_once(':')
+            .and_then(|(id, v)| Some((pages::parse_id(id)?, Verdict::parse(v)?)))
+            .ok_or_else(|| AppError::BadRequest(format!("the menu's value {:?} is not PAGE:VERDICT", choice.value)))?;
+        let actor = Actor { who: format!("slack:{user}"), via: Via::Chat };
+        return match crate::feedback::give(&state, page_id, verdict, "", &actor).await {
+            Ok(page) => Ok(Json(json!({
+                "text": format!(":memo: Feedback \"{}\" on page {} recorded for slack:{user}", verdict.label(), page.id)
+            }))),
+            Err(crate::feedback::FeedbackError::Page(e)) => Err(super::pages::page_error(e)),
+            Err(e) => Err(AppError::BadRequest(e.to_string())),
+        };
+    }
     let Some(page_id) = (interaction.kind == "block_actions")
         .then(|| interaction.actions.iter().find(|a| a.action_id == ACK_ACTION))
         .flatten()
@@ -116,11 +151,6 @@ pub async fn interactions(
         // Other buttons (the link button) need no answer but 200.
         return Ok(Json(json!({})));
     };
-    let user = interaction
-        .user
-        .as_ref()
-        .and_then(|u| u.username.clone().or_else(|| u.name.clone()).or_else(|| u.id.clone()))
-        .unwrap_or_else(|| "someone".into());
     let actor = Actor { who: format!("slack:{user}"), via: Via::Chat };
     let page_id = pages::parse_id(&page_id)
         .ok_or_else(|| AppError::BadRequest(format!("the button's value {page_id:?} is not a page id")))?;

@@ -75,6 +75,7 @@ pub async fn housekeeping(state: &AppState) -> Result<(), StoreError> {
     let old: Vec<String> = memory.silences_where(|s| s.ends_at < silence_cutoff).into_iter().map(|s| s.id).collect();
     if !old.is_empty() {
         state.store().delete_silences(&old).await?;
+        state.store().delete_silence_matches(&old).await?;
         memory.forget_silences(&old, now);
     }
     memory.reindex_silences(now);

@@ -5,7 +5,9 @@
 //! - `sender`: sends what the outbox holds and records the outcomes;
 //! - `escalation`: steps pages whose timers came (next tier, ack timeout);
 //! - `maintenance`: forgets and deletes what has aged out;
-//! - `notices`: sends planned events' reminders, start and end notices as they fall due.
+//! - `notices`: sends planned events' reminders, start and end notices as they fall due;
+//! - `advisories`: imports a watched directory of advisories and sends vulnerability watch's reminders;
+//! - `history`: records the alerts' episodes for the feedback loop's reports and flap guard.
 //!
 //! A worker reads and changes shared state only through [`AppState`]'s methods and produces messages only
 //! through the outbox; it never calls a handler. A new background capability (escalation timers, calendar
@@ -13,6 +15,7 @@
 
 pub mod advisories;
 pub mod escalation;
+pub mod history;
 pub mod intake;
 pub mod maintenance;
 pub mod notices;
@@ -33,6 +36,7 @@ pub fn start(state: &AppState, inputs: WorkerInputs) -> Vec<JoinHandle<()>> {
         tokio::spawn(escalation::run(state.clone())),
         tokio::spawn(notices::run(state.clone())),
         tokio::spawn(advisories::run(state.clone())),
+        tokio::spawn(history::run(state.clone())),
     ]
 }
 

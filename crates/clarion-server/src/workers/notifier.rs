@@ -117,20 +117,56 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
             f.firing.retain(|(_, a)| !held(a));
         }
     }
+    // A route with `flap_guard: true` holds back a group while one of its alerts flaps: the team is told
+    // once that it flaps, and the group speaks again (its state against the notification log, as usual)
+    // at its first flush after the alert settled.
+    let mut flapping = Vec::new();
+    let mut flap_held = std::collections::HashSet::new();
+    for (i, f) in flushes.iter_mut().enumerate() {
+        if !f.flap_guard {
+            continue;
+        }
+        let held: Vec<_> = f
+            .firing
+            .iter()
+            .chain(&f.resolved)
+            .filter_map(|(fp, a)| state.recorder().held(*fp, now).map(|h| (*fp, a.clone(), h)))
+            .collect();
+        if held.is_empty() {
+            continue;
+        }
+        flap_held.insert(i);
+        if let Some(team) = config.team(&f.receiver) {
+            for (fp, alert, hold) in held.into_iter().filter(|(fp, _, h)| state.recorder().untold(*fp, h)) {
+                let rule = config.file.feedback.flap_rule();
+                let envelopes =
+                    crate::feedback::flapping_notice(team, &alert, fp, &hold, &rule, &state.external_url(), now);
+                flapping.push((fp, hold, envelopes));
+            }
+        }
+    }
+    if !flapping.is_empty() {
+        let envelopes: Vec<Envelope> = flapping.iter().flat_map(|(_, _, e)| e.iter().cloned()).collect();
+        state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
+        for (fp, hold, _) in &flapping {
+            state.recorder().told(*fp, hold);
+        }
+    }
     // A route's mute and active time intervals hold its notifications back: such a group is flushed
     // without a word, without a notification-log entry and keeping its resolved members, so it speaks at
     // its first flush after.
     let mut intervals = HashMap::new();
     let mut speaks = Vec::with_capacity(flushes.len());
-    for f in &mut flushes {
-        let held = crate::calendars::held_back(
-            state,
-            &config,
-            &f.mute_time_intervals,
-            &f.active_time_intervals,
-            now,
-            &mut intervals,
-        );
+    for (i, f) in flushes.iter_mut().enumerate() {
+        let held = flap_held.contains(&i)
+            || crate::calendars::held_back(
+                state,
+                &config,
+                &f.mute_time_intervals,
+                &f.active_time_intervals,
+                now,
+                &mut intervals,
+            );
         if held {
             f.hold_back();
         }
@@ -336,6 +372,7 @@ fn plan_flush(
                     &log.firing,
                     &log.resolved,
                 ),
+                reason: notice.reason(last.as_ref()).as_str().to_string(),
                 notification: Notification::AlertGroup(group),
             });
         }

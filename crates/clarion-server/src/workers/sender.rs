@@ -231,6 +231,7 @@ mod tests {
             channel: "hook".into(),
             team: "ops".into(),
             group_key: "g".into(),
+            reason: "first".into(),
             payload: String::new(),
             state: DeliveryState::Sending,
             attempts,

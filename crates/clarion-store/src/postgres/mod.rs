@@ -3,10 +3,11 @@
 //! Same tables and semantics as the SQLite store. Alert versions come from a sequence, reserved before the
 //! insert so the versions returned match the order of the rows given. Migrations take an advisory lock, so
 //! instances starting together migrate once. One file per role trait holds that role's SQL (`alerts`,
-//! `silences`, `outbox`, `nflog`).
+//! `silences`, `outbox`, `nflog`, `pages`, `calendars`, `watch`, `history`).
 
 mod alerts;
 mod calendars;
+mod history;
 mod nflog;
 mod outbox;
 mod pages;
@@ -142,6 +143,26 @@ const MIGRATIONS: &[&str] = &[
         updated_at BIGINT NOT NULL,
         PRIMARY KEY (kind, key)
     );",
+    // 9: why each delivery was sent, and the notification history by creation time; alert history for
+    // reports (episodes of alerts firing, when silences matched); page timelines by time. Deliveries stored
+    // before have no reason (`''`).
+    "ALTER TABLE deliveries ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    CREATE INDEX deliveries_created ON deliveries (created_at, id);
+    CREATE TABLE alert_episodes (
+        fingerprint BIGINT NOT NULL,
+        starts_at   BIGINT NOT NULL,
+        ends_at     BIGINT,
+        updated_at  BIGINT NOT NULL,
+        body        TEXT   NOT NULL,
+        PRIMARY KEY (fingerprint, starts_at)
+    );
+    CREATE INDEX alert_episodes_ended ON alert_episodes (ends_at);
+    CREATE TABLE silence_matches (
+        silence_id       TEXT   PRIMARY KEY,
+        first_matched_at BIGINT NOT NULL,
+        last_matched_at  BIGINT NOT NULL
+    );
+    CREATE INDEX page_events_at ON page_events (at, id);",
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.

@@ -5,10 +5,10 @@ use clarion_core::Timestamp;
 
 use super::pages::open_in;
 use super::{relaxed, PgStore};
-use crate::codec::{completion_columns, fingerprints_json, nanos, DeliveryColumns, DELIVERY_COLUMNS};
+use crate::codec::{completion_columns, created_range, fingerprints_json, nanos, DeliveryColumns, DELIVERY_COLUMNS};
 use crate::{
-    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NewPage, NotificationLogRow, OpenedAndEnqueued,
-    OutboxStore, PlanDeliveries, StoreError,
+    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NewPage, NotificationFilter, NotificationLogRow,
+    OpenedAndEnqueued, OutboxStore, PlanDeliveries, StoreError,
 };
 
 #[async_trait::async_trait]
@@ -159,6 +159,28 @@ impl OutboxStore for PgStore {
             .execute("DELETE FROM deliveries WHERE state = 'delivered' AND delivered_at < $1", &[&nanos(cutoff)?])
             .await?)
     }
+
+    async fn notification_history(&self, filter: &NotificationFilter) -> Result<Vec<Delivery>, StoreError> {
+        let Some((first, last)) = created_range(filter)? else {
+            return Ok(Vec::new());
+        };
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        // One statement: planned for the values bound, the unused filters fold away, and a page's history
+        // takes the page index while the others walk the creation-time index from the newest.
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries
+                     WHERE ($1::text IS NULL OR team = $1) AND ($2::text IS NULL OR channel = $2)
+                       AND ($3::bigint IS NULL OR page_id = $3) AND created_at BETWEEN $4 AND $5
+                     ORDER BY created_at DESC, id DESC LIMIT $6"
+                ),
+                &[&filter.team, &filter.channel, &filter.page_id, &first, &last, &limit],
+            )
+            .await?;
+        rows.iter().map(|r| pg_delivery(r).into_delivery()).collect()
+    }
 }
 
 /// Inserts deliveries (skipping known idempotency keys) and upserts the log; returns the new ids.
@@ -170,8 +192,8 @@ async fn insert_deliveries(
     let insert = tx
         .prepare(
             "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
-                                     created_at, updated_at, page_id)
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, $7)
+                                     created_at, updated_at, page_id, reason)
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $6, $6, $7, $8)
              ON CONFLICT (idempotency_key) DO NOTHING
              RETURNING id",
         )
@@ -182,7 +204,7 @@ async fn insert_deliveries(
         if let Some(row) = tx
             .query_opt(
                 &insert,
-                &[&d.idempotency_key, &d.channel, &d.team, &d.group_key, &d.payload, &created, &d.page_id],
+                &[&d.idempotency_key, &d.channel, &d.team, &d.group_key, &d.payload, &created, &d.page_id, &d.reason],
             )
             .await?
         {
@@ -233,6 +255,7 @@ pub(super) fn pg_delivery(r: &tokio_postgres::Row) -> DeliveryColumns {
         delivered_at: r.get(13),
         page_id: r.get(14),
         attempt_base: r.get(15),
+        reason: r.get(16),
     }
 }
 

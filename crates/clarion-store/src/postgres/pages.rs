@@ -40,6 +40,18 @@ fn page(r: &tokio_postgres::Row) -> Result<PageRow, StoreError> {
     .into_page()
 }
 
+/// A `page_events` row selected as page_id, at, kind, actor, via, detail.
+fn page_event(r: &tokio_postgres::Row) -> PageEventRow {
+    PageEventRow {
+        page_id: r.get(0),
+        at: from_nanos(r.get(1)),
+        kind: r.get(2),
+        actor: r.get(3),
+        via: r.get(4),
+        detail: r.get(5),
+    }
+}
+
 async fn insert_events(tx: &deadpool_postgres::Transaction<'_>, events: &[PageEventRow]) -> Result<(), StoreError> {
     let stmt = tx
         .prepare("INSERT INTO page_events (page_id, at, kind, actor, via, detail) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -229,17 +241,34 @@ impl PageStore for PgStore {
                 &[&id],
             )
             .await?;
-        Ok(rows
-            .iter()
-            .map(|r| PageEventRow {
-                page_id: r.get(0),
-                at: from_nanos(r.get(1)),
-                kind: r.get(2),
-                actor: r.get(3),
-                via: r.get(4),
-                detail: r.get(5),
-            })
-            .collect())
+        Ok(rows.iter().map(page_event).collect())
+    }
+
+    async fn pages_since(&self, since: Timestamp) -> Result<Vec<PageRow>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {PAGE_COLUMNS} FROM pages WHERE state <> 'resolved' OR resolved_at >= $1
+                     ORDER BY opened_at, id"
+                ),
+                &[&nanos(since)?],
+            )
+            .await?;
+        rows.iter().map(page).collect()
+    }
+
+    async fn page_events_since(&self, since: Timestamp, kinds: &[&str]) -> Result<Vec<PageEventRow>, StoreError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                "SELECT page_id, at, kind, actor, via, detail FROM page_events
+                 WHERE at >= $1 AND (cardinality($2::text[]) = 0 OR kind = ANY($2))
+                 ORDER BY at, id",
+                &[&nanos(since)?, &kinds],
+            )
+            .await?;
+        Ok(rows.iter().map(page_event).collect())
     }
 
     async fn page_deliveries(&self, id: i64) -> Result<Vec<Delivery>, StoreError> {

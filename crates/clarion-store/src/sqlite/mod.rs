@@ -3,11 +3,12 @@
 //!
 //! `runtime` is the connection's owner thread and its two job lanes; `schema` the tables and how the
 //! connection is opened; one file per role trait holds that role's SQL (`alerts`, `silences`, `outbox`,
-//! `nflog`); `backup` copies a live database for `clarion backup`.
+//! `nflog`, `pages`, `calendars`, `watch`, `history`); `backup` copies a live database for `clarion backup`.
 
 mod alerts;
 pub mod backup;
 mod calendars;
+mod history;
 mod nflog;
 mod outbox;
 mod pages;

@@ -7,10 +7,10 @@ use rusqlite::params;
 use super::pages::open_in;
 use super::schema::relaxed;
 use super::SqliteStore;
-use crate::codec::{completion_columns, fingerprints_json, nanos, DeliveryColumns, DELIVERY_COLUMNS};
+use crate::codec::{completion_columns, created_range, fingerprints_json, nanos, DeliveryColumns, DELIVERY_COLUMNS};
 use crate::{
-    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NewPage, NotificationLogRow, OpenedAndEnqueued,
-    OutboxStore, PlanDeliveries, Planned, StoreError,
+    Completion, Delivery, DeliveryState, Enqueued, Lease, NewDelivery, NewPage, NotificationFilter, NotificationLogRow,
+    OpenedAndEnqueued, OutboxStore, PlanDeliveries, Planned, StoreError,
 };
 
 #[async_trait::async_trait]
@@ -172,7 +172,36 @@ impl OutboxStore for SqliteStore {
         })
         .await
     }
+
+    async fn notification_history(&self, filter: &NotificationFilter) -> Result<Vec<Delivery>, StoreError> {
+        let Some((first, last)) = created_range(filter)? else {
+            return Ok(Vec::new());
+        };
+        let (team, channel, page_id) = (filter.team.clone(), filter.channel.clone(), filter.page_id);
+        let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
+        self.call(move |conn| {
+            let history = if page_id.is_some() { HISTORY_OF_PAGE } else { HISTORY };
+            let mut stmt = conn.prepare_cached(&format!("SELECT {DELIVERY_COLUMNS} {history}"))?;
+            let rows = stmt.query_map(params![team, channel, page_id, first, last, limit], delivery_columns)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(DeliveryColumns::into_delivery)).collect()
+        })
+        .await
+    }
 }
+
+/// The notification history after `SELECT {DELIVERY_COLUMNS}` (see [`NotificationFilter`]): team `?1`,
+/// channel `?2`, created from `?4` to `?5` inclusive, newest first, at most `?6`; `?3` (the page) is NULL.
+/// Walks the creation-time index from the newest and stops at the limit.
+const HISTORY: &str = "FROM deliveries
+     WHERE ?3 IS NULL AND (?1 IS NULL OR team = ?1) AND (?2 IS NULL OR channel = ?2)
+       AND created_at BETWEEN ?4 AND ?5
+     ORDER BY created_at DESC, id DESC LIMIT ?6";
+
+/// [`HISTORY`] of page `?3`: its few deliveries, through the page index.
+const HISTORY_OF_PAGE: &str = "FROM deliveries
+     WHERE page_id = ?3 AND (?1 IS NULL OR team = ?1) AND (?2 IS NULL OR channel = ?2)
+       AND created_at BETWEEN ?4 AND ?5
+     ORDER BY created_at DESC, id DESC LIMIT ?6";
 
 /// Claims `?4` due deliveries for owner `?1` at `?2` until `?3`. The due index is named: without
 /// statistics SQLite preferred `deliveries_state` and sorted every unfinished delivery on each claim, which
@@ -243,13 +272,21 @@ fn insert_deliveries(
     let mut ids = Vec::with_capacity(deliveries.len());
     let mut insert = tx.prepare_cached(
         "INSERT INTO deliveries (idempotency_key, channel, team, group_key, payload, state, next_attempt_at,
-                                 created_at, updated_at, page_id)
-         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6, ?7)
+                                 created_at, updated_at, page_id, reason)
+         VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6, ?6, ?7, ?8)
          ON CONFLICT (idempotency_key) DO NOTHING",
     )?;
     for (d, created) in deliveries {
-        if insert.execute(params![d.idempotency_key, d.channel, d.team, d.group_key, d.payload, created, d.page_id])?
-            == 1
+        if insert.execute(params![
+            d.idempotency_key,
+            d.channel,
+            d.team,
+            d.group_key,
+            d.payload,
+            created,
+            d.page_id,
+            d.reason
+        ])? == 1
         {
             ids.push(tx.last_insert_rowid());
         }
@@ -291,6 +328,7 @@ pub(super) fn delivery_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<Delive
         delivered_at: r.get(13)?,
         page_id: r.get(14)?,
         attempt_base: r.get(15)?,
+        reason: r.get(16)?,
     })
 }
 
@@ -310,6 +348,25 @@ mod tests {
             .collect::<Result<_, _>>()?;
         assert!(plan.iter().any(|p| p.contains("USING INDEX deliveries_due")), "{plan:?}");
         assert!(!plan.iter().any(|p| p.contains("TEMP B-TREE")), "{plan:?}");
+        Ok(())
+    }
+
+    /// The notification history reads deliveries newest first from the creation-time index, never sorting
+    /// all of them; a page's history uses the page index.
+    #[test]
+    fn the_history_walks_the_creation_time_index() -> Result<(), Box<dyn std::error::Error>> {
+        let dir = tempfile::tempdir()?;
+        let conn = super::super::schema::open_connection(&dir.path().join("h.db"))?;
+        let plan = |sql: &str, page: Option<i64>| -> rusqlite::Result<Vec<String>> {
+            conn.prepare(&format!("EXPLAIN QUERY PLAN SELECT {DELIVERY_COLUMNS} {sql}"))?
+                .query_map(params![None::<String>, None::<String>, page, 0, 1, 10], |r| r.get::<_, String>(3))?
+                .collect()
+        };
+        let all = plan(HISTORY, None)?;
+        assert!(all.iter().any(|p| p.contains("USING INDEX deliveries_created")), "{all:?}");
+        assert!(!all.iter().any(|p| p.contains("TEMP B-TREE")), "{all:?}");
+        let of_page = plan(HISTORY_OF_PAGE, Some(1))?;
+        assert!(of_page.iter().any(|p| p.contains("USING INDEX deliveries_page")), "{of_page:?}");
         Ok(())
     }
 }

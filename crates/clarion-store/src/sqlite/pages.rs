@@ -35,6 +35,18 @@ fn page_columns(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageColumns> {
     })
 }
 
+/// A `page_events` row selected as page_id, at, kind, actor, via, detail.
+fn page_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<PageEventRow> {
+    Ok(PageEventRow {
+        page_id: r.get(0)?,
+        at: from_nanos(r.get(1)?),
+        kind: r.get(2)?,
+        actor: r.get(3)?,
+        via: r.get(4)?,
+        detail: r.get(5)?,
+    })
+}
+
 fn one_page(tx: &rusqlite::Connection, sql: &str, p: impl rusqlite::Params) -> Result<Option<PageRow>, StoreError> {
     let mut stmt = tx.prepare_cached(sql)?;
     stmt.query_row(p, page_columns).optional()?.map(PageColumns::into_page).transpose()
@@ -223,16 +235,36 @@ impl PageStore for SqliteStore {
             let mut stmt = conn.prepare_cached(
                 "SELECT page_id, at, kind, actor, via, detail FROM page_events WHERE page_id = ?1 ORDER BY id",
             )?;
-            let rows = stmt.query_map(params![id], |r| {
-                Ok(PageEventRow {
-                    page_id: r.get(0)?,
-                    at: from_nanos(r.get(1)?),
-                    kind: r.get(2)?,
-                    actor: r.get(3)?,
-                    via: r.get(4)?,
-                    detail: r.get(5)?,
-                })
-            })?;
+            let rows = stmt.query_map(params![id], page_event)?;
+            rows.map(|r| r.map_err(StoreError::from)).collect()
+        })
+        .await
+    }
+
+    async fn pages_since(&self, since: Timestamp) -> Result<Vec<PageRow>, StoreError> {
+        let since = nanos(since)?;
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(&format!(
+                "SELECT {PAGE_COLUMNS} FROM pages WHERE state <> 'resolved' OR resolved_at >= ?1 ORDER BY opened_at, id"
+            ))?;
+            let rows = stmt.query_map(params![since], page_columns)?;
+            rows.map(|r| r.map_err(StoreError::from).and_then(PageColumns::into_page)).collect()
+        })
+        .await
+    }
+
+    async fn page_events_since(&self, since: Timestamp, kinds: &[&str]) -> Result<Vec<PageEventRow>, StoreError> {
+        let since = nanos(since)?;
+        // The kinds as one bound JSON array, which `json_each` unpacks.
+        let kinds = serde_json::to_string(kinds)
+            .map_err(|e| StoreError::Corrupt { table: "page_events", reason: format!("kinds: {e}") })?;
+        self.call(move |conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT page_id, at, kind, actor, via, detail FROM page_events
+                 WHERE at >= ?1 AND (json_array_length(?2) = 0 OR kind IN (SELECT value FROM json_each(?2)))
+                 ORDER BY at, id",
+            )?;
+            let rows = stmt.query_map(params![since, kinds], page_event)?;
             rows.map(|r| r.map_err(StoreError::from)).collect()
         })
         .await

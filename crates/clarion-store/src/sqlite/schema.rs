@@ -129,6 +129,26 @@ pub(super) const MIGRATIONS: &[&str] = &[
         updated_at INTEGER NOT NULL,
         PRIMARY KEY (kind, key)
     );",
+    // 9: why each delivery was sent, and the notification history by creation time; alert history for
+    // reports (episodes of alerts firing, when silences matched); page timelines by time. Deliveries stored
+    // before have no reason (`''`).
+    "ALTER TABLE deliveries ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+    CREATE INDEX deliveries_created ON deliveries (created_at, id);
+    CREATE TABLE alert_episodes (
+        fingerprint INTEGER NOT NULL,
+        starts_at   INTEGER NOT NULL,
+        ends_at     INTEGER,
+        updated_at  INTEGER NOT NULL,
+        body        TEXT    NOT NULL,
+        PRIMARY KEY (fingerprint, starts_at)
+    );
+    CREATE INDEX alert_episodes_ended ON alert_episodes (ends_at);
+    CREATE TABLE silence_matches (
+        silence_id       TEXT    PRIMARY KEY,
+        first_matched_at INTEGER NOT NULL,
+        last_matched_at  INTEGER NOT NULL
+    );
+    CREATE INDEX page_events_at ON page_events (at, id);",
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
