@@ -120,12 +120,13 @@ fn string_errors(files: &[Source]) -> Vec<String> {
         .collect()
 }
 
-/// Handlers are called by the router only: no worker, nor the shared state, nor the outbox imports a module
-/// of `api/`.
+/// Handlers are called by the router only: no worker, nor the shared state, the outbox or the feedback
+/// loop imports a module of `api/`.
 fn api_imports(files: &[Source]) -> Vec<String> {
     let below_api = |p: &str| {
         let server = "crates/clarion-server/src/";
         p.starts_with(&format!("{server}workers/"))
+            || p.starts_with(&format!("{server}feedback/"))
             || ["state.rs", "memory.rs", "outbox.rs", "intake.rs", "metrics.rs", "clock.rs", "error.rs", "auth.rs"]
                 .iter()
                 .any(|f| p == format!("{server}{f}"))

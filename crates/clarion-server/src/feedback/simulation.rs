@@ -16,7 +16,9 @@
 //! | a silence of `RetiredRule` | matches nothing for 30 days | idle silence |
 //!
 //! `cargo test -p clarion-server feedback::simulation -- --nocapture` prints the noise report a person
-//! would read.
+//! would read. With `CLARION_SIMULATION_DB=/tmp/sim.db` the 30-day run keeps its store there, so
+//! `clarion serve` can open it and `clarion report noise --window 30d --until <the run's end>` read it
+//! (the README's example output was made so).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -62,6 +64,10 @@ const MIN: i64 = 60;
 const HOUR: i64 = 3600;
 const DAY: i64 = 86_400;
 const DAYS: i64 = 30;
+
+fn rfc3339(t: clarion_core::Timestamp) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
 
 /// SplitMix64: a seeded source of numbers, so every run plants the same history.
 struct Rng(u64);
@@ -216,7 +222,11 @@ struct World {
 impl World {
     async fn new(config: &str) -> Result<World, Box<dyn std::error::Error>> {
         let dir = tempfile::tempdir()?;
-        let store = clarion_store::open(&format!("sqlite://{}", dir.path().join("c.db").display())).await?;
+        let path = match std::env::var_os("CLARION_SIMULATION_DB").filter(|_| config == CONFIG) {
+            Some(kept) => std::path::PathBuf::from(kept),
+            None => dir.path().join("c.db"),
+        };
+        let store = clarion_store::open(&format!("sqlite://{}", path.display())).await?;
         let clock = Clock::system();
         let config = Config::parse(config, "test.yml")?;
         let (state, inputs) = AppState::load(config, None, "127.0.0.1:9797".parse()?, store, clock.clone()).await?;
@@ -275,8 +285,8 @@ impl World {
         json!({
             "labels": labels,
             "annotations": annotations,
-            "startsAt": crate::api::format_time(starts_at),
-            "endsAt": crate::api::format_time(ends_at),
+            "startsAt": rfc3339(starts_at),
+            "endsAt": rfc3339(ends_at),
         })
     }
 
@@ -323,8 +333,8 @@ async fn thirty_days_of_planted_behaviours_are_found_exactly_and_no_healthy_rule
     let silence = |matcher: &str| {
         json!({
             "matchers": [{"name": "alertname", "value": matcher, "isRegex": false, "isEqual": true}],
-            "startsAt": crate::api::format_time(w.at(0)),
-            "endsAt": crate::api::format_time(w.at(DAYS * DAY + 30 * DAY)),
+            "startsAt": rfc3339(w.at(0)),
+            "endsAt": rfc3339(w.at(DAYS * DAY + 30 * DAY)),
             "createdBy": "bob",
             "comment": "known issue",
         })
