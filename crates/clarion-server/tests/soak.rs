@@ -179,11 +179,13 @@ struct Soak {
 }
 
 /// The configuration: two teams with a webhook channel each, the example inhibit rule, a 5m
-/// resolve_timeout.
+/// resolve_timeout. The alerts' history for reports (`feedback.retention`, 90 days by default) is kept one
+/// hour, so the store's size measures what must stay bounded, not the history the configuration asks for.
 fn config(receiver: &str) -> String {
     format!(
         r#"
 global: {{resolve_timeout: 5m}}
+feedback: {{retention: 1h}}
 teams:
   - {{name: ops, channels: [ops-hook]}}
   - {{name: payments, channels: [payments-hook]}}

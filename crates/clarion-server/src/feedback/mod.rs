@@ -93,19 +93,20 @@ struct Tracker {
     alerts: HashMap<Fingerprint, Tracked>,
     /// Recent firings of each alert (for the flap rule), oldest first.
     cycles: HashMap<Fingerprint, Vec<Cycle>>,
-    holds: HashMap<Fingerprint, Hold>,
     /// When each silence's match was last written.
     silences_saved: HashMap<String, Timestamp>,
-    /// Holds whose message was committed: (alert, hold start).
-    told: HashSet<(Fingerprint, Timestamp)>,
 }
 
 /// See the module documentation. Scans are serialised; the tracker's lock is never held across an
-/// await.
+/// await, and the notifier never waits for it: the flap guard's holds are published after each scan.
 #[derive(Debug, Default)]
 pub struct Recorder {
     scanning: tokio::sync::Mutex<()>,
     tracker: parking_lot::Mutex<Tracker>,
+    /// The holds as of the last scan, replaced whole.
+    holds: parking_lot::RwLock<std::sync::Arc<HashMap<Fingerprint, Hold>>>,
+    /// Holds whose message was committed: (alert, hold start).
+    told: parking_lot::Mutex<HashSet<(Fingerprint, Timestamp)>>,
 }
 
 /// What one scan wrote.
@@ -271,12 +272,13 @@ impl Recorder {
                 cycles.retain(|(start, end)| end.unwrap_or(now).max(*start) + keep > now);
                 !cycles.is_empty()
             });
-            t.holds = t
+            let holds: HashMap<Fingerprint, Hold> = t
                 .cycles
                 .iter()
                 .filter(|(_, c)| c.len() > rule.cycles)
                 .filter_map(|(fp, c)| flap::hold(c, &rule, now).map(|h| (*fp, h)))
                 .collect();
+            *self.holds.write() = std::sync::Arc::new(holds);
             let due =
                 |at: Option<&Timestamp>| at.is_none_or(|at| (now - *at).to_std().unwrap_or(Duration::ZERO) >= REFRESH);
             let matched: Vec<String> = matched.into_iter().filter(|id| due(t.silences_saved.get(id))).collect();
@@ -310,26 +312,28 @@ impl Recorder {
             }
             return Err(e);
         }
-        let held = self.tracker.lock().holds.len();
+        let held = self.holds.read().len();
         Ok(Scanned { episodes_written: written, alerts_held: held })
     }
 
     /// The flap guard's hold on an alert at `now`, if any (as of the last scan).
     pub fn held(&self, fp: Fingerprint, now: Timestamp) -> Option<Hold> {
-        self.tracker.lock().holds.get(&fp).copied().filter(|h| h.until > now)
+        self.holds.read().get(&fp).copied().filter(|h| h.until > now)
     }
 
     /// Whether the message of this hold still has to be committed (in this process: after a restart it
     /// is committed again, and its idempotency key makes that a no-op).
     pub fn untold(&self, fp: Fingerprint, hold: &Hold) -> bool {
-        !self.tracker.lock().told.contains(&(fp, hold.since))
+        !self.told.lock().contains(&(fp, hold.since))
     }
 
     /// The message of this hold was committed.
     pub fn told(&self, fp: Fingerprint, hold: &Hold) {
-        let mut t = self.tracker.lock();
-        t.told.retain(|(_, since)| *since + chrono::Duration::days(2) > hold.since);
-        t.told.insert((fp, hold.since));
+        let mut told = self.told.lock();
+        // Holds older than two days are forgotten; one still going is committed again, which its
+        // idempotency key makes a no-op.
+        told.retain(|(_, since)| *since + chrono::Duration::days(2) > hold.since);
+        told.insert((fp, hold.since));
     }
 }
 

@@ -19,7 +19,9 @@ pub const RESOLVED_RETENTION: Duration = Duration::from_secs(3600);
 pub const SILENCE_RETENTION: Duration = Duration::from_secs(120 * 3600);
 /// Delivered deliveries are kept this long, for people to look at.
 pub const DELIVERED_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
-/// Resolved pages and their timelines are kept this long, like the deliveries that went out for them.
+/// Resolved pages and their timelines are kept at least this long, like the deliveries that went out for
+/// them — and as long as `feedback.retention` when that is longer, since reports read them with the
+/// alerts' episodes (a page deleted before its episodes would make an acknowledged rule look ignored).
 pub const RESOLVED_PAGE_RETENTION: Duration = DELIVERED_RETENTION;
 /// Notification-log entries are kept this long (Alertmanager's default `--data.retention`); a group quiet
 /// for longer starts afresh.
@@ -65,7 +67,8 @@ pub async fn housekeeping(state: &AppState) -> Result<(), StoreError> {
     memory.forget_alerts(&forgettable, &batches);
 
     state.store().delete_delivered_before(before(now, DELIVERED_RETENTION)).await?;
-    state.store().delete_resolved_pages_before(before(now, RESOLVED_PAGE_RETENTION)).await?;
+    let page_retention = RESOLVED_PAGE_RETENTION.max(state.config().file.feedback.retention.0);
+    state.store().delete_resolved_pages_before(before(now, page_retention)).await?;
     let nflog_cutoff = before(now, NOTIFICATION_LOG_RETENTION);
     state.store().delete_notification_log_before(nflog_cutoff).await?;
     memory.forget_notifications_before(nflog_cutoff);
