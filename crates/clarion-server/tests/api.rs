@@ -546,3 +546,92 @@ async fn a_full_get_of_100000_alerts_does_not_hold_up_a_concurrent_post() -> Tes
     assert!(get > post, "the POST did not overlap the GET ({get:?} vs {post:?}); the test proves nothing");
     Ok(())
 }
+
+/// The feedback loop's endpoints refuse bad parameters with the reason, take feedback on a page, and
+/// count it in `/metrics` with the firings the history worker recorded.
+#[tokio::test]
+async fn feedback_reports_and_history_refuse_bad_input_and_count_what_they_record() -> TestResult {
+    let h = Harness::with_config(
+        "teams: [{name: ops, channels: [hook]}]\nchannels: [{name: hook, webhook: {url: 'http://127.0.0.1:9/'}}]\n\
+         route: {receiver: ops, group_by: [alertname], group_wait: 1s}\nfeedback: {scan_interval: 1s, retention: 30d}\n",
+    )
+    .await?;
+    for (uri, wanted) in [
+        ("/api/v1/reports/noise?window=0s", "window must be a duration"),
+        ("/api/v1/reports/noise?window=31d", "at most feedback.retention (30d)"),
+        ("/api/v1/reports/noise?window=soon", "window must be a duration"),
+        ("/api/v1/reports/noise?by=team", "unknown parameter \"by\""),
+        ("/api/v1/reports/effectiveness?by=service", "unknown by \"service\""),
+        ("/api/v1/reports/effectiveness?format=xml", "unknown format \"xml\""),
+        ("/api/v1/reports/effectiveness?until=yesterday", "until"),
+        ("/api/v1/notifications?page=abc", "is not a page id"),
+        ("/api/v1/notifications?limit=0", "limit must be a number from 1 to 10000"),
+        ("/api/v1/notifications?colour=red", "unknown parameter \"colour\""),
+    ] {
+        let (status, body) = h.request(Method::GET, uri, None, None).await?;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+        assert!(message(&body).contains(wanted), "{uri}: {body}");
+    }
+
+    // An alert is notified, which opens a page; the history worker records its firing.
+    let (status, body) = h.post_alerts(r#"[{"labels":{"alertname":"DiskFull"}}]"#).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let mut page = None;
+    for _ in 0..100 {
+        let pages = h.get_json("/api/v1/pages").await?;
+        if let Some(id) = pages.as_array().and_then(|p| p.first()).and_then(|p| p["id"].as_str()) {
+            page = Some(id.to_string());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = page.ok_or("no page opened")?;
+    let feedback = |body: &str| {
+        let (h, uri, body) = (&h, format!("/api/v1/pages/{page}/feedback"), body.to_string());
+        async move { h.request(Method::POST, &uri, Some(body), None).await }
+    };
+    for (body, status, wanted) in [
+        (r#"{"verdict":"great"}"#, StatusCode::BAD_REQUEST, "unknown verdict \"great\""),
+        (r#"{"comment":"x"}"#, StatusCode::BAD_REQUEST, "verdict"),
+        (r#"{"verdict":"useful","mood":"happy"}"#, StatusCode::BAD_REQUEST, "mood"),
+        (
+            &format!(r#"{{"verdict":"useful","comment":"{}"}}"#, "x".repeat(1001)),
+            StatusCode::BAD_REQUEST,
+            "longer than 1000",
+        ),
+    ] {
+        let (got, answer) = feedback(body).await?;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert!(message(&answer).contains(wanted), "{body}: {answer}");
+    }
+    let (status, answer) =
+        h.request(Method::POST, "/api/v1/pages/999/feedback", Some(r#"{"verdict":"useful"}"#.into()), None).await?;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{answer}");
+    let (status, answer) = feedback(r#"{"verdict":"poor_details","comment":"which disk?","by":"carol"}"#).await?;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let shown = h.get_json(&format!("/api/v1/pages/{page}")).await?;
+    let given = &shown["receipts"]["feedback"][0];
+    assert_eq!(
+        (&given["verdict"], &given["comment"], &given["by"]),
+        (&json!("poor-details"), &json!("which disk?"), &json!("carol")),
+        "{shown}"
+    );
+
+    let mut metrics = String::new();
+    for _ in 0..50 {
+        metrics = h.request(Method::GET, "/metrics", None, None).await?.1;
+        if metrics.contains("clarion_alert_firings_total{alertname=\"DiskFull\"} 1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for want in [
+        "clarion_alert_firings_total{alertname=\"DiskFull\"} 1",
+        "clarion_feedback_total{team=\"ops\",verdict=\"poor-details\"} 1",
+        "clarion_pages_opened_total{team=\"ops\"} 1",
+        "clarion_alerts_flapping 0",
+    ] {
+        assert!(metrics.contains(want), "missing {want:?} in:\n{metrics}");
+    }
+    Ok(())
+}
