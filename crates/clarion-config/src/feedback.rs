@@ -8,6 +8,7 @@
 //!   transient: 5m           # resolved by itself within this long: transient
 //!   transient_percent: 50
 //!   silenced_percent: 90
+//!   min_silenced_firing: 1h
 //!   idle_silence: 24h
 //!   flap: {cycles: 3, window: 24h, settle: 1h}
 //! ```
@@ -28,14 +29,22 @@ use crate::ConfigDuration;
 pub struct FeedbackConfig {
     /// How long alert episodes are kept for reports; default 90d.
     pub retention: ConfigDuration,
-    /// How often the history worker records what the alerts did; default 10s.
+    /// How often the history worker records what the alerts did; default 10s, at most 5m (time seen
+    /// firing or silenced counts gaps between scans of at most 5 minutes).
     pub scan_interval: ConfigDuration,
+    /// Firings in the window before "never acknowledged" or "transient" judge a rule; default 10.
     pub min_firings: usize,
+    /// A firing that resolves by itself within this long is transient; default 5m.
     pub transient: ConfigDuration,
+    /// Share of transient firings, in percent, from which a rule is reported transient; default 50.
     pub transient_percent: u32,
+    /// Share of its firing time spent silenced, in percent, from which a rule is reported; default 90.
     pub silenced_percent: u32,
+    /// Firing time a rule needs before "mostly silenced" judges it; default 1h.
     pub min_silenced_firing: ConfigDuration,
+    /// An active silence that matched nothing this long since it started is idle; default 24h.
     pub idle_silence: ConfigDuration,
+    /// The flapping rule, for the report and the flap guard.
     pub flap: FlapConfig,
 }
 
@@ -44,8 +53,11 @@ pub struct FeedbackConfig {
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FlapConfig {
+    /// More than this many firings starting within `window` is flapping; default 3.
     pub cycles: usize,
+    /// Default 24h; also the longest a hold lasts before the next start holds the alert again.
     pub window: ConfigDuration,
+    /// How long a held alert stays in one state to be released; default 1h.
     pub settle: ConfigDuration,
 }
 
@@ -92,19 +104,30 @@ impl FeedbackConfig {
     }
 }
 
+/// The longest duration of the section (ten years): beyond it, times added to it leave the storable range.
+const LONGEST: Duration = Duration::from_secs(3650 * 86_400);
+
+/// The longest scan interval: time seen firing counts gaps between scans of at most this long.
+const LONGEST_SCAN: Duration = Duration::from_secs(300);
+
 /// Mistakes as (field, text to find its line, message).
 pub(crate) fn check(f: &FeedbackConfig) -> Vec<(String, String, String)> {
     let mut problems = Vec::new();
-    for (field, d) in [
-        ("retention", f.retention.0),
-        ("scan_interval", f.scan_interval.0),
-        ("transient", f.transient.0),
-        ("flap.window", f.flap.window.0),
-        ("flap.settle", f.flap.settle.0),
+    for (field, d, longest) in [
+        ("retention", f.retention.0, LONGEST),
+        ("scan_interval", f.scan_interval.0, LONGEST_SCAN),
+        ("transient", f.transient.0, LONGEST),
+        ("min_silenced_firing", f.min_silenced_firing.0, LONGEST),
+        ("idle_silence", f.idle_silence.0, LONGEST),
+        ("flap.window", f.flap.window.0, LONGEST),
+        ("flap.settle", f.flap.settle.0, LONGEST),
     ] {
-        if d.is_zero() {
-            let key = field.rsplit('.').next().unwrap_or(field);
+        let key = field.rsplit('.').next().unwrap_or(field);
+        if d.is_zero() && key != "min_silenced_firing" && key != "idle_silence" {
             problems.push((format!("feedback.{field}"), format!("{key}:"), format!("{key} cannot be zero")));
+        } else if d > longest {
+            let most = if longest == LONGEST { "3650d" } else { "5m" };
+            problems.push((format!("feedback.{field}"), format!("{key}:"), format!("{key} is at most {most}")));
         }
     }
     for (field, p) in [("transient_percent", f.transient_percent), ("silenced_percent", f.silenced_percent)] {

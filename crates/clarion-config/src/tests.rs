@@ -772,12 +772,19 @@ fn feedback_defaults_the_flap_guard_inherits_and_mistakes_are_named() -> Result<
     let children: Vec<bool> = guarded.route.routes.iter().map(|r| r.opts.flap_guard).collect();
     assert_eq!((guarded.route.opts.flap_guard, children), (true, vec![true, false]));
     let all = errors(
-        "teams: [{name: ops, working_hours: office}]\nroute: {receiver: ops}\nfeedback:\n  transient: 0s\n  transient_percent: 101\n  flap: {cycles: 0}\n",
+        "teams: [{name: ops, working_hours: office}]\nroute: {receiver: ops}\nfeedback:\n  scan_interval: 10m\n  transient: 0s\n  transient_percent: 101\n  flap: {cycles: 0, window: 300000y}\n",
     );
     let fields: Vec<&str> = all.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(
         fields,
-        ["teams[0].working_hours", "feedback.transient", "feedback.transient_percent", "feedback.flap.cycles"],
+        [
+            "teams[0].working_hours",
+            "feedback.scan_interval",
+            "feedback.transient",
+            "feedback.transient_percent",
+            "feedback.flap.window",
+            "feedback.flap.cycles"
+        ],
         "{all:?}"
     );
     assert!(all[0].message.contains("unknown time interval \"office\""), "{all:?}");

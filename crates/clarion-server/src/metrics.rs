@@ -194,7 +194,7 @@ impl Metrics {
         let alert_transient = Family::<AlertNameLabel, Counter>::default();
         registry.register(
             "alert_transient_firings",
-            "Firings that resolved by themselves within feedback.transient, by alert name",
+            "Firings that ended within feedback.transient of their start, by alert name",
             alert_transient.clone(),
         );
         let pages_resolved_unacknowledged = Family::<TeamLabel, Counter>::default();
@@ -206,7 +206,11 @@ impl Metrics {
         let feedback = Family::<FeedbackLabels, Counter>::default();
         registry.register("feedback", "Feedback given on pages, by team and verdict", feedback.clone());
         let alerts_flapping = Gauge::default();
-        registry.register("alerts_flapping", "Alerts the flap guard holds", alerts_flapping.clone());
+        registry.register(
+            "alerts_flapping",
+            "Alerts the flapping rule holds (the flap guard holds their firings on routes with flap_guard)",
+            alerts_flapping.clone(),
+        );
         let escalations = Family::<EscalationLabels, Counter>::default();
         registry.register("escalations", "Escalation tiers notified, by team and tier", escalations.clone());
         let page_time_to_acknowledge_seconds =

@@ -856,7 +856,12 @@ async fn an_alert_log_of_one_row_per_alert_is_migrated_to_batches() -> TestResul
                VALUES ('old', 'hook', 'ops', 'g', '{}', 'dead', 0, 0, 0);
              CREATE TABLE page_events (id INTEGER PRIMARY KEY AUTOINCREMENT, page_id INTEGER NOT NULL,
                at INTEGER NOT NULL, kind TEXT NOT NULL, actor TEXT NOT NULL, via TEXT NOT NULL,
-               detail TEXT NOT NULL);",
+               detail TEXT NOT NULL);
+             CREATE TABLE pages (id INTEGER PRIMARY KEY AUTOINCREMENT, team TEXT NOT NULL, group_key TEXT NOT NULL,
+               kind TEXT NOT NULL, severity TEXT NOT NULL, summary TEXT NOT NULL, context TEXT, policy TEXT,
+               state TEXT NOT NULL, tier INTEGER, round INTEGER, epoch INTEGER NOT NULL DEFAULT 0, next_at INTEGER,
+               opened_at INTEGER NOT NULL, acknowledged_at INTEGER, acknowledged_by TEXT, action_done_at INTEGER,
+               action_done_by TEXT, resolved_at INTEGER, version INTEGER NOT NULL DEFAULT 1);",
         )?;
         for (v, a) in [(7i64, alert("Old", 1)), (9, alert("Old", 2))] {
             let json = |l: &clarion_core::LabelSet| serde_json::to_string(l).unwrap_or_default();

@@ -276,6 +276,7 @@ fn a_signed_slack_button_acknowledges_and_unsigned_or_stale_ones_do_not() -> Tes
             "type": "block_actions",
             "user": {"id": "U1", "username": "bob"},
             "actions": [{"action_id": "clarion_feedback", "type": "overflow", "selected_option": {"value": value}}],
+            "response_url": format!("{}/slack-response/2", sink.url),
         });
         let body = serde_urlencoded::to_string([("payload", payload.to_string())])?;
         let sig = slack_signature("slack-s3cret", now, &body)?;
@@ -289,7 +290,10 @@ fn a_signed_slack_button_acknowledges_and_unsigned_or_stale_ones_do_not() -> Tes
     };
     let (status, answer) = choose(format!("{id}:not-actionable"))?;
     assert_eq!(status, 200, "{answer}");
-    assert!(answer.contains("Not actionable"), "{answer}");
+    // Told to the person alone, through the response URL; the message keeps its buttons.
+    let told = sink.wait_for("/slack-response/2", 1, WAIT)?[0].json()?;
+    assert_eq!((&told["response_type"], &told["replace_original"]), (&json!("ephemeral"), &json!(false)), "{told}");
+    assert!(told["text"].as_str().is_some_and(|t| t.contains("Not actionable")), "{told}");
     let feedback = page(&server, &id)?["receipts"]["feedback"].clone();
     assert_eq!(
         (&feedback[0]["verdict"], &feedback[0]["by"]),

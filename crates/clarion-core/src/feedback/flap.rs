@@ -7,8 +7,9 @@
 //! more knobs.
 //!
 //! The **flap guard** holds a flapping alert's notifications: from the start that made it flap, until it
-//! has stayed in one state (firing or resolved) for `settle` (default 1h). One message says it flaps; when
-//! it settles, the next notification tells its state as usual.
+//! has stayed in one state (firing or resolved) for `settle` (default 1h), and at most one `window`: an
+//! alert that flaps on and on is held again by its next start, with a message of its own. One message
+//! says it flaps; when it settles, the next notification tells its state as usual.
 
 use std::time::Duration;
 
@@ -39,11 +40,10 @@ pub type Cycle = (Timestamp, Option<Timestamp>);
 pub fn most_starts_in_window(starts: &[Timestamp], window: Duration) -> usize {
     let mut sorted = starts.to_vec();
     sorted.sort_unstable();
-    let window = chrono::Duration::from_std(window).unwrap_or(chrono::Duration::MAX);
     let mut best = 0;
     let mut first = 0;
     for (last, &t) in sorted.iter().enumerate() {
-        while sorted[first] + window <= t {
+        while crate::later(sorted[first], window) <= t {
             first += 1;
         }
         best = best.max(last + 1 - first);
@@ -65,10 +65,9 @@ pub struct Hold {
 /// Whether the guard holds an alert with these firings at `now` (see the module documentation): the
 /// changes (starts and ends) up to `now` are replayed in order. A start that makes more than
 /// `rule.cycles` starts within `rule.window` begins a hold, unless one is running; a change coming
-/// `rule.settle` or more after the previous one finds the hold released.
+/// `rule.settle` or more after the previous one, or `rule.window` or more after the hold began, finds the
+/// hold released.
 pub fn hold(cycles: &[Cycle], rule: &FlapRule, now: Timestamp) -> Option<Hold> {
-    let window = chrono::Duration::from_std(rule.window).unwrap_or(chrono::Duration::MAX);
-    let settle = chrono::Duration::from_std(rule.settle).unwrap_or(chrono::Duration::MAX);
     // (time, is a start), in time order; at the same instant an end comes before a start.
     let mut changes: Vec<(Timestamp, bool)> = cycles
         .iter()
@@ -81,13 +80,17 @@ pub fn hold(cycles: &[Cycle], rule: &FlapRule, now: Timestamp) -> Option<Hold> {
     let mut held: Option<Timestamp> = None;
     let mut last: Option<Timestamp> = None;
     let mut count = 0;
+    let released = |held: Option<Timestamp>, last: Option<Timestamp>, t: Timestamp| {
+        last.is_some_and(|l| crate::later(l, rule.settle) <= t)
+            || held.is_some_and(|h| crate::later(h, rule.window) <= t)
+    };
     for (t, is_start) in changes {
-        if last.is_some_and(|l| t - l >= settle) {
+        if released(held, last, t) {
             held = None;
         }
         if is_start {
             starts.push(t);
-            count = starts.iter().filter(|s| **s + window > t).count();
+            count = starts.iter().filter(|s| crate::later(**s, rule.window) > t).count();
             if count > rule.cycles && held.is_none() {
                 held = Some(t);
             }
@@ -95,6 +98,6 @@ pub fn hold(cycles: &[Cycle], rule: &FlapRule, now: Timestamp) -> Option<Hold> {
         last = Some(t);
     }
     let (since, last) = (held?, last?);
-    let until = crate::later(last, rule.settle);
+    let until = crate::later(last, rule.settle).min(crate::later(since, rule.window));
     (until > now).then_some(Hold { since, cycles: count, until })
 }

@@ -15,7 +15,8 @@
 //! | idle silence | an active silence matched nothing since it started, `idle_silence` or longer ago | expire it |
 //!
 //! A firing is **acknowledged** when a page that carried it (see [`super::effectiveness::pages_of_episode`]) was
-//! acknowledged; one that resolves by itself is one that ended with no such acknowledgement.
+//! first acknowledged while it fired; one that resolves by itself is one that ended with no such
+//! acknowledgement.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -105,7 +106,12 @@ pub fn figures(
     for e in episodes.iter().filter(|e| window.contains(e.started)) {
         let f = out.entry(e.alertname.clone()).or_default();
         f.firings += 1;
-        let acknowledged = pages_of_episode(e, pages, window.until).iter().any(|p| p.acknowledged_at.is_some());
+        // Acknowledged while it fired: an acknowledgement of its page from before it started was about
+        // other alerts of the group.
+        let end = e.ended.unwrap_or(window.until);
+        let acknowledged = pages_of_episode(e, pages, window.until)
+            .iter()
+            .any(|p| p.acknowledged_at.is_some_and(|a| e.started <= a && a <= end));
         f.acknowledged += usize::from(acknowledged);
         if let Some(end) = e.ended {
             let life = (end - e.started).to_std().unwrap_or(Duration::ZERO);

@@ -177,6 +177,21 @@ fn the_flap_guard_holds_from_the_fourth_cycle_until_it_settles() {
 }
 
 #[test]
+fn a_hold_lasts_at_most_one_window_and_the_next_start_holds_again() {
+    let rule = FlapRule::default();
+    // Flips every 20 minutes for two days: never settles.
+    let cycles: Vec<flap::Cycle> = (0..144).map(|i| (t(i * 20 * MIN), Some(t(i * 20 * MIN + 10 * MIN)))).collect();
+    let first = hold(&cycles, &rule, t(2 * HOUR)).map(|h| (h.since, h.until));
+    assert_eq!(first, Some((t(60 * MIN), t(120 * MIN + HOUR))), "held from the fourth start");
+    let later = hold(&cycles, &rule, t(DAY + 2 * HOUR)).map(|h| h.since);
+    assert_eq!(later, Some(t(DAY + 60 * MIN)), "a day on, the first start after the cap holds it again");
+    // Durations at the end of time do not overflow.
+    let huge = FlapRule { cycles: 3, window: Duration::MAX, settle: Duration::MAX };
+    assert!(hold(&cycles, &huge, t(2 * HOUR)).is_some());
+    assert_eq!(most_starts_in_window(&[t(0), t(1)], Duration::MAX), 2);
+}
+
+#[test]
 fn a_slow_alert_never_flaps() {
     let rule = FlapRule::default();
     let cycles: Vec<flap::Cycle> = (0..30).map(|i| (t(i * 8 * HOUR), Some(t(i * 8 * HOUR + HOUR)))).collect();
@@ -195,7 +210,7 @@ fn kinds(findings: &[noise::Finding], name: &str) -> Vec<Kind> {
 
 #[test]
 fn never_acknowledged_and_transient_rules_are_found_with_their_evidence() {
-    // 12 firings of 90 s each, a day apart... within a week: every 12 hours; a page for each, never acked.
+    // 12 firings of 90 s each, 12 hours apart, a page for each, never acknowledged.
     let mut episodes = Vec::new();
     let mut pages = Vec::new();
     for i in 0..12 {
@@ -209,6 +224,20 @@ fn never_acknowledged_and_transient_rules_are_found_with_their_evidence() {
     assert!(never.recommendation.starts_with("delete the rule"), "{}", never.recommendation);
     assert_eq!(findings[1].evidence, "12 of 12 firings resolved by themselves within 5m (p90 1m30s)");
     assert_eq!(findings[1].recommendation, "raise `for:` to 5m");
+}
+
+#[test]
+fn an_acknowledgement_counts_for_the_firings_it_came_during() {
+    // One page stays open for a week, acknowledged in the first hour; a second alert of the group fires
+    // twelve times later on, short-lived, and nobody acknowledges those.
+    let mut episodes = vec![episode("Disk", 1, 0, Some(6 * DAY))];
+    for i in 0..12 {
+        episodes.push(episode("Disk", 2, DAY + i * 8 * HOUR, Some(60)));
+    }
+    let pages = vec![page(1, "Disk", 30, Some(600), Some(6 * DAY + 60))];
+    let findings = noise::report(&episodes, &pages, &[], &rules(), &week());
+    assert_eq!(kinds(&findings, "Disk"), vec![Kind::Transient], "12 of 13 firings resolved by themselves");
+    assert_eq!(findings[0].evidence, "12 of 13 firings resolved by themselves within 5m (p90 1m)");
 }
 
 #[test]

@@ -12,7 +12,7 @@ use clarion_core::Timestamp;
 use clarion_store::{Delivery, NotificationFilter};
 use serde::Serialize;
 
-use super::{format_time, parse_time, query_pairs};
+use super::{check_storable, format_time, parse_time, query_pairs};
 use crate::auth::{Authorized, Read};
 use crate::error::AppError;
 use crate::state::AppState;
@@ -65,14 +65,17 @@ fn out(d: Delivery) -> NotificationOut {
     }
 }
 
-/// An instant given as RFC 3339 or as a duration back from `now` (`24h`, `7d`).
+/// An instant given as RFC 3339 or as a duration back from `now` (`24h`, `7d`), within the storable range.
 pub fn instant(field: &str, text: &str, now: Timestamp) -> Result<Timestamp, AppError> {
-    if let Ok(d) = clarion_config::parse_duration(text) {
-        return Ok(chrono::Duration::from_std(d).ok().and_then(|d| now.checked_sub_signed(d)).unwrap_or(now));
-    }
-    parse_time(field, text).map_err(|e| AppError::BadRequest(e.to_string()))?.ok_or_else(|| {
-        AppError::BadRequest(format!("{field} is empty: give an RFC 3339 time or a duration such as 24h"))
-    })
+    let t = match clarion_config::parse_duration(text) {
+        Ok(d) => chrono::Duration::from_std(d).ok().and_then(|d| now.checked_sub_signed(d)),
+        Err(_) => Some(parse_time(field, text).map_err(|e| AppError::BadRequest(e.to_string()))?.ok_or_else(|| {
+            AppError::BadRequest(format!("{field} is empty: give an RFC 3339 time or a duration such as 24h"))
+        })?),
+    };
+    let t = t.ok_or_else(|| AppError::BadRequest(format!("{field} {text:?} is before the start of time")))?;
+    check_storable(field, t).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    Ok(t)
 }
 
 /// `GET /api/v1/notifications?team=ops&since=24h`: newest first.

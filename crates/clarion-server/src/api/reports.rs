@@ -76,6 +76,7 @@ fn params(state: &AppState, uri: &Uri, takes_by: bool) -> Result<Params, AppErro
         }
     }
     let since = chrono::Duration::from_std(length).ok().and_then(|d| until.checked_sub_signed(d)).unwrap_or(until);
+    super::check_storable("the window's start", since).map_err(|e| AppError::BadRequest(e.to_string()))?;
     Ok(Params { window: Window { since, until }, format, by_alertname })
 }
 

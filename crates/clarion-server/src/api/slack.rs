@@ -8,7 +8,8 @@
 //! buttons replaced by who acknowledged — only to a `response_url` under a configured prefix
 //! (`auth.slack.response_url_prefixes`), so a signed request cannot make Clarion post elsewhere.
 //! A choice in the feedback menu (`<page>:<verdict>`) records that verdict on the page as `slack:<user>`
-//! and answers with a line saying so; the message keeps its buttons.
+//! and tells that person alone (an ephemeral message through the same `response_url`); the message keeps
+//! its buttons.
 
 use std::time::Duration;
 
@@ -136,9 +137,14 @@ pub async fn interactions(
             .ok_or_else(|| AppError::BadRequest(format!("the menu's value {:?} is not PAGE:VERDICT", choice.value)))?;
         let actor = Actor { who: format!("slack:{user}"), via: Via::Chat };
         return match crate::feedback::give(&state, page_id, verdict, "", &actor).await {
-            Ok(page) => Ok(Json(json!({
-                "text": format!(":memo: Feedback \"{}\" on page {} recorded for slack:{user}", verdict.label(), page.id)
-            }))),
+            Ok(page) => {
+                let text =
+                    format!(":memo: Feedback \"{}\" on page {} recorded for slack:{user}", verdict.label(), page.id);
+                // Said to the person alone; the message keeps its buttons.
+                let answer = json!({"response_type": "ephemeral", "replace_original": false, "text": text});
+                respond(&state, interaction.response_url.clone(), answer);
+                Ok(Json(json!({ "text": text })))
+            }
             Err(crate::feedback::FeedbackError::Page(e)) => Err(super::pages::page_error(e)),
             Err(e) => Err(AppError::BadRequest(e.to_string())),
         };
@@ -157,7 +163,14 @@ pub async fn interactions(
     let applied = pages::apply(&state, page_id, &Event::Acknowledge(actor)).await.map_err(super::pages::page_error)?;
     let by = applied.page.life.acknowledged_by.clone().unwrap_or_else(|| format!("slack:{user}"));
     let text = format!(":white_check_mark: Page {} acknowledged by {by}", applied.page.id);
-    if let Some(url) = interaction.response_url.filter(|u| {
+    respond(&state, interaction.response_url, updated_message(interaction.message.as_ref(), &text));
+    Ok(Json(json!({ "text": text })))
+}
+
+/// Posts `body` to the interaction's `response_url` in the background — only to one under a configured
+/// prefix. Slack shows what is posted there; the answer to the interaction itself is not shown.
+fn respond(state: &AppState, response_url: Option<String>, body: Value) {
+    let allowed = |u: &String| {
         state
             .config()
             .file
@@ -165,17 +178,15 @@ pub async fn interactions(
             .slack
             .as_ref()
             .is_some_and(|s| s.response_url_prefixes.iter().any(|p| u.starts_with(p.as_str())))
-    }) {
-        let update = updated_message(interaction.message.as_ref(), &text);
-        let http = state.http().clone();
-        tokio::spawn(async move {
-            let sent = http.post(&url).timeout(Duration::from_secs(5)).json(&update).send().await;
-            if let Err(e) = sent.and_then(|r| r.error_for_status()) {
-                tracing::warn!(error = %e, "updating the Slack message failed; the page is acknowledged all the same");
-            }
-        });
-    }
-    Ok(Json(json!({ "text": text })))
+    };
+    let Some(url) = response_url.filter(allowed) else { return };
+    let http = state.http().clone();
+    tokio::spawn(async move {
+        let sent = http.post(&url).timeout(Duration::from_secs(5)).json(&body).send().await;
+        if let Err(e) = sent.and_then(|r| r.error_for_status()) {
+            tracing::warn!(error = %e, "answering in Slack failed; what was asked was recorded all the same");
+        }
+    });
 }
 
 /// The original message with its Acknowledge button replaced by who acknowledged.

@@ -15,7 +15,7 @@
 //! `flap_guard: true`.
 //!
 //! **Feedback** ([`give`]) is a timeline entry of its page (`feedback`, detail `verdict` or `verdict:
-//! comment`), so it lives and ends with the page. **Reports** ([`facts`]) read episodes, pages and their
+//! comment`), so it lives and ends with the page; reports count each person's last verdict on a page. **Reports** ([`facts`]) read episodes, pages and their
 //! timelines, and silences for a window and hand them to `clarion_core::feedback`.
 
 use std::collections::{HashMap, HashSet};
@@ -125,6 +125,15 @@ fn groups_of(route: &clarion_core::route::Route, labels: &clarion_core::labels::
         .collect()
 }
 
+/// Ends a firing episode at `end`, with its entry in the flap rule's memory.
+fn end_episode(e: &mut Tracked, cycles: &mut HashMap<Fingerprint, Vec<Cycle>>, fp: Fingerprint, end: Timestamp) {
+    e.ended = Some(end);
+    e.saved_at = None;
+    if let Some(c) = cycles.get_mut(&fp).and_then(|c| c.iter_mut().rev().find(|c| c.0 == e.starts_at)) {
+        c.1 = Some(end);
+    }
+}
+
 fn gap(from: Timestamp, to: Timestamp) -> Duration {
     (to - from).to_std().unwrap_or(Duration::ZERO).min(MAX_GAP)
 }
@@ -137,13 +146,21 @@ impl Recorder {
         let now = state.now();
         let rule = config.file.feedback.flap_rule();
         let keep = chrono::Duration::from_std(rule.window.saturating_add(rule.settle)).unwrap_or(chrono::Duration::MAX);
+        let snapshot = state.memory().snapshot();
         if !self.tracker.lock().loaded {
-            // Firings still going on, and recent ones for the flap rule, from before a restart.
+            // Firings still going on, and recent ones for the flap rule, from before a restart — of the
+            // alerts this instance holds: instances sharing a store each record the alerts they hold, and
+            // must not end another's episodes.
             let since = now.checked_sub_signed(keep).unwrap_or(now);
             let rows = state.store().load_episodes(since).await?;
+            let held: HashSet<Fingerprint> = snapshot.alerts.iter().map(|(fp, _)| *fp).collect();
             let mut t = self.tracker.lock();
-            for row in rows {
-                let Ok(body) = serde_json::from_str::<EpisodeBody>(&row.body) else { continue };
+            let mut unreadable = 0;
+            for row in rows.into_iter().filter(|r| held.contains(&Fingerprint(r.fingerprint))) {
+                let Ok(body) = serde_json::from_str::<EpisodeBody>(&row.body) else {
+                    unreadable += 1;
+                    continue;
+                };
                 let fp = Fingerprint(row.fingerprint);
                 t.cycles.entry(fp).or_default().push((row.starts_at, row.ends_at));
                 let newer = t.alerts.get(&fp).is_none_or(|old| old.starts_at < row.starts_at);
@@ -166,9 +183,11 @@ impl Recorder {
             for cycles in t.cycles.values_mut() {
                 cycles.sort();
             }
+            if unreadable > 0 {
+                tracing::warn!(episodes = unreadable, "stored alert episodes could not be read and are left out");
+            }
             t.loaded = true;
         }
-        let snapshot = state.memory().snapshot();
         let transient = config.file.feedback.transient.0;
         let (rows, matched) = {
             let mut t = self.tracker.lock();
@@ -186,8 +205,8 @@ impl Recorder {
                 if !known {
                     if let Some(old) = t.alerts.get_mut(fp).filter(|old| old.ended.is_none()) {
                         // A new firing began: the one before ended, at the latest when this one started.
-                        old.ended = Some(alert.starts_at.max(old.starts_at));
-                        old.saved_at = None;
+                        let end = alert.starts_at.max(old.starts_at);
+                        end_episode(old, &mut t.cycles, *fp, end);
                         if let Ok(row) = old.row(*fp, now) {
                             rows.push(row);
                         }
@@ -220,6 +239,17 @@ impl Recorder {
                     cycles.sort();
                 }
                 let Some(e) = t.alerts.get_mut(fp) else { continue };
+                if e.ended.is_some() && firing {
+                    // Resolved when its end passed, then sent again with the same start: the same firing
+                    // goes on.
+                    e.ended = None;
+                    e.saved_at = None;
+                    e.last_seen = now;
+                    if let Some(c) = t.cycles.get_mut(fp).and_then(|c| c.iter_mut().rev().find(|c| c.0 == e.starts_at))
+                    {
+                        c.1 = None;
+                    }
+                }
                 if e.ended.is_some() {
                     continue;
                 }
@@ -237,15 +267,10 @@ impl Recorder {
                     }
                 } else {
                     let end = alert.ends_at.max(e.starts_at);
-                    e.ended = Some(end);
-                    e.saved_at = None;
+                    end_episode(e, &mut t.cycles, *fp, end);
                     if (end - e.starts_at).to_std().unwrap_or(Duration::ZERO) <= transient {
                         let name = AlertNameLabel { alertname: e.body.alertname.clone() };
                         state.metrics().alert_transient.get_or_create(&name).inc();
-                    }
-                    if let Some(c) = t.cycles.get_mut(fp).and_then(|c| c.iter_mut().rev().find(|c| c.0 == e.starts_at))
-                    {
-                        c.1 = Some(end);
                     }
                 }
                 e.last_seen = now;
@@ -261,15 +286,17 @@ impl Recorder {
             let gone: Vec<Fingerprint> = t.alerts.keys().filter(|fp| !seen.contains(fp)).copied().collect();
             for fp in gone {
                 if let Some(mut e) = t.alerts.remove(&fp).filter(|e| e.ended.is_none()) {
-                    e.ended = Some(e.last_seen);
+                    let end = e.last_seen;
+                    end_episode(&mut e, &mut t.cycles, fp, end);
                     if let Ok(row) = e.row(fp, now) {
                         rows.push(row);
                     }
                 }
             }
             // The flap rule's memory: firings within the window (and the settle time) before now.
+            let window = rule.window.saturating_add(rule.settle);
             t.cycles.retain(|_, cycles| {
-                cycles.retain(|(start, end)| end.unwrap_or(now).max(*start) + keep > now);
+                cycles.retain(|(start, end)| clarion_core::later(end.unwrap_or(now).max(*start), window) > now);
                 !cycles.is_empty()
             });
             let holds: HashMap<Fingerprint, Hold> = t
@@ -285,6 +312,8 @@ impl Recorder {
             for id in &matched {
                 t.silences_saved.insert(id.clone(), now);
             }
+            // Silences that stopped matching are written again when they match again.
+            t.silences_saved.retain(|_, at| (now - *at).to_std().unwrap_or(Duration::ZERO) < 2 * REFRESH);
             let matched: Vec<SilenceMatchRow> = matched
                 .into_iter()
                 .map(|id| SilenceMatchRow { silence_id: id, first_matched_at: now, last_matched_at: now })
@@ -332,7 +361,7 @@ impl Recorder {
         let mut told = self.told.lock();
         // Holds older than two days are forgotten; one still going is committed again, which its
         // idempotency key makes a no-op.
-        told.retain(|(_, since)| *since + chrono::Duration::days(2) > hold.since);
+        told.retain(|(_, since)| clarion_core::later(*since, Duration::from_secs(2 * 86_400)) > hold.since);
         told.insert((fp, hold.since));
     }
 }
@@ -428,7 +457,8 @@ pub async fn give(
         {
             let labels = FeedbackLabels { team: page.team.clone(), verdict: verdict.as_str().into() };
             state.metrics().feedback.get_or_create(&labels).inc();
-            return Ok(page);
+            let version = page.version + 1;
+            return Ok(clarion_store::PageRow { version, ..page });
         }
     }
     Err(PageError::Busy(pages::display_id(id)).into())
@@ -508,7 +538,15 @@ pub async fn facts(state: &AppState, window: &Window) -> Result<Facts, StoreErro
                 action_done_at: p.life.action_done_at,
                 resolved_at: if p.life.state == PageState::Resolved { p.life.resolved_at } else { None },
                 escalated: escalations > 1 || p.life.position.is_some_and(|(tier, round)| tier > 0 || round > 0),
-                feedback: mine.iter().filter(|e| e.kind == "feedback").filter_map(|e| verdict_of(&e.detail)).collect(),
+                // A person's last word counts once: pressing a button again changes the verdict, it does
+                // not add one.
+                feedback: mine
+                    .iter()
+                    .filter(|e| e.kind == "feedback")
+                    .filter_map(|e| Some((e.actor.as_str(), verdict_of(&e.detail)?)))
+                    .collect::<std::collections::BTreeMap<&str, Verdict>>()
+                    .into_values()
+                    .collect(),
             }
         })
         .collect();

@@ -263,8 +263,9 @@ impl World {
 
     /// Moves the clock to `offset` seconds from the start.
     fn move_to(&self, offset: i64) {
+        // The clock moves in whole milliseconds: one more, so "now" is never before the moment asked for.
         let behind = (self.at(offset) - self.state.now()).to_std().unwrap_or(Duration::ZERO);
-        self.clock.advance(behind);
+        self.clock.advance(behind + Duration::from_millis(1));
     }
 
     /// What a rule's alert looks like, firing until `ends_at`.
@@ -534,5 +535,79 @@ route: {receiver: ops, group_by: [alertname], group_wait: 30s, group_interval: 1
         json!("FLAPPING · Wobbly flaps: 4 fire/resolve cycles within 1d · ops · from flap guard"),
         "{flapping}"
     );
+    Ok(())
+}
+
+/// The history worker's bookkeeping: a new start without a resolution ends the firing before, a
+/// resolution ends a firing, an alert resolved by its end and sent again with the same start fires on, a
+/// restarted recorder goes on from the store without ending what other instances record, and a resolved
+/// alert forgotten by housekeeping leaves its episode as it was.
+#[tokio::test]
+async fn each_firing_is_one_episode_across_new_starts_refires_restarts_and_forgetting() -> TestResult {
+    let w = World::new("teams: [{name: ops}]\nroute: {receiver: ops, group_by: [alertname]}\n").await?;
+    let rule = Rule { name: "Disk".into(), planted: Planted::Healthy };
+    let post = |alert: Value| {
+        let w = &w;
+        async move {
+            let (status, body) = w.request(Method::POST, "/api/v2/alerts", json!([alert])).await?;
+            assert_eq!(status, StatusCode::OK, "{body}");
+            w.state.recorder().scan(&w.state).await?;
+            Ok::<_, Box<dyn std::error::Error>>(())
+        }
+    };
+    // Minutes from the start, rounded (times on the wire keep milliseconds).
+    let minutes = |t: clarion_core::Timestamp| ((t - w.start).num_milliseconds() as f64 / 60_000.0).round() as i64;
+    let episodes = || async {
+        let rows = w.state.store().load_episodes(w.at(-DAY)).await?;
+        let out: Vec<(i64, Option<i64>)> =
+            rows.iter().map(|r| (minutes(r.starts_at), r.ends_at.map(minutes))).collect();
+        Ok::<_, Box<dyn std::error::Error>>(out)
+    };
+    // Another instance sharing the store records an alert this one does not hold.
+    let foreign = clarion_store::EpisodeRow {
+        fingerprint: 42,
+        starts_at: w.at(-HOUR),
+        ends_at: None,
+        updated_at: w.at(-HOUR),
+        body: r#"{"alertname":"Elsewhere","groups":[],"seen_firing_seconds":0,"silenced_seconds":0,"runbook":true,"action":true}"#.into(),
+    };
+    w.state.store().save_episodes(&[foreign]).await?;
+    let far = w.at(60 * DAY);
+
+    post(w.alert(&rule, w.at(0), far)).await?;
+    w.move_to(10 * MIN);
+    // Resolved and fired anew between two scans: the recorder sees only the new start.
+    let resolved = json!([w.alert(&rule, w.at(0), w.at(10 * MIN))]);
+    let (status, body) = w.request(Method::POST, "/api/v2/alerts", resolved).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    post(w.alert(&rule, w.at(10 * MIN), far)).await?;
+    assert_eq!(
+        episodes().await?,
+        [(-60, None), (0, Some(10)), (10, None)],
+        "the first firing ended at the second's start"
+    );
+    w.move_to(20 * MIN);
+    post(w.alert(&rule, w.at(10 * MIN), w.at(20 * MIN))).await?;
+    assert_eq!(episodes().await?, [(-60, None), (0, Some(10)), (10, Some(20))]);
+    w.move_to(25 * MIN);
+    post(w.alert(&rule, w.at(10 * MIN), far)).await?; // sent again with the same start
+    assert_eq!(episodes().await?, [(-60, None), (0, Some(10)), (10, None)], "the same firing goes on");
+
+    // A restarted recorder reads the firing from the store and goes on with it; the other instance's
+    // episode (fingerprint 42, first in the list) is left as it is.
+    let restarted = super::Recorder::default();
+    w.move_to(30 * MIN);
+    restarted.scan(&w.state).await?;
+    w.move_to(40 * MIN);
+    post(w.alert(&rule, w.at(10 * MIN), w.at(40 * MIN))).await?;
+    restarted.scan(&w.state).await?;
+    assert_eq!(episodes().await?, [(-60, None), (0, Some(10)), (10, Some(40))]);
+
+    // Housekeeping forgets the resolved alert an hour later; its episode stays as it ended.
+    w.move_to(40 * MIN + 2 * HOUR);
+    crate::workers::maintenance::housekeeping(&w.state).await?;
+    assert_eq!(w.state.memory().alert_count(), 0);
+    restarted.scan(&w.state).await?;
+    assert_eq!(episodes().await?, [(-60, None), (0, Some(10)), (10, Some(40))]);
     Ok(())
 }

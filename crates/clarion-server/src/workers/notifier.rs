@@ -117,32 +117,35 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
             f.firing.retain(|(_, a)| !held(a));
         }
     }
-    // A route with `flap_guard: true` holds back a group while one of its alerts flaps: the team is told
-    // once that it flaps, and the group speaks again (its state against the notification log, as usual)
-    // at its first flush after the alert settled.
+    // A route with `flap_guard: true` holds a flapping alert's firings back: its team is told once that it
+    // flaps, and a firing is left out of its group's flushes — unless the group's last notification told it
+    // firing already — until it settles (`crate::feedback`). Resolutions are told as usual, so a group
+    // never hears "resolved" for an alert that fires, nor misses one that resolved; the rest of the group
+    // is told as usual.
     let mut flapping = Vec::new();
-    let mut flap_held = std::collections::HashSet::new();
-    for (i, f) in flushes.iter_mut().enumerate() {
+    for f in &mut flushes {
         if !f.flap_guard {
             continue;
         }
-        let held: Vec<_> = f
-            .firing
-            .iter()
-            .chain(&f.resolved)
-            .filter_map(|(fp, a)| state.recorder().held(*fp, now).map(|h| (*fp, a.clone(), h)))
-            .collect();
-        if held.is_empty() {
-            continue;
-        }
-        flap_held.insert(i);
-        if let Some(team) = config.team(&f.receiver) {
-            for (fp, alert, hold) in held.into_iter().filter(|(fp, _, h)| state.recorder().untold(*fp, h)) {
-                let rule = config.file.feedback.flap_rule();
-                let envelopes =
-                    crate::feedback::flapping_notice(team, &alert, fp, &hold, &rule, &state.external_url(), now);
-                flapping.push((fp, hold, envelopes));
+        let Some(team) = config.team(&f.receiver) else { continue };
+        let told_firing = |fp: &clarion_core::Fingerprint| {
+            team.channels
+                .iter()
+                .any(|c| state.memory().last_notification(&f.group_key, c).is_some_and(|l| l.firing.contains(fp)))
+        };
+        let mut held = Vec::new();
+        f.firing.retain(|(fp, alert)| match state.recorder().held(*fp, now) {
+            Some(hold) if !told_firing(fp) => {
+                held.push((*fp, alert.clone(), hold));
+                false
             }
+            _ => true,
+        });
+        let rule = config.file.feedback.flap_rule();
+        for (fp, alert, hold) in held.into_iter().filter(|(fp, _, h)| state.recorder().untold(*fp, h)) {
+            let envelopes =
+                crate::feedback::flapping_notice(team, &alert, fp, &hold, &rule, &state.external_url(), now);
+            flapping.push((fp, hold, envelopes));
         }
     }
     if !flapping.is_empty() {
@@ -157,16 +160,15 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
     // its first flush after.
     let mut intervals = HashMap::new();
     let mut speaks = Vec::with_capacity(flushes.len());
-    for (i, f) in flushes.iter_mut().enumerate() {
-        let held = flap_held.contains(&i)
-            || crate::calendars::held_back(
-                state,
-                &config,
-                &f.mute_time_intervals,
-                &f.active_time_intervals,
-                now,
-                &mut intervals,
-            );
+    for f in &mut flushes {
+        let held = crate::calendars::held_back(
+            state,
+            &config,
+            &f.mute_time_intervals,
+            &f.active_time_intervals,
+            now,
+            &mut intervals,
+        );
         if held {
             f.hold_back();
         }

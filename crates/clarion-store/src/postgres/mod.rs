@@ -162,7 +162,8 @@ const MIGRATIONS: &[&str] = &[
         first_matched_at BIGINT NOT NULL,
         last_matched_at  BIGINT NOT NULL
     );
-    CREATE INDEX page_events_at ON page_events (at, id);",
+    CREATE INDEX page_events_at ON page_events (at, id);
+    CREATE INDEX pages_resolved ON pages (resolved_at);",
 ];
 
 /// An arbitrary constant naming Clarion's migration lock.

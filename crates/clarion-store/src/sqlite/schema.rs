@@ -148,7 +148,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
         first_matched_at INTEGER NOT NULL,
         last_matched_at  INTEGER NOT NULL
     );
-    CREATE INDEX page_events_at ON page_events (at, id);",
+    CREATE INDEX page_events_at ON page_events (at, id);
+    CREATE INDEX pages_resolved ON pages (resolved_at);",
 ];
 
 pub(super) fn open_connection(path: &Path) -> Result<Connection, StoreError> {
