@@ -8,7 +8,8 @@
 //! scan lost in a crash is made again from the alerts reloaded at start, so the worker (`workers::history`)
 //! never holds up intake. A new episode is written at once; one that fires on is written again when its
 //! silencing changes and at most every [`REFRESH`], so a scan of a hundred thousand steady alerts costs the
-//! store nothing.
+//! store nothing. In memory the recorder keeps 72 bytes per alert ([`Tracked`]); what a row says of the
+//! alert (name, groups, runbook, action) is read from the alert when the row is written.
 //!
 //! **Flap guard.** The recorder keeps the recent firings of each alert and, after each scan, which ones
 //! `clarion_core::feedback::flap::hold` holds; the notifier asks [`Recorder::held`] for routes with
@@ -22,11 +23,13 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use clarion_config::Config;
+use clarion_core::alert::Alert;
 use clarion_core::clarity::ClarityField;
 use clarion_core::dispatch::group_key;
 use clarion_core::feedback::flap::{self, Cycle, Hold};
 use clarion_core::feedback::{Episode, PageFacts, SilenceFacts, Verdict, Window};
 use clarion_core::page::{Actor, PageState};
+use clarion_core::route::Route;
 use clarion_core::{Fingerprint, Timestamp};
 use clarion_store::{Durability, EpisodeRow, PageEventRow, SilenceMatchRow, StoreError};
 use serde::{Deserialize, Serialize};
@@ -46,7 +49,8 @@ const MAX_GAP: Duration = Duration::from_secs(5 * 60);
 /// Longest feedback comment kept, in characters.
 pub const MAX_COMMENT: usize = 1_000;
 
-/// What the store keeps of an episode besides its key and end.
+/// What the store keeps of an episode besides its key and end. Its alert name, groups, runbook and action
+/// come from the alert when the row is written, so the recorder keeps none of them in memory.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct EpisodeBody {
     alertname: String,
@@ -58,41 +62,65 @@ struct EpisodeBody {
     action: bool,
 }
 
-/// One alert as the recorder last saw it.
-#[derive(Debug, Clone)]
+/// One alert as the recorder last saw it: what its episode's row needs besides the alert itself. Kept
+/// small (one per alert in memory, next to the alert table).
+#[derive(Debug, Clone, Copy)]
 struct Tracked {
     starts_at: Timestamp,
     ended: Option<Timestamp>,
-    body: EpisodeBody,
-    seen_firing: Duration,
-    silenced: Duration,
-    silenced_now: bool,
+    /// Seconds seen firing, and of those silenced.
+    seen_firing: u32,
+    silenced: u32,
     last_seen: Timestamp,
-    /// When this episode was last written; `None`: to write.
+    /// When its row was last written; `None`: to write.
     saved_at: Option<Timestamp>,
+    silenced_now: bool,
+    /// The scan that last saw its alert.
+    scan: u32,
 }
 
 impl Tracked {
-    fn row(&self, fp: Fingerprint, now: Timestamp) -> Result<EpisodeRow, serde_json::Error> {
-        let mut body = self.body.clone();
-        body.seen_firing_seconds = self.seen_firing.as_secs();
-        body.silenced_seconds = self.silenced.as_secs();
-        Ok(EpisodeRow {
-            fingerprint: fp.0,
-            starts_at: self.starts_at,
-            ends_at: self.ended,
-            updated_at: now,
-            body: serde_json::to_string(&body)?,
-        })
+    fn new(starts_at: Timestamp, now: Timestamp, scan: u32) -> Tracked {
+        Tracked {
+            starts_at,
+            ended: None,
+            seen_firing: 0,
+            silenced: 0,
+            last_seen: now,
+            saved_at: None,
+            silenced_now: false,
+            scan,
+        }
     }
+
+    fn cycle(&self) -> Cycle {
+        (self.starts_at, self.ended)
+    }
+}
+
+/// The row of `e`, an episode of `alert`.
+fn row(fp: Fingerprint, e: &Tracked, alert: &Alert, route: &Route, now: Timestamp) -> Option<EpisodeRow> {
+    let body = EpisodeBody {
+        alertname: alert.labels.get("alertname").unwrap_or_default().to_string(),
+        groups: groups_of(route, &alert.labels),
+        seen_firing_seconds: u64::from(e.seen_firing),
+        silenced_seconds: u64::from(e.silenced),
+        runbook: ClarityField::Runbook.of_alert(&alert.labels, &alert.annotations).is_some(),
+        action: ClarityField::Action.of_alert(&alert.labels, &alert.annotations).is_some(),
+    };
+    let body = serde_json::to_string(&body).ok()?;
+    Some(EpisodeRow { fingerprint: fp.0, starts_at: e.starts_at, ends_at: e.ended, updated_at: now, body })
 }
 
 #[derive(Debug, Default)]
 struct Tracker {
     loaded: bool,
+    /// Counts scans, to find the alerts a scan did not see.
+    scan: u32,
     alerts: HashMap<Fingerprint, Tracked>,
-    /// Recent firings of each alert (for the flap rule), oldest first.
-    cycles: HashMap<Fingerprint, Vec<Cycle>>,
+    /// The earlier firings, within the flap window and settle time, of alerts that fired more than once,
+    /// oldest first (an alert's current firing is its [`Tracked`]): what the flap rule counts.
+    earlier: HashMap<Fingerprint, Vec<Cycle>>,
     /// When each silence's match was last written.
     silences_saved: HashMap<String, Timestamp>,
 }
@@ -117,7 +145,7 @@ pub struct Scanned {
 }
 
 /// The (team, group key) of every aggregation group an alert with these labels is in.
-fn groups_of(route: &clarion_core::route::Route, labels: &clarion_core::labels::LabelSet) -> Vec<(String, String)> {
+fn groups_of(route: &Route, labels: &clarion_core::labels::LabelSet) -> Vec<(String, String)> {
     route
         .matching(labels)
         .into_iter()
@@ -125,17 +153,12 @@ fn groups_of(route: &clarion_core::route::Route, labels: &clarion_core::labels::
         .collect()
 }
 
-/// Ends a firing episode at `end`, with its entry in the flap rule's memory.
-fn end_episode(e: &mut Tracked, cycles: &mut HashMap<Fingerprint, Vec<Cycle>>, fp: Fingerprint, end: Timestamp) {
-    e.ended = Some(end);
-    e.saved_at = None;
-    if let Some(c) = cycles.get_mut(&fp).and_then(|c| c.iter_mut().rev().find(|c| c.0 == e.starts_at)) {
-        c.1 = Some(end);
-    }
-}
-
 fn gap(from: Timestamp, to: Timestamp) -> Duration {
     (to - from).to_std().unwrap_or(Duration::ZERO).min(MAX_GAP)
+}
+
+fn seconds(d: Duration) -> u32 {
+    u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }
 
 impl Recorder {
@@ -145,43 +168,45 @@ impl Recorder {
         let config = state.config();
         let now = state.now();
         let rule = config.file.feedback.flap_rule();
-        let keep = chrono::Duration::from_std(rule.window.saturating_add(rule.settle)).unwrap_or(chrono::Duration::MAX);
+        let keep = rule.window.saturating_add(rule.settle);
+        let recent = |c: &Cycle| clarion_core::later(c.1.unwrap_or(now).max(c.0), keep) > now;
         let snapshot = state.memory().snapshot();
         if !self.tracker.lock().loaded {
             // Firings still going on, and recent ones for the flap rule, from before a restart — of the
             // alerts this instance holds: instances sharing a store each record the alerts they hold, and
             // must not end another's episodes.
-            let since = now.checked_sub_signed(keep).unwrap_or(now);
+            let since = chrono::Duration::from_std(keep).ok().and_then(|k| now.checked_sub_signed(k)).unwrap_or(now);
             let rows = state.store().load_episodes(since).await?;
             let held: HashSet<Fingerprint> = snapshot.alerts.iter().map(|(fp, _)| *fp).collect();
             let mut t = self.tracker.lock();
             let mut unreadable = 0;
+            let mut by_alert: HashMap<Fingerprint, Vec<EpisodeRow>> = HashMap::new();
             for row in rows.into_iter().filter(|r| held.contains(&Fingerprint(r.fingerprint))) {
-                let Ok(body) = serde_json::from_str::<EpisodeBody>(&row.body) else {
+                by_alert.entry(Fingerprint(row.fingerprint)).or_default().push(row);
+            }
+            for (fp, mut rows) in by_alert {
+                rows.sort_by_key(|r| r.starts_at);
+                let Some(last) = rows.pop() else { continue };
+                let Ok(body) = serde_json::from_str::<EpisodeBody>(&last.body) else {
                     unreadable += 1;
                     continue;
                 };
-                let fp = Fingerprint(row.fingerprint);
-                t.cycles.entry(fp).or_default().push((row.starts_at, row.ends_at));
-                let newer = t.alerts.get(&fp).is_none_or(|old| old.starts_at < row.starts_at);
-                if newer {
-                    t.alerts.insert(
-                        fp,
-                        Tracked {
-                            starts_at: row.starts_at,
-                            ended: row.ends_at,
-                            seen_firing: Duration::from_secs(body.seen_firing_seconds),
-                            silenced: Duration::from_secs(body.silenced_seconds),
-                            silenced_now: false,
-                            last_seen: row.updated_at,
-                            saved_at: Some(row.updated_at),
-                            body,
-                        },
-                    );
+                let earlier: Vec<Cycle> = rows.iter().map(|r| (r.starts_at, r.ends_at)).filter(|c| recent(c)).collect();
+                if !earlier.is_empty() {
+                    t.earlier.insert(fp, earlier);
                 }
-            }
-            for cycles in t.cycles.values_mut() {
-                cycles.sort();
+                let scan = t.scan;
+                t.alerts.insert(
+                    fp,
+                    Tracked {
+                        ended: last.ends_at,
+                        seen_firing: u32::try_from(body.seen_firing_seconds).unwrap_or(u32::MAX),
+                        silenced: u32::try_from(body.silenced_seconds).unwrap_or(u32::MAX),
+                        last_seen: last.updated_at,
+                        saved_at: Some(last.updated_at),
+                        ..Tracked::new(last.starts_at, now, scan)
+                    },
+                );
             }
             if unreadable > 0 {
                 tracing::warn!(episodes = unreadable, "stored alert episodes could not be read and are left out");
@@ -189,76 +214,59 @@ impl Recorder {
             t.loaded = true;
         }
         let transient = config.file.feedback.transient.0;
+        let route = &snapshot.route;
         let (rows, matched) = {
-            let mut t = self.tracker.lock();
-            let t = &mut *t;
+            let mut guard = self.tracker.lock();
+            let t = &mut *guard;
+            t.scan = t.scan.wrapping_add(1);
+            let scan = t.scan;
             let mut rows = Vec::new();
             let mut matched: HashSet<String> = HashSet::new();
-            let mut seen: HashSet<Fingerprint> = HashSet::with_capacity(snapshot.alerts.len());
             for (fp, alert) in &snapshot.alerts {
-                seen.insert(*fp);
                 let firing = !alert.is_resolved_at(now);
                 let silenced_by = if firing { snapshot.silences.silenced_by(&alert.labels, now) } else { Vec::new() };
                 let silenced_now = !silenced_by.is_empty();
                 matched.extend(silenced_by);
-                let known = t.alerts.get(fp).is_some_and(|e| e.starts_at == alert.starts_at);
-                if !known {
-                    if let Some(old) = t.alerts.get_mut(fp).filter(|old| old.ended.is_none()) {
+                let known = match t.alerts.get_mut(fp) {
+                    Some(e) if e.starts_at == alert.starts_at => true,
+                    Some(e) => {
                         // A new firing began: the one before ended, at the latest when this one started.
-                        let end = alert.starts_at.max(old.starts_at);
-                        end_episode(old, &mut t.cycles, *fp, end);
-                        if let Ok(row) = old.row(*fp, now) {
-                            rows.push(row);
+                        if e.ended.is_none() {
+                            e.ended = Some(alert.starts_at.max(e.starts_at));
+                            rows.extend(row(*fp, e, alert, route, now));
                         }
+                        let before = e.cycle();
+                        if recent(&before) {
+                            t.earlier.entry(*fp).or_default().push(before);
+                        }
+                        false
                     }
-                    let alertname = alert.labels.get("alertname").unwrap_or_default().to_string();
-                    state.metrics().alert_firings.get_or_create(&AlertNameLabel { alertname: alertname.clone() }).inc();
-                    let body = EpisodeBody {
-                        alertname,
-                        groups: groups_of(&snapshot.route, &alert.labels),
-                        seen_firing_seconds: 0,
-                        silenced_seconds: 0,
-                        runbook: ClarityField::Runbook.of_alert(&alert.labels, &alert.annotations).is_some(),
-                        action: ClarityField::Action.of_alert(&alert.labels, &alert.annotations).is_some(),
-                    };
-                    t.alerts.insert(
-                        *fp,
-                        Tracked {
-                            starts_at: alert.starts_at,
-                            ended: None,
-                            body,
-                            seen_firing: Duration::ZERO,
-                            silenced: Duration::ZERO,
-                            silenced_now,
-                            last_seen: now,
-                            saved_at: None,
-                        },
-                    );
-                    let cycles = t.cycles.entry(*fp).or_default();
-                    cycles.push((alert.starts_at, None));
-                    cycles.sort();
+                    None => false,
+                };
+                if !known {
+                    let name =
+                        AlertNameLabel { alertname: alert.labels.get("alertname").unwrap_or_default().to_string() };
+                    state.metrics().alert_firings.get_or_create(&name).inc();
+                    t.alerts.insert(*fp, Tracked { silenced_now, ..Tracked::new(alert.starts_at, now, scan) });
                 }
                 let Some(e) = t.alerts.get_mut(fp) else { continue };
+                e.scan = scan;
                 if e.ended.is_some() && firing {
                     // Resolved when its end passed, then sent again with the same start: the same firing
                     // goes on.
                     e.ended = None;
                     e.saved_at = None;
                     e.last_seen = now;
-                    if let Some(c) = t.cycles.get_mut(fp).and_then(|c| c.iter_mut().rev().find(|c| c.0 == e.starts_at))
-                    {
-                        c.1 = None;
-                    }
                 }
                 if e.ended.is_some() {
                     continue;
                 }
                 if firing {
                     if known {
-                        let dt = gap(e.last_seen, now);
-                        e.seen_firing += dt;
+                        let dt = seconds(gap(e.last_seen, now));
+                        e.seen_firing = e.seen_firing.saturating_add(dt);
                         if e.silenced_now {
-                            e.silenced += dt;
+                            e.silenced = e.silenced.saturating_add(dt);
                         }
                     }
                     if e.silenced_now != silenced_now {
@@ -267,43 +275,46 @@ impl Recorder {
                     }
                 } else {
                     let end = alert.ends_at.max(e.starts_at);
-                    end_episode(e, &mut t.cycles, *fp, end);
+                    e.ended = Some(end);
+                    e.saved_at = None;
                     if (end - e.starts_at).to_std().unwrap_or(Duration::ZERO) <= transient {
-                        let name = AlertNameLabel { alertname: e.body.alertname.clone() };
+                        let name =
+                            AlertNameLabel { alertname: alert.labels.get("alertname").unwrap_or_default().to_string() };
                         state.metrics().alert_transient.get_or_create(&name).inc();
                     }
                 }
                 e.last_seen = now;
-                let stale = e.saved_at.is_none_or(|at| (now - at).to_std().unwrap_or(Duration::ZERO) >= REFRESH);
-                if stale {
+                if e.saved_at.is_none_or(|at| (now - at).to_std().unwrap_or(Duration::ZERO) >= REFRESH) {
                     e.saved_at = Some(now);
-                    if let Ok(row) = e.row(*fp, now) {
-                        rows.push(row);
-                    }
+                    rows.extend(row(*fp, e, alert, route, now));
                 }
             }
-            // Alerts no longer in memory (forgotten after they resolved): a firing one ended when last seen.
-            let gone: Vec<Fingerprint> = t.alerts.keys().filter(|fp| !seen.contains(fp)).copied().collect();
-            for fp in gone {
-                if let Some(mut e) = t.alerts.remove(&fp).filter(|e| e.ended.is_none()) {
-                    let end = e.last_seen;
-                    end_episode(&mut e, &mut t.cycles, fp, end);
-                    if let Ok(row) = e.row(fp, now) {
-                        rows.push(row);
-                    }
-                }
+            // Alerts no longer in memory: forgotten an hour after they resolved, which a scan saw long
+            // before. One still firing here lost its alert while no scan ran (its row cannot be written
+            // without it): it stays open in the store.
+            let mut lost = 0;
+            t.alerts.retain(|_, e| {
+                let seen = e.scan == scan;
+                lost += usize::from(!seen && e.ended.is_none());
+                seen
+            });
+            if lost > 0 {
+                tracing::warn!(episodes = lost, "alerts left memory while firing; their episodes stay open");
             }
             // The flap rule's memory: firings within the window (and the settle time) before now.
-            let window = rule.window.saturating_add(rule.settle);
-            t.cycles.retain(|_, cycles| {
-                cycles.retain(|(start, end)| clarion_core::later(end.unwrap_or(now).max(*start), window) > now);
-                !cycles.is_empty()
+            t.earlier.retain(|fp, cycles| {
+                cycles.retain(|c| recent(c));
+                !cycles.is_empty() && t.alerts.contains_key(fp)
             });
             let holds: HashMap<Fingerprint, Hold> = t
-                .cycles
+                .earlier
                 .iter()
-                .filter(|(_, c)| c.len() > rule.cycles)
-                .filter_map(|(fp, c)| flap::hold(c, &rule, now).map(|h| (*fp, h)))
+                .filter(|(_, earlier)| earlier.len() >= rule.cycles)
+                .filter_map(|(fp, earlier)| {
+                    let mut cycles = earlier.clone();
+                    cycles.extend(t.alerts.get(fp).map(Tracked::cycle));
+                    flap::hold(&cycles, &rule, now).map(|h| (*fp, h))
+                })
                 .collect();
             *self.holds.write() = std::sync::Arc::new(holds);
             let due =
