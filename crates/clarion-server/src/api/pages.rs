@@ -313,12 +313,18 @@ async fn actor(state: &AppState, token: Option<String>, headers: &HeaderMap, bod
     } else {
         decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid change: {e}")))?
     };
-    let via = match change.via.as_deref() {
+    actor_of(token, change.by, change.via.as_deref())
+}
+
+/// Who acts: `by` (trimmed, at most 200 bytes), else the token's name, else the path; through `via`
+/// (`api`, the default, or `cli`).
+fn actor_of(token: Option<String>, by: Option<String>, via: Option<&str>) -> Result<Actor, AppError> {
+    let via = match via {
         None | Some("api") => Via::Api,
         Some("cli") => Via::Cli,
         Some(other) => return Err(AppError::BadRequest(format!("via {other:?}: use api or cli"))),
     };
-    let who = change.by.map(|b| b.trim().to_string()).filter(|b| !b.is_empty() && b.len() <= 200);
+    let who = by.map(|b| b.trim().to_string()).filter(|b| !b.is_empty() && b.len() <= 200);
     Ok(Actor { who: who.or(token).unwrap_or_else(|| via.as_str().to_string()), via })
 }
 
@@ -411,13 +417,7 @@ pub async fn feedback(
             body.verdict
         ))
     })?;
-    let via = match body.via.as_deref() {
-        None | Some("api") => Via::Api,
-        Some("cli") => Via::Cli,
-        Some(other) => return Err(AppError::BadRequest(format!("via {other:?}: use api or cli"))),
-    };
-    let who = body.by.map(|b| b.trim().to_string()).filter(|b| !b.is_empty() && b.len() <= 200);
-    let actor = Actor { who: who.or(auth.token).unwrap_or_else(|| via.as_str().to_string()), via };
+    let actor = actor_of(auth.token, body.by, body.via.as_deref())?;
     let id = pages::parse_id(&id).ok_or_else(|| AppError::NotFound(format!("page {id:?} not found")))?;
     match crate::feedback::give(&state, id, verdict, &body.comment, &actor).await {
         Ok(page) => Ok(Json(page_out(page, None))),

@@ -46,6 +46,9 @@ pub const REFRESH: Duration = Duration::from_secs(15 * 60);
 /// time in between is not counted as firing or silenced.
 const MAX_GAP: Duration = Duration::from_secs(5 * 60);
 
+/// Most episode rows written in one commit.
+const EPISODES_PER_COMMIT: usize = 2_000;
+
 /// Longest feedback comment kept, in characters.
 pub const MAX_COMMENT: usize = 1_000;
 
@@ -133,8 +136,8 @@ pub struct Recorder {
     tracker: parking_lot::Mutex<Tracker>,
     /// The holds as of the last scan, replaced whole.
     holds: parking_lot::RwLock<std::sync::Arc<HashMap<Fingerprint, Hold>>>,
-    /// Holds whose message was committed: (alert, hold start).
-    told: parking_lot::Mutex<HashSet<(Fingerprint, Timestamp)>>,
+    /// Holds whose message was committed: (alert, hold start, team).
+    told: parking_lot::Mutex<HashSet<(Fingerprint, Timestamp, String)>>,
 }
 
 /// What one scan wrote.
@@ -333,7 +336,11 @@ impl Recorder {
         };
         let written = rows.len();
         let saved = async {
-            state.store().save_episodes(&rows).await?;
+            // In commits of a few thousand rows: the first scan after a start with many alerts writes them
+            // all, and one long transaction would hold up the intake's commits behind it.
+            for chunk in rows.chunks(EPISODES_PER_COMMIT) {
+                state.store().save_episodes(chunk).await?;
+            }
             state.store().save_silence_matches(&matched).await
         }
         .await;
@@ -363,17 +370,17 @@ impl Recorder {
 
     /// Whether the message of this hold still has to be committed (in this process: after a restart it
     /// is committed again, and its idempotency key makes that a no-op).
-    pub fn untold(&self, fp: Fingerprint, hold: &Hold) -> bool {
-        !self.told.lock().contains(&(fp, hold.since))
+    pub fn untold(&self, fp: Fingerprint, hold: &Hold, team: &str) -> bool {
+        !self.told.lock().contains(&(fp, hold.since, team.to_string()))
     }
 
-    /// The message of this hold was committed.
-    pub fn told(&self, fp: Fingerprint, hold: &Hold) {
+    /// The message of this hold was committed to `team`.
+    pub fn told(&self, fp: Fingerprint, hold: &Hold, team: &str) {
         let mut told = self.told.lock();
         // Holds older than two days are forgotten; one still going is committed again, which its
         // idempotency key makes a no-op.
-        told.retain(|(_, since)| clarion_core::later(*since, Duration::from_secs(2 * 86_400)) > hold.since);
-        told.insert((fp, hold.since));
+        told.retain(|(_, since, _)| clarion_core::later(*since, Duration::from_secs(2 * 86_400)) > hold.since);
+        told.insert((fp, hold.since, team.to_string()));
     }
 }
 

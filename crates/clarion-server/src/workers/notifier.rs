@@ -142,17 +142,17 @@ pub async fn flush_due(state: &AppState) -> Result<usize, NotifierError> {
             _ => true,
         });
         let rule = config.file.feedback.flap_rule();
-        for (fp, alert, hold) in held.into_iter().filter(|(fp, _, h)| state.recorder().untold(*fp, h)) {
+        for (fp, alert, hold) in held.into_iter().filter(|(fp, _, h)| state.recorder().untold(*fp, h, &team.name)) {
             let envelopes =
                 crate::feedback::flapping_notice(team, &alert, fp, &hold, &rule, &state.external_url(), now);
-            flapping.push((fp, hold, envelopes));
+            flapping.push((fp, hold, team.name.clone(), envelopes));
         }
     }
     if !flapping.is_empty() {
-        let envelopes: Vec<Envelope> = flapping.iter().flat_map(|(_, _, e)| e.iter().cloned()).collect();
+        let envelopes: Vec<Envelope> = flapping.iter().flat_map(|(_, _, _, e)| e.iter().cloned()).collect();
         state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
-        for (fp, hold, _) in &flapping {
-            state.recorder().told(*fp, hold);
+        for (fp, hold, team, _) in &flapping {
+            state.recorder().told(*fp, hold, team);
         }
     }
     // A route's mute and active time intervals hold its notifications back: such a group is flushed
