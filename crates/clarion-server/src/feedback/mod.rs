@@ -11,13 +11,15 @@
 //! store nothing. In memory the recorder keeps 72 bytes per alert ([`Tracked`]); what a row says of the
 //! alert (name, groups, runbook, action) is read from the alert when the row is written.
 //!
-//! **Flap guard.** The recorder keeps the recent firings of each alert and, after each scan, which ones
-//! `clarion_core::feedback::flap::hold` holds; the notifier asks [`Recorder::held`] for routes with
-//! `flap_guard: true`.
+//! **Flap guard.** The recorder keeps the earlier firings (within the flap window) of alerts that fired
+//! again and publishes, after each scan, which alerts `clarion_core::feedback::flap::hold` holds; the
+//! notifier asks [`Recorder::held`] for routes with `flap_guard: true`.
 //!
 //! **Feedback** ([`give`]) is a timeline entry of its page (`feedback`, detail `verdict` or `verdict:
-//! comment`), so it lives and ends with the page; reports count each person's last verdict on a page. **Reports** ([`facts`]) read episodes, pages and their
-//! timelines, and silences for a window and hand them to `clarion_core::feedback`.
+//! comment`), so it lives and ends with the page; reports count each person's last verdict on a page.
+//!
+//! **Reports** ([`facts`]) read episodes, pages and their timelines, and silences for a window and hand
+//! them to `clarion_core::feedback`.
 
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
@@ -513,11 +515,10 @@ pub struct Facts {
 pub async fn facts(state: &AppState, window: &Window) -> Result<Facts, StoreError> {
     let config = state.config();
     let store = state.store();
-    let episodes = store
-        .load_episodes(window.since)
-        .await?
+    let rows = store.load_episodes(window.since).await?;
+    let stored = rows.len();
+    let episodes: Vec<Episode> = rows
         .into_iter()
-        .filter(|r| r.starts_at < window.until)
         .filter_map(|r| {
             let body: EpisodeBody = serde_json::from_str(&r.body).ok()?;
             Some(Episode {
@@ -533,6 +534,10 @@ pub async fn facts(state: &AppState, window: &Window) -> Result<Facts, StoreErro
             })
         })
         .collect();
+    if episodes.len() < stored {
+        tracing::warn!(episodes = stored - episodes.len(), "stored alert episodes could not be read and are left out");
+    }
+    let episodes: Vec<Episode> = episodes.into_iter().filter(|e| e.started < window.until).collect();
     let rows: Vec<_> =
         store.pages_since(window.since).await?.into_iter().filter(|p| p.life.opened_at < window.until).collect();
     let earliest = rows.iter().map(|p| p.life.opened_at).min().unwrap_or(window.since);
