@@ -61,33 +61,41 @@ pub enum ReportCommand {
     /// acted on, the feedback given, and the share outside working hours.
     Effectiveness {
         #[command(flatten)]
-        server: ServerArgs,
+        report: ReportArgs,
         /// One row per team or per alert name.
         #[arg(long, value_enum, default_value = "team")]
         by: ReportBy,
-        /// How far back from --until, such as `7d` (at most the server's `feedback.retention`).
-        #[arg(long, default_value = "7d")]
-        window: String,
-        /// The end of the window: RFC 3339, or a duration back from now; default now.
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long, short, value_enum, default_value = "table")]
-        output: ReportOutput,
     },
     /// Alerts and silences that make noise — never acknowledged, transient, flapping, without runbook or
     /// action, mostly silenced, routed several ways, idle silences — each with its evidence and what to do.
     Noise {
         #[command(flatten)]
-        server: ServerArgs,
-        /// How far back from --until, such as `7d` (at most the server's `feedback.retention`).
-        #[arg(long, default_value = "7d")]
-        window: String,
-        /// The end of the window: RFC 3339, or a duration back from now; default now.
-        #[arg(long)]
-        until: Option<String>,
-        #[arg(long, short, value_enum, default_value = "table")]
-        output: ReportOutput,
+        report: ReportArgs,
     },
+}
+
+/// What every report takes: the server, the window and the output.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// How far back from --until, such as `7d` (at most the server's `feedback.retention`).
+    #[arg(long, default_value = "7d")]
+    pub window: String,
+    /// The end of the window: RFC 3339, or a duration back from now; default now.
+    #[arg(long)]
+    pub until: Option<String>,
+    #[arg(long, short, value_enum, default_value = "table")]
+    pub output: ReportOutput,
+}
+
+impl ReportArgs {
+    /// The query of the window.
+    fn query(&self) -> Vec<(&'static str, String)> {
+        let mut query = vec![("window", self.window.clone())];
+        query.extend(self.until.clone().map(|t| ("until", t)));
+        query
+    }
 }
 
 #[derive(Debug, Args)]
@@ -152,14 +160,15 @@ pub async fn history(args: HistoryArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn report(command: ReportCommand) -> anyhow::Result<ExitCode> {
     match command {
-        ReportCommand::Effectiveness { server, by, window, until, output } => {
+        ReportCommand::Effectiveness { report, by } => {
             let by = match by {
                 ReportBy::Team => "team",
                 ReportBy::Alertname => "alertname",
             };
-            let mut query = vec![("window", window), ("by", by.to_string())];
-            query.extend(until.map(|t| ("until", t)));
-            let Some(answer) = fetch(&server, "/api/v1/reports/effectiveness", query, output).await? else {
+            let mut query = report.query();
+            query.push(("by", by.to_string()));
+            let Some(answer) = fetch(&report.server, "/api/v1/reports/effectiveness", query, report.output).await?
+            else {
                 return Ok(ExitCode::SUCCESS);
             };
             let rows: Vec<[String; 10]> = answer["rows"]
@@ -199,10 +208,9 @@ pub async fn report(command: ReportCommand) -> anyhow::Result<ExitCode> {
             );
             println!("window: {} to {}", s(&answer["window"], "since"), s(&answer["window"], "until"));
         }
-        ReportCommand::Noise { server, window, until, output } => {
-            let mut query = vec![("window", window)];
-            query.extend(until.map(|t| ("until", t)));
-            let Some(answer) = fetch(&server, "/api/v1/reports/noise", query, output).await? else {
+        ReportCommand::Noise { report } => {
+            let Some(answer) = fetch(&report.server, "/api/v1/reports/noise", report.query(), report.output).await?
+            else {
                 return Ok(ExitCode::SUCCESS);
             };
             let (since, until) = (s(&answer["window"], "since"), s(&answer["window"], "until"));

@@ -8,13 +8,10 @@ use clarion_store::{Delivery, DeliveryState};
 use serde::Serialize;
 use serde_json::Value;
 
-use super::{format_time, query_pairs};
+use super::{format_time, parse_limit, query_pairs, DEFAULT_LIMIT};
 use crate::auth::{Admin, Authorized, Read};
 use crate::error::AppError;
 use crate::state::AppState;
-
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
 
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -71,13 +68,7 @@ pub async fn list(
                     AppError::BadRequest(format!("unknown state {value:?}: use pending, sending, delivered or dead"))
                 })?)
             }
-            "limit" => {
-                limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| AppError::BadRequest(format!("limit must be a number from 1 to {MAX_LIMIT}")))?
-            }
+            "limit" => limit = parse_limit(&value)?,
             _ => {}
         }
     }

@@ -170,6 +170,20 @@ fn has_nul(json: &str) -> bool {
     false
 }
 
+/// How many items a listing returns when the client does not say.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The most items one listing returns.
+pub const MAX_LIMIT: usize = 10_000;
+
+/// A listing's `limit` parameter: a number from 1 to [`MAX_LIMIT`].
+pub fn parse_limit(value: &str) -> Result<usize, AppError> {
+    value
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_LIMIT).contains(n))
+        .ok_or_else(|| AppError::BadRequest(format!("limit must be a number from 1 to {MAX_LIMIT}")))
+}
+
 /// Reads a request body (see [`read_body`]) and decodes it as one JSON document; every error is a 400
 /// starting with `invalid {what}:`.
 pub async fn read_json<T: serde::de::DeserializeOwned>(

@@ -12,13 +12,10 @@ use clarion_core::Timestamp;
 use clarion_store::{Delivery, NotificationFilter};
 use serde::Serialize;
 
-use super::{check_storable, format_time, parse_time, query_pairs};
+use super::{check_storable, format_time, parse_limit, parse_time, query_pairs, DEFAULT_LIMIT};
 use crate::auth::{Authorized, Read};
 use crate::error::AppError;
 use crate::state::AppState;
-
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
 
 /// One notification of the history.
 #[derive(Debug, Serialize)]
@@ -98,13 +95,7 @@ pub async fn list(
             }
             "since" => filter.since = Some(instant("since", &value, now)?),
             "until" => filter.until = Some(instant("until", &value, now)?),
-            "limit" => {
-                filter.limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| AppError::BadRequest(format!("limit must be a number from 1 to {MAX_LIMIT}")))?
-            }
+            "limit" => filter.limit = parse_limit(&value)?,
             other => {
                 return Err(AppError::BadRequest(format!(
                     "unknown parameter {other:?}: use team, channel, page, since, until or limit"

@@ -14,14 +14,11 @@ use clarion_core::Timestamp;
 use clarion_store::{Delivery, DeliveryState, PageEventRow, PageFilter, PageRow};
 use serde::{Deserialize, Serialize};
 
-use super::{decode_json, format_time, query_pairs, read_body};
+use super::{decode_json, format_time, parse_limit, query_pairs, read_body, read_json, DEFAULT_LIMIT};
 use crate::auth::{Authorized, Read, Respond};
 use crate::error::AppError;
 use crate::pages::{self, PageError};
 use crate::state::AppState;
-
-const DEFAULT_LIMIT: usize = 100;
-const MAX_LIMIT: usize = 10_000;
 
 /// A page on the wire.
 #[derive(Debug, Serialize)]
@@ -262,13 +259,7 @@ pub async fn list(
                     AppError::BadRequest(format!("unknown state {value:?}: use triggered, acknowledged or resolved"))
                 })?)
             }
-            "limit" => {
-                filter.limit = value
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| AppError::BadRequest(format!("limit must be a number from 1 to {MAX_LIMIT}")))?
-            }
+            "limit" => filter.limit = parse_limit(&value)?,
             _ => {}
         }
     }
@@ -407,10 +398,7 @@ pub async fn feedback(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<PageOut>, AppError> {
-    let bytes = read_body(&state, &headers, body).await?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| AppError::BadRequest(format!("the body is not UTF-8 ({e})")))?;
-    let body: FeedbackBody =
-        decode_json(text, true).map_err(|e| AppError::BadRequest(format!("invalid feedback: {e}")))?;
+    let body: FeedbackBody = read_json(&state, &headers, body, "feedback").await?;
     let verdict = Verdict::parse(&body.verdict).ok_or_else(|| {
         AppError::BadRequest(format!(
             "unknown verdict {:?}: use useful, false-positive, not-actionable or poor-details",
