@@ -612,3 +612,53 @@ async fn each_firing_is_one_episode_across_new_starts_refires_restarts_and_forge
     assert_eq!(episodes().await?, [(-60, None), (0, Some(10)), (10, Some(40))]);
     Ok(())
 }
+
+/// Feedback through a notification's signed link: the verdict posted with the link's parameters is
+/// recorded as the link's recipient; a forged signature, an unknown verdict or a comment too long change
+/// nothing, each with its status.
+#[tokio::test]
+async fn feedback_through_a_signed_link_is_recorded_and_bad_posts_change_nothing() -> TestResult {
+    let w = World::new("teams: [{name: ops, channels: [hook]}]\nchannels: [{name: hook, webhook: {url: 'http://127.0.0.1:9/'}}]\nroute: {receiver: ops, group_by: [alertname], group_wait: 1s}\n").await?;
+    let rule = Rule { name: "Disk".into(), planted: Planted::Healthy };
+    let (status, body) = w.request(Method::POST, "/api/v2/alerts", json!([w.alert(&rule, w.at(0), w.at(DAY))])).await?;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    w.move_to(MIN);
+    while notifier::flush_due(&w.state).await? > 0 {}
+    let id = w.open_pages(&rule).await?.first().copied().ok_or("no page")?;
+    let link = w.state.link_key().link("", &id.to_string(), "hook", w.at(DAY));
+    let query = link.split_once('?').map(|(_, q)| q.to_string()).ok_or("no query")?;
+    let post = |query: String, form: String| {
+        let w = &w;
+        async move {
+            let req = Request::builder()
+                .method(Method::POST)
+                .uri(format!("/pages/{id}/feedback?{query}"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from(form))?;
+            let resp = crate::app(w.state.clone()).oneshot(req).await?;
+            let status = resp.status();
+            let bytes = axum::body::to_bytes(resp.into_body(), usize::MAX).await?;
+            Ok::<_, Box<dyn std::error::Error>>((status, String::from_utf8_lossy(&bytes).to_string()))
+        }
+    };
+    let feedback = || async {
+        let page = w.get(&format!("/api/v1/pages/{id}")).await?;
+        Ok::<_, Box<dyn std::error::Error>>(page["receipts"]["feedback"].clone())
+    };
+    let forged = query.replace("s=", "s=00");
+    assert_eq!(post(forged, "verdict=useful".into()).await?.0, StatusCode::FORBIDDEN);
+    assert_eq!(post(query.clone(), "verdict=brilliant".into()).await?.0, StatusCode::BAD_REQUEST);
+    let long = format!("verdict=useful&comment={}", "x".repeat(1001));
+    assert_eq!(post(query.clone(), long).await?.0, StatusCode::BAD_REQUEST);
+    assert_eq!(feedback().await?, json!([]), "refused posts record nothing");
+    let (status, page) = post(query, "verdict=false-positive&comment=retries+hide+this".into()).await?;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("False positive"), "{page}");
+    let given = feedback().await?;
+    assert_eq!(
+        (&given[0]["verdict"], &given[0]["comment"], &given[0]["by"]),
+        (&json!("false-positive"), &json!("retries hide this"), &json!("channel:hook")),
+        "{given}"
+    );
+    Ok(())
+}
