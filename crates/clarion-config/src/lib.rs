@@ -451,6 +451,11 @@ fn check(file: ConfigFile, source: &str, found: &mut Found<'_>) -> Config {
     for (field, needle, message) in feedback::check(&file.feedback) {
         found.at(field, &needle, message);
     }
+    for (field, ttl) in [("ack_link_ttl", file.auth.ack_link_ttl), ("session_ttl", file.auth.session_ttl)] {
+        if ttl.0.is_zero() {
+            found.at(format!("auth.{field}"), &format!("{field}:"), format!("{field} cannot be zero"));
+        }
+    }
     for (i, team) in file.teams.iter().enumerate() {
         if let Some(name) = team.working_hours.as_deref().filter(|n| !file.time_intervals.iter().any(|t| t.name == *n))
         {

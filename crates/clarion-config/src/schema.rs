@@ -217,18 +217,31 @@ pub struct AuthConfig {
     /// How long the signed acknowledgement links in notifications stay valid; default 7d.
     #[serde(default = "default_ack_link_ttl")]
     pub ack_link_ttl: ConfigDuration,
+    /// How long a sign-in to the web pages lasts; default 12h.
+    #[serde(default = "default_session_ttl")]
+    pub session_ttl: ConfigDuration,
     /// The Slack app whose buttons acknowledge pages (`POST /api/v1/slack/interactions`).
     pub slack: Option<SlackAppConfig>,
 }
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { tokens: Vec::new(), public_metrics: false, ack_link_ttl: default_ack_link_ttl(), slack: None }
+        AuthConfig {
+            tokens: Vec::new(),
+            public_metrics: false,
+            ack_link_ttl: default_ack_link_ttl(),
+            session_ttl: default_session_ttl(),
+            slack: None,
+        }
     }
 }
 
 fn default_ack_link_ttl() -> ConfigDuration {
     ConfigDuration(Duration::from_secs(7 * 24 * 3600))
+}
+
+fn default_session_ttl() -> ConfigDuration {
+    ConfigDuration(Duration::from_secs(12 * 3600))
 }
 
 /// A Slack app with interactivity pointed at `/api/v1/slack/interactions`.

@@ -124,6 +124,8 @@ pub enum Via {
     Cli,
     /// A chat button (Slack).
     Chat,
+    /// A form of the web pages (`/ui/`), signed in with a token's session.
+    Web,
     /// Clarion itself: opened, escalated, resolved, ack timeout.
     Automatic,
 }
@@ -135,12 +137,13 @@ impl Via {
             Via::Api => "api",
             Via::Cli => "cli",
             Via::Chat => "chat",
+            Via::Web => "web",
             Via::Automatic => "automatic",
         }
     }
 
     pub fn parse(s: &str) -> Option<Via> {
-        [Via::Link, Via::Api, Via::Cli, Via::Chat, Via::Automatic].into_iter().find(|v| v.as_str() == s)
+        [Via::Link, Via::Api, Via::Cli, Via::Chat, Via::Web, Via::Automatic].into_iter().find(|v| v.as_str() == s)
     }
 }
 

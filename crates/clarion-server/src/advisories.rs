@@ -388,7 +388,7 @@ async fn resolve(state: &AppState, id: i64) {
 /// Resolves the open advisory pages whose group key is not among `open` (the pages of open matches).
 async fn resolve_orphans(state: &AppState, open: &std::collections::BTreeSet<String>) -> Result<(), WatchError> {
     for wanted in [PageState::Triggered, PageState::Acknowledged] {
-        let filter = PageFilter { team: None, state: Some(wanted), limit: 100_000 };
+        let filter = PageFilter { state: Some(wanted), limit: 100_000, ..PageFilter::default() };
         for page in state.store().list_pages(&filter).await? {
             if page.kind == "advisory" && !open.contains(&page.group_key) {
                 resolve(state, page.id).await;

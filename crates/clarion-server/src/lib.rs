@@ -24,6 +24,7 @@ mod outbox;
 mod pages;
 mod rate_limit;
 mod state;
+mod suppression;
 mod web;
 mod workers;
 
@@ -85,12 +86,11 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/advisories", post(api::advisories::post))
         .route("/api/v1/advisories/status", get(api::advisories::status))
-        .route("/pages/{id}/ack", get(web::ack::show).post(web::ack::post))
-        .route("/pages/{id}/feedback", post(web::ack::feedback))
         .route("/-/healthy", get(api::status::healthy).head(api::status::healthy))
         .route("/-/ready", get(api::status::ready).head(api::status::ready))
         .route("/-/reload", post(api::status::reload).put(api::status::reload))
         .route("/metrics", get(api::metrics::get))
+        .merge(web::router(state.clone()))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track_requests))
         .with_state(state)

@@ -63,15 +63,33 @@ impl LinkKey {
     }
 
     fn mac(&self, page: &str, recipient: &str, expires: i64) -> Hmac<Sha256> {
+        self.mac_of(&["clarion-ack", page, recipient, &expires.to_string()])
+    }
+
+    /// The HMAC of `parts`, each ended by a newline; the first part names the purpose, so a tag made for
+    /// one purpose (a link, a session, a form) is never valid for another.
+    fn mac_of(&self, parts: &[&str]) -> Hmac<Sha256> {
         // HMAC takes keys of any length; `new_from_slice` cannot fail for it.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).unwrap_or_else(|_| {
             <Hmac<Sha256> as Mac>::new_from_slice(b"clarion").expect("a fixed key is a valid HMAC key")
         });
-        for part in ["clarion-ack", page, recipient, &expires.to_string()] {
+        for part in parts {
             mac.update(part.as_bytes());
             mac.update(b"\n");
         }
         mac
+    }
+
+    /// A tag over `parts` (the first names its purpose), as hex: what signs the web pages' session cookies
+    /// and their forms' CSRF tokens.
+    pub fn sign(&self, parts: &[&str]) -> String {
+        hex::encode(&self.mac_of(parts).finalize().into_bytes()[..SIGNATURE_BYTES])
+    }
+
+    /// Whether `tag` is [`LinkKey::sign`]'s tag of `parts`, compared in constant time.
+    pub fn verify_tag(&self, parts: &[&str], tag: &str) -> bool {
+        let Ok(tag) = hex::decode(tag) else { return false };
+        tag.len() == SIGNATURE_BYTES && self.mac_of(parts).verify_truncated_left(&tag).is_ok()
     }
 
     /// The link that acknowledges `page` for `recipient` until `expires`.

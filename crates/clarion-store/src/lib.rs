@@ -509,6 +509,10 @@ pub struct PageEventRow {
 pub struct PageFilter {
     pub team: Option<String>,
     pub state: Option<PageState>,
+    /// `alert`, `announcement`, … ([`PageRow::kind`]).
+    pub kind: Option<String>,
+    /// The pages of one group (an announcement's are `announcement/{id}`).
+    pub group_key: Option<String>,
     pub limit: usize,
 }
 

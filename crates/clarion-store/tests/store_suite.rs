@@ -229,13 +229,14 @@ async fn a_group_has_one_open_page_at_a_time<B: Backend>() -> TestResult {
     let after = store.open_pages(&[new_page("ops", "g", None, 20)], t(20)).await?;
     assert!(after[0].id > again[1].id);
     let listed: Vec<i64> = store
-        .list_pages(&PageFilter { team: Some("ops".into()), state: None, limit: 10 })
+        .list_pages(&PageFilter { team: Some("ops".into()), limit: 10, ..PageFilter::default() })
         .await?
         .into_iter()
         .map(|p| p.id)
         .collect();
     assert_eq!(listed, [after[0].id, first], "newest first, only the team's");
-    let resolved = store.list_pages(&PageFilter { team: None, state: Some(PageState::Resolved), limit: 10 }).await?;
+    let resolved =
+        store.list_pages(&PageFilter { state: Some(PageState::Resolved), limit: 10, ..PageFilter::default() }).await?;
     assert_eq!(resolved.len(), 1);
     Ok(())
 }

@@ -131,7 +131,8 @@ fn a_page_escalates_until_someone_acknowledges_through_the_signed_link() -> Test
     // Opening the link (what chat unfurlers do) changes nothing.
     let (status, html) = blocking_get(&link)?;
     assert_eq!(status, 200);
-    assert!(html.contains("<form method=\"post\">") && html.contains("CheckoutDown is broken"), "{html}");
+    assert!(html.contains(&format!("<form method=\"post\" action=\"/pages/{id}/ack?r=alice-phone")), "{html}");
+    assert!(html.contains(">Acknowledge</button>") && html.contains("CheckoutDown is broken"), "{html}");
     assert_eq!(page(&server, &id)?["state"], "triggered", "a GET acknowledges nothing");
 
     // Forged, altered and other pages' links are refused and change nothing.

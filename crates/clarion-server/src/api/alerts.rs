@@ -5,12 +5,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use clarion_core::alert::{Alert, AlertError, PostedAlert};
-use clarion_core::alerts::{matches_alert_filter, AlertStatus, IndexedStatus, StatusSource};
+use clarion_core::alerts::{matches_alert_filter, AlertStatus};
 use clarion_core::dispatch::listing_groups;
-use clarion_core::inhibit::InhibitionIndex;
 use clarion_core::labels::LabelSet;
 use clarion_core::notification::FindingNote;
-use clarion_core::route::Route;
 use clarion_core::standard::Message;
 use clarion_core::{Fingerprint, Matcher, Matchers, Timestamp};
 use std::collections::HashMap;
@@ -28,9 +26,9 @@ use super::{
 };
 use crate::auth::{Authorized, Ingest, Read};
 use crate::error::AppError;
-use crate::memory::Snapshot;
 use crate::metrics::StatusLabel;
 use crate::state::AppState;
+use crate::suppression::{RouteMutes, Statuses};
 
 /// One element of the posted array. Unknown fields are ignored, as Alertmanager does.
 #[derive(Deserialize)]
@@ -137,43 +135,6 @@ pub async fn post(
     } else {
         tracing::info!(invalid = errors.len(), first = %errors[0], "refused invalid alerts");
         Err(AppError::BadRequest(errors.join("; ")))
-    }
-}
-
-/// The time intervals holding back each route of a snapshot's tree at the time of a read, by the route's
-/// address in that tree (the tree is behind the snapshot's `Arc`, so no route moves while it is read).
-/// An alert of such a route shows them in `mutedBy`.
-struct RouteMutes(HashMap<usize, Vec<String>>);
-
-impl RouteMutes {
-    fn of(state: &AppState, config: &Config, tree: &Route, now: Timestamp) -> RouteMutes {
-        let mut known = HashMap::new();
-        let mut mutes = HashMap::new();
-        for r in tree.walk() {
-            let (mute, active) = (&r.opts.mute_time_intervals, &r.opts.active_time_intervals);
-            if mute.is_empty() && active.is_empty() {
-                continue;
-            }
-            let names = crate::calendars::muting_intervals(state, config, mute, active, now, &mut known);
-            if !names.is_empty() {
-                mutes.insert(std::ptr::from_ref(r) as usize, names);
-            }
-        }
-        RouteMutes(mutes)
-    }
-
-    /// Adds to `status` the intervals holding back any of `routes` (an alert's routes).
-    fn add_to(&self, status: &mut AlertStatus, routes: &[&Route]) {
-        if self.0.is_empty() {
-            return;
-        }
-        for r in routes {
-            for name in self.0.get(&(std::ptr::from_ref(*r) as usize)).into_iter().flatten() {
-                if !status.muted_by.contains(name) {
-                    status.muted_by.push(name.clone());
-                }
-            }
-        }
     }
 }
 
@@ -452,38 +413,6 @@ fn gettable<'a>(
         updated_at: TimeWire(alert.updated_at),
         generator_url: &alert.generator_url,
         labels: &alert.labels,
-    }
-}
-
-/// The status of every alert of a snapshot, from the silence and inhibition indexes taken with it:
-/// consistent with the alerts listed, and computed without any lock.
-struct Statuses<'s> {
-    inhibition: &'s InhibitionIndex,
-    silences: &'s clarion_core::silence::SilenceIndex,
-    /// Services planned events are working on now, with those events.
-    muted: std::collections::HashMap<String, Vec<String>>,
-    now: Timestamp,
-}
-
-impl<'s> Statuses<'s> {
-    fn of(
-        snapshot: &'s Snapshot,
-        muted: std::collections::HashMap<String, Vec<String>>,
-        now: Timestamp,
-    ) -> Statuses<'s> {
-        Statuses { inhibition: &snapshot.inhibition, silences: &snapshot.silences, muted, now }
-    }
-
-    fn status(&self, labels: &LabelSet) -> AlertStatus {
-        let mut status =
-            IndexedStatus { silences: self.silences, inhibition: self.inhibition, now: self.now }.status(labels);
-        if self.muted.is_empty() {
-            return status;
-        }
-        if let Some(events) = labels.get("service").and_then(|s| self.muted.get(s)) {
-            status.muted_by = events.clone();
-        }
-        status
     }
 }
 

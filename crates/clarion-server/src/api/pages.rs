@@ -58,30 +58,30 @@ pub struct PageOut {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Receipts {
-    channels: Vec<ChannelReceipt>,
+    pub channels: Vec<ChannelReceipt>,
     /// From opening to the first acknowledgement (one later taken back still counts).
-    time_to_acknowledge_seconds: Option<f64>,
-    time_to_action_seconds: Option<f64>,
+    pub time_to_acknowledge_seconds: Option<f64>,
+    pub time_to_action_seconds: Option<f64>,
     /// For a resolved page: whether someone acknowledged it first.
-    acknowledged_before_resolved: Option<bool>,
+    pub acknowledged_before_resolved: Option<bool>,
     /// The highest tier notified (1-based) and how many tiers were notified in all.
-    escalated_to_tier: Option<usize>,
-    escalations: usize,
-    feedback: Vec<FeedbackReceipt>,
+    pub escalated_to_tier: Option<usize>,
+    pub escalations: usize,
+    pub feedback: Vec<FeedbackReceipt>,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct ChannelReceipt {
-    channel: String,
-    delivered: usize,
-    failed: usize,
-    pending: usize,
+pub struct ChannelReceipt {
+    pub channel: String,
+    pub delivered: usize,
+    pub failed: usize,
+    pub pending: usize,
 }
 
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
-struct FeedbackReceipt {
+pub struct FeedbackReceipt {
     at: String,
     by: String,
     verdict: String,
@@ -145,16 +145,16 @@ struct EscalationOut {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
-    at: String,
+    pub at: String,
     /// `opened`, `escalated`, `acknowledged`, … or, for a delivery, `delivered`, `pending`, `sending`, `dead`.
-    event: String,
-    actor: String,
-    via: String,
-    detail: String,
+    pub event: String,
+    pub actor: String,
+    pub via: String,
+    pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    channel: Option<String>,
+    pub channel: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    delivery: Option<i64>,
+    pub delivery: Option<i64>,
 }
 
 fn seconds(from: Timestamp, to: Option<Timestamp>) -> Option<f64> {

@@ -316,7 +316,7 @@ impl World {
         let pages = self
             .state
             .store()
-            .list_pages(&clarion_store::PageFilter { team: Some("ops".into()), state: None, limit: 10_000 })
+            .list_pages(&clarion_store::PageFilter { team: Some("ops".into()), limit: 10_000, ..Default::default() })
             .await?;
         Ok(pages.into_iter().find(|p| p.summary == format!("{} on db-1", rule.name)).map(|p| p.id))
     }

@@ -1,116 +1,140 @@
-//! `GET|POST /pages/{id}/ack?r=…&e=…&s=…`: the landing page of a signed acknowledgement link.
+//! `GET|POST /pages/{id}/ack?r=…&e=…&s=…`: the landing page of a signed acknowledgement link — the page's
+//! timeline (`web::timeline`), whose buttons post back to the signed address.
 //!
-//! A GET — what link scanners and chat unfurlers do — verifies the link and shows the page with two
-//! buttons, and changes nothing. Only the form posted back to the same address acknowledges (or marks the
-//! action done). A forged, altered, expired or another page's link gets a 4xx and changes nothing.
+//! A GET — what link scanners and chat unfurlers do — verifies the link and shows the timeline, and
+//! changes nothing. Only the form posted back to the same address acknowledges (or marks the action done,
+//! or takes the acknowledgement back). A forged, altered, expired or another page's link gets a 4xx and
+//! changes nothing. The signature is the form's protection: it names the page, the recipient and the
+//! expiry, so no session or CSRF token is needed.
 //!
-//! The same link takes feedback: the page shows one button per verdict (useful, false positive, not
-//! actionable, poor details) and a comment box, posted to `/pages/{id}/feedback` with the link's
-//! parameters, so giving feedback is one click from the notification — also once the page resolved.
+//! The same link takes feedback: the timeline's verdict buttons post to `/pages/{id}/feedback` with the
+//! link's parameters, so giving feedback is one click from the notification — also once the page resolved.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query};
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::Response;
 use axum::Form;
 use clarion_core::feedback::Verdict;
-use clarion_core::page::{Actor, Event, Via};
+use clarion_core::page::{Actor, Via};
 use clarion_store::PageRow;
 use serde::Deserialize;
 
-use super::{document, escape};
+use super::session::Visit;
+use super::timeline::{build, event_of, refusal_text, Forms};
+use super::{render, Section};
 use crate::links::{LinkError, LinkParams};
-use crate::pages::{self, PageError};
-use crate::state::AppState;
+use crate::pages;
 
-/// What the posted form asks.
-#[derive(Debug, Deserialize)]
-pub struct AckForm {
-    /// `ack` (default) or `done`.
-    #[serde(default)]
-    action: Option<String>,
-}
-
-fn refused(status: StatusCode, message: &str) -> Response {
-    (status, Html(document("Clarion", &format!("<h1>Not changed</h1><p>{}</p>", escape(message))))).into_response()
-}
-
-fn link_refused(e: &LinkError) -> Response {
+fn link_refused(visit: &Visit, e: &LinkError) -> Response {
     let status = match e {
         LinkError::Expired => StatusCode::GONE,
         _ => StatusCode::FORBIDDEN,
     };
-    refused(status, &e.to_string())
+    visit.refuse(status, &format!("Nothing changed: {e}."))
 }
 
-/// The page as shown on the landing page, with the form when it can still change.
-fn render(page: &PageRow, note: &str) -> String {
-    let l = &page.life;
-    let mut body = format!("<h1>{}</h1>\n", escape(&page.summary));
-    if !note.is_empty() {
-        body.push_str(&format!("<p role=\"status\"><strong>{}</strong></p>\n", escape(note)));
-    }
-    body.push_str("<dl>\n");
-    let mut row = |k: &str, v: &str| body.push_str(&format!("<dt>{}</dt><dd>{}</dd>\n", escape(k), escape(v)));
-    row("Page", &pages::display_id(page.id));
-    row("Team", &page.team);
-    if !page.severity.is_empty() {
-        row("Severity", &page.severity);
-    }
-    if let Some(c) = &page.context {
-        row("Why it matters", c);
-    }
-    row("State", l.state.as_str());
-    row("Opened", &l.opened_at.format("%Y-%m-%d %H:%M:%S UTC").to_string());
-    if let (Some(by), Some(at)) = (&l.acknowledged_by, l.acknowledged_at) {
-        row("Acknowledged", &format!("by {by} at {}", at.format("%Y-%m-%d %H:%M:%S UTC")));
-    }
-    if let Some(by) = &l.action_done_by {
-        row("Action done", &format!("by {by}"));
-    }
-    body.push_str("</dl>\n");
-    body
-}
-
-fn form(page: &PageRow) -> &'static str {
-    match page.life.state {
-        clarion_core::page::PageState::Resolved => "",
-        _ => {
-            "<form method=\"post\"><button type=\"submit\" name=\"action\" value=\"ack\">Acknowledge</button>\
-             <button type=\"submit\" name=\"action\" value=\"done\">Action done</button></form>\n"
-        }
-    }
-}
-
-/// The feedback form: posted to `/pages/{id}/feedback` with the same signed parameters as the link.
-fn feedback_form(page: &PageRow, link: &LinkParams) -> String {
-    let query = serde_urlencoded::to_string([
+/// The link's query, as the forms post it back.
+fn link_query(link: &LinkParams) -> String {
+    serde_urlencoded::to_string([
         ("r", link.r.clone().unwrap_or_default()),
         ("e", link.e.unwrap_or_default().to_string()),
         ("s", link.s.clone().unwrap_or_default()),
     ])
-    .unwrap_or_default();
-    let mut out = format!(
-        "<h2>Was this worth being told?</h2>\n<form method=\"post\" action=\"/pages/{}/feedback?{}\">\n\
-         <label for=\"comment\">Comment (optional)</label>\n\
-         <textarea id=\"comment\" name=\"comment\" rows=\"3\" maxlength=\"{}\"></textarea>\n",
-        page.id,
-        escape(&query),
-        crate::feedback::MAX_COMMENT
-    );
-    for verdict in Verdict::ALL {
-        out.push_str(&format!(
-            "<button type=\"submit\" name=\"verdict\" value=\"{}\">{}</button>\n",
-            verdict.as_str(),
-            escape(verdict.label())
-        ));
+    .unwrap_or_default()
+}
+
+/// The timeline of `page` for a link's recipient, with `note`.
+async fn answer(visit: &Visit, page: PageRow, link: &LinkParams, note: Option<String>) -> Response {
+    let id = pages::display_id(page.id);
+    let query = link_query(link);
+    let forms = Forms {
+        act: format!("/pages/{id}/ack?{query}"),
+        feedback: format!("/pages/{id}/feedback?{query}"),
+        csrf: String::new(),
+        may_act: true,
+    };
+    let chrome = visit.chrome(format!("Page {id}"), Section::None);
+    match build(&visit.state, chrome, page, note, forms).await {
+        Ok(view) => render(StatusCode::OK, &view),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a page's timeline failed");
+            visit.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the page; try again.")
+        }
     }
-    out.push_str("</form>\n");
-    out
+}
+
+/// Verifies the link of page `id`: its recipient and the page's number.
+fn verify(visit: &Visit, id: &str, link: &LinkParams) -> Result<(String, i64), Response> {
+    let recipient = visit.state.link_key().verify(id, link, visit.state.now()).map_err(|e| link_refused(visit, &e))?;
+    let id = pages::parse_id(id)
+        .ok_or_else(|| visit.refuse(StatusCode::NOT_FOUND, "This page does not exist (any more)."))?;
+    Ok((recipient, id))
+}
+
+/// Who acts through a link sent to `recipient`.
+fn link_actor(visit: &Visit, recipient: &str) -> Actor {
+    Actor { who: pages::link_actor(&visit.state.config(), recipient), via: Via::Link }
+}
+
+/// `GET`: shows the timeline; changes nothing.
+pub async fn show(visit: Visit, Path(id): Path<String>, Query(link): Query<LinkParams>) -> Response {
+    let (_, id) = match verify(&visit, &id, &link) {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    match visit.state.store().get_page(id).await {
+        Ok(Some(page)) => answer(&visit, page, &link, None).await,
+        Ok(None) => visit.refuse(StatusCode::NOT_FOUND, "This page does not exist (any more)."),
+        Err(e) => {
+            tracing::error!(error = %e, "reading a page failed");
+            visit.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the page; try again.")
+        }
+    }
+}
+
+/// What the posted acknowledgement form asks.
+#[derive(Debug, Deserialize)]
+pub struct AckForm {
+    /// `ack` (default), `done` or `unack`.
+    #[serde(default)]
+    action: String,
+}
+
+/// `POST`: acknowledges (or marks done, or takes back) as the link's recipient.
+pub async fn post(
+    visit: Visit,
+    Path(id): Path<String>,
+    Query(link): Query<LinkParams>,
+    Form(form): Form<AckForm>,
+) -> Response {
+    let (recipient, id) = match verify(&visit, &id, &link) {
+        Ok(v) => v,
+        Err(refused) => return refused,
+    };
+    let Some((event, note)) = event_of(&form.action, link_actor(&visit, &recipient)) else {
+        return visit.refuse(StatusCode::BAD_REQUEST, "Unknown action: use the buttons of the page.");
+    };
+    match pages::apply(&visit.state, id, &event).await {
+        Ok(applied) => {
+            let note = match (applied.changed, note) {
+                (false, _) => "Nothing changed: it already was so.",
+                (true, "done") => "Marked done. Thank you.",
+                (true, "unacknowledged") => "Acknowledgement taken back: escalation starts again.",
+                (true, _) => "Acknowledged. Escalation has stopped.",
+            };
+            answer(&visit, applied.page, &link, Some(note.to_string())).await
+        }
+        Err(e) => {
+            let (status, text) = refusal_text(&e);
+            visit.refuse(status, &text)
+        }
+    }
 }
 
 /// What the posted feedback form says.
 #[derive(Debug, Deserialize)]
 pub struct FeedbackForm {
+    #[serde(default)]
     verdict: String,
     #[serde(default)]
     comment: String,
@@ -118,89 +142,29 @@ pub struct FeedbackForm {
 
 /// `POST /pages/{id}/feedback?r=…&e=…&s=…`: records the verdict as the link's recipient.
 pub async fn feedback(
-    State(state): State<AppState>,
+    visit: Visit,
     Path(id): Path<String>,
     Query(link): Query<LinkParams>,
     Form(form): Form<FeedbackForm>,
 ) -> Response {
-    let recipient = match state.link_key().verify(&id, &link, state.now()) {
-        Ok(r) => r,
-        Err(e) => return link_refused(&e),
+    let (recipient, id) = match verify(&visit, &id, &link) {
+        Ok(v) => v,
+        Err(refused) => return refused,
     };
     let Some(verdict) = Verdict::parse(&form.verdict) else {
-        return refused(StatusCode::BAD_REQUEST, "Unknown verdict: use the buttons of the page.");
+        return visit.refuse(StatusCode::BAD_REQUEST, "Unknown verdict: use the buttons of the page.");
     };
-    let Some(id) = pages::parse_id(&id) else {
-        return refused(StatusCode::NOT_FOUND, "This page does not exist (any more).");
-    };
-    let actor = Actor { who: pages::link_actor(&state.config(), &recipient), via: Via::Link };
-    match crate::feedback::give(&state, id, verdict, &form.comment, &actor).await {
+    match crate::feedback::give(&visit.state, id, verdict, &form.comment, &link_actor(&visit, &recipient)).await {
         Ok(page) => {
             let note = format!("Thank you: recorded as \u{201c}{}\u{201d}.", verdict.label());
-            Html(document(&format!("Page {}", page.id), &render(&page, &note))).into_response()
+            answer(&visit, page, &link, Some(note)).await
         }
-        Err(crate::feedback::FeedbackError::TooLong) => refused(StatusCode::BAD_REQUEST, "The comment is too long."),
-        Err(crate::feedback::FeedbackError::Page(PageError::NotFound(_))) => {
-            refused(StatusCode::NOT_FOUND, "This page does not exist (any more).")
+        Err(crate::feedback::FeedbackError::TooLong) => {
+            visit.refuse(StatusCode::BAD_REQUEST, "The comment is too long.")
         }
-        Err(e) => {
-            tracing::error!(error = %e, page = %id, "recording feedback through a link failed");
-            refused(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not record this; try again.")
-        }
-    }
-}
-
-/// `GET`: shows the page; changes nothing.
-pub async fn show(State(state): State<AppState>, Path(id): Path<String>, Query(link): Query<LinkParams>) -> Response {
-    if let Err(e) = state.link_key().verify(&id, &link, state.now()) {
-        return link_refused(&e);
-    }
-    let Some(id) = pages::parse_id(&id) else {
-        return refused(StatusCode::NOT_FOUND, "This page does not exist (any more).");
-    };
-    match state.store().get_page(id).await {
-        Ok(Some(page)) => {
-            let body = format!("{}{}{}", render(&page, ""), form(&page), feedback_form(&page, &link));
-            Html(document(&format!("Page {}", page.id), &body)).into_response()
-        }
-        Ok(None) => refused(StatusCode::NOT_FOUND, "This page does not exist (any more)."),
-        Err(e) => {
-            tracing::error!(error = %e, "reading a page failed");
-            refused(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the page; try again.")
-        }
-    }
-}
-
-/// `POST`: acknowledges (or marks done) as the link's recipient.
-pub async fn post(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(link): Query<LinkParams>,
-    Form(form): Form<AckForm>,
-) -> Response {
-    let recipient = match state.link_key().verify(&id, &link, state.now()) {
-        Ok(r) => r,
-        Err(e) => return link_refused(&e),
-    };
-    let actor = Actor { who: pages::link_actor(&state.config(), &recipient), via: Via::Link };
-    let (event, done_note) = match form.action.as_deref() {
-        None | Some("ack") => (Event::Acknowledge(actor), "Acknowledged. Escalation has stopped."),
-        Some("done") => (Event::ActionDone(actor), "Marked done. Thank you."),
-        Some(_) => return refused(StatusCode::BAD_REQUEST, "Unknown action: use the buttons of the page."),
-    };
-    let Some(id) = pages::parse_id(&id) else {
-        return refused(StatusCode::NOT_FOUND, "This page does not exist (any more).");
-    };
-    match pages::apply(&state, id, &event).await {
-        Ok(applied) => {
-            let note = if applied.changed { done_note } else { "Already acknowledged; nothing changed." };
-            Html(document(&format!("Page {}", applied.page.id), &render(&applied.page, note))).into_response()
-        }
-        Err(PageError::NotFound(_)) => refused(StatusCode::NOT_FOUND, "This page does not exist (any more)."),
-        Err(PageError::Refused(r)) => refused(StatusCode::CONFLICT, &format!("Nothing changed: {r}.")),
-        Err(e) => {
-            tracing::error!(error = %e, page = %id, "acknowledging through a link failed");
-            refused(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not record this; try again.")
+        Err(crate::feedback::FeedbackError::Page(e)) => {
+            let (status, text) = refusal_text(&e);
+            visit.refuse(status, &text)
         }
     }
 }

@@ -143,9 +143,10 @@ impl PageStore for PgStore {
                 &format!(
                     "SELECT {PAGE_COLUMNS} FROM pages WHERE ($1::text IS NULL OR team = $1)
                        AND ($2::text IS NULL OR state = $2)
+                       AND ($4::text IS NULL OR kind = $4) AND ($5::text IS NULL OR group_key = $5)
                      ORDER BY id DESC LIMIT $3"
                 ),
-                &[&filter.team, &state, &limit],
+                &[&filter.team, &state, &limit, &filter.kind, &filter.group_key],
             )
             .await?;
         rows.iter().map(page).collect()

@@ -128,13 +128,15 @@ impl PageStore for SqliteStore {
     async fn list_pages(&self, filter: &PageFilter) -> Result<Vec<PageRow>, StoreError> {
         let team = filter.team.clone();
         let state = filter.state.map(|s| s.as_str());
+        let (kind, group_key) = (filter.kind.clone(), filter.group_key.clone());
         let limit = i64::try_from(filter.limit).unwrap_or(i64::MAX);
         self.call(move |conn| {
             let mut stmt = conn.prepare_cached(&format!(
                 "SELECT {PAGE_COLUMNS} FROM pages WHERE (?1 IS NULL OR team = ?1) AND (?2 IS NULL OR state = ?2)
+                   AND (?4 IS NULL OR kind = ?4) AND (?5 IS NULL OR group_key = ?5)
                  ORDER BY id DESC LIMIT ?3"
             ))?;
-            let rows = stmt.query_map(params![team, state, limit], page_columns)?;
+            let rows = stmt.query_map(params![team, state, limit, kind, group_key], page_columns)?;
             rows.map(|r| r.map_err(StoreError::from).and_then(PageColumns::into_page)).collect()
         })
         .await

@@ -1,0 +1,256 @@
+//! `GET /ui/`: what is happening now. Per team (the receiver of an alert's first route, as everywhere),
+//! the open pages — who acknowledged and when, or for how long nobody has — and the firing alerts by
+//! severity, each with what holds it back (silence, inhibition, planned event, time interval) and its
+//! communication-standard findings. `?filter=` takes matchers as the API's `filter` does.
+//!
+//! Read from a lock-free memory snapshot and one store read of open pages; at most [`MAX_ALERTS`] alerts
+//! are shown (the counts cover all of them), so a million alerts never make a million-row page.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::Query;
+use axum::http::StatusCode;
+use axum::response::Response;
+use clarion_config::Scope;
+use clarion_core::alerts::matches_alert_filter;
+use clarion_core::page::PageState;
+use clarion_core::standard::Message;
+use clarion_core::Matchers;
+use clarion_store::PageFilter;
+use serde::Deserialize;
+
+use super::session::Visit;
+use super::{ago, render, time, Chrome, Section};
+use crate::suppression::{RouteMutes, Statuses};
+
+/// Alerts shown at most; the counts above them cover every alert.
+pub const MAX_ALERTS: usize = 500;
+/// Open pages read at most.
+const MAX_PAGES: usize = 500;
+
+/// Severities in the order shown; any other value comes after them, by name.
+const SEVERITY_ORDER: [&str; 4] = ["critical", "error", "warning", "info"];
+
+fn severity_rank(severity: &str) -> (usize, String) {
+    (SEVERITY_ORDER.iter().position(|s| *s == severity).unwrap_or(SEVERITY_ORDER.len()), severity.to_string())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct NowQuery {
+    #[serde(default)]
+    filter: String,
+}
+
+/// One firing alert as shown.
+pub struct AlertLine {
+    pub name: String,
+    pub summary: String,
+    pub labels: Vec<(String, String)>,
+    pub since: String,
+    pub for_how_long: String,
+    /// What holds it back, each as a sentence; empty when it notifies.
+    pub held: Vec<String>,
+    pub silences: Vec<String>,
+    pub findings: Vec<FindingLine>,
+    pub runbook: Option<String>,
+}
+
+pub struct FindingLine {
+    pub rule: &'static str,
+    pub message: String,
+    pub fix: String,
+}
+
+pub struct SeverityBlock {
+    pub severity: String,
+    pub alerts: Vec<AlertLine>,
+}
+
+/// An open page as shown.
+pub struct PageLine {
+    pub id: String,
+    pub summary: String,
+    pub severity: String,
+    pub state: &'static str,
+    pub acknowledged: Option<String>,
+    pub unacknowledged_for: Option<String>,
+}
+
+pub struct TeamBlock {
+    pub team: String,
+    pub pages: Vec<PageLine>,
+    pub severities: Vec<SeverityBlock>,
+    pub firing: usize,
+    pub held: usize,
+}
+
+#[derive(Template)]
+#[template(path = "now.html")]
+struct NowPage {
+    chrome: Chrome,
+    filter: String,
+    problem: Option<String>,
+    teams: Vec<TeamBlock>,
+    firing: usize,
+    held: usize,
+    open_pages: usize,
+    unacknowledged: usize,
+    shown: usize,
+}
+
+/// Alerts and pages of one team, while they are gathered.
+#[derive(Default)]
+struct Gathered {
+    pages: Vec<PageLine>,
+    alerts: BTreeMap<(usize, String), Vec<(i64, AlertLine)>>,
+    firing: usize,
+    held: usize,
+}
+
+pub async fn show(visit: Visit, Query(q): Query<NowQuery>) -> Response {
+    if let Err(refused) = visit.require(Scope::Read) {
+        return refused;
+    }
+    let state = &visit.state;
+    let chrome = visit.chrome("Now", Section::Now);
+    let filter = match Matchers::parse(q.filter.trim()) {
+        Ok(m) => m,
+        Err(e) => {
+            let page = NowPage {
+                chrome,
+                filter: q.filter.clone(),
+                problem: Some(format!(
+                    "The filter is not valid: {e}. Write matchers as in the API, e.g. {{severity=\"critical\"}}."
+                )),
+                teams: Vec::new(),
+                firing: 0,
+                held: 0,
+                open_pages: 0,
+                unacknowledged: 0,
+                shown: 0,
+            };
+            return render(StatusCode::BAD_REQUEST, &page);
+        }
+    };
+    let config = state.config();
+    let now = state.now();
+    let mut teams: BTreeMap<String, Gathered> = BTreeMap::new();
+
+    let mut pages = Vec::new();
+    for open in [PageState::Triggered, PageState::Acknowledged] {
+        let filter = PageFilter { state: Some(open), limit: MAX_PAGES, ..PageFilter::default() };
+        match state.store().list_pages(&filter).await {
+            Ok(found) => pages.extend(found),
+            Err(e) => {
+                tracing::error!(error = %e, "reading open pages failed");
+                return visit.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the pages; try again.");
+            }
+        }
+    }
+    pages.sort_by_key(|p| std::cmp::Reverse(p.id));
+    let (mut open_pages, mut unacknowledged) = (0, 0);
+    for p in pages.into_iter().filter(|p| p.life.state != PageState::Resolved) {
+        open_pages += 1;
+        let l = &p.life;
+        let acknowledged = match (&l.acknowledged_by, l.acknowledged_at) {
+            (Some(by), Some(at)) if l.state == PageState::Acknowledged => {
+                Some(format!("by {by}, {} ago", ago(at, now)))
+            }
+            _ => None,
+        };
+        if acknowledged.is_none() {
+            unacknowledged += 1;
+        }
+        teams.entry(p.team.clone()).or_default().pages.push(PageLine {
+            id: crate::pages::display_id(p.id),
+            summary: p.summary.clone(),
+            severity: p.severity.clone(),
+            state: l.state.as_str(),
+            unacknowledged_for: acknowledged.is_none().then(|| ago(l.opened_at, now)),
+            acknowledged,
+        });
+    }
+
+    let snapshot = state.memory().snapshot();
+    let muted = crate::notices::muted_services(state, &config, now);
+    let route_mutes = RouteMutes::of(state, &config, &snapshot.route, now);
+    let statuses = Statuses::of(&snapshot, muted, now);
+    let (mut firing, mut held, mut shown) = (0, 0, 0);
+    for (_, alert) in &snapshot.alerts {
+        if alert.ends_at < now || !matches_alert_filter(&filter, &alert.labels) {
+            continue;
+        }
+        let routes = snapshot.route.matching(&alert.labels);
+        let team = routes.first().map_or_else(|| "(no route)".to_string(), |r| r.opts.receiver.clone());
+        let mut status = statuses.status(&alert.labels);
+        route_mutes.add_to(&mut status, &routes);
+        let gathered = teams.entry(team.clone()).or_default();
+        firing += 1;
+        gathered.firing += 1;
+        if status.is_suppressed() {
+            held += 1;
+            gathered.held += 1;
+        }
+        if shown >= MAX_ALERTS {
+            continue;
+        }
+        shown += 1;
+        let label = |name: &str| alert.labels.get(name).unwrap_or_default().to_string();
+        let annotation = |name: &str| alert.annotations.get(name).map(str::to_string);
+        let mut held_by = Vec::new();
+        if !status.inhibited_by.is_empty() {
+            held_by.push(format!("inhibited by {} alert(s)", status.inhibited_by.len()));
+        }
+        for m in &status.muted_by {
+            held_by.push(format!("muted by {m}"));
+        }
+        let message = Message::from_alert(&alert.labels, &alert.annotations, Some(&team));
+        let findings = config
+            .standard
+            .check(&message)
+            .into_iter()
+            .map(|f| FindingLine { rule: f.rule, message: f.message, fix: f.fix })
+            .collect();
+        let line = AlertLine {
+            name: label("alertname"),
+            summary: annotation("summary").unwrap_or_default(),
+            labels: alert
+                .labels
+                .iter()
+                .filter(|(k, _)| !matches!(*k, "alertname" | "severity"))
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            since: time(alert.starts_at),
+            for_how_long: ago(alert.starts_at, now),
+            held: held_by,
+            silences: status.silenced_by.clone(),
+            findings,
+            runbook: annotation("runbook_url").filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+        };
+        let severity = label("severity");
+        gathered.alerts.entry(severity_rank(&severity)).or_default().push((-alert.starts_at.timestamp_millis(), line));
+    }
+
+    let teams = teams
+        .into_iter()
+        .map(|(team, g)| TeamBlock {
+            team,
+            pages: g.pages,
+            firing: g.firing,
+            held: g.held,
+            severities: g
+                .alerts
+                .into_iter()
+                .map(|((_, severity), mut alerts)| {
+                    // Newest first.
+                    alerts.sort_by_key(|(key, _)| *key);
+                    SeverityBlock { severity, alerts: alerts.into_iter().map(|(_, a)| a).collect() }
+                })
+                .collect(),
+        })
+        .collect();
+    let page =
+        NowPage { chrome, filter: q.filter, problem: None, teams, firing, held, open_pages, unacknowledged, shown };
+    render(StatusCode::OK, &page)
+}
