@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod advisories;
+mod announcements;
 mod api;
 mod auth;
 mod calendars;
@@ -23,6 +24,7 @@ mod notices;
 mod outbox;
 mod pages;
 mod rate_limit;
+mod silences;
 mod state;
 mod suppression;
 mod web;

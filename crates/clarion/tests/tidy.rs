@@ -185,6 +185,40 @@ fn exposed_locks(files: &[Source]) -> Vec<String> {
         .collect()
 }
 
+/// The server writes no HTML in Rust: pages are askama templates (`crates/clarion-server/templates/`),
+/// which escape every value. A string literal opening a tag is markup by hand.
+fn hand_built_html(files: &[Source]) -> Vec<String> {
+    files
+        .iter()
+        .filter(|f| f.krate() == "clarion-server")
+        .flat_map(|f| {
+            f.code
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| {
+                    !l.trim_start().starts_with("//")
+                        && l.match_indices("\"<").any(|(i, _)| {
+                            l[i + 2..].chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
+                        })
+                })
+                .map(|(i, l)| format!("{}:{}: {}", f.path, i + 1, l.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The web pages change state only through the modules the API uses too (`pages`, `silences`,
+/// `announcements`, `feedback`, the outbox): no module of `web/` writes silences, pages, deliveries or
+/// calendars to the store itself (retrying a dead delivery is one store call, as in the API).
+fn web_store_writes(files: &[Source]) -> Vec<String> {
+    let writes = [".save_silences(", ".update_page(", ".open_pages(", ".enqueue(", ".put_calendar("];
+    files
+        .iter()
+        .filter(|f| f.path.starts_with("crates/clarion-server/src/web/"))
+        .flat_map(|f| writes.iter().flat_map(move |w| f.code_lines_with(w)))
+        .collect()
+}
+
 // --- the rules on the workspace -----------------------------------------------------------------------------
 
 fn assert_none(rule: &str, found: Vec<String>) {
@@ -280,6 +314,18 @@ fn planted(path: &str, text: &str) -> Vec<Source> {
 }
 
 #[test]
+fn markup_lives_in_templates() -> TestResult {
+    assert_none("HTML written by hand in clarion-server", hand_built_html(&sources()?));
+    Ok(())
+}
+
+#[test]
+fn web_pages_change_state_through_the_shared_modules() -> TestResult {
+    assert_none("store writes in web/", web_store_writes(&sources()?));
+    Ok(())
+}
+
+#[test]
 fn the_rules_catch_planted_violations() {
     let cases: Vec<(&str, Vec<String>)> = vec![
         ("no doc line", undocumented(&planted("crates/clarion-core/src/x.rs", "use std::fmt;\n"))),
@@ -331,6 +377,20 @@ fn the_rules_catch_planted_violations() {
             exposed_locks(&planted(
                 "crates/clarion-server/src/state.rs",
                 "//! x\npub struct S {\n    pub alerts: RwLock<u8>,\n}\n",
+            )),
+        ),
+        (
+            "HTML by hand",
+            hand_built_html(&planted(
+                "crates/clarion-server/src/web/x.rs",
+                "//! x\nfn f() -> String { format!(\"<p>{}</p>\", 1) }\n",
+            )),
+        ),
+        (
+            "a page writing to the store",
+            web_store_writes(&planted(
+                "crates/clarion-server/src/web/x.rs",
+                "//! x\nasync fn f(s: &S) { s.store().save_silences(&rows).await; }\n",
             )),
         ),
         (

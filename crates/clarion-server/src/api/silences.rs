@@ -4,22 +4,21 @@
 //! listing takes `active`, `pending` and `expired` (each `true` by default; `false` leaves that state out)
 //! besides `filter`.
 //!
-//! Changes are serialised (`AppState::silence_writes`): the plan is made from the silences in memory
-//! (`clarion_core::silence::plan_upsert`), committed to the store, and only then installed in memory.
+//! Changes go through `crate::silences`, as the pages' do: serialised, and committed to the store before
+//! memory changes.
 
 use axum::body::Body;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::Json;
-use clarion_core::silence::{
-    matches_filter, plan_upsert, sort_for_listing, Silence, SilenceDraft, SilenceError, SilenceState,
-};
+use clarion_core::silence::{matches_filter, sort_for_listing, Silence, SilenceDraft, SilenceState};
 use clarion_core::{MatchType, Matcher, Matchers, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use super::{decode_json, format_time, parse_time, query_pairs, read_body};
 use crate::auth::{Admin, Authorized, Read};
 use crate::error::AppError;
+use crate::silences::SilenceChangeError;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -102,10 +101,12 @@ fn gettable(s: &Silence, now: Timestamp) -> GettableSilence<'_> {
     }
 }
 
-fn silence_error(e: SilenceError) -> AppError {
+fn change_error(e: SilenceChangeError) -> AppError {
     match e {
-        SilenceError::NotFound(_) => AppError::NotFound(e.to_string()),
-        other => AppError::BadRequest(other.to_string()),
+        SilenceChangeError::NotFound => AppError::NotFound(e.to_string()),
+        SilenceChangeError::Expired => AppError::Conflict(e.to_string()),
+        SilenceChangeError::Invalid(e) => AppError::BadRequest(e.to_string()),
+        SilenceChangeError::Store(e) => e.into(),
     }
 }
 
@@ -155,14 +156,8 @@ pub async fn post(
 ) -> Result<Json<SilenceCreated>, AppError> {
     let bytes = read_body(&state, &headers, body).await?;
     let draft = decode(&bytes)?;
-    let _serialised = state.silence_writes().await;
-    let now = state.now();
-    let existing = draft.id.as_ref().and_then(|id| state.memory().silence(id));
-    let change =
-        plan_upsert(draft, existing.as_ref(), now, || uuid::Uuid::new_v4().to_string()).map_err(silence_error)?;
-    state.store().save_silences(&change.rows).await?;
-    state.memory().install_silences(change.rows, now);
-    Ok(Json(SilenceCreated { silence_id: change.id }))
+    let id = crate::silences::upsert(&state, draft).await.map_err(change_error)?;
+    Ok(Json(SilenceCreated { silence_id: id }))
 }
 
 /// `GET /api/v2/silences`: every silence whose matchers include each `filter`, active first.
@@ -220,12 +215,6 @@ pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, AppError> {
-    let _serialised = state.silence_writes().await;
-    let now = state.now();
-    let silence = state.memory().silence(&id).ok_or_else(|| AppError::NotFound("silence not found".into()))?;
-    if let Some(expired) = silence.expire(now) {
-        state.store().save_silences(std::slice::from_ref(&expired)).await?;
-        state.memory().install_silences(vec![expired], now);
-    }
+    crate::silences::expire(&state, &id).await.map_err(change_error)?;
     Ok(StatusCode::OK)
 }

@@ -336,3 +336,17 @@ pub async fn sign_out(visit: Visit, axum::Form(form): axum::Form<CsrfOnly>) -> R
     response.headers_mut().insert(header::SET_COOKIE, removal(&visit.state));
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn sign_in_returns_only_to_clarions_own_pages() {
+        assert_eq!(safe_next(Some("/ui/silences?x=1")), "/ui/silences?x=1");
+        for elsewhere in ["https://evil.example/", "//evil.example/ui/", "/api/v2/status", "/ui\\..\\x", "", "ui/"] {
+            assert_eq!(safe_next(Some(elsewhere)), "/ui/", "{elsewhere:?}");
+        }
+        assert_eq!(safe_next(None), "/ui/");
+    }
+}

@@ -1,0 +1,95 @@
+//! Sending an announcement: the one place it happens, for the API (`POST /api/v1/announcements`) and the
+//! web pages (`POST /ui/announcements`) alike.
+//!
+//! The rule: **an announcement is checked — its deadline still ahead, its audience, the communication
+//! standard (`clarion_core::announcement::accept`) — before anything is stored**; one that falls short is
+//! refused with every finding and nothing is opened or sent. Accepted, it opens one page per addressed
+//! team (acknowledging it means the team has read the announcement), and its deliveries — one per channel
+//! of every addressed team, each naming that team's page — are committed through the outbox.
+
+use clarion_core::announcement::{accept, refuse_past_deadline, AnnouncementDraft, AnnouncementError};
+use clarion_core::notification::Notification;
+use clarion_core::standard::Finding;
+use clarion_store::{PageRow, StoreError};
+
+use crate::outbox::{self, keys, Envelope, OutboxError};
+use crate::pages;
+use crate::state::AppState;
+
+/// Why an announcement was not sent. Nothing was stored for the first three.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// Its deadline has passed.
+    #[error("{0}")]
+    PastDeadline(String),
+    /// It falls short of the communication standard: every finding.
+    #[error("{}", AnnouncementError::FallsShort(.0.clone()))]
+    FallsShort(Vec<Finding>),
+    /// No or an unknown audience, both `teams` and `everyone`, a deadline that is not a date.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+/// What sending did.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    /// The announcement's id (its pages' group key is `announcement/{id}`).
+    pub id: String,
+    /// The teams addressed, in order.
+    pub teams: Vec<String>,
+    /// One page per addressed team, in the order of `teams`.
+    pub pages: Vec<PageRow>,
+    /// Deliveries committed: one per channel of every addressed team.
+    pub deliveries: usize,
+    /// Addressed teams with no channel: they see the announcement only on its page.
+    pub teams_without_channels: Vec<String>,
+}
+
+/// Checks `draft` and, accepted, opens its pages and commits its deliveries (see the module
+/// documentation).
+pub async fn send(state: &AppState, draft: AnnouncementDraft) -> Result<Sent, SendError> {
+    let config = state.config();
+    let id = uuid::Uuid::new_v4().to_string();
+    let now = state.now();
+    // A person's deadline must still be ahead (Clarion's own notices may name a start that has passed).
+    refuse_past_deadline(&draft, now).map_err(|e| SendError::PastDeadline(e.to_string()))?;
+    let accepted = match accept(&draft, &config.team_names(), &config.standard, &id, &state.external_url(), now) {
+        Ok(accepted) => accepted,
+        Err(AnnouncementError::FallsShort(findings)) => return Err(SendError::FallsShort(findings)),
+        Err(other) => return Err(SendError::Invalid(other.to_string())),
+    };
+    // Each addressed team gets a page: it acknowledges having read the announcement.
+    let teams: Vec<(String, String)> = accepted.iter().map(|a| (a.team.clone(), a.title.clone())).collect();
+    let opened = pages::open_for_announcement(state, &id, &teams, now).await?;
+    let mut envelopes = Vec::new();
+    let mut without_channels = Vec::new();
+    for (a, page) in accepted.iter().zip(&opened) {
+        let Some(team) = config.team(&a.team) else { continue };
+        if team.channels.is_empty() {
+            without_channels.push(team.name.clone());
+        }
+        for channel in &team.channels {
+            let mut announcement = a.clone();
+            announcement.page = Some(pages::page_ref(state, &config, page, channel, now));
+            envelopes.push(Envelope {
+                channel: channel.clone(),
+                idempotency_key: keys::announcement(&id, &team.name, channel),
+                reason: "announcement".into(),
+                notification: Notification::Announcement(announcement),
+            });
+        }
+    }
+    let sent = state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
+    tracing::info!(announcement = %id, teams = accepted.len(), deliveries = sent.stored, "announcement accepted");
+    Ok(Sent {
+        id,
+        teams: accepted.into_iter().map(|a| a.team).collect(),
+        pages: opened,
+        deliveries: envelopes.len(),
+        teams_without_channels: without_channels,
+    })
+}
