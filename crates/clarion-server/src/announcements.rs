@@ -49,19 +49,38 @@ pub struct Sent {
     pub teams_without_channels: Vec<String>,
 }
 
+/// The decision on `draft` as announcement `id` at `now`: one accepted announcement per addressed team,
+/// or why it cannot be sent. Stores and sends nothing.
+fn decide(
+    state: &AppState,
+    config: &clarion_config::Config,
+    draft: &AnnouncementDraft,
+    id: &str,
+    now: clarion_core::Timestamp,
+) -> Result<Vec<clarion_core::notification::Announcement>, SendError> {
+    // A person's deadline must still be ahead (Clarion's own notices may name a start that has passed).
+    refuse_past_deadline(draft, now).map_err(|e| SendError::PastDeadline(e.to_string()))?;
+    match accept(draft, &config.team_names(), &config.standard, id, &state.external_url(), now) {
+        Ok(accepted) => Ok(accepted),
+        Err(AnnouncementError::FallsShort(findings)) => Err(SendError::FallsShort(findings)),
+        Err(other) => Err(SendError::Invalid(other.to_string())),
+    }
+}
+
+/// Whether `draft` would be sent now, and to which teams: the same checks as [`send`], without storing
+/// or sending anything (the pages' "Check" button).
+pub fn check(state: &AppState, draft: &AnnouncementDraft) -> Result<Vec<String>, SendError> {
+    let accepted = decide(state, &state.config(), draft, "check", state.now())?;
+    Ok(accepted.into_iter().map(|a| a.team).collect())
+}
+
 /// Checks `draft` and, accepted, opens its pages and commits its deliveries (see the module
 /// documentation).
 pub async fn send(state: &AppState, draft: AnnouncementDraft) -> Result<Sent, SendError> {
     let config = state.config();
     let id = uuid::Uuid::new_v4().to_string();
     let now = state.now();
-    // A person's deadline must still be ahead (Clarion's own notices may name a start that has passed).
-    refuse_past_deadline(&draft, now).map_err(|e| SendError::PastDeadline(e.to_string()))?;
-    let accepted = match accept(&draft, &config.team_names(), &config.standard, &id, &state.external_url(), now) {
-        Ok(accepted) => accepted,
-        Err(AnnouncementError::FallsShort(findings)) => return Err(SendError::FallsShort(findings)),
-        Err(other) => return Err(SendError::Invalid(other.to_string())),
-    };
+    let accepted = decide(state, &config, &draft, &id, now)?;
     // Each addressed team gets a page: it acknowledges having read the announcement.
     let teams: Vec<(String, String)> = accepted.iter().map(|a| (a.team.clone(), a.title.clone())).collect();
     let opened = pages::open_for_announcement(state, &id, &teams, now).await?;

@@ -53,12 +53,15 @@ pub struct Filled {
 
 impl Filled {
     /// The fields of a posted form (`teams` repeated, one per checked box); `csrf` is returned apart.
-    fn parse(pairs: Vec<(String, String)>) -> (Filled, String) {
+    /// The form, its CSRF token, and whether it asks only to be checked (the "Check" button).
+    fn parse(pairs: Vec<(String, String)>) -> (Filled, String, bool) {
         let mut filled = Filled::default();
         let mut csrf = String::new();
+        let mut check_only = false;
         for (key, value) in pairs {
             match key.as_str() {
                 "csrf" => csrf = value,
+                "intent" => check_only = value == "check",
                 "title" => filled.title = value,
                 "what_changes" => filled.what_changes = value,
                 "why" => filled.why = value,
@@ -72,7 +75,7 @@ impl Filled {
                 _ => {}
             }
         }
-        (filled, csrf)
+        (filled, csrf, check_only)
     }
 
     fn draft(&self) -> AnnouncementDraft {
@@ -135,6 +138,8 @@ struct ListPage {
     severities: Vec<SeverityOption>,
     /// Why it was not sent, when that is not the standard's findings.
     problem: Option<String>,
+    /// "Check" found nothing: the teams it would go to.
+    ready: Option<String>,
     findings: Vec<FindingLine>,
     recent: Vec<Recent>,
     /// The list could not be read.
@@ -183,6 +188,18 @@ async fn list_page(
     problem: Option<String>,
     findings: Vec<FindingLine>,
 ) -> Response {
+    list_page_ready(visit, status, form, problem, findings, None).await
+}
+
+/// [`list_page`], saying the form meets the standard and would go to `ready`.
+async fn list_page_ready(
+    visit: &Visit,
+    status: StatusCode,
+    form: Filled,
+    problem: Option<String>,
+    findings: Vec<FindingLine>,
+    ready: Option<String>,
+) -> Response {
     let state = &visit.state;
     let config = state.config();
     let filter = PageFilter { kind: Some("announcement".into()), limit: MAX_PAGES, ..PageFilter::default() };
@@ -209,6 +226,7 @@ async fn list_page(
         teams,
         severities,
         problem,
+        ready,
         findings,
         recent,
         recent_problem,
@@ -234,11 +252,22 @@ pub async fn send(visit: Visit, headers: HeaderMap, body: Body) -> Response {
     };
     // A body that is not a form carries no CSRF token, and is refused as such.
     let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).unwrap_or_default();
-    let (form, csrf) = Filled::parse(pairs);
+    let (form, csrf, check_only) = Filled::parse(pairs);
     if let Err(refused) = visit.may_post(&csrf, Scope::Announce) {
         return refused;
     }
-    match sending::send(&visit.state, form.draft()).await {
+    let outcome = if check_only {
+        match sending::check(&visit.state, &form.draft()) {
+            Ok(teams) => {
+                let ready = teams.join(", ");
+                return list_page_ready(&visit, StatusCode::OK, form, None, Vec::new(), Some(ready)).await;
+            }
+            Err(e) => Err(e),
+        }
+    } else {
+        sending::send(&visit.state, form.draft()).await
+    };
+    match outcome {
         Ok(sent) => Redirect::to(&format!("/ui/announcements/{}?note=sent", encode(&sent.id))).into_response(),
         Err(SendError::FallsShort(findings)) => {
             let findings = findings.iter().map(finding_line).collect();
@@ -372,11 +401,12 @@ mod tests {
     #[test]
     fn a_posted_form_keeps_every_checked_team_and_its_csrf_apart() {
         let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(
-            b"csrf=abc&title=Keys+rotate&teams=ops&teams=payments&teams=&everyone=true&severity=warning",
+            b"csrf=abc&title=Keys+rotate&teams=ops&teams=payments&teams=&everyone=true&severity=warning&intent=send",
         )
         .unwrap_or_default();
-        let (form, csrf) = Filled::parse(pairs);
+        let (form, csrf, check_only) = Filled::parse(pairs);
         assert_eq!(csrf, "abc");
+        assert!(!check_only, "the send button sends");
         assert_eq!(form.teams, ["ops", "payments"]);
         assert!(form.everyone);
         let draft = form.draft();
