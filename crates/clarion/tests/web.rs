@@ -1,10 +1,11 @@
 //! The web pages of docs/web.md, end to end with the built binary: a real browser (Debian's Chromium,
 //! driven by `tests/browser/pages.mjs` through playwright-core) signs in, opens every page with real data,
-//! acknowledges a page, creates and expires a silence and sends an announcement that is first refused, and
-//! the API then shows each of those changes made, by the signed-in token; a GET of any page or form address
-//! changes nothing; a form posted without the session's CSRF token, or with another session's, is refused
-//! with 403 and changes nothing; a session without the scope sees the pages but its forms are refused; the
-//! session cookie is `HttpOnly` and `SameSite=Strict`, and a wrong token signs nobody in.
+//! acknowledges a page, creates and expires a silence, and sends an announcement that is first refused,
+//! then checked (which sends nothing); the API then shows each change made, by the signed-in token. A GET
+//! of any page or form address changes nothing; a form posted without the session's CSRF token, or with
+//! another session's, is refused with 403 and changes nothing; a session without the scope sees the pages
+//! but its forms are refused; the session cookie is `HttpOnly` and `SameSite=Strict`, and a wrong token
+//! signs nobody in.
 //!
 //! The browser test needs Node, Chromium and `tests/browser/node_modules/playwright-core`; `scripts/test`
 //! installs them. Its screenshots land in `target/browser-artifacts/`.
@@ -38,6 +39,8 @@ const SILENCE_COMMENT: &str = "Disk swap on db1, browser test";
 const DEAD_CHANNEL: &str = "payments-ledger";
 const PLANNED_EVENT: &str = "Checkout database upgrade";
 const ANNOUNCE_TEAM: &str = "payments";
+/// The feedback the browser gives with the keyboard alone.
+const FEEDBACK_COMMENT: &str = "Given with the keyboard";
 
 fn hash(token: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -447,6 +450,21 @@ fn forms_of(w: &World) -> Vec<(&'static str, String, Vec<(&'static str, String)>
                 ("deadline", field("deadline")),
                 ("owner", field("owner")),
                 ("teams", ANNOUNCE_TEAM.into()),
+                ("intent", "send".into()),
+            ],
+        ),
+        (
+            "check an announcement",
+            "/ui/announcements".into(),
+            vec![
+                ("title", field("title")),
+                ("why", field("why")),
+                ("impact", field("impact")),
+                ("action", field("action")),
+                ("deadline", field("deadline")),
+                ("owner", field("owner")),
+                ("teams", ANNOUNCE_TEAM.into()),
+                ("intent", "check".into()),
             ],
         ),
         ("retry a delivery", format!("/ui/deliveries/{}/retry", w.dead), vec![]),
@@ -513,6 +531,7 @@ fn browser_walks_every_page() -> TestResult {
         .env("ANNOUNCE_TEAM", ANNOUNCE_TEAM)
         .env("DEAD_CHANNEL", DEAD_CHANNEL)
         .env("CALENDAR_EVENT", PLANNED_EVENT)
+        .env("FEEDBACK_COMMENT", FEEDBACK_COMMENT)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -544,6 +563,17 @@ fn browser_walks_every_page() -> TestResult {
         (Some("acknowledged"), Some(ADMIN_NAME)),
         "{page}"
     );
+    // The feedback given with the keyboard is on the page's timeline, as the token's.
+    let feedback = page["timeline"]
+        .as_array()
+        .and_then(|t| t.iter().find(|e| e["event"] == "feedback"))
+        .ok_or_else(|| format!("no feedback on the timeline: {page}"))?;
+    assert_eq!(feedback["actor"], ADMIN_NAME, "{feedback}");
+    assert_eq!(feedback["via"], "web", "{feedback}");
+    assert!(
+        feedback["detail"].as_str().is_some_and(|d| d.starts_with("useful") && d.contains(FEEDBACK_COMMENT)),
+        "{feedback}"
+    );
     // The silence exists and has expired.
     let silences = api_json(&w.server, "/api/v2/silences")?;
     let ours: Vec<&Value> =
@@ -557,7 +587,7 @@ fn browser_walks_every_page() -> TestResult {
         "{}",
         ours[0]
     );
-    // One announcement was sent (the refused one opened nothing): its pages, for its one team.
+    // One announcement was sent (the refused and the checked ones opened nothing): its pages, for its one team.
     let pages = api_json(&w.server, "/api/v1/pages?limit=10000")?;
     let announced: Vec<&Value> =
         pages.as_array().ok_or("pages")?.iter().filter(|p| p["kind"] == "announcement").collect();

@@ -1,7 +1,7 @@
 // Walks Clarion's web pages (docs/web.md) in a real browser — Debian's Chromium driven by playwright-core —
 // the way a person would: signs in, opens every page of the table with real data, acknowledges a page,
 // previews, creates and expires a silence, and sends an announcement that is first refused for falling
-// short of the communication standard. Fields are found by their label and buttons by their name, so the
+// short of the communication standard, then checked (which sends nothing), then sent. Fields are found by their label and buttons by their name, so the
 // walk doubles as a check that every field has a label and every button a name.
 //
 // crates/clarion/tests/web.rs (`browser_walks_every_page`) starts the server, seeds it and runs this
@@ -19,13 +19,22 @@
 //   ANNOUNCE_TEAM     the team to address the announcement to (required)
 //   DEAD_CHANNEL      a channel with a dead delivery, expected on the Deliveries page (optional)
 //   CALENDAR_EVENT    the summary of a planned event, expected on the Calendar page (optional)
+//   FEEDBACK_COMMENT  the comment given with the keyboard on the page's timeline (default: below)
 //   CHROMIUM          the browser (default: /usr/bin/chromium); browsers are never downloaded
 //
 // Exits 0 when every step passed; otherwise 1 with the step, what was expected and what the page showed.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+
+// axe-core, the accessibility engine (pinned in package-lock.json), checks the page every step ends on
+// against WCAG 2.1 A and AA (labels, names, headings, contrast, landmarks, language); any violation fails
+// the step. It is evaluated through the DevTools protocol, which the pages' Content-Security-Policy (no
+// scripts at all) does not govern, so the pages are checked as they are served.
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+const WCAG = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'];
 
 // What the pages are expected to say, from docs/web.md; adjust here when the wording changes.
 const HEADINGS = {
@@ -60,6 +69,7 @@ const BUTTONS = {
   createSilence: 'Create silence',
   expire: 'Expire',
   sendAnnouncement: 'Send announcement',
+  check: 'Check',
   retry: 'Retry',
 };
 const TEXT = {
@@ -68,6 +78,7 @@ const TEXT = {
   expired: /expired/i,
   fallsShort: /falls short/i,
   sent: /\bsent\b/i,
+  wouldSend: /would/i,
   notAcknowledged: /not (yet )?acknowledged|unacknowledged/i,
 };
 
@@ -91,6 +102,7 @@ const SILENCE_COMMENT = env('SILENCE_COMMENT', 'Disk swap on db1, browser test')
 const ANNOUNCE_TEAM = env('ANNOUNCE_TEAM');
 const DEAD_CHANNEL = env('DEAD_CHANNEL', '');
 const CALENDAR_EVENT = env('CALENDAR_EVENT', '');
+const FEEDBACK_COMMENT = env('FEEDBACK_COMMENT', 'Given with the keyboard');
 const TIMEOUT = 5000;
 
 mkdirSync(ARTIFACTS, { recursive: true });
@@ -142,9 +154,39 @@ async function step(name, fn) {
     await browser.close();
     process.exit(1);
   }
+  const violations = await accessibilityViolations(shot);
+  if (violations.length > 0) {
+    await shot.screenshot({ path: join(ARTIFACTS, `${file}-FAILED.png`), fullPage: true }).catch(() => {});
+    console.error(`FAILED step ${file}: ${shot.url()} breaks WCAG 2.1 AA (axe-core):\n${violations.join('\n')}`);
+    await browser.close();
+    process.exit(1);
+  }
   await shot.screenshot({ path: join(ARTIFACTS, `${file}.png`), fullPage: true });
   if (shot !== page) await shot.context().close();
-  console.log(`ok ${file} (${Date.now() - started} ms)`);
+  expect(checkedRules > 0, 'axe-core applied no rule to the page');
+  console.log(`ok ${file} (${Date.now() - started} ms; axe-core: ${checkedRules} rules applied, no violation)`);
+}
+
+// How many axe rules applied to the last page checked (printed with each step, so a check that ran no
+// rule shows).
+let checkedRules = 0;
+
+// axe-core's WCAG 2.1 A/AA violations of the page `p` shows, one line per rule with its first nodes.
+async function accessibilityViolations(p) {
+  if (!(await p.evaluate(() => typeof window.axe === 'object'))) await p.evaluate(AXE);
+  const result = await p.evaluate(
+    (tags) => window.axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] }),
+    WCAG,
+  );
+  checkedRules = result.passes.length + result.violations.length + result.incomplete.length;
+  return result.violations.map(
+    (v) =>
+      `  ${v.id} (${v.impact}): ${v.help}\n` +
+      v.nodes
+        .slice(0, 3)
+        .map((n) => `    ${n.target.join(' ')}: ${n.failureSummary?.split('\n').slice(0, 2).join(' ')}`)
+        .join('\n'),
+  );
 }
 
 function expect(condition, message) {
@@ -284,7 +326,7 @@ await step('now-phone', async () => {
   try {
     await open('/ui/', HEADINGS.now, small);
     const overflow = (await small.evaluate(() => document.documentElement.scrollWidth)) - 390;
-    if (overflow > 0) console.log(`note: the Now page at 390 px wide scrolls sideways by ${overflow} px`);
+    expect(overflow <= 0, `the Now page at 390 px wide scrolls sideways by ${overflow} px`);
   } catch (e) {
     e.page = small;
     throw e;
@@ -301,6 +343,20 @@ await step('page-acknowledged', async () => {
   const status = await submit(await button(BUTTONS.acknowledge));
   expect(status !== null && status < 400, `acknowledging: expected success, got ${status}`);
   await expectText(TEXT.acknowledged, 'after acknowledging');
+});
+
+// Feedback with the keyboard only: type a comment, Tab to the first verdict button, press Enter.
+await step('feedback-by-keyboard', async () => {
+  const comment = page.getByLabel(/^comment/i);
+  await comment.focus();
+  await page.keyboard.type(FEEDBACK_COMMENT);
+  await page.keyboard.press('Tab');
+  const focused = await page.evaluate(() => document.activeElement?.textContent?.trim() ?? '');
+  expect(/useful/i.test(focused), `Tab from the comment should reach the first verdict button, it reached ${JSON.stringify(focused)}`);
+  const [response] = await Promise.all([page.waitForNavigation(), page.keyboard.press('Enter')]);
+  lastStatus = response?.status() ?? null;
+  expect(lastStatus === 200, `feedback by keyboard: expected 200 after the redirect, got ${lastStatus}`);
+  await expectText(/feedback is recorded/i, 'after giving feedback');
 });
 
 await step('silences', async () => {
@@ -334,7 +390,16 @@ await step('silence-created', async () => {
   expect(TEXT.active.test(text), `the new silence should be listed as active; its entry says: ${text}`);
 });
 
+// Now, answered: the page acknowledged (by whom, since when) and the silenced alert held back. This is
+// the screenshot of the README (docs/screenshots/now.png is a copy of it).
+await step('now-answered', async () => {
+  await open('/ui/', HEADINGS.now);
+  await expectText(/acknowledged by/i, 'the Now page after acknowledging');
+  await expectText(/silenced by/i, 'the Now page while the silence is active');
+});
+
 await step('silence-expired', async () => {
+  await open('/ui/silences', HEADINGS.silences);
   const row = await silenceRow();
   const status = await submit(await button(BUTTONS.expire, row));
   expect(status !== null && status < 400, `expiring: expected success, got ${status}`);
@@ -391,8 +456,9 @@ await step('announcement-refused', async () => {
 const deadline = new Date(Date.now() + 10 * 24 * 3600 * 1000).toISOString().slice(0, 10);
 const announcementTitle = 'Checkout database moves to the new cluster';
 
-await step('announcement-sent', async () => {
-  // The refused form may come back filled in (or not); every field is filled again.
+// Fills every field of the announcement form with a clear announcement to ANNOUNCE_TEAM.
+async function fillAnnouncement() {
+  // The form may come back filled in (or not) after an answer; every field is filled again.
   if ((await page.getByLabel(LABELS.title).count()) === 0) await open('/ui/announcements', HEADINGS.announcements);
   await (await field(LABELS.title)).fill(announcementTitle);
   await (await field(LABELS.whatChanges)).fill('The primary moves to pg-17; the old host is retired');
@@ -403,6 +469,21 @@ await step('announcement-sent', async () => {
   await (await field(LABELS.owner)).fill('platform-team');
   const box = page.getByRole('checkbox', { name: ANNOUNCE_TEAM, exact: true });
   if ((await box.count()) === 0 || !(await box.first().isChecked())) await pickTeam(ANNOUNCE_TEAM);
+}
+
+await step('announcement-checked', async () => {
+  await fillAnnouncement();
+  const status = await submit(await button(BUTTONS.check));
+  expect(status === 200, `checking a clear announcement: expected 200, got ${status}`);
+  const statuses = (await page.getByRole('status').allInnerTexts()).join(' | ');
+  expect(
+    TEXT.wouldSend.test(statuses) && statuses.includes(ANNOUNCE_TEAM),
+    `checking a clear announcement: expected a status saying it would go to ${ANNOUNCE_TEAM} (${TEXT.wouldSend}); status: ${statuses}`,
+  );
+});
+
+await step('announcement-sent', async () => {
+  await fillAnnouncement();
   const status = await submit(await button(BUTTONS.sendAnnouncement));
   expect(status !== null && status < 400, `a clear announcement: expected it sent, got ${status}`);
   const headings = (await page.getByRole('heading').allInnerTexts()).join(' | ');
