@@ -492,6 +492,16 @@ fn escalation_mistakes_are_located_and_explained() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// A link or a session that ends as it is made is a mistake, named with its line.
+#[test]
+fn zero_link_and_session_lifetimes_are_refused() {
+    for key in ["ack_link_ttl", "session_ttl"] {
+        let e = error(&format!("teams: [{{name: ops}}]\nroute: {{receiver: ops}}\nauth:\n  {key}: 0s\n"));
+        assert_eq!((e.line, e.field.as_str()), (Some(4), format!("auth.{key}").as_str()), "{e}");
+        assert!(e.message.contains("cannot be zero"), "{e}");
+    }
+}
+
 /// Regression: with no `auth:` section the derived default made acknowledgement links expire at once.
 #[test]
 fn defaults_are_the_same_with_and_without_their_section() -> Result<(), ConfigError> {
@@ -499,6 +509,8 @@ fn defaults_are_the_same_with_and_without_their_section() -> Result<(), ConfigEr
     let with = parse("teams: [{name: ops}]\nroute: {receiver: ops}\nauth: {}\n")?;
     assert_eq!(without.file.auth.ack_link_ttl, with.file.auth.ack_link_ttl);
     assert_eq!(without.file.auth.ack_link_ttl.0, std::time::Duration::from_secs(7 * 24 * 3600));
+    assert_eq!(without.file.auth.session_ttl, with.file.auth.session_ttl);
+    assert_eq!(without.file.auth.session_ttl.0, std::time::Duration::from_secs(12 * 3600));
     let delivery = parse("teams: [{name: ops}]\nroute: {receiver: ops}\ndelivery: {}\n")?;
     assert_eq!(without.file.delivery.max_attempts, delivery.file.delivery.max_attempts);
     assert_eq!(without.file.delivery.concurrency, delivery.file.delivery.concurrency);

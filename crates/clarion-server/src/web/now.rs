@@ -3,25 +3,29 @@
 //! severity, each with what holds it back (silence, inhibition, planned event, time interval) and its
 //! communication-standard findings. `?filter=` takes matchers as the API's `filter` does.
 //!
-//! Read from a lock-free memory snapshot and one store read of open pages; at most [`MAX_ALERTS`] alerts
-//! are shown (the counts cover all of them), so a million alerts never make a million-row page.
+//! Read from a lock-free memory snapshot (on a blocking thread: it is CPU work) and one store read of open
+//! pages per state; at most [`MAX_ALERTS`] alerts are shown — the most severe, then the newest — and the
+//! counts cover all of them, so a million alerts never make a million-row page.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BinaryHeap};
 
 use askama::Template;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::Response;
+use clarion_config::Config;
 use clarion_config::Scope;
-use clarion_core::alerts::matches_alert_filter;
+use clarion_core::alert::Alert;
+use clarion_core::alerts::{matches_alert_filter, AlertStatus};
 use clarion_core::page::PageState;
 use clarion_core::standard::Message;
-use clarion_core::Matchers;
+use clarion_core::{Matchers, Timestamp};
 use clarion_store::PageFilter;
 use serde::Deserialize;
 
 use super::session::Visit;
 use super::{ago, render, time, Chrome, Section};
+use crate::state::AppState;
 use crate::suppression::{RouteMutes, Statuses};
 
 /// Alerts shown at most; the counts above them cover every alert.
@@ -99,6 +103,103 @@ struct NowPage {
     shown: usize,
 }
 
+/// The firing alerts of one team: counts of all, lines of those shown.
+#[derive(Default)]
+struct TeamAlerts {
+    alerts: BTreeMap<(usize, String), Vec<(i64, AlertLine)>>,
+    firing: usize,
+    held: usize,
+}
+
+/// The firing alerts matching `filter` per team — counted all, and the [`MAX_ALERTS`] most important
+/// (by severity, then the newest) as lines — with the totals: firing, held back, shown.
+fn firing_alerts(
+    state: &AppState,
+    config: &Config,
+    filter: &Matchers,
+    now: Timestamp,
+) -> (BTreeMap<String, TeamAlerts>, usize, usize, usize) {
+    let snapshot = state.memory().snapshot();
+    let muted = crate::notices::muted_services(state, config, now);
+    let route_mutes = RouteMutes::of(state, config, &snapshot.route, now);
+    let statuses = Statuses::of(&snapshot, muted, now);
+    let team_of = |routes: &[&clarion_core::route::Route]| {
+        routes.first().map_or_else(|| "(no route)".to_string(), |r| r.opts.receiver.clone())
+    };
+    let mut teams: BTreeMap<String, TeamAlerts> = BTreeMap::new();
+    let (mut firing, mut held) = (0, 0);
+    // The most important alerts so far, the least important on top: (severity rank, newest first, index).
+    let mut chosen: BinaryHeap<((usize, String), std::cmp::Reverse<i64>, usize)> = BinaryHeap::new();
+    for (i, (_, alert)) in snapshot.alerts.iter().enumerate() {
+        if alert.ends_at < now || !matches_alert_filter(filter, &alert.labels) {
+            continue;
+        }
+        let routes = snapshot.route.matching(&alert.labels);
+        let mut status = statuses.status(&alert.labels);
+        route_mutes.add_to(&mut status, &routes);
+        let counts = teams.entry(team_of(&routes)).or_default();
+        firing += 1;
+        counts.firing += 1;
+        if status.is_suppressed() {
+            held += 1;
+            counts.held += 1;
+        }
+        let severity = alert.labels.get("severity").unwrap_or_default();
+        chosen.push((severity_rank(severity), std::cmp::Reverse(alert.starts_at.timestamp_millis()), i));
+        if chosen.len() > MAX_ALERTS {
+            chosen.pop();
+        }
+    }
+    let shown = chosen.len();
+    for (rank, _, i) in chosen {
+        let alert = &snapshot.alerts[i].1;
+        let routes = snapshot.route.matching(&alert.labels);
+        let team = team_of(&routes);
+        let mut status = statuses.status(&alert.labels);
+        route_mutes.add_to(&mut status, &routes);
+        let line = alert_line(config, alert, &status, &team, now);
+        let lines = teams.entry(team).or_default().alerts.entry(rank).or_default();
+        lines.push((-alert.starts_at.timestamp_millis(), line));
+    }
+    (teams, firing, held, shown)
+}
+
+/// One alert as shown: what holds it back and its findings under the standard.
+fn alert_line(config: &Config, alert: &Alert, status: &AlertStatus, team: &str, now: Timestamp) -> AlertLine {
+    let label = |name: &str| alert.labels.get(name).unwrap_or_default().to_string();
+    let annotation = |name: &str| alert.annotations.get(name).map(str::to_string);
+    let mut held_by = Vec::new();
+    if !status.inhibited_by.is_empty() {
+        held_by.push(format!("inhibited by {} alert(s)", status.inhibited_by.len()));
+    }
+    for m in &status.muted_by {
+        held_by.push(format!("muted by {m}"));
+    }
+    let message = Message::from_alert(&alert.labels, &alert.annotations, Some(team));
+    let findings = config
+        .standard
+        .check(&message)
+        .into_iter()
+        .map(|f| FindingLine { rule: f.rule, message: f.message, fix: f.fix })
+        .collect();
+    AlertLine {
+        name: label("alertname"),
+        summary: annotation("summary").unwrap_or_default(),
+        labels: alert
+            .labels
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "alertname" | "severity"))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        since: time(alert.starts_at),
+        for_how_long: ago(alert.starts_at, now),
+        held: held_by,
+        silences: status.silenced_by.clone(),
+        findings,
+        runbook: annotation("runbook_url").filter(|u| u.starts_with("https://") || u.starts_with("http://")),
+    }
+}
+
 /// Alerts and pages of one team, while they are gathered.
 #[derive(Default)]
 struct Gathered {
@@ -172,64 +273,23 @@ pub async fn show(visit: Visit, Query(q): Query<NowQuery>) -> Response {
         });
     }
 
-    let snapshot = state.memory().snapshot();
-    let muted = crate::notices::muted_services(state, &config, now);
-    let route_mutes = RouteMutes::of(state, &config, &snapshot.route, now);
-    let statuses = Statuses::of(&snapshot, muted, now);
-    let (mut firing, mut held, mut shown) = (0, 0, 0);
-    for (_, alert) in &snapshot.alerts {
-        if alert.ends_at < now || !matches_alert_filter(&filter, &alert.labels) {
-            continue;
+    // Reading every alert of memory is CPU work (a million alerts take a while): off the async workers.
+    let (alerts, firing, held, shown) = {
+        let (state, config) = (state.clone(), config.clone());
+        match tokio::task::spawn_blocking(move || firing_alerts(&state, &config, &filter, now)).await {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "reading the firing alerts failed");
+                return visit
+                    .refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the alerts; try again.");
+            }
         }
-        let routes = snapshot.route.matching(&alert.labels);
-        let team = routes.first().map_or_else(|| "(no route)".to_string(), |r| r.opts.receiver.clone());
-        let mut status = statuses.status(&alert.labels);
-        route_mutes.add_to(&mut status, &routes);
-        let gathered = teams.entry(team.clone()).or_default();
-        firing += 1;
-        gathered.firing += 1;
-        if status.is_suppressed() {
-            held += 1;
-            gathered.held += 1;
-        }
-        if shown >= MAX_ALERTS {
-            continue;
-        }
-        shown += 1;
-        let label = |name: &str| alert.labels.get(name).unwrap_or_default().to_string();
-        let annotation = |name: &str| alert.annotations.get(name).map(str::to_string);
-        let mut held_by = Vec::new();
-        if !status.inhibited_by.is_empty() {
-            held_by.push(format!("inhibited by {} alert(s)", status.inhibited_by.len()));
-        }
-        for m in &status.muted_by {
-            held_by.push(format!("muted by {m}"));
-        }
-        let message = Message::from_alert(&alert.labels, &alert.annotations, Some(&team));
-        let findings = config
-            .standard
-            .check(&message)
-            .into_iter()
-            .map(|f| FindingLine { rule: f.rule, message: f.message, fix: f.fix })
-            .collect();
-        let line = AlertLine {
-            name: label("alertname"),
-            summary: annotation("summary").unwrap_or_default(),
-            labels: alert
-                .labels
-                .iter()
-                .filter(|(k, _)| !matches!(*k, "alertname" | "severity"))
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            since: time(alert.starts_at),
-            for_how_long: ago(alert.starts_at, now),
-            held: held_by,
-            silences: status.silenced_by.clone(),
-            findings,
-            runbook: annotation("runbook_url").filter(|u| u.starts_with("https://") || u.starts_with("http://")),
-        };
-        let severity = label("severity");
-        gathered.alerts.entry(severity_rank(&severity)).or_default().push((-alert.starts_at.timestamp_millis(), line));
+    };
+    for (team, found) in alerts {
+        let gathered = teams.entry(team).or_default();
+        gathered.firing = found.firing;
+        gathered.held = found.held;
+        gathered.alerts = found.alerts;
     }
 
     let teams = teams
