@@ -93,7 +93,7 @@ auth:
 /// A seeded server: firing alerts across teams, an open page with an escalation policy, a dead delivery,
 /// a planned event; with `extra`, also an active silence and a sent announcement made through the API.
 struct World {
-    _sink: Sink,
+    sink: Sink,
     _broken: Sink,
     server: Server,
     /// The open page of [`PAGED_ALERT`].
@@ -166,7 +166,7 @@ fn world(extra: bool) -> TestResult<World> {
             }))
         })?;
     }
-    let w = World { _sink: sink, _broken: broken, server, page, dead, silence, announcement };
+    let w = World { sink, _broken: broken, server, page, dead, silence, announcement };
     quiet(&w.server)?;
     Ok(w)
 }
@@ -703,17 +703,20 @@ fn session_without_scope_cannot_act() -> TestResult {
         ("/ui/deliveries".to_string(), "admin"),
     ] {
         let resp = v.get(&path)?;
+        // The navigation names every section: the scope must be named as a scope.
         assert!(
-            resp.body.contains(scope),
+            resp.body.contains(&format!("<code>{scope}</code>")),
             "GET {path} for a read-only session should name the scope {scope}: {}",
             resp.body
         );
     }
     let csrf = v.csrf("/ui/")?;
     let before = snapshot(&w.server)?;
-    for (what, path, fields) in forms_of(&w).iter().filter(|(what, _, _)| *what != "feedback") {
-        let resp = v.post(path, &with_csrf(fields, Some(&csrf)))?;
+    for (what, path, fields) in forms_of(&w) {
+        let resp = v.post(&path, &with_csrf(&fields, Some(&csrf)))?;
         assert_eq!(resp.status, 403, "{what} by a read-only session: POST {path}: {}", resp.body);
+        // Refused for the scope, not for the form's token.
+        assert!(resp.body.contains("lacks the"), "{what}: refused for another reason: {}", resp.body);
     }
     quiet(&w.server)?;
     assert_unchanged(&before, &snapshot(&w.server)?, "a read-only session's forms");
@@ -746,6 +749,67 @@ fn cookie_attributes() -> TestResult {
     assert_eq!(resp.status, 401, "{}", resp.body);
     assert!(resp.body.contains("name=\"token\"") && hidden_csrf(&resp.body).is_some(), "the form again: {}", resp.body);
     assert!(!stranger.signed_in()?, "a wrong token signed the visitor in");
+    Ok(())
+}
+
+/// A session cookie that was altered, or whose token was removed or given a new hash, is no session: the
+/// visitor is sent to sign in again.
+#[test]
+fn forged_and_revoked_sessions_sign_nobody_in() -> TestResult {
+    let w = world(false)?;
+    let mut forger = sign_in(&w.server, ADMIN_TOKEN)?;
+    let cookie = forger.session().ok_or("no session")?.to_string();
+    // Another token's name under the admin's tag, and the admin's cookie with its expiry moved.
+    let mut parts: Vec<String> = cookie.split('.').map(String::from).collect();
+    parts[1] = hex::encode("web-reader");
+    forger.cookies.insert("clarion_session".into(), parts.join("."));
+    assert!(!forger.signed_in()?, "a cookie naming another token signed in");
+    let mut parts: Vec<String> = cookie.split('.').map(String::from).collect();
+    parts[2] = (parts[2].parse::<i64>()? + 86_400).to_string();
+    forger.cookies.insert("clarion_session".into(), parts.join("."));
+    assert!(!forger.signed_in()?, "a cookie with a later expiry signed in");
+
+    // The reader's token gets a new hash (rotated after a leak): its session ends at the reload.
+    let mut reader = sign_in(&w.server, READER_TOKEN)?;
+    let yml = w.server.dir.join("clarion.yml");
+    let config = std::fs::read_to_string(&yml)?;
+    assert!(config.contains(&hash(READER_TOKEN)));
+    std::fs::write(&yml, config.replace(&hash(READER_TOKEN), &hash("clarion_web_test_reader_rotated")))?;
+    let (status, body) = api(&w.server, "POST", "/-/reload", None)?;
+    assert_eq!(status, 200, "reload: {body}");
+    assert!(!reader.signed_in()?, "a session outlived its token's rotation");
+    // The admin, untouched, is still signed in.
+    let mut admin = sign_in(&w.server, ADMIN_TOKEN)?;
+    assert!(admin.signed_in()?);
+    Ok(())
+}
+
+/// A notification's signed link shows the page without its deliveries, acknowledges, and never takes an
+/// acknowledgement back (that restarts escalation: it needs a signed-in session).
+#[test]
+fn a_signed_link_acknowledges_but_never_takes_back() -> TestResult {
+    let w = world(false)?;
+    let link = eventually(WAIT, "the page's notification with its link", || {
+        Ok(w.sink.received_on("/ops").iter().find_map(|r| {
+            let json = r.json().ok()?;
+            (json["page"]["id"].as_str() == Some(w.page.as_str()))
+                .then(|| json["page"]["ackUrl"].as_str().map(String::from))
+                .flatten()
+        }))
+    })?;
+    let (status, html) = blocking_request("GET", &link, None, &[])?;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains(">Acknowledge</button>") && !html.contains("<h2>Deliveries</h2>"), "{html}");
+    let form = |action: &str| {
+        blocking_request("POST", &link, Some(action), &[("content-type", "application/x-www-form-urlencoded")])
+    };
+    let (status, html) = form("action=ack")?;
+    assert_eq!(status, 200, "{html}");
+    assert!(!html.contains("value=\"unack\""), "a link offers to take the acknowledgement back: {html}");
+    let (status, html) = form("action=unack")?;
+    assert_eq!(status, 400, "{html}");
+    let page = api_json(&w.server, &format!("/api/v1/pages/{}", w.page))?;
+    assert_eq!(page["state"], "acknowledged", "{page}");
     Ok(())
 }
 

@@ -1,10 +1,10 @@
 //! `GET|POST /pages/{id}/ack?r=…&e=…&s=…`: the landing page of a signed acknowledgement link — the page's
-//! timeline (`web::timeline`), whose buttons post back to the signed address.
+//! timeline (`web::timeline`) without its deliveries, whose buttons post back to the signed address.
 //!
 //! A GET — what link scanners and chat unfurlers do — verifies the link and shows the timeline, and
-//! changes nothing. Only the form posted back to the same address acknowledges (or marks the action done,
-//! or takes the acknowledgement back). A forged, altered, expired or another page's link gets a 4xx and
-//! changes nothing. The signature is the form's protection: it names the page, the recipient and the
+//! changes nothing. Only the form posted back to the same address acknowledges (or marks the action done;
+//! taking an acknowledgement back, which restarts escalation, needs a signed-in session). A forged,
+//! altered, expired or another page's link gets a 4xx and changes nothing. The signature is the form's protection: it names the page, the recipient and the
 //! expiry, so no session or CSRF token is needed.
 //!
 //! The same link takes feedback: the timeline's verdict buttons post to `/pages/{id}/feedback` with the
@@ -52,6 +52,7 @@ async fn answer(visit: &Visit, page: PageRow, link: &LinkParams, note: Option<St
         feedback: format!("/pages/{id}/feedback?{query}"),
         csrf: String::new(),
         may_act: true,
+        full: false,
     };
     let chrome = visit.chrome(format!("Page {id}"), Section::None);
     match build(&visit.state, chrome, page, note, forms).await {
@@ -95,7 +96,8 @@ pub async fn show(visit: Visit, Path(id): Path<String>, Query(link): Query<LinkP
 /// What the posted acknowledgement form asks.
 #[derive(Debug, Deserialize)]
 pub struct AckForm {
-    /// `ack` (default), `done` or `unack`.
+    /// `ack` (default) or `done`: a link never takes an acknowledgement back (that restarts escalation;
+    /// it needs a signed-in session with `respond`).
     #[serde(default)]
     action: String,
 }
@@ -111,7 +113,9 @@ pub async fn post(
         Ok(v) => v,
         Err(refused) => return refused,
     };
-    let Some((event, note)) = event_of(&form.action, link_actor(&visit, &recipient)) else {
+    let Some((event, note)) = event_of(&form.action, link_actor(&visit, &recipient))
+        .filter(|(e, _)| !matches!(e, clarion_core::page::Event::Unacknowledge(_)))
+    else {
         return visit.refuse(StatusCode::BAD_REQUEST, "Unknown action: use the buttons of the page.");
     };
     match pages::apply(&visit.state, id, &event).await {
@@ -119,7 +123,6 @@ pub async fn post(
             let note = match (applied.changed, note) {
                 (false, _) => "Nothing changed: it already was so.",
                 (true, "done") => "Marked done. Thank you.",
-                (true, "unacknowledged") => "Acknowledgement taken back: escalation starts again.",
                 (true, _) => "Acknowledged. Escalation has stopped.",
             };
             answer(&visit, applied.page, &link, Some(note.to_string())).await

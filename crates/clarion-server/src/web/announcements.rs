@@ -53,15 +53,16 @@ pub struct Filled {
 
 impl Filled {
     /// The fields of a posted form (`teams` repeated, one per checked box); `csrf` is returned apart.
-    /// The form, its CSRF token, and whether it asks only to be checked (the "Check" button).
+    /// The form, its CSRF token, and whether it asks to be sent (the "Send announcement" button); anything
+    /// else — "Check", or a post naming no button — only checks.
     fn parse(pairs: Vec<(String, String)>) -> (Filled, String, bool) {
         let mut filled = Filled::default();
         let mut csrf = String::new();
-        let mut check_only = false;
+        let mut check_only = true;
         for (key, value) in pairs {
             match key.as_str() {
                 "csrf" => csrf = value,
-                "intent" => check_only = value == "check",
+                "intent" => check_only = value != "send",
                 "title" => filled.title = value,
                 "what_changes" => filled.what_changes = value,
                 "why" => filled.why = value,
@@ -146,19 +147,27 @@ struct ListPage {
     recent_problem: Option<String>,
 }
 
-/// The pages of every announcement, newest first, as at most [`MAX_ANNOUNCEMENTS`] announcements.
-fn recent_of(pages: Vec<PageRow>, now: clarion_core::Timestamp) -> Vec<Recent> {
+/// The pages of every announcement, newest first, as at most [`MAX_ANNOUNCEMENTS`] announcements. When the
+/// read was cut at its limit (`complete` false), the oldest announcement read may lack some of its pages:
+/// it is left out rather than shown with wrong counts.
+fn recent_of(pages: Vec<PageRow>, complete: bool, now: clarion_core::Timestamp) -> Vec<Recent> {
     let mut order: Vec<String> = Vec::new();
     let mut groups: HashMap<String, Vec<PageRow>> = HashMap::new();
+    let mut read_past_the_last = false;
     for page in pages {
         let Some(id) = page.group_key.strip_prefix("announcement/").map(str::to_string) else { continue };
         if !groups.contains_key(&id) {
             if order.len() == MAX_ANNOUNCEMENTS {
+                // An older announcement: every page of the ones kept was read before it.
+                read_past_the_last = true;
                 continue;
             }
             order.push(id.clone());
         }
         groups.entry(id).or_default().push(page);
+    }
+    if !complete && !read_past_the_last {
+        order.pop();
     }
     order
         .into_iter()
@@ -204,7 +213,10 @@ async fn list_page_ready(
     let config = state.config();
     let filter = PageFilter { kind: Some("announcement".into()), limit: MAX_PAGES, ..PageFilter::default() };
     let (recent, recent_problem) = match state.store().list_pages(&filter).await {
-        Ok(found) => (recent_of(found, state.now()), None),
+        Ok(found) => {
+            let complete = found.len() < MAX_PAGES;
+            (recent_of(found, complete, state.now()), None)
+        }
         Err(e) => {
             tracing::error!(error = %e, "reading announcement pages failed");
             (Vec::new(), Some("Clarion could not read the announcements sent; reload to try again.".to_string()))

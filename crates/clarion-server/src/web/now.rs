@@ -30,7 +30,7 @@ use crate::suppression::{RouteMutes, Statuses};
 
 /// Alerts shown at most; the counts above them cover every alert.
 pub const MAX_ALERTS: usize = 500;
-/// Open pages read at most.
+/// Open pages read at most, per kind and state.
 const MAX_PAGES: usize = 500;
 
 /// Severities in the order shown; any other value comes after them, by name.
@@ -100,6 +100,8 @@ struct NowPage {
     held: usize,
     open_pages: usize,
     unacknowledged: usize,
+    /// More pages are open than were read ([`MAX_PAGES`] per kind and state): the counts are at least.
+    pages_cut: bool,
     shown: usize,
 }
 
@@ -229,6 +231,7 @@ pub async fn show(visit: Visit, Query(q): Query<NowQuery>) -> Response {
                 held: 0,
                 open_pages: 0,
                 unacknowledged: 0,
+                pages_cut: false,
                 shown: 0,
             };
             return render(StatusCode::BAD_REQUEST, &page);
@@ -238,14 +241,24 @@ pub async fn show(visit: Visit, Query(q): Query<NowQuery>) -> Response {
     let now = state.now();
     let mut teams: BTreeMap<String, Gathered> = BTreeMap::new();
 
+    // Pages people are paged by: alert groups and vulnerability matches. Announcements wait on their own
+    // page (they are read when people can, and have no escalation).
     let mut pages = Vec::new();
-    for open in [PageState::Triggered, PageState::Acknowledged] {
-        let filter = PageFilter { state: Some(open), limit: MAX_PAGES, ..PageFilter::default() };
-        match state.store().list_pages(&filter).await {
-            Ok(found) => pages.extend(found),
-            Err(e) => {
-                tracing::error!(error = %e, "reading open pages failed");
-                return visit.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the pages; try again.");
+    let mut pages_cut = false;
+    for kind in ["alerts", "advisory"] {
+        for open in [PageState::Triggered, PageState::Acknowledged] {
+            let filter =
+                PageFilter { state: Some(open), kind: Some(kind.into()), limit: MAX_PAGES, ..PageFilter::default() };
+            match state.store().list_pages(&filter).await {
+                Ok(found) => {
+                    pages_cut |= found.len() == MAX_PAGES;
+                    pages.extend(found);
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "reading open pages failed");
+                    return visit
+                        .refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the pages; try again.");
+                }
             }
         }
     }
@@ -310,7 +323,78 @@ pub async fn show(visit: Visit, Query(q): Query<NowQuery>) -> Response {
                 .collect(),
         })
         .collect();
-    let page =
-        NowPage { chrome, filter: q.filter, problem: None, teams, firing, held, open_pages, unacknowledged, shown };
+    let page = NowPage {
+        chrome,
+        filter: q.filter,
+        problem: None,
+        teams,
+        firing,
+        held,
+        open_pages,
+        unacknowledged,
+        pages_cut,
+        shown,
+    };
     render(StatusCode::OK, &page)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::json;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::clock::Clock;
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    const CONFIG: &str = "
+teams: [{name: ops}, {name: db}]
+route:
+  receiver: ops
+  routes: [{receiver: db, matchers: ['team=\"db\"']}]
+";
+
+    /// More firing alerts than are shown: the counts cover them all, every critical one is shown, and the
+    /// warnings shown are the newest.
+    #[tokio::test]
+    async fn the_most_severe_then_the_newest_alerts_are_shown_and_all_are_counted() -> TestResult {
+        let dir = tempfile::tempdir()?;
+        let store = clarion_store::open(&format!("sqlite://{}", dir.path().join("c.db").display())).await?;
+        let config = Config::parse(CONFIG, "test.yml")?;
+        let (state, inputs) = AppState::load(config, None, "127.0.0.1:9797".parse()?, store, Clock::system()).await?;
+        tokio::spawn(crate::workers::intake::run(state.clone(), inputs.intake));
+        let now = state.now();
+        let at = |minutes_ago: i64| (now - chrono::Duration::minutes(minutes_ago)).to_rfc3339();
+        let mut alerts: Vec<serde_json::Value> = (0..MAX_ALERTS as i64 + 50)
+            .map(|i| json!({"labels": {"alertname": format!("W{i}"), "severity": "warning"}, "startsAt": at(i + 10)}))
+            .collect();
+        alerts.extend((0..20).map(|i| {
+            json!({"labels": {"alertname": format!("C{i}"), "severity": "critical", "team": "db"}, "startsAt": at(9_000)})
+        }));
+        let post = Request::post("/api/v2/alerts")
+            .header("content-type", "application/json")
+            .body(Body::from(serde_json::to_vec(&alerts)?))?;
+        assert_eq!(crate::app(state.clone()).oneshot(post).await?.status(), StatusCode::OK);
+
+        let config = state.config();
+        let (teams, firing, held, shown) = firing_alerts(&state, &config, &Matchers::default(), state.now());
+        assert_eq!((firing, held, shown), (MAX_ALERTS + 70, 0, MAX_ALERTS));
+        let db = teams.get("db").ok_or("no db team")?;
+        assert_eq!(db.firing, 20);
+        let critical: usize = db.alerts.values().map(Vec::len).sum();
+        assert_eq!(critical, 20, "every critical alert is shown, however old");
+        let ops = teams.get("ops").ok_or("no ops team")?;
+        assert_eq!(ops.firing, MAX_ALERTS + 50);
+        let warnings: Vec<&str> = ops.alerts.values().flatten().map(|(_, a)| a.name.as_str()).collect();
+        assert_eq!(warnings.len(), MAX_ALERTS - 20);
+        assert!(warnings.contains(&"W0") && !warnings.contains(&format!("W{}", MAX_ALERTS + 49).as_str()));
+
+        let filtered = Matchers::parse("{severity=\"critical\"}")?;
+        let (_, firing, _, shown) = firing_alerts(&state, &config, &filtered, state.now());
+        assert_eq!((firing, shown), (20, 20), "a filter narrows the counts too");
+        Ok(())
+    }
 }

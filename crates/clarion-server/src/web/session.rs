@@ -3,16 +3,21 @@
 //! Every visitor gets a session cookie (`clarion_session`) on the first page: anonymous until it signs in
 //! with a token, which replaces it with a new one naming the token (so a cookie planted before sign-in is
 //! never promoted). The cookie is `v1.<token name, hex>.<expiry, Unix seconds>.<nonce>.<tag>`, the tag an
-//! HMAC with the server key every instance shares ([`LinkKey::sign`]), so the server keeps no session
-//! table and any instance accepts it. It is `HttpOnly`, `SameSite=Strict`, and `Secure` when Clarion
-//! serves TLS.
+//! HMAC with the server key every instance shares ([`LinkKey::sign`]) over those parts and the token's
+//! configured hash, so the server keeps no session table, any instance accepts it, and giving a token a
+//! new hash (rotating it after a leak) ends the old one's sessions. It is `HttpOnly`, `SameSite=Strict`,
+//! and `Secure` when browsers reach Clarion over HTTPS (its own TLS, or an `https://` external URL).
 //!
 //! A session has the scopes its token has **in the configuration now**: a token removed from the
-//! configuration, or past its `expires`, ends its sessions at once. With no tokens configured (loopback
-//! only) every session may do everything, as the API allows every request.
+//! configuration, past its `expires`, or made a provider's, ends its sessions at once. With no tokens
+//! configured (loopback only) every session may do everything, as the API allows every request. Signing
+//! out removes the cookie from the browser; a copy of it stays valid until it expires (there is no table
+//! to strike it from), which is why sessions are short (`auth.session_ttl`).
 //!
 //! Every form carries `csrf`, the HMAC of the session cookie; a POST whose `csrf` is missing or belongs to
 //! another cookie is refused before anything is read or changed.
+//!
+//! [`LinkKey::sign`]: crate::links::LinkKey::sign
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -42,7 +47,17 @@ pub struct Session {
     pub token: Option<String>,
 }
 
-/// A session cookie read back: `None` when it is missing, malformed, forged or expired.
+/// The hash of configured token `name` as hex, which every tag of its sessions covers: a token given a new
+/// hash (rotated after a leak) ends the sessions signed in with the old one. Empty for anonymous sessions.
+fn token_hash(tokens: &[TokenConfig], name: &str) -> Option<String> {
+    if name.is_empty() {
+        return Some(String::new());
+    }
+    tokens.iter().find(|t| t.name == name).map(|t| hex::encode(t.sha256.0))
+}
+
+/// A session cookie read back: `None` when it is missing, malformed, forged, expired, or names a token
+/// that is no longer configured with the hash it was signed in with.
 fn read_cookie(state: &AppState, headers: &axum::http::HeaderMap, now: Timestamp) -> Option<Session> {
     let value = headers
         .get_all(header::COOKIE)
@@ -58,14 +73,15 @@ fn read_cookie(state: &AppState, headers: &axum::http::HeaderMap, now: Timestamp
     else {
         return None;
     };
-    if !state.link_key().verify_tag(&[SESSION_PURPOSE, who, expires, nonce], tag) {
+    let token = String::from_utf8(hex::decode(who).ok()?).ok()?;
+    let hash = token_hash(&state.config().file.auth.tokens, &token)?;
+    if !state.link_key().verify_tag(&[SESSION_PURPOSE, who, expires, nonce, &hash], tag) {
         return None;
     }
     if expires.parse::<i64>().ok()? < now.timestamp() {
         return None;
     }
-    let token = if who.is_empty() { None } else { Some(String::from_utf8(hex::decode(who).ok()?).ok()?) };
-    Some(Session { value, token })
+    Some(Session { value, token: Some(token).filter(|t| !t.is_empty()) })
 }
 
 /// A new session for `token` (anonymous for `None`) and its `Set-Cookie` header.
@@ -74,22 +90,32 @@ fn issue(state: &AppState, token: Option<&str>, now: Timestamp) -> (Session, Hea
     let ttl = config.file.auth.session_ttl.0;
     let expires = clarion_core::later(now, ttl).timestamp().to_string();
     let who = token.map(|t| hex::encode(t.as_bytes())).unwrap_or_default();
+    let hash = token_hash(&config.file.auth.tokens, token.unwrap_or_default()).unwrap_or_default();
     let nonce = uuid::Uuid::new_v4().simple().to_string();
-    let tag = state.link_key().sign(&[SESSION_PURPOSE, &who, &expires, &nonce]);
+    let tag = state.link_key().sign(&[SESSION_PURPOSE, &who, &expires, &nonce, &hash]);
     let value = format!("v1.{who}.{expires}.{nonce}.{tag}");
-    let cookie = format!(
-        "{COOKIE}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}",
-        ttl.as_secs(),
-        if config.file.tls.is_some() { "; Secure" } else { "" }
-    );
+    let cookie =
+        format!("{COOKIE}={value}; Path=/; Max-Age={}; HttpOnly; SameSite=Strict{}", ttl.as_secs(), secure(state));
     let header = HeaderValue::from_str(&cookie).unwrap_or_else(|_| HeaderValue::from_static(""));
     (Session { value, token: token.map(str::to_string) }, header)
 }
 
+/// `; Secure` when browsers reach Clarion over HTTPS: it serves TLS itself, or its `external_url` (a
+/// proxy terminating TLS in front of it) is `https://`.
+fn secure(state: &AppState) -> &'static str {
+    let config = state.config();
+    let https = config.file.tls.is_some()
+        || config.file.global.external_url.as_deref().is_some_and(|u| u.to_ascii_lowercase().starts_with("https://"));
+    if https {
+        "; Secure"
+    } else {
+        ""
+    }
+}
+
 /// The `Set-Cookie` header that removes the session cookie.
 fn removal(state: &AppState) -> HeaderValue {
-    let secure = if state.config().file.tls.is_some() { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"))
+    HeaderValue::from_str(&format!("{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{}", secure(state)))
         .unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
@@ -153,9 +179,10 @@ impl FromRequestParts<AppState> for Visit {
     }
 }
 
-/// The configured token `name`, if it still exists and has not expired.
+/// The configured token `name`, if it still exists, has not expired and is not a provider's (a provider's
+/// token only posts provider events). Its hash is checked with the cookie ([`read_cookie`]).
 fn live_token<'a>(tokens: &'a [TokenConfig], name: &str, now: Timestamp) -> Option<&'a TokenConfig> {
-    tokens.iter().find(|t| t.name == name).filter(|t| t.expires.is_none_or(|at| at > now))
+    tokens.iter().find(|t| t.name == name).filter(|t| t.expires.is_none_or(|at| at > now) && t.provider.is_none())
 }
 
 impl Visit {
@@ -252,10 +279,11 @@ fn scope_name(scope: Scope) -> &'static str {
     }
 }
 
-/// Where sign-in may send a browser back to: only Clarion's own pages.
+/// Where sign-in may send a browser back to: only Clarion's own pages, as a plain ASCII path (what a
+/// `Location` header can carry).
 fn safe_next(next: Option<&str>) -> &str {
     match next {
-        Some(n) if n.starts_with("/ui/") && !n.starts_with("//") && !n.contains('\\') => n,
+        Some(n) if n.starts_with("/ui/") && !n.contains('\\') && n.bytes().all(|b| b.is_ascii_graphic()) => n,
         _ => "/ui/",
     }
 }
@@ -344,7 +372,16 @@ mod tests {
     #[test]
     fn sign_in_returns_only_to_clarions_own_pages() {
         assert_eq!(safe_next(Some("/ui/silences?x=1")), "/ui/silences?x=1");
-        for elsewhere in ["https://evil.example/", "//evil.example/ui/", "/api/v2/status", "/ui\\..\\x", "", "ui/"] {
+        for elsewhere in [
+            "https://evil.example/",
+            "//evil.example/ui/",
+            "/api/v2/status",
+            "/ui\\..\\x",
+            "",
+            "ui/",
+            "/ui/é",
+            "/ui/\n",
+        ] {
             assert_eq!(safe_next(Some(elsewhere)), "/ui/", "{elsewhere:?}");
         }
         assert_eq!(safe_next(None), "/ui/");

@@ -5,7 +5,9 @@
 //! Two doors lead here: `GET /ui/pages/{id}` for a signed-in session (its forms post to
 //! `/ui/pages/{id}/ack` and `/feedback` with the session's CSRF token, and need the `respond` scope), and
 //! the signed link of a notification (`web::ack`, whose forms post back to the signed address). Both render
-//! [`TimelinePage`]; changes go through `crate::pages::apply` and `crate::feedback::give`, as the API's do.
+//! [`TimelinePage`]; a link's view leaves out the deliveries (channels and their errors need `read`) and
+//! cannot take an acknowledgement back. Changes go through `crate::pages::apply` and
+//! `crate::feedback::give`, as the API's do.
 
 use askama::Template;
 use axum::extract::Path;
@@ -50,6 +52,9 @@ pub struct Forms {
     pub csrf: String,
     /// The session may act (always true for a signed link).
     pub may_act: bool,
+    /// A signed-in session's view: the deliveries (channels, errors) and taking an acknowledgement back.
+    /// A signed link — often posted where many read it — shows the page's own events and acknowledges.
+    pub full: bool,
 }
 
 #[derive(Template)]
@@ -78,7 +83,7 @@ pub async fn build(
     forms: Forms,
 ) -> Result<TimelinePage, clarion_store::StoreError> {
     let events = state.store().page_events(page.id).await?;
-    let deliveries = state.store().page_deliveries(page.id).await?;
+    let deliveries = if forms.full { state.store().page_deliveries(page.id).await? } else { Vec::new() };
     let receipts = receipts(&page, &events, &deliveries);
     let entries = timeline(&page, events, deliveries);
     let l = &page.life;
@@ -147,6 +152,7 @@ fn session_forms(visit: &Visit, id: &str) -> Forms {
         feedback: format!("/ui/pages/{id}/feedback"),
         csrf: visit.csrf(),
         may_act: visit.may(Scope::Respond),
+        full: true,
     }
 }
 

@@ -73,7 +73,8 @@ const BUTTONS = {
   retry: 'Retry',
 };
 const TEXT = {
-  acknowledged: /acknowledged/i,
+  // The note after acknowledging, then the fact it adds ("Acknowledged  by web-admin at …").
+  acknowledged: /escalation has stopped[\s\S]*by \S+ at /i,
   active: /active/i,
   expired: /expired/i,
   fallsShort: /falls short/i,
