@@ -96,7 +96,8 @@ impl FromRequestParts<AppState> for ProviderToken {
     }
 }
 
-fn scope_name(scope: Scope) -> &'static str {
+/// A scope as configured and as messages name it.
+pub(crate) fn scope_name(scope: Scope) -> &'static str {
     match scope {
         Scope::Ingest => "ingest",
         Scope::Read => "read",

@@ -33,10 +33,15 @@ impl Source {
 
     /// Lines of code (not comments) containing `needle`, as `path:line: text`.
     fn code_lines_with(&self, needle: &str) -> Vec<String> {
+        self.code_lines_where(|l| l.contains(needle))
+    }
+
+    /// Lines of code (not comments) for which `breaks` holds, as `path:line: text`.
+    fn code_lines_where(&self, breaks: impl Fn(&str) -> bool) -> Vec<String> {
         self.code
             .lines()
             .enumerate()
-            .filter(|(_, l)| !l.trim_start().starts_with("//") && l.contains(needle))
+            .filter(|(_, l)| !l.trim_start().starts_with("//") && breaks(l))
             .map(|(i, l)| format!("{}:{}: {}", self.path, i + 1, l.trim()))
             .collect()
     }
@@ -106,18 +111,7 @@ fn string_errors(files: &[Source]) -> Vec<String> {
             || compact.contains("type Error = String")
             || compact.contains(", String>") && compact.contains("Result<")
     };
-    files
-        .iter()
-        .filter(|f| is_library(f.krate()))
-        .flat_map(|f| {
-            f.code
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim_start().starts_with("//") && string_err(l))
-                .map(|(i, l)| format!("{}:{}: {}", f.path, i + 1, l.trim()))
-                .collect::<Vec<_>>()
-        })
-        .collect()
+    files.iter().filter(|f| is_library(f.krate())).flat_map(|f| f.code_lines_where(string_err)).collect()
 }
 
 /// Handlers are called by the router only: no worker, nor the shared state, the outbox or the feedback
@@ -169,18 +163,13 @@ fn exposed_locks(files: &[Source]) -> Vec<String> {
         .iter()
         .filter(|f| f.krate() == "clarion-server")
         .flat_map(|f| {
-            f.code
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| {
-                    let l = l.trim();
-                    (l.starts_with("pub ") && (l.contains(": RwLock<") || l.contains(": Mutex<")))
-                        || l.contains("std::sync::Mutex")
-                        || l.contains("std::sync::RwLock")
-                        || l.contains("|e| e.into_inner()")
-                })
-                .map(|(i, l)| format!("{}:{}: {}", f.path, i + 1, l.trim()))
-                .collect::<Vec<_>>()
+            f.code_lines_where(|l| {
+                let l = l.trim();
+                (l.starts_with("pub ") && (l.contains(": RwLock<") || l.contains(": Mutex<")))
+                    || l.contains("std::sync::Mutex")
+                    || l.contains("std::sync::RwLock")
+                    || l.contains("|e| e.into_inner()")
+            })
         })
         .collect()
 }
@@ -192,17 +181,11 @@ fn hand_built_html(files: &[Source]) -> Vec<String> {
         .iter()
         .filter(|f| f.krate() == "clarion-server")
         .flat_map(|f| {
-            f.code
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| {
-                    !l.trim_start().starts_with("//")
-                        && l.match_indices("\"<").any(|(i, _)| {
-                            l[i + 2..].chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
-                        })
+            f.code_lines_where(|l| {
+                l.match_indices("\"<").any(|(i, _)| {
+                    l[i + 2..].chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '/' || c == '!')
                 })
-                .map(|(i, l)| format!("{}:{}: {}", f.path, i + 1, l.trim()))
-                .collect::<Vec<_>>()
+            })
         })
         .collect()
 }

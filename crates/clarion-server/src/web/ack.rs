@@ -20,8 +20,8 @@ use clarion_store::PageRow;
 use serde::Deserialize;
 
 use super::session::Visit;
-use super::timeline::{build, event_of, refusal_text, Forms};
-use super::{render, Section};
+use super::timeline::{event_of, read_page, refusal_text, respond, Forms};
+use super::Section;
 use crate::links::{LinkError, LinkParams};
 use crate::pages;
 
@@ -54,14 +54,7 @@ async fn answer(visit: &Visit, page: PageRow, link: &LinkParams, note: Option<St
         may_act: true,
         full: false,
     };
-    let chrome = visit.chrome(format!("Page {id}"), Section::None);
-    match build(&visit.state, chrome, page, note, forms).await {
-        Ok(view) => render(StatusCode::OK, &view),
-        Err(e) => {
-            tracing::error!(error = %e, "reading a page's timeline failed");
-            visit.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the page; try again.")
-        }
-    }
+    respond(visit, StatusCode::OK, page, note, forms, Section::None).await
 }
 
 /// Verifies the link of page `id`: its recipient and the page's number.
@@ -79,17 +72,12 @@ fn link_actor(visit: &Visit, recipient: &str) -> Actor {
 
 /// `GET`: shows the timeline; changes nothing.
 pub async fn show(visit: Visit, Path(id): Path<String>, Query(link): Query<LinkParams>) -> Response {
-    let (_, id) = match verify(&visit, &id, &link) {
-        Ok(v) => v,
-        Err(refused) => return refused,
-    };
-    match visit.state.store().get_page(id).await {
-        Ok(Some(page)) => answer(&visit, page, &link, None).await,
-        Ok(None) => visit.refuse(StatusCode::NOT_FOUND, "This page does not exist (any more)."),
-        Err(e) => {
-            tracing::error!(error = %e, "reading a page failed");
-            visit.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the page; try again.")
-        }
+    if let Err(refused) = verify(&visit, &id, &link) {
+        return refused;
+    }
+    match read_page(&visit, &id).await {
+        Ok(page) => answer(&visit, page, &link, None).await,
+        Err(refused) => refused,
     }
 }
 

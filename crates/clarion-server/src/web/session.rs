@@ -29,6 +29,7 @@ use clarion_core::page::{Actor, Via};
 use clarion_core::Timestamp;
 
 use super::Chrome;
+use crate::auth::scope_name;
 use crate::state::AppState;
 
 /// The session cookie's name.
@@ -266,16 +267,6 @@ impl Visit {
     /// An error page: `message` under a heading naming the status.
     pub fn refuse(&self, status: StatusCode, message: &str) -> Response {
         super::error_page(self.chrome("Not done", super::Section::None), status, message)
-    }
-}
-
-fn scope_name(scope: Scope) -> &'static str {
-    match scope {
-        Scope::Ingest => "ingest",
-        Scope::Read => "read",
-        Scope::Respond => "respond",
-        Scope::Announce => "announce",
-        Scope::Admin => "admin",
     }
 }
 

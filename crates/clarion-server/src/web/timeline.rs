@@ -157,7 +157,7 @@ fn session_forms(visit: &Visit, id: &str) -> Forms {
 }
 
 /// Reads page `id` of a path, or answers why not.
-async fn read_page(visit: &Visit, id: &str) -> Result<PageRow, Response> {
+pub async fn read_page(visit: &Visit, id: &str) -> Result<PageRow, Response> {
     let not_found = || visit.refuse(StatusCode::NOT_FOUND, "This page does not exist (any more).");
     let id = pages::parse_id(id).ok_or_else(not_found)?;
     match visit.state.store().get_page(id).await {
@@ -172,9 +172,22 @@ async fn read_page(visit: &Visit, id: &str) -> Result<PageRow, Response> {
 
 /// Renders the session's timeline of `page` with `note`.
 async fn answer(visit: &Visit, status: StatusCode, page: PageRow, note: Option<String>) -> Response {
-    let id = pages::display_id(page.id);
-    let chrome = visit.chrome(format!("Page {id}"), Section::Now);
-    match build(&visit.state, chrome, page, note, session_forms(visit, &id)).await {
+    let forms = session_forms(visit, &pages::display_id(page.id));
+    respond(visit, status, page, note, forms, Section::Now).await
+}
+
+/// Renders the timeline of `page` with `forms` under `section` of the navigation, or the error page when
+/// its events cannot be read.
+pub async fn respond(
+    visit: &Visit,
+    status: StatusCode,
+    page: PageRow,
+    note: Option<String>,
+    forms: Forms,
+    section: Section,
+) -> Response {
+    let chrome = visit.chrome(format!("Page {}", pages::display_id(page.id)), section);
+    match build(&visit.state, chrome, page, note, forms).await {
         Ok(view) => render(status, &view),
         Err(e) => {
             tracing::error!(error = %e, "reading a page's timeline failed");

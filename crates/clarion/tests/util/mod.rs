@@ -211,28 +211,7 @@ pub fn blocking_request(
     body: Option<&str>,
     headers: &[(&str, &str)],
 ) -> TestResult<(u16, String)> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").ok_or("only http:// URLs")?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
-    let mut stream = std::net::TcpStream::connect(host)?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let body = body.unwrap_or("");
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    stream.write_all(req.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
-    let mut resp = Vec::new();
-    stream.read_to_end(&mut resp)?;
-    let text = String::from_utf8_lossy(&resp).to_string();
-    let status: u16 = text.split_whitespace().nth(1).ok_or("no status line")?.parse()?;
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body =
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
-    Ok((status, body))
+    blocking_request_full(method, url, body, headers).map(|r| (r.status, r.body))
 }
 
 /// An HTTP answer with its headers, from [`blocking_request_full`].
@@ -256,7 +235,7 @@ impl FullResponse {
     }
 }
 
-/// [`blocking_request`] that also returns the answer's headers.
+/// [`blocking_request`] with the answer's headers.
 pub fn blocking_request_full(
     method: &str,
     url: &str,
