@@ -813,6 +813,38 @@ fn a_signed_link_acknowledges_but_never_takes_back() -> TestResult {
     Ok(())
 }
 
+/// What alerts carry is shown as text: markup in a summary or a label value is escaped, and a runbook that
+/// is not an http(s) address is no link. Unknown addresses under /ui/ are a page, and the Now page reloads
+/// itself only when asked, within bounds.
+#[test]
+fn hostile_text_is_shown_as_text() -> TestResult {
+    let w = world(false)?;
+    let hostile = json!([{"labels": {"alertname": "Hostile", "severity": "critical", "note": "\"><img src=x onerror=alert(1)>"},
+                          "annotations": {"summary": "<script>alert(1)</script>", "runbook_url": "javascript:alert(1)"}}]);
+    let (status, body) = api(&w.server, "POST", "/api/v2/alerts", Some(&hostile))?;
+    assert_eq!(status, 200, "{body}");
+    let mut v = sign_in(&w.server, ADMIN_TOKEN)?;
+    let now = v.get("/ui/")?;
+    assert_eq!(now.status, 200);
+    assert!(now.body.contains("Hostile"), "{}", now.body);
+    for raw in ["<script>alert(1)</script>", "<img src=x", "href=\"javascript:"] {
+        assert!(!now.body.contains(raw), "{raw:?} reached the page unescaped");
+    }
+    assert!(
+        ["&lt;script&gt;alert(1)&lt;/script&gt;", "&#60;script&#62;alert(1)&#60;/script&#62;"]
+            .iter()
+            .any(|escaped| now.body.contains(escaped)),
+        "the summary is shown as text"
+    );
+    assert!(!now.body.contains("http-equiv=\"refresh\""), "the Now page reloads by itself unasked");
+    let reloading = v.get("/ui/?refresh=1")?;
+    assert!(reloading.body.contains("<meta http-equiv=\"refresh\" content=\"10\">"), "{}", reloading.body);
+    let missing = v.get("/ui/no-such-page")?;
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("<h1>Not found</h1>"), "{}", missing.body);
+    Ok(())
+}
+
 #[test]
 fn the_csrf_input_is_read_whatever_its_attribute_order() {
     assert_eq!(hidden_csrf(r#"<input type="hidden" name="csrf" value="a&#x2f;b">"#).as_deref(), Some("a/b"));

@@ -76,12 +76,14 @@ pub struct Chrome {
     /// Tokens are configured: show "Sign in" when nobody is.
     pub sign_in: bool,
     pub csrf: String,
+    /// Reload the page every this many seconds (`<meta http-equiv="refresh">`: no script), when asked.
+    pub refresh: Option<u32>,
 }
 
 impl Chrome {
     pub fn new(title: String, section: Section, who: Option<String>, sign_in: bool, csrf: String) -> Chrome {
         let nav = NAV.iter().map(|(s, label, href)| NavItem { label, href, current: *s == section }).collect();
-        Chrome { title, nav, who, sign_in, csrf }
+        Chrome { title, nav, who, sign_in, csrf, refresh: None }
     }
 }
 
@@ -141,6 +143,11 @@ pub fn ago(from: Timestamp, now: Timestamp) -> String {
     }
 }
 
+/// Any other address under `/ui/`: a page saying so, with the navigation.
+async fn missing(visit: session::Visit) -> Response {
+    visit.refuse(StatusCode::NOT_FOUND, "There is no page at this address. The navigation above lists them all.")
+}
+
 async fn style() -> Response {
     (
         [
@@ -174,6 +181,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/ui/deliveries/{id}/retry", post(deliveries::retry))
         .route("/ui/calendar", get(calendar::show))
         .route("/ui/reports", get(reports::show))
+        .route("/ui/{*rest}", get(missing))
         .route("/pages/{id}/ack", get(ack::show).post(ack::post))
         .route("/pages/{id}/feedback", post(ack::feedback))
         .layer(axum::middleware::from_fn_with_state(state, session::layer))

@@ -44,7 +44,13 @@ fn severity_rank(severity: &str) -> (usize, String) {
 pub struct NowQuery {
     #[serde(default)]
     filter: String,
+    /// Reload every this many seconds (a wall screen, an on-call laptop), within [`REFRESH_BOUNDS`].
+    #[serde(default)]
+    refresh: Option<u32>,
 }
+
+/// The shortest and longest automatic reload, in seconds.
+const REFRESH_BOUNDS: (u32, u32) = (10, 3600);
 
 /// One firing alert as shown.
 pub struct AlertLine {
@@ -94,6 +100,8 @@ pub struct TeamBlock {
 struct NowPage {
     chrome: Chrome,
     filter: String,
+    /// The filter as a query parameter, for the reload links.
+    filter_query: String,
     problem: Option<String>,
     teams: Vec<TeamBlock>,
     firing: usize,
@@ -216,13 +224,19 @@ pub async fn show(visit: Visit, Query(q): Query<NowQuery>) -> Response {
         return refused;
     }
     let state = &visit.state;
-    let chrome = visit.chrome("Now", Section::Now);
+    let mut chrome = visit.chrome("Now", Section::Now);
+    let filter_query = if q.filter.is_empty() {
+        String::new()
+    } else {
+        serde_urlencoded::to_string([("filter", q.filter.as_str())]).unwrap_or_default()
+    };
     let filter = match Matchers::parse(q.filter.trim()) {
         Ok(m) => m,
         Err(e) => {
             let page = NowPage {
                 chrome,
                 filter: q.filter.clone(),
+                filter_query,
                 problem: Some(format!(
                     "The filter is not valid: {e}. Write matchers as in the API, e.g. {{severity=\"critical\"}}."
                 )),
@@ -323,9 +337,11 @@ pub async fn show(visit: Visit, Query(q): Query<NowQuery>) -> Response {
                 .collect(),
         })
         .collect();
+    chrome.refresh = q.refresh.map(|s| s.clamp(REFRESH_BOUNDS.0, REFRESH_BOUNDS.1));
     let page = NowPage {
         chrome,
         filter: q.filter,
+        filter_query,
         problem: None,
         teams,
         firing,
