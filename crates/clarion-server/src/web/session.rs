@@ -159,6 +159,7 @@ pub async fn layer(State(state): State<AppState>, mut request: Request, next: Ne
 }
 
 /// A request to the web pages: the state, its session, and whether it is a GET.
+#[derive(Clone)]
 pub struct Visit {
     pub state: AppState,
     pub session: Session,

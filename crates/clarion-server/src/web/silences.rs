@@ -99,17 +99,29 @@ pub async fn list(visit: Visit, Query(q): Query<NoteQuery>) -> Response {
     }
     let state = &visit.state;
     let now = state.now();
-    // How many firing alerts each silence silences now, from one pass over a snapshot.
+    // How many firing alerts each silence silences now, from one pass over a snapshot: CPU work over every
+    // alert, so on a blocking thread.
     let snapshot = state.memory().snapshot();
-    let mut silencing: HashMap<String, usize> = HashMap::new();
-    for (_, alert) in &snapshot.alerts {
-        if alert.ends_at < now {
-            continue;
+    let counted = tokio::task::spawn_blocking(move || {
+        let mut silencing: HashMap<String, usize> = HashMap::new();
+        for (_, alert) in &snapshot.alerts {
+            if alert.ends_at < now {
+                continue;
+            }
+            for id in snapshot.silences.silenced_by(&alert.labels, now) {
+                *silencing.entry(id).or_default() += 1;
+            }
         }
-        for id in snapshot.silences.silenced_by(&alert.labels, now) {
-            *silencing.entry(id).or_default() += 1;
+        silencing
+    })
+    .await;
+    let silencing = match counted {
+        Ok(silencing) => silencing,
+        Err(e) => {
+            tracing::error!(error = %e, "counting what silences silence failed");
+            return visit.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the alerts; try again.");
         }
-    }
+    };
     let mut all: Vec<_> = state
         .memory()
         .silences_where(|_| true)
@@ -295,8 +307,18 @@ pub async fn new(visit: Visit, Query(f): Query<SilenceFields>) -> Response {
     if let Err(refused) = visit.require(Scope::Read) {
         return refused;
     }
-    let (status, page) = new_page(&visit, f);
-    render(status, &page)
+    // A preview reads every alert: on a blocking thread.
+    let page = {
+        let visit = visit.clone();
+        tokio::task::spawn_blocking(move || new_page(&visit, f)).await
+    };
+    match page {
+        Ok((status, page)) => render(status, &page),
+        Err(e) => {
+            tracing::error!(error = %e, "previewing a silence failed");
+            visit.refuse(StatusCode::INTERNAL_SERVER_ERROR, "Clarion could not read the alerts; try again.")
+        }
+    }
 }
 
 /// `POST /ui/silences`: creates the silence the fields describe, starting now.
