@@ -26,7 +26,7 @@ pub struct Args {
     /// The Alertmanager binary; skipped with a note when it does not exist.
     #[arg(long, default_value = "/usr/bin/prometheus-alertmanager")]
     pub alertmanager: PathBuf,
-    /// Scenarios to run (default: all): ingest, e2e, memory, resend, real, growth, read.
+    /// Scenarios to run (default: all): ingest, e2e, memory, resend, real, growth, read, pages.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<String>,
     /// Divide every alert count by this (for a quick look; the reported figures are then not the targets').

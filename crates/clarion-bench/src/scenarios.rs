@@ -106,6 +106,9 @@ pub async fn run_all(mut args: Args) -> anyhow::Result<()> {
     if wants("read", &ctx) {
         reads_during_writes(&mut ctx).await?;
     }
+    if wants("pages", &ctx) {
+        pages(&mut ctx).await?;
+    }
     ctx.report.print();
     ctx.report.write_json(&json)
 }
@@ -488,6 +491,11 @@ struct ReadResult {
 
 /// Reads the whole alert list once, while one alert is posted every 10 ms; samples the server's RSS.
 async fn read_once(server: &Running, run: &str) -> anyhow::Result<ReadResult> {
+    read_path_once(server, run, "/api/v2/alerts").await
+}
+
+/// [`read_once`] of `path`.
+async fn read_path_once(server: &Running, run: &str, path: &str) -> anyhow::Result<ReadResult> {
     let client = crate::load::client()?;
     let pid = server.pid();
     let baseline = rss_bytes(pid);
@@ -530,7 +538,8 @@ async fn read_once(server: &Running, run: &str) -> anyhow::Result<ReadResult> {
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     let started = Instant::now();
-    let mut resp = client.get(format!("{}/api/v2/alerts", server.url)).timeout(Duration::from_secs(900)).send().await?;
+    let mut resp = client.get(format!("{}{path}", server.url)).timeout(Duration::from_secs(900)).send().await?;
+    anyhow::ensure!(resp.status().is_success(), "GET {path}: {}", resp.status());
     let mut bytes = 0u64;
     while let Some(chunk) = resp.chunk().await? {
         bytes += chunk.len() as u64;
@@ -541,7 +550,7 @@ async fn read_once(server: &Running, run: &str) -> anyhow::Result<ReadResult> {
     let mut latencies = writer.await?;
     let peak = peak.await?;
     let again = Instant::now();
-    let mut resp = client.get(format!("{}/api/v2/alerts", server.url)).timeout(Duration::from_secs(900)).send().await?;
+    let mut resp = client.get(format!("{}{path}", server.url)).timeout(Duration::from_secs(900)).send().await?;
     while resp.chunk().await?.is_some() {}
     Ok(ReadResult {
         seconds,
@@ -608,6 +617,59 @@ async fn reads_during_writes(ctx: &mut Ctx) -> anyhow::Result<()> {
         );
         let (c, a) = ctx.pair(&results, |r| r.posts as f64);
         ctx.report.add(&scenario, "POSTs during the GET", "count", c, a, Better::Higher, "", "");
+    }
+    Ok(())
+}
+
+/// The page an on-call engineer opens first, with 100,000 and 1,000,000 active alerts (the example inhibit
+/// rule, 1,000 groups): Clarion's Now page (`GET /ui/`: every alert counted per team, held-back state and
+/// standard findings of the 500 shown) beside what Alertmanager's own web UI loads for its alert list
+/// (`GET /api/v2/alerts/groups`, every alert). Time to the last byte, a second read, the server's memory
+/// growth, and the p99 of single-alert POSTs made while the page is read.
+async fn pages(ctx: &mut Ctx) -> anyhow::Result<()> {
+    let mut sizes = vec![ctx.scaled(100_000)];
+    if !ctx.args.no_million {
+        sizes.push(ctx.scaled(1_000_000));
+    }
+    for total in sizes {
+        let mut results = Vec::new();
+        for kind in ctx.kinds.clone() {
+            let run = ctx.next_run();
+            let server = ctx.start_with(kind, Setup { inhibit: true, route_tree: false }).await?;
+            let payload = bodies(&run, 0, total, 1000, Layout::Groups(1000), &far_future());
+            let loaded = post_all(&server.url, payload, 4, LOAD_DEADLINE).await;
+            settle(&ctx.sink, kind, Duration::from_secs(2), Duration::from_secs(300)).await;
+            let path = match kind {
+                Kind::Clarion => "/ui/",
+                Kind::Alertmanager => "/api/v2/alerts/groups",
+            };
+            let r = match loaded {
+                Ok(p) if p.failures == 0 => match read_path_once(&server, &run, path).await {
+                    Ok(r) => Some(r),
+                    Err(e) => {
+                        println!("{} page of {total}: {e}", kind.name());
+                        None
+                    }
+                },
+                _ => {
+                    println!("{} page of {total}: loading failed", kind.name());
+                    None
+                }
+            };
+            results.push((kind, r));
+        }
+        let scenario =
+            format!("Clarion GET /ui/ vs Alertmanager UI's GET /api/v2/alerts/groups, {total} active alerts");
+        let (c, a) = ctx.pair(&results, |r| r.seconds);
+        ctx.report.add(&scenario, "time to last byte", "s", c, a, Better::Lower, "", "POSTs during it");
+        let (c, a) = ctx.pair(&results, |r| r.again_seconds);
+        ctx.report.add(&scenario, "time to last byte, a second read", "s", c, a, Better::Lower, "", "no POSTs");
+        let (c, a) = ctx.pair(&results, |r| r.bytes as f64 / 1_048_576.0);
+        ctx.report.add(&scenario, "answer size", "MiB", c, a, Better::Lower, "", "");
+        let (c, a) = ctx.pair(&results, |r| r.rss_growth_mib);
+        ctx.report.add(&scenario, "server RSS growth during the GET", "MiB", c, a, Better::Lower, "", "");
+        let (c, a) = ctx.pair(&results, |r| r.post_p99_ms);
+        ctx.report.add(&scenario, "POST p99 during the GET", "ms", c, a, Better::Lower, "", "one alert every 10 ms");
     }
     Ok(())
 }

@@ -4,12 +4,15 @@
 //! The rule: **an announcement is checked — its deadline still ahead, its audience, the communication
 //! standard (`clarion_core::announcement::accept`) — before anything is stored**; one that falls short is
 //! refused with every finding and nothing is opened or sent. Accepted, it opens one page per addressed
-//! team (acknowledging it means the team has read the announcement), and its deliveries — one per channel
-//! of every addressed team, each naming that team's page — are committed through the outbox.
+//! team (acknowledging it means the team has read the announcement) and commits its deliveries — one per
+//! channel of every addressed team, each naming that team's page — in the same transaction
+//! ([`deliver`], through `Outbox::open_and_send`), so a crash leaves both or neither. Providers' events
+//! are delivered the same way.
 
 use clarion_core::announcement::{accept, refuse_past_deadline, AnnouncementDraft, AnnouncementError};
-use clarion_core::notification::Notification;
+use clarion_core::notification::{Announcement, Notification};
 use clarion_core::standard::Finding;
+use clarion_core::Timestamp;
 use clarion_store::{PageRow, StoreError};
 
 use crate::outbox::{self, keys, Envelope, OutboxError};
@@ -56,8 +59,8 @@ fn decide(
     config: &clarion_config::Config,
     draft: &AnnouncementDraft,
     id: &str,
-    now: clarion_core::Timestamp,
-) -> Result<Vec<clarion_core::notification::Announcement>, SendError> {
+    now: Timestamp,
+) -> Result<Vec<Announcement>, SendError> {
     // A person's deadline must still be ahead (Clarion's own notices may name a start that has passed).
     refuse_past_deadline(draft, now).map_err(|e| SendError::PastDeadline(e.to_string()))?;
     match accept(draft, &config.team_names(), &config.standard, id, &state.external_url(), now) {
@@ -81,34 +84,82 @@ pub async fn send(state: &AppState, draft: AnnouncementDraft) -> Result<Sent, Se
     let id = uuid::Uuid::new_v4().to_string();
     let now = state.now();
     let accepted = decide(state, &config, &draft, &id, now)?;
-    // Each addressed team gets a page: it acknowledges having read the announcement.
-    let teams: Vec<(String, String)> = accepted.iter().map(|a| (a.team.clone(), a.title.clone())).collect();
-    let opened = pages::open_for_announcement(state, &id, &teams, now).await?;
-    let mut envelopes = Vec::new();
-    let mut without_channels = Vec::new();
-    for (a, page) in accepted.iter().zip(&opened) {
-        let Some(team) = config.team(&a.team) else { continue };
-        if team.channels.is_empty() {
-            without_channels.push(team.name.clone());
-        }
-        for channel in &team.channels {
-            let mut announcement = a.clone();
-            announcement.page = Some(pages::page_ref(state, &config, page, channel, now));
-            envelopes.push(Envelope {
-                channel: channel.clone(),
-                idempotency_key: keys::announcement(&id, &team.name, channel),
-                reason: "announcement".into(),
-                notification: Notification::Announcement(announcement),
-            });
-        }
-    }
-    let sent = state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
-    tracing::info!(announcement = %id, teams = accepted.len(), deliveries = sent.stored, "announcement accepted");
+    let delivered = deliver(state, &id, accepted, "announcement", now).await?;
+    tracing::info!(
+        announcement = %id,
+        teams = delivered.teams.len(),
+        deliveries = delivered.deliveries,
+        "announcement accepted"
+    );
     Ok(Sent {
         id,
-        teams: accepted.into_iter().map(|a| a.team).collect(),
+        teams: delivered.teams,
+        pages: delivered.pages,
+        deliveries: delivered.deliveries,
+        teams_without_channels: delivered.teams_without_channels,
+    })
+}
+
+/// What [`deliver`] did.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    /// The teams addressed, in order.
+    pub teams: Vec<String>,
+    /// One page per addressed team, in the order of `teams`.
+    pub pages: Vec<PageRow>,
+    /// Deliveries committed: one per channel of every addressed team.
+    pub deliveries: usize,
+    /// Addressed teams with no channel.
+    pub teams_without_channels: Vec<String>,
+}
+
+/// Opens one page per team of `accepted` (announcement `id`, one accepted announcement per team) and
+/// commits, in the same transaction, one delivery per channel of each team naming that team's page, with
+/// `reason`: a crash leaves either both or neither. Used for announcements people write and for the
+/// events providers post.
+pub async fn deliver(
+    state: &AppState,
+    id: &str,
+    accepted: Vec<Announcement>,
+    reason: &str,
+    now: Timestamp,
+) -> Result<Delivered, SendError> {
+    let config = state.config();
+    let teams: Vec<(String, String)> = accepted.iter().map(|a| (a.team.clone(), a.title.clone())).collect();
+    let new = pages::for_announcement(id, &teams, now);
+    // The plan runs inside the store's transaction: everything it needs is read before.
+    let external_url = state.external_url();
+    let (plan_state, plan_config, id_of, reason) = (state.clone(), config.clone(), id.to_string(), reason.to_string());
+    let plan = move |opened: &[PageRow]| {
+        let mut envelopes = Vec::new();
+        let mut without_channels = Vec::new();
+        for (a, page) in accepted.iter().zip(opened) {
+            let Some(team) = plan_config.team(&a.team) else { continue };
+            if team.channels.is_empty() {
+                without_channels.push(team.name.clone());
+            }
+            for channel in &team.channels {
+                let mut announcement = a.clone();
+                announcement.page =
+                    Some(pages::page_ref_at(&plan_state, &plan_config, page, channel, now, &external_url));
+                envelopes.push(Envelope {
+                    channel: channel.clone(),
+                    idempotency_key: keys::announcement(&id_of, &team.name, channel),
+                    reason: reason.clone(),
+                    notification: Notification::Announcement(announcement),
+                });
+            }
+        }
+        let count = envelopes.len();
+        (envelopes, Vec::new(), (count, without_channels))
+    };
+    let lease = outbox::lease_until(&config, now);
+    let (opened, _, (deliveries, teams_without_channels)) =
+        state.outbox().open_and_send(&new, plan, now, lease).await?;
+    Ok(Delivered {
+        teams: teams.into_iter().map(|(t, _)| t).collect(),
         pages: opened,
-        deliveries: envelopes.len(),
-        teams_without_channels: without_channels,
+        deliveries,
+        teams_without_channels,
     })
 }

@@ -108,15 +108,11 @@ pub fn opened(state: &AppState, pages: &[PageRow], now: Timestamp) {
     }
 }
 
-/// Opens one page per addressed team of an announcement (no escalation: people read announcements when
-/// they can; the page records who acknowledged having read it).
-pub async fn open_for_announcement(
-    state: &AppState,
-    id: &str,
-    teams: &[(String, String)],
-    now: Timestamp,
-) -> Result<Vec<PageRow>, StoreError> {
-    let new: Vec<NewPage> = teams
+/// The pages of announcement `id`: one per addressed team (no escalation: people read announcements when
+/// they can; the page records who acknowledged having read it). Opened with its deliveries by
+/// `crate::announcements::deliver`.
+pub fn for_announcement(id: &str, teams: &[(String, String)], now: Timestamp) -> Vec<NewPage> {
+    teams
         .iter()
         .map(|(team, title)| NewPage {
             team: team.clone(),
@@ -128,8 +124,7 @@ pub async fn open_for_announcement(
             policy: None,
             life: PageLife::open(None, now),
         })
-        .collect();
-    state.store().open_pages(&new, now).await
+        .collect()
 }
 
 /// The reference a notification to `recipient` (a channel) carries: the page id and a signed link that

@@ -13,15 +13,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use clarion_core::announcement::{accept, AnnouncementDraft, AnnouncementError};
-use clarion_core::notification::Notification;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::read_json;
+use crate::announcements;
 use crate::auth::ProviderToken;
 use crate::error::AppError;
-use crate::outbox::{self, keys, Envelope};
-use crate::pages;
 use crate::state::AppState;
 
 /// A provider's event as posted.
@@ -100,33 +98,25 @@ pub async fn post(
         Err(other) => return Err(AppError::BadRequest(other.to_string())),
     };
     let source = format!("{} ({})", token.provider, affected.name);
-    let teams: Vec<(String, String)> = accepted.iter().map(|a| (a.team.clone(), a.title.clone())).collect();
-    let opened = pages::open_for_announcement(&state, &id, &teams, now).await?;
-    let mut envelopes = Vec::new();
-    for (a, page) in accepted.iter().zip(&opened) {
-        let Some(team) = config.team(&a.team) else { continue };
-        for channel in &team.channels {
-            let mut notice = a.clone();
-            notice.label = Some(event.kind.clone());
-            notice.source = Some(source.clone());
-            notice.page = Some(pages::page_ref(&state, &config, page, channel, now));
-            envelopes.push(Envelope {
-                channel: channel.clone(),
-                idempotency_key: keys::announcement(&id, &team.name, channel),
-                reason: "provider-event".into(),
-                notification: Notification::Announcement(notice),
-            });
-        }
+    let mut accepted = accepted;
+    for notice in &mut accepted {
+        notice.label = Some(event.kind.clone());
+        notice.source = Some(source.clone());
     }
-    state.outbox().send(&envelopes, &[], now, outbox::lease_until(&config, now)).await?;
-    tracing::info!(event = %id, provider = %token.provider, token = %token.token, service = %affected.name, teams = accepted.len(), "provider event accepted");
+    let delivered = match announcements::deliver(&state, &id, accepted, "provider-event", now).await {
+        Ok(delivered) => delivered,
+        Err(announcements::SendError::Store(e)) => return Err(e.into()),
+        Err(announcements::SendError::Outbox(e)) => return Err(e.into()),
+        Err(other) => return Err(AppError::Internal(other.to_string())),
+    };
+    tracing::info!(event = %id, provider = %token.provider, token = %token.token, service = %affected.name, teams = delivered.teams.len(), "provider event accepted");
     let body = json!({
         "id": id,
         "service": affected.name,
         "source": source,
-        "teams": accepted.iter().map(|a| a.team.as_str()).collect::<Vec<_>>(),
-        "pages": opened.iter().map(|p| json!({"team": p.team, "page": p.id})).collect::<Vec<_>>(),
-        "deliveries": envelopes.len(),
+        "teams": delivered.teams,
+        "pages": delivered.pages.iter().map(|p| json!({"team": p.team, "page": p.id})).collect::<Vec<_>>(),
+        "deliveries": delivered.deliveries,
     });
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
 }
