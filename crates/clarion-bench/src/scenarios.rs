@@ -489,13 +489,33 @@ struct ReadResult {
     again_seconds: f64,
 }
 
-/// Reads the whole alert list once, while one alert is posted every 10 ms; samples the server's RSS.
-async fn read_once(server: &Running, run: &str) -> anyhow::Result<ReadResult> {
-    read_path_once(server, run, "/api/v2/alerts").await
+/// Starts a fresh `kind` server with the example inhibit rule, loads `total` alerts over 1,000 groups,
+/// lets its notifications settle and reads `path` once ([`read_once`]); `None`, said, when loading or
+/// reading failed.
+async fn load_and_read(ctx: &mut Ctx, kind: Kind, total: u64, path: &str) -> anyhow::Result<Option<ReadResult>> {
+    let run = ctx.next_run();
+    let server = ctx.start_with(kind, Setup { inhibit: true, route_tree: false }).await?;
+    let payload = bodies(&run, 0, total, 1000, Layout::Groups(1000), &far_future());
+    let loaded = post_all(&server.url, payload, 4, LOAD_DEADLINE).await;
+    settle(&ctx.sink, kind, Duration::from_secs(2), Duration::from_secs(300)).await;
+    Ok(match loaded {
+        Ok(p) if p.failures == 0 => match read_once(&server, &run, path).await {
+            Ok(r) => Some(r),
+            Err(e) => {
+                println!("{} GET {path} of {total}: {e}", kind.name());
+                None
+            }
+        },
+        _ => {
+            println!("{} GET {path} of {total}: loading failed", kind.name());
+            None
+        }
+    })
 }
 
-/// [`read_once`] of `path`.
-async fn read_path_once(server: &Running, run: &str, path: &str) -> anyhow::Result<ReadResult> {
+/// Reads `path` (the whole alert list, or a page) once, while one alert is posted every 10 ms; samples the
+/// server's RSS.
+async fn read_once(server: &Running, run: &str, path: &str) -> anyhow::Result<ReadResult> {
     let client = crate::load::client()?;
     let pid = server.pid();
     let baseline = rss_bytes(pid);
@@ -572,25 +592,7 @@ async fn reads_during_writes(ctx: &mut Ctx) -> anyhow::Result<()> {
     for total in sizes {
         let mut results = Vec::new();
         for kind in ctx.kinds.clone() {
-            let run = ctx.next_run();
-            let server = ctx.start_with(kind, Setup { inhibit: true, route_tree: false }).await?;
-            let payload = bodies(&run, 0, total, 1000, Layout::Groups(1000), &far_future());
-            let loaded = post_all(&server.url, payload, 4, LOAD_DEADLINE).await;
-            settle(&ctx.sink, kind, Duration::from_secs(2), Duration::from_secs(300)).await;
-            let r = match loaded {
-                Ok(p) if p.failures == 0 => match read_once(&server, &run).await {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        println!("{} read of {total}: {e}", kind.name());
-                        None
-                    }
-                },
-                _ => {
-                    println!("{} read of {total}: loading failed", kind.name());
-                    None
-                }
-            };
-            results.push((kind, r));
+            results.push((kind, load_and_read(ctx, kind, total, "/api/v2/alerts").await?));
         }
         let scenario = format!("GET /api/v2/alerts of {total} active alerts, POSTs during it");
         let target = if total >= 1_000_000 { "<= 3 s" } else { "" };
@@ -634,29 +636,11 @@ async fn pages(ctx: &mut Ctx) -> anyhow::Result<()> {
     for total in sizes {
         let mut results = Vec::new();
         for kind in ctx.kinds.clone() {
-            let run = ctx.next_run();
-            let server = ctx.start_with(kind, Setup { inhibit: true, route_tree: false }).await?;
-            let payload = bodies(&run, 0, total, 1000, Layout::Groups(1000), &far_future());
-            let loaded = post_all(&server.url, payload, 4, LOAD_DEADLINE).await;
-            settle(&ctx.sink, kind, Duration::from_secs(2), Duration::from_secs(300)).await;
             let path = match kind {
                 Kind::Clarion => "/ui/",
                 Kind::Alertmanager => "/api/v2/alerts/groups",
             };
-            let r = match loaded {
-                Ok(p) if p.failures == 0 => match read_path_once(&server, &run, path).await {
-                    Ok(r) => Some(r),
-                    Err(e) => {
-                        println!("{} page of {total}: {e}", kind.name());
-                        None
-                    }
-                },
-                _ => {
-                    println!("{} page of {total}: loading failed", kind.name());
-                    None
-                }
-            };
-            results.push((kind, r));
+            results.push((kind, load_and_read(ctx, kind, total, path).await?));
         }
         let scenario =
             format!("Clarion GET /ui/ vs Alertmanager UI's GET /api/v2/alerts/groups, {total} active alerts");
