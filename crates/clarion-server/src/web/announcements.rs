@@ -52,9 +52,9 @@ pub struct Filled {
 }
 
 impl Filled {
-    /// The fields of a posted form (`teams` repeated, one per checked box); `csrf` is returned apart.
-    /// The form, its CSRF token, and whether it asks to be sent (the "Send announcement" button); anything
-    /// else — "Check", or a post naming no button — only checks.
+    /// The fields of a posted form (`teams` repeated, one per checked box), its CSRF token, and whether it
+    /// only asks to be checked: only the "Send announcement" button (`intent=send`) sends; "Check", or a
+    /// post naming no button, checks.
     fn parse(pairs: Vec<(String, String)>) -> (Filled, String, bool) {
         let mut filled = Filled::default();
         let mut csrf = String::new();
