@@ -114,6 +114,25 @@ impl Silence {
         Some(s)
     }
 
+    /// The update that extends this silence by `by` at `now`, in place: everything kept but the end, which
+    /// becomes `max(now, ends_at) + by`. `None` for a silence that has expired (a new one is made instead)
+    /// and for a zero `by` (nothing to do would still rewrite the silence). Not in Alertmanager, whose UI
+    /// edits a silence's end by hand; Clarion's pages offer it as one button.
+    pub fn extended(&self, now: Timestamp, by: std::time::Duration) -> Option<SilenceDraft> {
+        if self.state_at(now) == SilenceState::Expired || by.is_zero() {
+            return None;
+        }
+        Some(SilenceDraft {
+            id: Some(self.id.clone()),
+            matchers: self.matchers.clone(),
+            starts_at: self.starts_at,
+            ends_at: crate::later(self.ends_at.max(now), by),
+            created_by: self.created_by.clone(),
+            comment: self.comment.clone(),
+            annotations: self.annotations.clone(),
+        })
+    }
+
     /// May `draft` be applied to this silence in place (same id)?
     fn can_update_in_place(&self, draft: &SilenceDraft, now: Timestamp) -> bool {
         if self.matchers != draft.matchers {
@@ -331,6 +350,17 @@ mod tests {
         assert!(!s.is_active_at(t(9)));
         assert!(s.is_active_at(t(20)));
         assert!(!s.is_active_at(t(21)));
+        Ok(())
+    }
+
+    #[test]
+    fn an_extension_moves_the_end_from_the_later_of_now_and_the_end() -> Result<(), SilenceError> {
+        let hour = std::time::Duration::from_secs(3600);
+        let s = plan_upsert(draft("a=b", 10, 20), None, t(0), ids())?.rows.remove(0);
+        let pending = s.extended(t(0), hour).map(|d| (d.id, d.starts_at, d.ends_at));
+        assert_eq!(pending, Some((Some("id-1".to_string()), t(10), t(3620))), "a pending silence keeps its start");
+        assert_eq!(s.extended(t(15), std::time::Duration::ZERO), None, "nothing to extend by");
+        assert_eq!(s.extended(t(20), hour), None, "an expired silence is not extended");
         Ok(())
     }
 

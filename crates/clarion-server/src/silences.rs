@@ -77,24 +77,14 @@ pub async fn extend(state: &AppState, id: &str, by: Duration) -> Result<String, 
     Ok(change.id)
 }
 
-/// The update that extends `silence` by `by` at `now`: everything kept but the end, which becomes
-/// `max(now, ends_at) + by`. Refused for a silence that has expired, and for a zero `by` (nothing to do
-/// would still rewrite the silence).
+/// [`Silence::extended`], or why not: an expired silence, or nothing to extend by.
 fn extension(silence: &Silence, now: Timestamp, by: Duration) -> Result<SilenceDraft, SilenceChangeError> {
-    if silence.state_at(now) == SilenceState::Expired {
-        return Err(SilenceChangeError::Expired);
-    }
-    if by.is_zero() {
-        return Err(SilenceChangeError::Invalid(SilenceError::StartNotBeforeEnd));
-    }
-    Ok(SilenceDraft {
-        id: Some(silence.id.clone()),
-        matchers: silence.matchers.clone(),
-        starts_at: silence.starts_at,
-        ends_at: clarion_core::later(silence.ends_at.max(now), by),
-        created_by: silence.created_by.clone(),
-        comment: silence.comment.clone(),
-        annotations: silence.annotations.clone(),
+    silence.extended(now, by).ok_or_else(|| {
+        if silence.state_at(now) == SilenceState::Expired {
+            SilenceChangeError::Expired
+        } else {
+            SilenceChangeError::Invalid(SilenceError::StartNotBeforeEnd)
+        }
     })
 }
 
