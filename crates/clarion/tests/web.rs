@@ -845,6 +845,67 @@ fn hostile_text_is_shown_as_text() -> TestResult {
     Ok(())
 }
 
+/// Bad input on every form — with a valid session and CSRF token — gets a page saying what is wrong with
+/// a 4xx, and changes nothing.
+#[test]
+fn bad_form_input_gets_a_clear_answer_and_changes_nothing() -> TestResult {
+    let w = world(true)?;
+    let mut v = sign_in(&w.server, ADMIN_TOKEN)?;
+    let csrf = v.csrf("/ui/")?;
+    let before = snapshot(&w.server)?;
+    let gets = [
+        ("/ui/?filter=%7Bbad", 400, "filter is not valid"),
+        ("/ui/silences/new?matchers=%7Bbad&duration=2h&created_by=me&comment=why", 400, "matchers are not valid"),
+        ("/ui/silences/new?matchers=a%3D%22b%22&duration=soon&created_by=me&comment=why", 400, "duration is not valid"),
+        ("/ui/silences/new?matchers=a%3D%22b%22&duration=2h&created_by=&comment=", 400, "Created by"),
+        ("/ui/deliveries?state=lost", 400, "Unknown state"),
+        ("/ui/pages/not-a-page", 404, "does not exist"),
+        ("/ui/announcements/no-such-announcement", 404, "No announcement"),
+    ];
+    for (path, status, says) in gets {
+        let resp = v.get(path)?;
+        assert_eq!(resp.status, status, "GET {path}: {}", resp.body);
+        assert!(resp.body.contains(says), "GET {path} should say {says:?}: {}", resp.body);
+    }
+    let long = "x".repeat(5_000);
+    let page = format!("/ui/pages/{}", w.page);
+    let posts: Vec<(String, Vec<(&str, &str)>, u16, &str)> = vec![
+        (format!("{page}/ack"), vec![("action", "explode")], 400, "Unknown action"),
+        (format!("{page}/feedback"), vec![("verdict", "meh")], 400, "Unknown verdict"),
+        (format!("{page}/feedback"), vec![("verdict", "useful"), ("comment", &long)], 400, "longer than"),
+        (
+            "/ui/silences".into(),
+            vec![("matchers", "{bad"), ("duration", "2h"), ("created_by", "me"), ("comment", "c")],
+            400,
+            "not valid",
+        ),
+        (format!("/ui/silences/{}/extend", w.silence), vec![("duration", "forever")], 400, "Nothing changed"),
+        ("/ui/silences/no-such-silence/expire".into(), vec![], 404, "does not exist"),
+        ("/ui/deliveries/not-a-number/retry".into(), vec![], 404, "does not exist"),
+        (
+            "/ui/announcements".into(),
+            vec![("title", "Keys rotate"), ("deadline", "2001-01-01"), ("teams", ANNOUNCE_TEAM), ("intent", "send")],
+            422,
+            "Not sent",
+        ),
+        (
+            "/ui/announcements".into(),
+            vec![("title", "Keys rotate"), ("teams", "nobody"), ("intent", "send")],
+            400,
+            "Not sent",
+        ),
+    ];
+    for (path, mut fields, status, says) in posts {
+        fields.push(("csrf", &csrf));
+        let resp = v.post(&path, &fields)?;
+        assert_eq!(resp.status, status, "POST {path}: {}", resp.body);
+        assert!(resp.body.contains(says), "POST {path} should say {says:?}: {}", resp.body);
+    }
+    quiet(&w.server)?;
+    assert_unchanged(&before, &snapshot(&w.server)?, "bad form input");
+    Ok(())
+}
+
 #[test]
 fn the_csrf_input_is_read_whatever_its_attribute_order() {
     assert_eq!(hidden_csrf(r#"<input type="hidden" name="csrf" value="a&#x2f;b">"#).as_deref(), Some("a/b"));
